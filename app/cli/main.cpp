@@ -1,0 +1,130 @@
+#include "cli.h"
+
+#include "util/error.h"
+
+#include <QCoreApplication>
+#include <QTextStream>
+#include <cstdio>
+#include <unistd.h>
+
+namespace recwb::cli {
+
+QList<Command>& registry()
+{
+    static QList<Command> commands;
+    return commands;
+}
+
+void out(const QString& text)
+{
+    QTextStream s(stdout);
+    s << text;
+    if (!text.endsWith(u'\n'))
+        s << '\n';
+}
+
+void err(const QString& text)
+{
+    QTextStream s(stderr);
+    s << text;
+    if (!text.endsWith(u'\n'))
+        s << '\n';
+}
+
+QString requireOption(const QCommandLineParser& p, const QString& name)
+{
+    const QString v = p.value(name);
+    if (v.isEmpty())
+        throw Error(QStringLiteral("missing required option --%1").arg(name));
+    return v;
+}
+
+std::function<void(double, const QString&)> progressPrinter()
+{
+    if (!isatty(fileno(stderr)))
+        return {};
+    return [last = -1](double f, const QString& msg) mutable {
+        const int pct = static_cast<int>(f * 100);
+        if (pct == last)
+            return;
+        last = pct;
+        std::fprintf(stderr, "\r%3d%% %-60s", pct, msg.left(60).toLocal8Bit().constData());
+        if (pct >= 100)
+            std::fputc('\n', stderr);
+        std::fflush(stderr);
+    };
+}
+
+} // namespace recwb::cli
+
+using namespace recwb;
+using namespace recwb::cli;
+
+static void printUsage()
+{
+    QString text = QStringLiteral("Usage: recwb-cli <command> [options]\n\n"
+                                  "Recommendation Workbench, headless.\n\nCommands:\n");
+    for (const auto& c : registry())
+        text += QStringLiteral("  %1%2\n").arg(c.name.leftJustified(14), c.summary);
+    text += QStringLiteral("\nRun 'recwb-cli <command> --help' for a command's options.\n"
+                           "Options: --help, --version\n");
+    out(text);
+}
+
+int main(int argc, char** argv)
+{
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(QStringLiteral("recwb-cli"));
+    QCoreApplication::setOrganizationName(QStringLiteral("recwb"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(RECWB_VERSION));
+    std::sort(registry().begin(), registry().end(), [](const Command& a, const Command& b) { return a.name < b.name; });
+
+    const QStringList args = QCoreApplication::arguments();
+    if (args.size() < 2 || args[1] == u"--help" || args[1] == u"-h" || args[1] == u"help") {
+        printUsage();
+        return args.size() < 2 ? 1 : 0;
+    }
+    if (args[1] == u"--version" || args[1] == u"-v") {
+        out(QStringLiteral("recwb-cli %1").arg(QCoreApplication::applicationVersion()));
+        return 0;
+    }
+    const QString name = args[1];
+    const auto it = std::find_if(registry().begin(), registry().end(), [&](const Command& c) { return c.name == name; });
+    if (it == registry().end()) {
+        err(QStringLiteral("recwb-cli: unknown command '%1' (see recwb-cli --help)").arg(name));
+        return 2;
+    }
+    QCommandLineParser parser;
+    parser.setApplicationDescription(it->summary);
+    parser.addHelpOption();
+    parser.addVersionOption();
+    if (it->setup)
+        it->setup(parser);
+    QStringList subArgs = args;
+    subArgs.removeAt(1);
+    subArgs[0] = QStringLiteral("recwb-cli ") + name;
+    if (!parser.parse(subArgs)) {
+        err(QStringLiteral("recwb-cli %1: %2").arg(name, parser.errorText()));
+        return 2;
+    }
+    if (parser.isSet(QStringLiteral("help"))) {
+        out(parser.helpText());
+        return 0;
+    }
+    if (parser.isSet(QStringLiteral("version"))) {
+        out(QStringLiteral("recwb-cli %1").arg(QCoreApplication::applicationVersion()));
+        return 0;
+    }
+    try {
+        return it->run(parser);
+    } catch (const Canceled&) {
+        err(QStringLiteral("recwb-cli %1: canceled").arg(name));
+        return 130;
+    } catch (const Error& e) {
+        err(QStringLiteral("recwb-cli %1: %2").arg(name, e.message().simplified()));
+        return 1;
+    } catch (const std::exception& e) {
+        err(QStringLiteral("recwb-cli %1: %2").arg(name, QString::fromLocal8Bit(e.what())));
+        return 1;
+    }
+}

@@ -1,0 +1,106 @@
+#pragma once
+
+#include "data/sqlite.h"
+#include "data/workspace.h"
+
+#include <QHash>
+#include <QJsonObject>
+#include <QList>
+#include <QStringList>
+#include <optional>
+
+namespace recwb {
+
+struct SkippedRow {
+    QString file;
+    qint64 line = 0;
+    QString reason;
+    QString toString() const { return QStringLiteral("%1:%2: %3").arg(file).arg(line).arg(reason); }
+};
+
+// What an import did. Counts are exact; only the first kMaxSkipped skipped rows are kept.
+struct ImportReport {
+    static constexpr int kMaxSkipped = 20;
+    QString format;
+    QString source;
+    qint64 rowsRead = 0; // data rows seen in all files
+    qint64 itemsAdded = 0;
+    qint64 itemsUpdated = 0;
+    qint64 usersAdded = 0;
+    qint64 usersUpdated = 0;
+    qint64 interactionRows = 0; // interaction rows accepted (before collapsing)
+    qint64 interactionsAdded = 0; // new (user, item) pairs
+    qint64 duplicatesCollapsed = 0; // rows that hit an existing (user, item) pair
+    qint64 tagsAdded = 0;
+    qint64 rowsSkipped = 0;
+    double seconds = 0;
+    QList<SkippedRow> skipped;
+
+    void skip(const QString& file, qint64 line, const QString& reason);
+    QJsonObject toJson() const;
+    QString toText() const;
+};
+
+struct ItemRecord {
+    QString externalId;
+    std::optional<QString> title;
+    std::optional<QString> description;
+    std::optional<QStringList> categories; // replaces the item's categories when set
+    std::optional<int> year;
+    QJsonObject attributes; // merged into the stored attributes
+};
+
+struct UserRecord {
+    QString externalId;
+    QJsonObject attributes; // merged into the stored attributes
+};
+
+// Writes one import into a workspace inside a single transaction. Nothing is visible
+// until commit(); destroying the writer without commit() (error, cancel) rolls back,
+// leaving the workspace exactly as before.
+class ImportWriter {
+public:
+    ImportWriter(Workspace& ws, ImportReport& report);
+    ~ImportWriter();
+
+    // Internal row ids; created on first sight (an item seen only in interactions gets
+    // its external id as title until a catalog import fills it in).
+    qint64 itemId(const QString& externalId);
+    qint64 userId(const QString& externalId);
+    std::optional<qint64> findItem(const QString& externalId) const;
+    std::optional<qint64> findUser(const QString& externalId) const;
+
+    void upsertItem(const ItemRecord& record);
+    void upsertUser(const UserRecord& record);
+    void addInteraction(qint64 userId, qint64 itemId, double value, qint64 timestamp);
+    void addTag(qint64 itemId, std::optional<qint64> userId, const QString& tag, std::optional<qint64> timestamp);
+
+    void commit();
+
+private:
+    qint64 categoryId(const QString& name);
+
+    Workspace& m_ws;
+    ImportReport& m_report;
+    Transaction m_tx;
+    qint64 m_interactionsBefore = 0;
+    QHash<QString, qint64> m_items;
+    QHash<QString, qint64> m_users;
+    QHash<QString, qint64> m_categories;
+    qint64 m_nextItem = 1;
+    qint64 m_nextUser = 1;
+    qint64 m_nextCategory = 1;
+    sql::Statement m_insertItem;
+    sql::Statement m_updateItem;
+    sql::Statement m_selectItemAttrs;
+    sql::Statement m_clearItemCategories;
+    sql::Statement m_insertItemCategory;
+    sql::Statement m_insertCategory;
+    sql::Statement m_insertUser;
+    sql::Statement m_selectUserAttrs;
+    sql::Statement m_updateUser;
+    sql::Statement m_upsertInteraction;
+    sql::Statement m_insertTag;
+};
+
+} // namespace recwb

@@ -1,0 +1,370 @@
+#include "data/workspace.h"
+
+#include "data/sqlite.h"
+
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonDocument>
+#include <sqlite3.h>
+
+namespace recwb {
+
+namespace {
+
+// Each entry migrates from version (index) to version (index + 1).
+const char* const kMigrations[] = {
+    // 0 -> 1: catalog, users, interactions, tags, import log
+    R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE categories(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE items(
+  id INTEGER PRIMARY KEY,
+  external_id TEXT NOT NULL UNIQUE,
+  title TEXT NOT NULL DEFAULT '',
+  description TEXT NOT NULL DEFAULT '',
+  year INTEGER,
+  attributes TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE item_categories(
+  item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+  category_id INTEGER NOT NULL REFERENCES categories(id) ON DELETE CASCADE,
+  PRIMARY KEY(item_id, category_id)) WITHOUT ROWID;
+CREATE TABLE users(
+  id INTEGER PRIMARY KEY,
+  external_id TEXT NOT NULL UNIQUE,
+  attributes TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE interactions(
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+  value REAL NOT NULL DEFAULT 1,
+  ts INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(user_id, item_id)) WITHOUT ROWID;
+CREATE TABLE tags(
+  id INTEGER PRIMARY KEY,
+  item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+  user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+  tag TEXT NOT NULL,
+  ts INTEGER);
+CREATE INDEX tags_by_item ON tags(item_id);
+CREATE TABLE imports(
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  format TEXT NOT NULL,
+  source TEXT NOT NULL,
+  report TEXT NOT NULL DEFAULT '{}');
+)sql",
+    // 1 -> 2: trained model snapshots and QA annotations
+    R"sql(
+CREATE TABLE model_snapshots(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  algorithm TEXT NOT NULL,
+  params TEXT NOT NULL DEFAULT '{}',
+  data_fingerprint TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  metrics TEXT NOT NULL DEFAULT '{}',
+  payload BLOB);
+CREATE INDEX model_snapshots_by_name ON model_snapshots(name, created_at);
+CREATE TABLE annotations(
+  id INTEGER PRIMARY KEY,
+  user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+  item_id INTEGER REFERENCES items(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  verdict TEXT,
+  note TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL);
+)sql",
+};
+static_assert(std::size(kMigrations) == Workspace::kSchemaVersion);
+
+void applyPragmas(sqlite3* db)
+{
+    sql::exec(db, "PRAGMA foreign_keys = ON");
+    sql::exec(db, "PRAGMA journal_mode = WAL");
+    sql::exec(db, "PRAGMA synchronous = NORMAL");
+    sql::exec(db, "PRAGMA cache_size = -131072"); // 128 MiB page cache
+    sql::exec(db, "PRAGMA temp_store = MEMORY");
+    sqlite3_busy_timeout(db, 5000);
+}
+
+void checkHeader(const QString& path)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly))
+        throw Error(QStringLiteral("%1: cannot open: %2").arg(path, f.errorString()));
+    const QByteArray head = f.read(16);
+    if (head.isEmpty())
+        return; // empty file: treated as a new workspace
+    if (head != QByteArray("SQLite format 3\0", 16))
+        throw Error(QStringLiteral("%1: not a workspace: the file is not an SQLite database").arg(path));
+}
+
+} // namespace
+
+QJsonObject WorkspaceSummary::toJson() const
+{
+    return QJsonObject {
+        { QStringLiteral("users"), static_cast<qint64>(users) },
+        { QStringLiteral("items"), static_cast<qint64>(items) },
+        { QStringLiteral("interactions"), static_cast<qint64>(interactions) },
+        { QStringLiteral("cold_users"), static_cast<qint64>(coldUsers) },
+        { QStringLiteral("cold_threshold"), coldThreshold },
+        { QStringLiteral("categories"), static_cast<qint64>(categories) },
+        { QStringLiteral("tags"), static_cast<qint64>(tags) },
+        { QStringLiteral("first_timestamp"), static_cast<qint64>(firstTimestamp) },
+        { QStringLiteral("last_timestamp"), static_cast<qint64>(lastTimestamp) },
+        { QStringLiteral("schema_version"), schemaVersion },
+    };
+}
+
+Workspace::Workspace(QString path, sqlite3* db)
+    : m_path(std::move(path))
+    , m_db(db)
+{
+}
+
+Workspace::~Workspace()
+{
+    sqlite3_close_v2(m_db);
+}
+
+std::unique_ptr<Workspace> Workspace::open(const QString& path, Mode mode)
+{
+    const bool exists = QFileInfo::exists(path);
+    if (!exists && mode == Mode::OpenExisting)
+        throw Error(QStringLiteral("%1: no such workspace").arg(path));
+    if (exists) {
+        if (QFileInfo(path).isDir())
+            throw Error(QStringLiteral("%1: is a folder, not a workspace file").arg(path));
+        checkHeader(path);
+    }
+    sqlite3* db = nullptr;
+    const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (exists ? 0 : SQLITE_OPEN_CREATE);
+    if (sqlite3_open_v2(path.toUtf8().constData(), &db, flags, nullptr) != SQLITE_OK) {
+        const QString msg = QString::fromUtf8(db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close_v2(db);
+        throw Error(QStringLiteral("%1: cannot open workspace: %2").arg(path, msg));
+    }
+    std::unique_ptr<Workspace> ws(new Workspace(path, db));
+    // Touch the schema first: a corrupt or encrypted file fails here with a clear message.
+    const int64_t tables = sql::queryInt(db, "SELECT count(*) FROM sqlite_schema");
+    const int64_t appId = sql::queryInt(db, "PRAGMA application_id");
+    if (tables > 0 && appId != kApplicationId)
+        throw Error(QStringLiteral("%1: not a workspace: an SQLite database of another application").arg(path));
+    const int version = ws->schemaVersion();
+    if (version > kSchemaVersion)
+        throw Error(QStringLiteral("%1: workspace schema version %2 is newer than this build supports (%3); "
+                                   "update Recommendation Workbench")
+                        .arg(path)
+                        .arg(version)
+                        .arg(kSchemaVersion));
+    applyPragmas(db);
+    ws->migrate();
+    return ws;
+}
+
+void Workspace::createAtVersion(const QString& path, int version)
+{
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.toUtf8().constData(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr)
+        != SQLITE_OK) {
+        sqlite3_close_v2(db);
+        throw Error(QStringLiteral("%1: cannot create").arg(path));
+    }
+    sql::exec(db, "BEGIN");
+    for (int v = 0; v < version; ++v)
+        sql::exec(db, kMigrations[v]);
+    sql::exec(db, QStringLiteral("PRAGMA application_id = %1").arg(kApplicationId).toUtf8().constData());
+    sql::exec(db, QStringLiteral("PRAGMA user_version = %1").arg(version).toUtf8().constData());
+    sql::exec(db, "COMMIT");
+    sqlite3_close_v2(db);
+}
+
+int Workspace::schemaVersion() const
+{
+    return static_cast<int>(sql::queryInt(m_db, "PRAGMA user_version"));
+}
+
+void Workspace::migrate()
+{
+    int version = schemaVersion();
+    if (version == kSchemaVersion)
+        return;
+    Transaction tx(*this);
+    for (; version < kSchemaVersion; ++version)
+        sql::exec(m_db, kMigrations[version]);
+    sql::exec(m_db, QStringLiteral("PRAGMA application_id = %1").arg(kApplicationId).toUtf8().constData());
+    sql::exec(m_db, QStringLiteral("PRAGMA user_version = %1").arg(kSchemaVersion).toUtf8().constData());
+    tx.commit();
+}
+
+bool Workspace::inTransaction() const
+{
+    return sqlite3_get_autocommit(m_db) == 0;
+}
+
+QString Workspace::meta(const QString& key, const QString& fallback) const
+{
+    sql::Statement st(m_db, "SELECT value FROM meta WHERE key = ?");
+    st.bind(1, key);
+    return st.step() ? st.text(0) : fallback;
+}
+
+void Workspace::setMeta(const QString& key, const QString& value)
+{
+    std::optional<Transaction> tx;
+    if (!inTransaction())
+        tx.emplace(*this);
+    sql::Statement st(m_db, "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    st.bind(1, key).bind(2, value).exec();
+    if (tx)
+        tx->commit();
+}
+
+WorkspaceSummary Workspace::summary(int coldThreshold) const
+{
+    WorkspaceSummary s;
+    s.coldThreshold = coldThreshold;
+    s.schemaVersion = schemaVersion();
+    s.users = sql::queryInt(m_db, "SELECT count(*) FROM users");
+    s.items = sql::queryInt(m_db, "SELECT count(*) FROM items");
+    s.interactions = sql::queryInt(m_db, "SELECT count(*) FROM interactions");
+    s.categories = sql::queryInt(m_db, "SELECT count(*) FROM categories");
+    s.tags = sql::queryInt(m_db, "SELECT count(*) FROM tags");
+    {
+        sql::Statement st(m_db,
+            "SELECT count(*) FROM users u WHERE (SELECT count(*) FROM interactions i WHERE i.user_id = u.id) < ?");
+        st.bind(1, coldThreshold);
+        s.coldUsers = st.step() ? st.int64(0) : 0;
+    }
+    {
+        sql::Statement st(m_db, "SELECT min(ts), max(ts) FROM interactions");
+        if (st.step() && !st.isNull(0)) {
+            s.firstTimestamp = st.int64(0);
+            s.lastTimestamp = st.int64(1);
+        }
+    }
+    return s;
+}
+
+namespace {
+
+QJsonObject parseAttributes(const QString& text)
+{
+    if (text.size() <= 2)
+        return {};
+    return QJsonDocument::fromJson(text.toUtf8()).object();
+}
+
+} // namespace
+
+Dataset Workspace::load(const TaskControl& control) const
+{
+    Dataset ds;
+    control.progress(0.0, QStringLiteral("Reading catalog"));
+
+    std::vector<int32_t> categoryIndex; // db id -> index
+    {
+        sql::Statement st(m_db, "SELECT id, name FROM categories ORDER BY id");
+        while (st.step()) {
+            const auto id = static_cast<size_t>(st.int64(0));
+            if (categoryIndex.size() <= id)
+                categoryIndex.resize(id + 1, -1);
+            categoryIndex[id] = static_cast<int32_t>(ds.categories.size());
+            ds.categories << st.text(1);
+        }
+    }
+    std::vector<int32_t> itemIndex;
+    {
+        const auto n = sql::queryInt(m_db, "SELECT count(*) FROM items");
+        ds.items.reserve(static_cast<size_t>(n));
+        sql::Statement st(m_db, "SELECT id, external_id, title, description, year, attributes FROM items ORDER BY id");
+        while (st.step()) {
+            Item it;
+            it.dbId = st.int64(0);
+            it.externalId = st.text(1);
+            it.title = st.text(2);
+            it.description = st.text(3);
+            it.year = st.isNull(4) ? 0 : static_cast<int>(st.int64(4));
+            it.attributes = parseAttributes(st.text(5));
+            const auto id = static_cast<size_t>(it.dbId);
+            if (itemIndex.size() <= id)
+                itemIndex.resize(id + 1, -1);
+            itemIndex[id] = static_cast<int32_t>(ds.items.size());
+            ds.items.push_back(std::move(it));
+        }
+    }
+    {
+        sql::Statement st(m_db, "SELECT item_id, category_id FROM item_categories ORDER BY item_id, category_id");
+        while (st.step())
+            ds.items[itemIndex[st.int64(0)]].categories.push_back(categoryIndex[st.int64(1)]);
+    }
+    {
+        sql::Statement st(m_db, "SELECT item_id, tag, count(*) AS n FROM tags GROUP BY item_id, tag "
+                                "ORDER BY item_id, n DESC, tag");
+        while (st.step())
+            ds.items[itemIndex[st.int64(0)]].tags << st.text(1);
+    }
+    control.throwIfCanceled();
+    control.progress(0.05, QStringLiteral("Reading users"));
+    std::vector<int32_t> userIndex;
+    {
+        const auto n = sql::queryInt(m_db, "SELECT count(*) FROM users");
+        ds.users.reserve(static_cast<size_t>(n));
+        sql::Statement st(m_db, "SELECT id, external_id, attributes FROM users ORDER BY id");
+        while (st.step()) {
+            User u;
+            u.dbId = st.int64(0);
+            u.externalId = st.text(1);
+            u.attributes = parseAttributes(st.text(2));
+            const auto id = static_cast<size_t>(u.dbId);
+            if (userIndex.size() <= id)
+                userIndex.resize(id + 1, -1);
+            userIndex[id] = static_cast<int32_t>(ds.users.size());
+            ds.users.push_back(std::move(u));
+        }
+    }
+    control.throwIfCanceled();
+    control.progress(0.1, QStringLiteral("Reading interactions"));
+    {
+        const int64_t total = sql::queryInt(m_db, "SELECT count(*) FROM interactions");
+        CsrBuilder builder(ds.numUsers(), ds.numItems(), true, total);
+        // Rows come in (user_id, item_id) order: the table's primary key. Dense ids keep the
+        // internal indices ascending too.
+        sql::Statement st(m_db, "SELECT user_id, item_id, value, ts FROM interactions ORDER BY user_id, item_id");
+        int64_t n = 0;
+        while (st.step()) {
+            builder.add(userIndex[st.int64(0)], itemIndex[st.int64(1)], static_cast<float>(st.real(2)), st.int64(3));
+            if ((++n & 0xFFFFF) == 0) {
+                control.throwIfCanceled();
+                control.progress(0.1 + 0.8 * static_cast<double>(n) / static_cast<double>(std::max<int64_t>(total, 1)),
+                    QStringLiteral("Reading interactions"));
+            }
+        }
+        ds.userItems = builder.finish();
+    }
+    control.progress(0.92, QStringLiteral("Indexing"));
+    ds.itemUsers = ds.userItems.transposed(false);
+    ds.rebuildIndexes();
+    control.progress(1.0, QStringLiteral("Loaded"));
+    return ds;
+}
+
+Transaction::Transaction(Workspace& ws)
+    : m_ws(ws)
+{
+    sql::exec(ws.db(), "BEGIN IMMEDIATE");
+}
+
+Transaction::~Transaction()
+{
+    if (!m_done)
+        sqlite3_exec(m_ws.db(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void Transaction::commit()
+{
+    sql::exec(m_ws.db(), "COMMIT");
+    m_done = true;
+}
+
+} // namespace recwb

@@ -1,0 +1,202 @@
+#include "data/importwriter.h"
+#include "data/workspace.h"
+#include "testutil.h"
+
+#include <QFile>
+#include <sqlite3.h>
+
+using namespace recwb;
+
+class TestWorkspace : public QObject {
+    Q_OBJECT
+
+private:
+    QTemporaryDir m_dir;
+    QString path(const char* name) const { return m_dir.filePath(QString::fromLatin1(name)); }
+
+    static void fillSmall(Workspace& ws)
+    {
+        ImportReport report;
+        report.format = QStringLiteral("test");
+        ImportWriter w(ws, report);
+        w.upsertItem({ QStringLiteral("i1"), QStringLiteral("Alpha"), QStringLiteral("first"),
+            QStringList { QStringLiteral("Drama"), QStringLiteral("Comedy") }, 1999, {} });
+        w.upsertItem({ QStringLiteral("i2"), QStringLiteral("Beta"), {}, QStringList { QStringLiteral("Drama") }, {}, {} });
+        w.upsertUser({ QStringLiteral("u1"), QJsonObject { { QStringLiteral("age"), 30 } } });
+        const auto u1 = w.userId(QStringLiteral("u1"));
+        const auto u2 = w.userId(QStringLiteral("u2"));
+        w.addInteraction(u1, w.itemId(QStringLiteral("i1")), 4, 100);
+        w.addInteraction(u1, w.itemId(QStringLiteral("i2")), 3, 200);
+        w.addInteraction(u1, w.itemId(QStringLiteral("i1")), 5, 300); // duplicate, later: wins
+        w.addInteraction(u1, w.itemId(QStringLiteral("i1")), 1, 50); // duplicate, earlier: ignored
+        w.addInteraction(u2, w.itemId(QStringLiteral("i3")), 1, 150); // unknown item: placeholder
+        w.addTag(w.itemId(QStringLiteral("i1")), u1, QStringLiteral("classic"), 120);
+        w.commit();
+        QCOMPARE(report.interactionRows, 5);
+        QCOMPARE(report.interactionsAdded, 3);
+        QCOMPARE(report.duplicatesCollapsed, 2);
+        QCOMPARE(report.itemsAdded, 3);
+        QCOMPARE(report.usersAdded, 2);
+    }
+
+private slots:
+    void roundTrip()
+    {
+        const QString p = path("round.recwb");
+        {
+            auto ws = Workspace::open(p, Workspace::Mode::CreateOrOpen);
+            QCOMPARE(ws->schemaVersion(), Workspace::kSchemaVersion);
+            fillSmall(*ws);
+        }
+        auto ws = Workspace::open(p);
+        const auto s = ws->summary();
+        QCOMPARE(s.users, 2);
+        QCOMPARE(s.items, 3);
+        QCOMPARE(s.interactions, 3);
+        QCOMPARE(s.coldUsers, 2);
+        QCOMPARE(s.categories, 2);
+        QCOMPARE(s.firstTimestamp, 150);
+        QCOMPARE(s.lastTimestamp, 300);
+
+        const Dataset ds = ws->load();
+        QCOMPARE(ds.numUsers(), 2);
+        QCOMPARE(ds.numItems(), 3);
+        QCOMPARE(ds.numInteractions(), 3);
+        const int u1 = ds.userIndex(QStringLiteral("u1"));
+        const int i1 = ds.itemIndex(QStringLiteral("i1"));
+        QVERIFY(u1 >= 0 && i1 >= 0);
+        QCOMPARE(ds.users[u1].attributes.value(QStringLiteral("age")).toInt(), 30);
+        QCOMPARE(ds.items[i1].title, QStringLiteral("Alpha"));
+        QCOMPARE(ds.items[i1].year, 1999);
+        QCOMPARE(ds.categoryNames(ds.items[i1]), QStringLiteral("Drama, Comedy"));
+        QCOMPARE(ds.items[i1].tags, QStringList { QStringLiteral("classic") });
+        QCOMPARE(ds.items[ds.itemIndex(QStringLiteral("i3"))].title, QStringLiteral("i3"));
+        // The latest duplicate won: value 5 at time 300.
+        const auto row = ds.userItems.row(u1);
+        const auto pos = std::find(row.begin(), row.end(), i1) - row.begin();
+        QCOMPARE(ds.userItems.rowValues(u1)[pos], 5.0f);
+        QCOMPARE(ds.userItems.rowTimestamps(u1)[pos], 300);
+        // Both orientations agree.
+        QCOMPARE(ds.itemUsers.nnz(), ds.userItems.nnz());
+        QVERIFY(ds.itemUsers.contains(i1, u1));
+    }
+
+    void failedImportLeavesWorkspaceUnchanged()
+    {
+        const QString p = path("atomic.recwb");
+        auto ws = Workspace::open(p, Workspace::Mode::CreateOrOpen);
+        fillSmall(*ws);
+        const auto before = ws->summary();
+        try {
+            ImportReport report;
+            ImportWriter w(*ws, report);
+            for (int i = 0; i < 1000; ++i)
+                w.addInteraction(w.userId(QStringLiteral("n%1").arg(i)), w.itemId(QStringLiteral("x%1").arg(i)), 1, i);
+            throw Error(QStringLiteral("half-way failure"));
+        } catch (const Error&) {
+        }
+        const auto after = ws->summary();
+        QCOMPARE(after.users, before.users);
+        QCOMPARE(after.items, before.items);
+        QCOMPARE(after.interactions, before.interactions);
+        // And the workspace still takes writes.
+        ws->setMeta(QStringLiteral("k"), QStringLiteral("v"));
+        QCOMPARE(ws->meta(QStringLiteral("k")), QStringLiteral("v"));
+    }
+
+    void migratesFromVersion1()
+    {
+        const QString p = path("v1.recwb");
+        Workspace::createAtVersion(p, 1);
+        {
+            sqlite3* db = nullptr;
+            QCOMPARE(sqlite3_open(p.toUtf8().constData(), &db), SQLITE_OK);
+            QCOMPARE(sqlite3_exec(db,
+                         "INSERT INTO users(id, external_id) VALUES(1, 'old');"
+                         "INSERT INTO items(id, external_id, title) VALUES(1, 'it', 'Old item');"
+                         "INSERT INTO interactions VALUES(1, 1, 2.5, 42);",
+                         nullptr, nullptr, nullptr),
+                SQLITE_OK);
+            sqlite3_close(db);
+        }
+        auto ws = Workspace::open(p);
+        QCOMPARE(ws->schemaVersion(), Workspace::kSchemaVersion);
+        QCOMPARE(ws->summary().interactions, 1);
+        // The v2 tables exist after migration.
+        sqlite3_stmt* st = nullptr;
+        QCOMPARE(sqlite3_prepare_v2(ws->db(), "SELECT count(*) FROM model_snapshots", -1, &st, nullptr), SQLITE_OK);
+        sqlite3_finalize(st);
+    }
+
+    void rejectsNewerSchema()
+    {
+        const QString p = path("newer.recwb");
+        Workspace::createAtVersion(p, Workspace::kSchemaVersion);
+        {
+            sqlite3* db = nullptr;
+            sqlite3_open(p.toUtf8().constData(), &db);
+            sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr);
+            sqlite3_close(db);
+        }
+        try {
+            Workspace::open(p);
+            QFAIL("a newer schema must be refused");
+        } catch (const Error& e) {
+            QVERIFY2(e.message().contains(QStringLiteral("newer")), qPrintable(e.message()));
+            QVERIFY(e.message().contains(p));
+        }
+    }
+
+    void rejectsNonWorkspaceFiles_data()
+    {
+        QTest::addColumn<QByteArray>("content");
+        QTest::addColumn<QString>("expected");
+        QTest::addRow("text") << QByteArray("user,item\n1,2\n") << QStringLiteral("not an SQLite database");
+        QTest::addRow("binary") << QByteArray(4096, '\x7f') << QStringLiteral("not an SQLite database");
+    }
+    void rejectsNonWorkspaceFiles()
+    {
+        QFETCH(QByteArray, content);
+        QFETCH(QString, expected);
+        const QString p = path("bogus.recwb");
+        {
+            QFile f(p);
+            QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+            f.write(content);
+        }
+        try {
+            Workspace::open(p);
+            QFAIL("must be refused");
+        } catch (const Error& e) {
+            QVERIFY2(e.message().contains(expected), qPrintable(e.message()));
+            QVERIFY(e.message().contains(p));
+        }
+        // The file is untouched.
+        QFile f(p);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QCOMPARE(f.readAll(), content);
+    }
+
+    void rejectsForeignSqlite()
+    {
+        const QString p = path("foreign.sqlite");
+        sqlite3* db = nullptr;
+        sqlite3_open(p.toUtf8().constData(), &db);
+        sqlite3_exec(db, "CREATE TABLE t(x)", nullptr, nullptr, nullptr);
+        sqlite3_close(db);
+        QVERIFY_THROWS_EXCEPTION(Error, Workspace::open(p));
+    }
+
+    void missingFile()
+    {
+        try {
+            Workspace::open(path("nope.recwb"));
+            QFAIL("must throw");
+        } catch (const Error& e) {
+            QVERIFY(e.message().contains(QStringLiteral("no such workspace")));
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestWorkspace)
+#include "tst_workspace.moc"
