@@ -19,13 +19,18 @@ struct ScoredItem {
 };
 
 // A user's history as the models see it: item indices (ascending) with their values.
+// When trainedUser >= 0 the history is exactly that user's row of the training matrix,
+// so factor models may use the learned user factors instead of folding the history in.
 struct History {
     std::span<const int32_t> items;
     std::span<const float> values;
+    int32_t trainedUser = -1;
     static History ofUser(const Csr& userItems, int32_t user)
     {
-        return { userItems.row(user), userItems.rowValues(user) };
+        return { userItems.row(user), userItems.rowValues(user), user };
     }
+    // The same items, without claiming to be a training row (forces fold-in).
+    static History adHoc(std::span<const int32_t> items, std::span<const float> values) { return { items, values, -1 }; }
 };
 
 // One collaborative-filtering model. fit() learns from a users x items matrix; after
