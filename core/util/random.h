@@ -5,6 +5,8 @@
 
 namespace recwb {
 
+__extension__ using Uint128 = unsigned __int128;
+
 // splitmix64-seeded xoshiro256**: the same stream on every platform and compiler
 // (std::*_distribution output is implementation-defined, so we do our own).
 class Rng {
@@ -34,7 +36,7 @@ public:
     // Uniform in [0, 1).
     double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
     // Uniform integer in [0, n), n > 0 (Lemire's multiply-shift, tiny bias irrelevant here).
-    uint64_t below(uint64_t n) { return static_cast<uint64_t>((static_cast<unsigned __int128>(next()) * n) >> 64); }
+    uint64_t below(uint64_t n) { return static_cast<uint64_t>((static_cast<Uint128>(next()) * n) >> 64); }
     // Standard normal (Box-Muller).
     double normal()
     {
