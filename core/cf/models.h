@@ -1,0 +1,132 @@
+#pragma once
+
+#include "cf/recommender.h"
+
+#include <Eigen/Core>
+
+namespace recwb::cf {
+
+using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// Global popularity: the number of users who interacted with each item.
+class Popularity final : public Recommender {
+public:
+    explicit Popularity(const QJsonObject& params = {});
+    QString algorithm() const override { return QStringLiteral("pop"); }
+    QJsonObject params() const override { return {}; }
+    void fit(const Csr& userItems, const TaskControl& control = {}) override;
+    void score(const History& history, std::span<float> out) const override;
+    QByteArray save() const override;
+    void restore(const QByteArray& payload) override;
+    const std::vector<float>& counts() const { return m_counts; }
+
+private:
+    std::vector<float> m_counts;
+};
+
+// Item-kNN: cosine on the binary matrix with shrinkage,
+// sim(i, j) = |U_i & U_j| / (sqrt(|U_i| |U_j|) + shrink), keeping the k most similar
+// neighbours of each item. score(j) = sum over history items i of sim(i, j).
+// Params: k (100), shrink (10).
+class ItemKnn final : public Recommender {
+public:
+    explicit ItemKnn(const QJsonObject& params = {});
+    QString algorithm() const override { return QStringLiteral("itemknn"); }
+    QJsonObject params() const override;
+    void fit(const Csr& userItems, const TaskControl& control = {}) override;
+    void score(const History& history, std::span<float> out) const override;
+    QByteArray save() const override;
+    void restore(const QByteArray& payload) override;
+    const Csr& neighbours() const { return m_sim; }
+
+private:
+    int m_k = 100;
+    double m_shrink = 10;
+    Csr m_sim; // items x items, row i = the neighbours of i with similarities in values
+};
+
+// EASE (Steck 2019): B = I - P diag(1/diag(P)), P = (X^T X + lambda I)^-1, diag(B) = 0.
+// With fewer users than items the inverse goes through the Woodbury identity,
+// P = (I - X^T (X X^T + lambda I)^-1 X) / lambda, a users x users solve.
+// Params: lambda (250).
+class Ease final : public Recommender {
+public:
+    explicit Ease(const QJsonObject& params = {});
+    QString algorithm() const override { return QStringLiteral("ease"); }
+    QJsonObject params() const override;
+    void fit(const Csr& userItems, const TaskControl& control = {}) override;
+    void score(const History& history, std::span<float> out) const override;
+    QByteArray save() const override;
+    void restore(const QByteArray& payload) override;
+    const RowMatrixF& weights() const { return m_b; }
+    bool usedWoodbury() const { return m_woodbury; }
+
+private:
+    double m_lambda = 250;
+    bool m_woodbury = false;
+    RowMatrixF m_b;
+};
+
+// Implicit ALS (Hu, Koren, Volinsky 2008) with conjugate-gradient solves (Takacs et al.),
+// confidence c = 1 + alpha * (use_values ? value : 1). Multithreaded over users / items.
+// Params: factors (64), reg (0.01), alpha (1), iterations (15), cg_steps (3),
+// use_values (false), seed (42). A history is folded in with one exact least-squares solve.
+class Ials final : public Recommender {
+public:
+    explicit Ials(const QJsonObject& params = {});
+    QString algorithm() const override { return QStringLiteral("ials"); }
+    QJsonObject params() const override;
+    void fit(const Csr& userItems, const TaskControl& control = {}) override;
+    void score(const History& history, std::span<float> out) const override;
+    QByteArray save() const override;
+    void restore(const QByteArray& payload) override;
+
+    // The user vector an exact solve gives for this history (fold-in).
+    Eigen::VectorXf foldIn(const History& history) const;
+    const RowMatrixF& userFactors() const { return m_user; }
+    const RowMatrixF& itemFactors() const { return m_item; }
+    // Weighted squared loss plus regularisation, the objective ALS minimises.
+    double loss(const Csr& userItems) const;
+    std::vector<double> lossHistory; // filled when track_loss is set
+
+private:
+    float confidence(float value) const { return 1.0f + m_alpha * (m_useValues ? value : 1.0f); }
+    int m_factors = 64;
+    float m_reg = 0.01f;
+    float m_alpha = 1.0f;
+    int m_iterations = 15;
+    int m_cgSteps = 3;
+    bool m_useValues = false;
+    bool m_trackLoss = false;
+    quint64 m_seed = 42;
+    RowMatrixF m_user;
+    RowMatrixF m_item;
+};
+
+// BPR-MF (Rendle et al. 2009): SGD on sampled (user, positive, negative) triples with an
+// item bias. Params: factors (64), lr (0.05), reg (0.0025), epochs (60), seed (42),
+// fold_in_epochs (30). Training is single-threaded, so it is deterministic per seed.
+class Bpr final : public Recommender {
+public:
+    explicit Bpr(const QJsonObject& params = {});
+    QString algorithm() const override { return QStringLiteral("bpr"); }
+    QJsonObject params() const override;
+    void fit(const Csr& userItems, const TaskControl& control = {}) override;
+    void score(const History& history, std::span<float> out) const override;
+    QByteArray save() const override;
+    void restore(const QByteArray& payload) override;
+    Eigen::VectorXf foldIn(const History& history) const;
+
+private:
+    int m_factors = 64;
+    float m_lr = 0.05f;
+    float m_reg = 0.0025f;
+    int m_epochs = 60;
+    int m_foldInEpochs = 30;
+    quint64 m_seed = 42;
+    RowMatrixF m_user;
+    RowMatrixF m_item;
+    Eigen::VectorXf m_bias;
+};
+
+} // namespace recwb::cf

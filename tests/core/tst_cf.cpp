@@ -1,0 +1,210 @@
+#include "cf/models.h"
+#include "testutil.h"
+#include "util/random.h"
+
+#include <Eigen/Dense>
+#include <set>
+
+using namespace recwb;
+using namespace recwb::cf;
+
+namespace {
+
+// A random binary users x items matrix with two taste clusters: users in the first
+// half prefer the first half of the items.
+Csr clustered(int users, int items, int perUser, uint64_t seed)
+{
+    Rng rng(seed);
+    CsrBuilder b(users, items, true);
+    for (int u = 0; u < users; ++u) {
+        std::set<int32_t> row;
+        const bool a = u < users / 2;
+        while (static_cast<int>(row.size()) < perUser) {
+            const bool own = rng.uniform() < 0.85;
+            const int half = items / 2;
+            const int base = (a == own) ? 0 : half;
+            row.insert(static_cast<int32_t>(base + static_cast<int>(rng.below(static_cast<uint64_t>(half)))));
+        }
+        for (const int32_t i : row)
+            b.add(u, i, 1.0f, 0);
+    }
+    return b.finish();
+}
+
+Eigen::MatrixXd dense(const Csr& m)
+{
+    Eigen::MatrixXd d = Eigen::MatrixXd::Zero(m.numRows, m.numCols);
+    for (int32_t r = 0; r < m.numRows; ++r)
+        for (const int32_t c : m.row(r))
+            d(r, c) = 1.0;
+    return d;
+}
+
+std::vector<float> scoresOf(const Recommender& m, const History& h)
+{
+    std::vector<float> s(static_cast<size_t>(m.numItems()));
+    m.score(h, s);
+    return s;
+}
+
+} // namespace
+
+class TestCf : public QObject {
+    Q_OBJECT
+
+private slots:
+    void topNBreaksTiesByIndexAndExcludes()
+    {
+        const std::vector<float> s { 1.0f, 3.0f, 3.0f, 2.0f, 3.0f, std::nanf("") };
+        const std::vector<int32_t> exclude { 2 };
+        const auto top = topN(s, 3, exclude);
+        QCOMPARE(top.size(), size_t { 3 });
+        QCOMPARE(top[0].item, 1);
+        QCOMPARE(top[1].item, 4);
+        QCOMPARE(top[2].item, 3);
+        QCOMPARE(topN(s, 10, exclude).size(), size_t { 5 }); // fewer items than n
+        QVERIFY(topN(s, 0).empty());
+    }
+
+    void easeMatchesDenseReference_data()
+    {
+        QTest::addColumn<int>("users");
+        QTest::addColumn<int>("items");
+        QTest::addRow("more users than items (direct)") << 80 << 30;
+        QTest::addRow("fewer users than items (Woodbury)") << 25 << 60;
+    }
+    void easeMatchesDenseReference()
+    {
+        QFETCH(int, users);
+        QFETCH(int, items);
+        const Csr x = clustered(users, items, 8, 7);
+        const double lambda = 5.0;
+        Ease ease(QJsonObject { { QStringLiteral("lambda"), lambda } });
+        ease.fit(x);
+        QCOMPARE(ease.usedWoodbury(), users < items);
+        // Reference: B = I - P diag(1/diag(P)), P = (X^T X + lambda I)^-1, in double.
+        const Eigen::MatrixXd xd = dense(x);
+        Eigen::MatrixXd g = xd.transpose() * xd;
+        g.diagonal().array() += lambda;
+        const Eigen::MatrixXd p = g.inverse();
+        Eigen::MatrixXd ref = -p * p.diagonal().cwiseInverse().asDiagonal();
+        ref.diagonal().setZero();
+        const double err = (ease.weights().cast<double>() - ref).cwiseAbs().maxCoeff();
+        QVERIFY2(err < 1e-4, qPrintable(QStringLiteral("max |B - ref| = %1").arg(err)));
+    }
+
+    void itemKnnHandComputed()
+    {
+        // Users: u0 {0,1}, u1 {0,1,2}, u2 {2}. |U0|=2, |U1|=2, |U2|=2, co(0,1)=2, co(1,2)=1.
+        CsrBuilder b(3, 3, false);
+        b.add(0, 0, 1);
+        b.add(0, 1, 1);
+        b.add(1, 0, 1);
+        b.add(1, 1, 1);
+        b.add(1, 2, 1);
+        b.add(2, 2, 1);
+        const Csr x = b.finish();
+        ItemKnn knn(QJsonObject { { QStringLiteral("k"), 5 }, { QStringLiteral("shrink"), 1 } });
+        knn.fit(x);
+        const std::vector<int32_t> hist { 1 };
+        const std::vector<float> vals { 1 };
+        const auto s = scoresOf(knn, History::adHoc(hist, vals));
+        QCOMPARE(s[0], 2.0f / (2.0f + 1.0f));
+        QCOMPARE(s[2], 1.0f / (2.0f + 1.0f));
+        QCOMPARE(s[1], 0.0f); // an item is not its own neighbour
+        ItemKnn k1(QJsonObject { { QStringLiteral("k"), 1 }, { QStringLiteral("shrink"), 1 } });
+        k1.fit(x);
+        QCOMPARE(k1.neighbours().rowLength(1), 1);
+    }
+
+    void ialsLossDecreasesAndFoldInMatchesTraining()
+    {
+        const Csr x = clustered(60, 40, 8, 11);
+        Ials als(QJsonObject { { QStringLiteral("factors"), 8 }, { QStringLiteral("iterations"), 12 },
+            { QStringLiteral("reg"), 0.1 }, { QStringLiteral("alpha"), 4 }, { QStringLiteral("cg_steps"), 8 },
+            { QStringLiteral("track_loss"), true } });
+        als.fit(x);
+        QCOMPARE(als.lossHistory.size(), size_t { 12 });
+        for (size_t i = 1; i < als.lossHistory.size(); ++i)
+            QVERIFY2(als.lossHistory[i] <= als.lossHistory[i - 1] * (1 + 1e-6),
+                qPrintable(QStringLiteral("loss rose at iteration %1: %2 -> %3")
+                               .arg(i)
+                               .arg(als.lossHistory[i - 1])
+                               .arg(als.lossHistory[i])));
+        QVERIFY(als.lossHistory.back() < als.lossHistory.front());
+        // The last pass solved items; one more exact user solve is what fold-in does, and the
+        // CG user factors from the last iteration must be close to it.
+        for (int u : { 0, 17, 42 }) {
+            const Eigen::VectorXf folded = als.foldIn(History::adHoc(x.row(u), x.rowValues(u)));
+            const Eigen::VectorXf trained = als.userFactors().row(u).transpose();
+            const float rel = (folded - trained).norm() / trained.norm();
+            QVERIFY2(rel < 0.05f, qPrintable(QStringLiteral("user %1: relative difference %2").arg(u).arg(rel)));
+        }
+    }
+
+    void factorModelsLearnClusters_data()
+    {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<QJsonObject>("params");
+        QTest::addRow("ials") << QStringLiteral("ials") << QJsonObject { { QStringLiteral("factors"), 8 } };
+        QTest::addRow("bpr") << QStringLiteral("bpr")
+                             << QJsonObject { { QStringLiteral("factors"), 8 }, { QStringLiteral("epochs"), 30 } };
+        QTest::addRow("ease") << QStringLiteral("ease") << QJsonObject { { QStringLiteral("lambda"), 10 } };
+        QTest::addRow("itemknn") << QStringLiteral("itemknn") << QJsonObject {};
+    }
+    void factorModelsLearnClusters()
+    {
+        QFETCH(QString, model);
+        QFETCH(QJsonObject, params);
+        const Csr x = clustered(100, 60, 10, 3);
+        auto m = makeRecommender(model, params);
+        m->fit(x);
+        // Trained users and a fresh (folded-in) history of cluster A items both get mostly
+        // cluster A items in their top 10.
+        int own = 0;
+        for (int u = 0; u < 50; ++u)
+            for (const auto& s : recommend(*m, History::ofUser(x, u), 10))
+                own += s.item < 30 ? 1 : 0;
+        QVERIFY2(own > 0.75 * 500, qPrintable(QStringLiteral("%1 of 500 in the user's cluster").arg(own)));
+        const std::vector<int32_t> fresh { 1, 4, 9, 15 };
+        const std::vector<float> ones(fresh.size(), 1.0f);
+        int freshOwn = 0;
+        for (const auto& s : recommend(*m, History::adHoc(fresh, ones), 10))
+            freshOwn += s.item < 30 ? 1 : 0;
+        QVERIFY2(freshOwn >= 8, qPrintable(QStringLiteral("fold-in: %1 of 10 in cluster").arg(freshOwn)));
+    }
+
+    void snapshotsRestoreIdenticalScores()
+    {
+        const Csr x = clustered(40, 30, 6, 5);
+        for (const QString& name : recommenderNames()) {
+            auto m = makeRecommender(name);
+            m->fit(x);
+            const QByteArray payload = m->save();
+            auto r = makeRecommender(name);
+            r->restore(payload);
+            QCOMPARE(r->numItems(), m->numItems());
+            for (int u : { 0, 21 }) {
+                const auto h = History::ofUser(x, u);
+                QCOMPARE(scoresOf(*r, h), scoresOf(*m, h));
+            }
+            auto wrong = makeRecommender(name == u"pop" ? QStringLiteral("ease") : QStringLiteral("pop"));
+            QVERIFY_THROWS_EXCEPTION(Error, wrong->restore(payload));
+        }
+    }
+
+    void unknownParametersAreRefused()
+    {
+        try {
+            makeRecommender(QStringLiteral("ease"), QJsonObject { { QStringLiteral("lamda"), 10 } });
+            QFAIL("a typo must be refused");
+        } catch (const Error& e) {
+            QVERIFY(e.message().contains(QStringLiteral("lamda")));
+            QVERIFY(e.message().contains(QStringLiteral("lambda")));
+        }
+        QVERIFY_THROWS_EXCEPTION(Error, makeRecommender(QStringLiteral("nope")));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCf)
+#include "tst_cf.moc"
