@@ -30,6 +30,12 @@ public:
             throw Error(QStringLiteral("%1: parameter %2 must be a number, got '%3'").arg(m_model, key, v.toString()));
         return d;
     }
+    QString text(const QString& key, const QString& fallback)
+    {
+        m_known << key;
+        const QJsonValue v = m_params.value(key);
+        return v.isString() ? v.toString() : fallback;
+    }
     int integer(const QString& key, int fallback) { return static_cast<int>(number(key, fallback)); }
     bool flag(const QString& key, bool fallback)
     {
