@@ -56,6 +56,18 @@ Statement& Statement::bind(int index, const QByteArray& utf8)
     return *this;
 }
 
+Statement& Statement::bindBlob(int index, const QByteArray& bytes)
+{
+    sqlite3_bind_blob64(m_stmt, index, bytes.constData(), static_cast<sqlite3_uint64>(bytes.size()), SQLITE_TRANSIENT);
+    return *this;
+}
+
+QByteArray Statement::blob(int col) const
+{
+    const void* p = sqlite3_column_blob(m_stmt, col);
+    return p ? QByteArray(static_cast<const char*>(p), sqlite3_column_bytes(m_stmt, col)) : QByteArray();
+}
+
 Statement& Statement::bindNull(int index)
 {
     sqlite3_bind_null(m_stmt, index);

@@ -27,6 +27,7 @@ public:
     Statement& bind(int index, const QString& value); // null QString binds NULL
     Statement& bind(int index, const QByteArray& utf8);
     Statement& bindNull(int index);
+    Statement& bindBlob(int index, const QByteArray& bytes);
     Statement& bind(int index, std::optional<int64_t> value)
     {
         return value ? bind(index, *value) : bindNull(index);
@@ -41,6 +42,7 @@ public:
     int64_t int64(int col) const;
     double real(int col) const;
     QString text(int col) const;
+    QByteArray blob(int col) const;
     bool isNull(int col) const;
 
 private:

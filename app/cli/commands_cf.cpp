@@ -1,0 +1,232 @@
+#include "cli.h"
+
+#include "cf/recommender.h"
+#include "cf/snapshots.h"
+#include "coldstart/coldstart.h"
+#include "data/workspace.h"
+
+#include <QElapsedTimer>
+#include <QJsonArray>
+#include <QJsonDocument>
+
+namespace recwb::cli {
+namespace {
+
+const QString kWorkspace = QStringLiteral("workspace");
+const QString kModel = QStringLiteral("model");
+const QString kParam = QStringLiteral("param");
+const QString kJson = QStringLiteral("json");
+
+QJsonValue valueFromText(const QString& text)
+{
+    bool ok = false;
+    const double number = text.toDouble(&ok);
+    if (ok)
+        return number;
+    if (text == u"true" || text == u"false")
+        return text == u"true";
+    return text;
+}
+
+// "key=value" pairs (repeatable --param) into a params object.
+QJsonObject parseKeyValues(const QStringList& args)
+{
+    QJsonObject o;
+    for (const QString& a : args) {
+        const auto eq = a.indexOf(u'=');
+        if (eq <= 0)
+            throw Error(QStringLiteral("--param '%1' must look like key=value (e.g. lambda=250)").arg(a));
+        o.insert(a.left(eq).trimmed(), valueFromText(a.mid(eq + 1).trimmed()));
+    }
+    return o;
+}
+
+void addWorkspaceOption(QCommandLineParser& p)
+{
+    p.addOption({ { QStringLiteral("w"), kWorkspace }, QStringLiteral("Workspace file (*.recwb)."), QStringLiteral("file") });
+}
+
+std::pair<std::unique_ptr<Workspace>, Dataset> openAndLoad(const QCommandLineParser& p)
+{
+    auto ws = Workspace::open(requireOption(p, kWorkspace));
+    Dataset ds = ws->load(TaskControl { progressPrinter(), {} });
+    return { std::move(ws), std::move(ds) };
+}
+
+const Registrar trainCommand { Command {
+    QStringLiteral("train"),
+    QStringLiteral("Train a CF model on all interactions and keep it as a snapshot in the workspace."),
+    [](QCommandLineParser& p) {
+        addWorkspaceOption(p);
+        p.addOption({ kModel, QStringLiteral("Model: %1.").arg(cf::recommenderNames().join(QStringLiteral(", "))),
+            QStringLiteral("name") });
+        p.addOption({ kParam, QStringLiteral("A model parameter key=value (repeatable), e.g. --param lambda=250."),
+            QStringLiteral("key=value") });
+        p.addOption({ QStringLiteral("name"), QStringLiteral("Snapshot name (default: the model name)."),
+            QStringLiteral("name") });
+        p.addOption({ kJson, QStringLiteral("Print the snapshot as JSON.") });
+    },
+    [](QCommandLineParser& p) {
+        const QString modelName = requireOption(p, kModel);
+        auto model = cf::makeRecommender(modelName, parseKeyValues(p.values(kParam)));
+        auto [ws, ds] = openAndLoad(p);
+        if (ds.numInteractions() == 0)
+            throw Error(QStringLiteral("%1: no interactions to train on (import some first)").arg(ws->path()));
+        QElapsedTimer timer;
+        timer.start();
+        model->fit(ds.userItems, TaskControl { progressPrinter(), {} });
+        const double seconds = timer.nsecsElapsed() / 1e9;
+        const QJsonObject metrics { { QStringLiteral("fit_seconds"), seconds } };
+        const QString name = p.value(QStringLiteral("name")).isEmpty() ? model->algorithm() : p.value(QStringLiteral("name"));
+        const qint64 id = cf::saveSnapshot(*ws, name, *model, cf::dataFingerprint(ds.userItems), metrics);
+        const auto info = cf::findSnapshot(*ws, name);
+        if (p.isSet(kJson)) {
+            out(QString::fromUtf8(QJsonDocument(info ? info->toJson() : QJsonObject {}).toJson(QJsonDocument::Compact)));
+        } else {
+            out(QStringLiteral("Trained %1 %2 on %3 users x %4 items (%5 interactions) in %6 s; snapshot %7 '%8' (%9 MB)")
+                    .arg(model->algorithm(),
+                        QString::fromUtf8(QJsonDocument(model->params()).toJson(QJsonDocument::Compact)))
+                    .arg(ds.numUsers())
+                    .arg(ds.numItems())
+                    .arg(ds.numInteractions())
+                    .arg(seconds, 0, 'f', 2)
+                    .arg(id)
+                    .arg(name)
+                    .arg(info ? static_cast<double>(info->bytes) / 1e6 : 0.0, 0, 'f', 1));
+        }
+        return 0;
+    } } };
+
+const Registrar modelsCommand { Command {
+    QStringLiteral("models"),
+    QStringLiteral("List the model snapshots kept in a workspace."),
+    [](QCommandLineParser& p) {
+        addWorkspaceOption(p);
+        p.addOption({ kJson, QStringLiteral("Print a JSON array.") });
+    },
+    [](QCommandLineParser& p) {
+        const auto ws = Workspace::open(requireOption(p, kWorkspace));
+        const auto list = cf::listSnapshots(*ws);
+        if (p.isSet(kJson)) {
+            QJsonArray a;
+            for (const auto& s : list)
+                a.append(s.toJson());
+            out(QString::fromUtf8(QJsonDocument(a).toJson(QJsonDocument::Compact)));
+            return 0;
+        }
+        if (list.isEmpty())
+            out(QStringLiteral("No model snapshots: train one with 'recwb-cli train'."));
+        for (const auto& s : list)
+            out(QStringLiteral("%1  %2  %3  %4  %5 MB  data %6")
+                    .arg(s.id, 4)
+                    .arg(s.name.leftJustified(12), s.algorithm.leftJustified(8),
+                        QDateTime::fromSecsSinceEpoch(s.createdAt).toString(Qt::ISODate))
+                    .arg(static_cast<double>(s.bytes) / 1e6, 0, 'f', 1)
+                    .arg(s.dataFingerprint));
+        return 0;
+    } } };
+
+// The model to score with: the newest snapshot of that name, else trained now (not kept).
+std::shared_ptr<cf::Recommender> modelFor(const Workspace& ws, const Dataset& ds, const QString& name, QString* note)
+{
+    if (const auto info = cf::findSnapshot(ws, name)) {
+        auto m = cf::loadSnapshot(ws, info->id, ds.numItems());
+        if (info->dataFingerprint != cf::dataFingerprint(ds.userItems))
+            *note = QStringLiteral("snapshot %1 was trained on other data (the workspace changed since)").arg(info->id);
+        else
+            *note = QStringLiteral("snapshot %1").arg(info->id);
+        return m;
+    }
+    auto m = cf::makeRecommender(name);
+    m->fit(ds.userItems);
+    *note = QStringLiteral("no snapshot: trained now, not kept (use 'recwb-cli train' to keep one)");
+    return m;
+}
+
+const Registrar candidatesCommand { Command {
+    QStringLiteral("candidates"),
+    QStringLiteral("A user's candidates: CF scores for warm users, the cold-start blend with sources for cold users."),
+    [](QCommandLineParser& p) {
+        addWorkspaceOption(p);
+        p.addOption({ QStringLiteral("user"), QStringLiteral("The user's external id."), QStringLiteral("id") });
+        p.addOption({ kModel, QStringLiteral("CF model or snapshot name (default ease)."), QStringLiteral("name"),
+            QStringLiteral("ease") });
+        p.addOption({ QStringLiteral("n"), QStringLiteral("How many candidates (default 100)."), QStringLiteral("n"),
+            QStringLiteral("100") });
+        p.addOption({ QStringLiteral("cold-threshold"),
+            QStringLiteral("Users with fewer interactions use the cold-start path (default 5)."), QStringLiteral("n"),
+            QStringLiteral("5") });
+        p.addOption({ QStringLiteral("categories"),
+            QStringLiteral("Stated category preferences for the cold-start path, comma-separated."),
+            QStringLiteral("list") });
+        p.addOption({ kJson, QStringLiteral("Print one JSON object.") });
+    },
+    [](QCommandLineParser& p) {
+        const QString userId = requireOption(p, QStringLiteral("user"));
+        const int n = std::max(1, p.value(QStringLiteral("n")).toInt());
+        auto [ws, ds] = openAndLoad(p);
+        const int32_t user = ds.userIndex(userId);
+        if (user < 0)
+            throw Error(QStringLiteral("%1: no user '%2'").arg(ws->path(), userId));
+        QElapsedTimer timer;
+        timer.start();
+        QString note;
+        const QString modelName = p.value(kModel);
+        const auto model = modelFor(*ws, ds, modelName, &note);
+        const int threshold = std::max(1, p.value(QStringLiteral("cold-threshold")).toInt());
+        const bool cold = ds.isCold(user, threshold);
+        QJsonArray rows;
+        QString text = QStringLiteral("User %1: %2 interactions, %3\n")
+                           .arg(userId)
+                           .arg(ds.interactionCount(user))
+                           .arg(cold ? QStringLiteral("COLD (cold-start path)") : QStringLiteral("warm"));
+        auto addRow = [&](int rank, int32_t item, float score, const QString& source) {
+            const Item& it = ds.items[static_cast<size_t>(item)];
+            rows.append(QJsonObject { { QStringLiteral("rank"), rank }, { QStringLiteral("item_id"), it.externalId },
+                { QStringLiteral("title"), it.title }, { QStringLiteral("score"), score },
+                { QStringLiteral("categories"), QJsonArray::fromStringList(ds.categoryNames(it).split(QStringLiteral(", "), Qt::SkipEmptyParts)) },
+                { QStringLiteral("source"), source } });
+            text += QStringLiteral("%1  %2  %3  %4  %5  %6\n")
+                        .arg(rank, 4)
+                        .arg(it.externalId.leftJustified(10), it.title.left(48).leftJustified(48))
+                        .arg(score, 9, 'f', 4)
+                        .arg(source.leftJustified(10), ds.categoryNames(it));
+        };
+        if (cold) {
+            coldstart::ColdStartConfig cfg;
+            cfg.threshold = threshold;
+            coldstart::ColdStartRecommender cs(cfg);
+            cs.fit(ds, ds.userItems, model);
+            auto cu = cs.userFromDataset(ds, ds.userItems, user);
+            for (const QString& c : p.value(QStringLiteral("categories")).split(u',', Qt::SkipEmptyParts)) {
+                const auto idx = ds.categories.indexOf(c.trimmed());
+                if (idx < 0)
+                    throw Error(QStringLiteral("unknown category '%1' (known: %2)").arg(c, ds.categories.join(QStringLiteral(", "))));
+                cu.statedCategories.push_back(static_cast<int32_t>(idx));
+            }
+            int rank = 0;
+            for (const auto& c : cs.recommend(cu, n))
+                addRow(++rank, c.item, c.score, coldstart::sourceName(c.source));
+        } else {
+            int rank = 0;
+            for (const auto& s : cf::recommend(*model, cf::History::ofUser(ds.userItems, user), n))
+                addRow(++rank, s.item, s.score, model->algorithm());
+        }
+        const double ms = timer.nsecsElapsed() / 1e6;
+        if (p.isSet(kJson)) {
+            out(QString::fromUtf8(QJsonDocument(QJsonObject { { QStringLiteral("user"), userId },
+                                                    { QStringLiteral("interactions"), ds.interactionCount(user) },
+                                                    { QStringLiteral("cold"), cold },
+                                                    { QStringLiteral("model"), model->algorithm() },
+                                                    { QStringLiteral("model_source"), note },
+                                                    { QStringLiteral("milliseconds"), ms },
+                                                    { QStringLiteral("candidates"), rows } })
+                                      .toJson(QJsonDocument::Compact)));
+        } else {
+            out(text + QStringLiteral("(%1; %2 ms)").arg(note).arg(ms, 0, 'f', 1));
+        }
+        return 0;
+    } } };
+
+} // namespace
+} // namespace recwb::cli
