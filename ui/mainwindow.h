@@ -1,0 +1,111 @@
+#pragma once
+
+#include "backgroundtask.h"
+#include "data/workspace.h"
+#include "settings.h"
+
+#include <QFuture>
+#include <QMainWindow>
+#include <memory>
+
+class QLabel;
+class QMenu;
+class QProgressBar;
+class QSettings;
+class QStackedWidget;
+class QTabWidget;
+class QToolButton;
+
+namespace recwb {
+class Dataset;
+}
+
+namespace recwb::ui {
+
+class CatalogTab;
+class UsersTab;
+
+// A workspace read into memory by a background load.
+struct LoadedWorkspace {
+    QString path;
+    std::shared_ptr<const Dataset> dataset;
+};
+
+// The workbench window. Owns no database connection: every load, creation and import
+// opens its own Workspace on a worker thread (a Workspace is bound to the thread that
+// opened it) and hands back an immutable Dataset snapshot that the tabs share.
+// Settings come from the caller so tests never touch the user's real settings.
+class MainWindow final : public QMainWindow {
+    Q_OBJECT
+
+public:
+    explicit MainWindow(QSettings& settings, QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    // All asynchronous; the result arrives as workspaceLoaded / workspaceLoadFailed.
+    void openWorkspace(const QString& path);
+    void createWorkspace(const QString& path);
+    // Opens <AppDataLocation>/demo.recwb, generating it first when missing.
+    void openDemoWorkspace();
+    // Startup: the last workspace if it still exists, the demo on first start.
+    void openLastOrDemo();
+    static QString demoWorkspacePath();
+
+    QString workspacePath() const { return m_path; }
+    std::shared_ptr<const Dataset> dataset() const { return m_dataset; }
+    bool isBusy() const { return m_busy; }
+    int coldThreshold() const;
+
+    QTabWidget* tabs() const { return m_tabs; }
+    CatalogTab* catalogTab() const { return m_catalog; }
+    UsersTab* usersTab() const { return m_users; }
+
+signals:
+    void workspaceLoaded(const QString& path);
+    void workspaceLoadFailed(const QString& path, const QString& message);
+
+protected:
+    void closeEvent(QCloseEvent* event) final;
+
+private:
+    void createActions();
+    void createStatusBar();
+    QWidget* createEmptyState();
+    void restoreSettings();
+    void saveSettings();
+
+    void startLoad(const QString& path, Workspace::Mode mode);
+    void finishLoad(const LoadedWorkspace& loaded);
+    void generateDemo(const QString& path);
+    void setBusy(bool busy, const QString& message = {});
+    void showError(const QString& title, const QString& text);
+    void updateStatus();
+    void rebuildRecentMenu();
+
+    void chooseOpen();
+    void chooseNew();
+    void showImport();
+    void showAbout();
+
+    AppSettings m_settings;
+    std::shared_ptr<const Dataset> m_dataset;
+    QString m_path;
+    quint64 m_job = 0; // bumped per load; a continuation from an older job is dropped
+    bool m_busy = false;
+    QFuture<TaskResult<LoadedWorkspace>> m_loadFuture;
+
+    QStackedWidget* m_stack = nullptr;
+    QLabel* m_emptyTitle = nullptr;
+    QLabel* m_emptyText = nullptr;
+    QTabWidget* m_tabs = nullptr;
+    CatalogTab* m_catalog = nullptr;
+    UsersTab* m_users = nullptr;
+    QMenu* m_recentMenu = nullptr;
+    QAction* m_importAction = nullptr;
+    QLabel* m_pathLabel = nullptr;
+    QLabel* m_countsLabel = nullptr;
+    QProgressBar* m_progress = nullptr;
+    QToolButton* m_cancel = nullptr;
+};
+
+} // namespace recwb::ui

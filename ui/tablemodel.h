@@ -1,0 +1,44 @@
+#pragma once
+
+#include <QAbstractTableModel>
+#include <QFont>
+#include <QStringView>
+
+namespace recwb::ui {
+
+enum ItemRole {
+    SortRole = Qt::UserRole + 1, // numbers for numeric columns, text otherwise
+    ColdRole, // users: bool, true for cold-start users
+    SourceRowRole, // index into the dataset's users / items (or history entries)
+};
+
+// A small base for flat tables (hotspot's HashModel idea): subclasses declare
+// `enum Column { ..., NumColumns }` and answer cell() for one row and column; this class
+// does the index and role plumbing. Models are reset as a whole for each dataset snapshot.
+class TableModel : public QAbstractTableModel {
+    Q_OBJECT
+
+public:
+    using QAbstractTableModel::QAbstractTableModel;
+
+    int rowCount(const QModelIndex& parent = {}) const final;
+    int columnCount(const QModelIndex& parent = {}) const final;
+    QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const final;
+    QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const final;
+
+    // Case-folded text the filter box matches against (see TableFilterProxy); empty when
+    // the model offers no text filter.
+    virtual QStringView searchText(int row) const;
+
+    static const QFont& monospaceFont();
+
+protected:
+    virtual int rows() const = 0;
+    virtual int columns() const = 0;
+    virtual QString headerText(int column) const = 0;
+    virtual QString headerToolTip(int column) const;
+    virtual bool isNumeric(int column) const;
+    virtual QVariant cell(int row, int column, int role) const = 0;
+};
+
+} // namespace recwb::ui

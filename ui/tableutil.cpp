@@ -1,0 +1,97 @@
+#include "tableutil.h"
+
+#include "tablefilterproxy.h"
+#include "tablemodel.h"
+
+#include <QAction>
+#include <QHeaderView>
+#include <QLineEdit>
+#include <QMenu>
+#include <QTableView>
+
+namespace recwb::ui {
+
+namespace {
+
+void installHeaderMenu(QTableView* view)
+{
+    QHeaderView* header = view->horizontalHeader();
+    header->setContextMenuPolicy(Qt::CustomContextMenu);
+    QObject::connect(header, &QHeaderView::customContextMenuRequested, view, [view, header](const QPoint& pos) {
+        QMenu menu(view);
+        menu.addSection(QHeaderView::tr("Columns"));
+        const int count = header->count();
+        int visible = 0;
+        for (int c = 0; c < count; ++c)
+            visible += header->isSectionHidden(c) ? 0 : 1;
+        for (int c = 0; c < count; ++c) {
+            QAction* action
+                = menu.addAction(view->model()->headerData(c, Qt::Horizontal, Qt::DisplayRole).toString());
+            action->setCheckable(true);
+            action->setChecked(!header->isSectionHidden(c));
+            action->setEnabled(header->isSectionHidden(c) || visible > 1); // keep one column
+            QObject::connect(action, &QAction::toggled, header,
+                [header, c](bool on) { header->setSectionHidden(c, !on); });
+        }
+        menu.exec(header->mapToGlobal(pos));
+    });
+}
+
+} // namespace
+
+TableFilterProxy* setupTable(QTableView* view, TableModel* model, QLineEdit* filter, const QList<ColumnWidth>& widths,
+    int stretchColumn, int sortColumn, Qt::SortOrder order)
+{
+    auto* proxy = new TableFilterProxy(view);
+    proxy->setSourceModel(model);
+    view->setModel(proxy);
+
+    view->setSelectionBehavior(QAbstractItemView::SelectRows);
+    view->setSelectionMode(QAbstractItemView::SingleSelection);
+    view->setAlternatingRowColors(true);
+    view->setWordWrap(false);
+    view->setTextElideMode(Qt::ElideRight);
+    view->setShowGrid(false);
+    view->setHorizontalScrollMode(QAbstractItemView::ScrollPerPixel);
+    view->setVerticalScrollMode(QAbstractItemView::ScrollPerPixel);
+    view->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    view->setCornerButtonEnabled(false);
+
+    QHeaderView* vertical = view->verticalHeader();
+    vertical->hide();
+    vertical->setSectionResizeMode(QHeaderView::Fixed);
+    vertical->setDefaultSectionSize(view->fontMetrics().height() + 8);
+
+    QHeaderView* header = view->horizontalHeader();
+    header->setHighlightSections(false);
+    header->setSectionsMovable(true);
+    header->setStretchLastSection(false);
+    header->setTextElideMode(Qt::ElideRight);
+    header->setMinimumSectionSize(view->fontMetrics().horizontalAdvance(u'M') * 4);
+    const int charWidth = view->fontMetrics().averageCharWidth();
+    for (const ColumnWidth& w : widths)
+        header->resizeSection(w.column, w.width * charWidth + 16);
+    if (stretchColumn >= 0)
+        header->setSectionResizeMode(stretchColumn, QHeaderView::Stretch);
+    installHeaderMenu(view);
+
+    view->setSortingEnabled(true);
+    if (sortColumn >= 0)
+        view->sortByColumn(sortColumn, order);
+
+    if (filter) {
+        filter->setClearButtonEnabled(true);
+        QObject::connect(filter, &QLineEdit::textChanged, proxy, &TableFilterProxy::setFilterText);
+    }
+    return proxy;
+}
+
+int currentSourceRow(const QTableView* view)
+{
+    const QModelIndex index = view->currentIndex();
+    if (!index.isValid() || !view->selectionModel()->isRowSelected(index.row(), index.parent()))
+        return -1;
+    return index.data(SourceRowRole).toInt();
+}
+
+} // namespace recwb::ui

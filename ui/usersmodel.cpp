@@ -1,0 +1,121 @@
+#include "usersmodel.h"
+
+#include "modelutil.h"
+
+namespace recwb::ui {
+
+UsersModel::~UsersModel() = default;
+
+void UsersModel::setDataset(std::shared_ptr<const Dataset> dataset)
+{
+    beginResetModel();
+    m_dataset = std::move(dataset);
+    m_profiles.clear();
+    m_search.clear();
+    if (m_dataset) {
+        const auto& users = m_dataset->users;
+        m_profiles.reserve(users.size());
+        m_search.reserve(users.size());
+        for (const User& user : users) {
+            m_profiles.push_back(attributesSummary(user.attributes));
+            m_search.push_back(QString(user.externalId + u'\n' + m_profiles.back()).toCaseFolded());
+        }
+        m_numericIds = allNumeric(users, [](const User& user) { return user.externalId; });
+    }
+    endResetModel();
+}
+
+void UsersModel::setColdThreshold(int threshold)
+{
+    if (threshold == m_coldThreshold)
+        return;
+    beginResetModel();
+    m_coldThreshold = threshold;
+    endResetModel();
+}
+
+QStringView UsersModel::searchText(int row) const
+{
+    return m_search[static_cast<size_t>(row)];
+}
+
+int UsersModel::rows() const
+{
+    return m_dataset ? m_dataset->numUsers() : 0;
+}
+
+QString UsersModel::headerText(int column) const
+{
+    switch (static_cast<Column>(column)) {
+    case Id:
+        return tr("ID");
+    case Interactions:
+        return tr("Interactions");
+    case Status:
+        return tr("Status");
+    case Profile:
+        return tr("Profile");
+    case NumColumns:
+        break;
+    }
+    return {};
+}
+
+QString UsersModel::headerToolTip(int column) const
+{
+    if (column == Status)
+        return tr("Cold-start users have fewer than %1 interactions").arg(m_coldThreshold);
+    return {};
+}
+
+QVariant UsersModel::cell(int row, int column, int role) const
+{
+    const auto r = static_cast<size_t>(row);
+    const User& user = m_dataset->users[r];
+    switch (role) {
+    case Qt::DisplayRole:
+        switch (static_cast<Column>(column)) {
+        case Id:
+            return user.externalId;
+        case Interactions:
+            return m_dataset->interactionCount(row);
+        case Status:
+            return isCold(row) ? tr("cold") : tr("warm");
+        case Profile:
+            return m_profiles[r];
+        case NumColumns:
+            break;
+        }
+        break;
+    case SortRole:
+        switch (static_cast<Column>(column)) {
+        case Id:
+            return idSortKey(user.externalId, m_numericIds);
+        case Interactions:
+            return m_dataset->interactionCount(row);
+        case Status:
+            return isCold(row) ? 0 : 1;
+        default:
+            return m_profiles[r];
+        }
+    case Qt::ToolTipRole:
+        if (column == Profile)
+            return attributesSummary(user.attributes, QStringLiteral("\n"));
+        if (column == Status && isCold(row))
+            return tr("Cold-start user: fewer than %1 interactions").arg(m_coldThreshold);
+        break;
+    case Qt::FontRole:
+        if (column == Id)
+            return monospaceFont();
+        break;
+    case ColdRole:
+        return isCold(row);
+    case SourceRowRole:
+        return row;
+    default:
+        break;
+    }
+    return {};
+}
+
+} // namespace recwb::ui

@@ -1,0 +1,46 @@
+#pragma once
+
+#include "data/dataset.h"
+#include "tablemodel.h"
+
+#include <memory>
+#include <vector>
+
+namespace recwb::ui {
+
+// The users of one dataset snapshot, one row per user (row == user index).
+class UsersModel final : public TableModel {
+    Q_OBJECT
+
+public:
+    enum Column { Id, Interactions, Status, Profile, NumColumns };
+
+    using TableModel::TableModel;
+    ~UsersModel() override;
+
+    void setDataset(std::shared_ptr<const Dataset> dataset);
+    const std::shared_ptr<const Dataset>& dataset() const { return m_dataset; }
+    void setColdThreshold(int threshold);
+    int coldThreshold() const { return m_coldThreshold; }
+    bool isCold(int row) const { return m_dataset->isCold(row, m_coldThreshold); }
+    QString profileText(int row) const { return m_profiles[static_cast<size_t>(row)]; }
+
+    QStringView searchText(int row) const final;
+
+protected:
+    int rows() const final;
+    int columns() const final { return NumColumns; }
+    QString headerText(int column) const final;
+    QString headerToolTip(int column) const final;
+    bool isNumeric(int column) const final { return column == Interactions; }
+    QVariant cell(int row, int column, int role) const final;
+
+private:
+    std::shared_ptr<const Dataset> m_dataset;
+    std::vector<QString> m_profiles;
+    std::vector<QString> m_search; // case-folded "id\nprofile"
+    int m_coldThreshold = kDefaultColdThreshold;
+    bool m_numericIds = false;
+};
+
+} // namespace recwb::ui

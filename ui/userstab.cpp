@@ -1,0 +1,170 @@
+#include "userstab.h"
+
+#include "coldbadgedelegate.h"
+#include "data/dataset.h"
+#include "historymodel.h"
+#include "modelutil.h"
+#include "tablefilterproxy.h"
+#include "tableutil.h"
+#include "usersmodel.h"
+
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QItemSelectionModel>
+#include <QLabel>
+#include <QLineEdit>
+#include <QLocale>
+#include <QSplitter>
+#include <QTableView>
+#include <QVBoxLayout>
+
+namespace recwb::ui {
+
+UsersTab::UsersTab(QWidget* parent)
+    : QWidget(parent)
+    , m_model(new UsersModel(this))
+    , m_history(new HistoryModel(this))
+    , m_status(new QComboBox(this))
+    , m_filter(new QLineEdit(this))
+    , m_count(new QLabel(this))
+    , m_view(new QTableView(this))
+    , m_userHeader(new QLabel(this))
+    , m_historyView(new QTableView(this))
+    , m_splitter(new QSplitter(Qt::Horizontal, this))
+{
+    m_status->setObjectName(QStringLiteral("usersStatus"));
+    m_status->addItem(tr("All users"), AllUsers);
+    m_status->addItem(tr("Cold-start"), ColdUsers);
+    m_status->addItem(tr("Warm"), WarmUsers);
+    m_status->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+    m_filter->setObjectName(QStringLiteral("usersFilter"));
+    m_filter->setPlaceholderText(tr("Filter by id or profile…"));
+
+    m_view->setObjectName(QStringLiteral("usersView"));
+    m_proxy = setupTable(m_view, m_model, m_filter,
+        { { UsersModel::Id, 10 }, { UsersModel::Interactions, 12 }, { UsersModel::Status, 8 } }, UsersModel::Profile,
+        UsersModel::Interactions, Qt::DescendingOrder);
+    m_view->setItemDelegateForColumn(UsersModel::Status, new ColdBadgeDelegate(m_view));
+
+    m_historyView->setObjectName(QStringLiteral("historyView"));
+    m_historyProxy = setupTable(m_historyView, m_history, nullptr,
+        { { HistoryModel::Categories, 24 }, { HistoryModel::Value, 7 }, { HistoryModel::Time, 12 } },
+        HistoryModel::Title, HistoryModel::Time, Qt::DescendingOrder);
+
+    auto* left = new QWidget(this);
+    auto* leftLayout = new QVBoxLayout(left);
+    leftLayout->setContentsMargins(0, 0, 0, 0);
+    auto* bar = new QHBoxLayout;
+    bar->addWidget(m_status);
+    bar->addWidget(m_filter, 1);
+    bar->addWidget(m_count);
+    leftLayout->addLayout(bar);
+    leftLayout->addWidget(m_view, 1);
+
+    auto* right = new QWidget(this);
+    auto* rightLayout = new QVBoxLayout(right);
+    rightLayout->setContentsMargins(0, 0, 0, 0);
+    m_userHeader->setObjectName(QStringLiteral("userHeader"));
+    m_userHeader->setWordWrap(true);
+    m_userHeader->setTextFormat(Qt::RichText);
+    m_userHeader->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_userHeader->setMinimumHeight(m_filter->sizeHint().height());
+    rightLayout->addWidget(m_userHeader);
+    rightLayout->addWidget(m_historyView, 1);
+
+    m_splitter->addWidget(left);
+    m_splitter->addWidget(right);
+    m_splitter->setChildrenCollapsible(false);
+    m_splitter->setStretchFactor(0, 1);
+    m_splitter->setStretchFactor(1, 1);
+    m_splitter->setSizes({ 600, 640 });
+
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(8, 8, 8, 8);
+    layout->addWidget(m_splitter, 1);
+
+    connect(m_status, &QComboBox::currentIndexChanged, this, &UsersTab::applyStatusFilter);
+    connect(m_proxy, &QAbstractItemModel::rowsInserted, this, &UsersTab::updateCount);
+    connect(m_proxy, &QAbstractItemModel::rowsRemoved, this, &UsersTab::updateCount);
+    connect(m_proxy, &QAbstractItemModel::modelReset, this, &UsersTab::updateCount);
+    connect(m_proxy, &QAbstractItemModel::layoutChanged, this, &UsersTab::updateCount);
+    connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+        [this] { showUser(currentSourceRow(m_view)); });
+
+    showUser(-1);
+    updateCount();
+}
+
+UsersTab::~UsersTab() = default;
+
+void UsersTab::setDataset(std::shared_ptr<const Dataset> dataset)
+{
+    m_dataset = dataset;
+    m_history->setDataset(dataset);
+    m_model->setDataset(std::move(dataset));
+    showUser(-1);
+    updateCount();
+}
+
+void UsersTab::setColdThreshold(int threshold)
+{
+    m_model->setColdThreshold(threshold);
+    applyStatusFilter();
+}
+
+void UsersTab::setStatusFilter(StatusFilter filter)
+{
+    m_status->setCurrentIndex(m_status->findData(filter));
+}
+
+bool UsersTab::selectFirstRow()
+{
+    if (m_proxy->rowCount() == 0)
+        return false;
+    m_view->selectRow(0);
+    m_view->scrollToTop();
+    return true;
+}
+
+void UsersTab::applyStatusFilter()
+{
+    const auto filter = static_cast<StatusFilter>(m_status->currentData().toInt());
+    if (filter == AllUsers) {
+        m_proxy->setRowPredicate({});
+        return;
+    }
+    const bool wantCold = filter == ColdUsers;
+    m_proxy->setRowPredicate([this, wantCold](int row) { return m_model->isCold(row) == wantCold; });
+}
+
+void UsersTab::updateCount()
+{
+    const QLocale locale;
+    const int total = m_model->rowCount();
+    const int shown = m_proxy->rowCount();
+    m_count->setText(shown == total ? tr("%1 users").arg(locale.toString(total))
+                                    : tr("%1 of %2 users").arg(locale.toString(shown), locale.toString(total)));
+}
+
+void UsersTab::showUser(int user)
+{
+    m_history->setUser(user);
+    if (!m_dataset || user < 0) {
+        m_userHeader->setText(u"<span style='color:gray'>" + tr("Select a user to see their history.").toHtmlEscaped()
+            + u"</span>");
+        return;
+    }
+    const User& u = m_dataset->users[static_cast<size_t>(user)];
+    const int count = m_dataset->interactionCount(user);
+    QString text = u"<b style='font-family:monospace'>" + u.externalId.toHtmlEscaped() + u"</b>&nbsp;&nbsp;";
+    if (m_model->isCold(user))
+        text += u"<span style='background:#dbeafe; color:#1e40af'>&nbsp;" + tr("cold").toHtmlEscaped()
+            + u"&nbsp;</span>&nbsp;&nbsp;";
+    text += (count == 1 ? tr("1 interaction") : tr("%1 interactions").arg(QLocale().toString(count))).toHtmlEscaped();
+    const QString profile = attributesSummary(u.attributes);
+    if (!profile.isEmpty())
+        text += u"<br><span style='color:gray'>" + profile.toHtmlEscaped() + u"</span>";
+    m_userHeader->setText(text);
+}
+
+} // namespace recwb::ui

@@ -1,0 +1,68 @@
+#pragma once
+
+#include <QWidget>
+#include <memory>
+
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QSplitter;
+class QTableView;
+
+namespace recwb {
+class Dataset;
+}
+
+namespace recwb::ui {
+
+class HistoryModel;
+class TableFilterProxy;
+class UsersModel;
+
+// Users with their cold-start status, filterable by status and id/profile text, and the
+// selected user's interaction history, newest first.
+class UsersTab final : public QWidget {
+    Q_OBJECT
+
+public:
+    enum StatusFilter { AllUsers, ColdUsers, WarmUsers };
+
+    explicit UsersTab(QWidget* parent = nullptr);
+    ~UsersTab() override;
+
+    void setDataset(std::shared_ptr<const Dataset> dataset);
+    void setColdThreshold(int threshold);
+    void setStatusFilter(StatusFilter filter);
+    // Selects the first visible row; false when the table is empty.
+    bool selectFirstRow();
+
+    QComboBox* statusCombo() const { return m_status; }
+    QLineEdit* filterEdit() const { return m_filter; }
+    QTableView* view() const { return m_view; }
+    UsersModel* model() const { return m_model; }
+    TableFilterProxy* proxy() const { return m_proxy; }
+    QTableView* historyView() const { return m_historyView; }
+    HistoryModel* historyModel() const { return m_history; }
+    TableFilterProxy* historyProxy() const { return m_historyProxy; }
+    QSplitter* splitter() const { return m_splitter; }
+
+private:
+    void applyStatusFilter();
+    void updateCount();
+    void showUser(int user);
+
+    std::shared_ptr<const Dataset> m_dataset;
+    UsersModel* m_model;
+    HistoryModel* m_history;
+    TableFilterProxy* m_proxy;
+    TableFilterProxy* m_historyProxy;
+    QComboBox* m_status;
+    QLineEdit* m_filter;
+    QLabel* m_count;
+    QTableView* m_view;
+    QLabel* m_userHeader;
+    QTableView* m_historyView;
+    QSplitter* m_splitter;
+};
+
+} // namespace recwb::ui
