@@ -8,6 +8,11 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <cmath>
 #include <cstdint>
 #include <span>
@@ -242,6 +247,12 @@ public:
     virtual void interactions(int user, std::span<const GenInteraction> rows) = 0;
 };
 
+struct UserBlock {
+    std::vector<GenUser> users;
+    std::vector<size_t> ends; // end offset of each user's rows
+    std::vector<GenInteraction> rows;
+};
+
 struct Theme {
     int primaryCategory = 0;
     int secondaryCategory = 0;
@@ -278,21 +289,84 @@ public:
             if ((i & 1023) == 0)
                 control.throwIfCanceled();
         }
-        std::vector<uint8_t> seen(static_cast<size_t>(m_config.items), 0);
-        std::vector<GenInteraction> rows;
-        const double total = std::max<double>(1.0, static_cast<double>(m_plannedTotal));
-        qint64 done = 0;
-        for (int u = 0; u < m_config.users; ++u) {
-            const GenUser profile = userProfile(u);
-            sink.user(u, profile);
-            history(u, profile, seen, rows);
-            sink.interactions(u, rows);
-            done += m_counts[static_cast<size_t>(u)];
-            if ((u & 255) == 0) {
+        // Users are generated in blocks on a second thread while this thread writes the
+        // previous blocks (the sink, progress and cancel stay on the calling thread).
+        constexpr int kBlockUsers = 512;
+        constexpr size_t kQueuedBlocks = 3;
+        std::mutex mutex;
+        std::condition_variable changed;
+        std::deque<UserBlock> queue;
+        bool stop = false, finished = false;
+        std::exception_ptr producerError;
+        std::thread producer([&] {
+            try {
+                std::vector<uint8_t> seen(static_cast<size_t>(m_config.items), 0);
+                std::vector<GenInteraction> rows;
+                for (int first = 0; first < m_config.users; first += kBlockUsers) {
+                    UserBlock block;
+                    const int last = std::min(m_config.users, first + kBlockUsers);
+                    for (int u = first; u < last; ++u) {
+                        block.users.push_back(userProfile(u));
+                        history(u, block.users.back(), seen, rows);
+                        block.rows.insert(block.rows.end(), rows.begin(), rows.end());
+                        block.ends.push_back(block.rows.size());
+                    }
+                    std::unique_lock lock(mutex);
+                    changed.wait(lock, [&] { return stop || queue.size() < kQueuedBlocks; });
+                    if (stop)
+                        return;
+                    queue.push_back(std::move(block));
+                    changed.notify_all();
+                }
+            } catch (...) {
+                const std::lock_guard lock(mutex);
+                producerError = std::current_exception();
+            }
+            const std::lock_guard lock(mutex);
+            finished = true;
+            changed.notify_all();
+        });
+        const auto stopProducer = [&] {
+            {
+                const std::lock_guard lock(mutex);
+                stop = true;
+                changed.notify_all();
+            }
+            producer.join();
+        };
+        try {
+            const double total = std::max<double>(1.0, static_cast<double>(m_plannedTotal));
+            qint64 done = 0;
+            int user = 0;
+            for (;;) {
+                UserBlock block;
+                {
+                    std::unique_lock lock(mutex);
+                    changed.wait(lock, [&] { return !queue.empty() || finished; });
+                    if (queue.empty()) {
+                        if (producerError)
+                            std::rethrow_exception(producerError);
+                        break;
+                    }
+                    block = std::move(queue.front());
+                    queue.pop_front();
+                    changed.notify_all();
+                }
+                size_t begin = 0;
+                for (size_t k = 0; k < block.users.size(); ++k, ++user) {
+                    sink.user(user, block.users[k]);
+                    sink.interactions(user, std::span<const GenInteraction>(block.rows).subspan(begin, block.ends[k] - begin));
+                    begin = block.ends[k];
+                }
+                done += static_cast<qint64>(block.rows.size());
                 control.throwIfCanceled();
                 control.progress(0.02 + 0.98 * static_cast<double>(done) / total, QStringLiteral("Generating interactions"));
             }
+        } catch (...) {
+            stopProducer();
+            throw;
         }
+        stopProducer();
         control.progress(1.0, QStringLiteral("Generated"));
     }
 
