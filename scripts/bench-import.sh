@@ -45,12 +45,18 @@ if "$CLI" import --help > "$WORK/import-help.txt" 2>&1; then
   rm -f "$WORK"/imported.recwb*
   measure "import csv" "$N" "$CLI" import --workspace "$WORK/imported.recwb" --format csv \
     --interactions "$WORK/csv/interactions.csv" --user-col user_id --item-col item_id \
-    --value-col rating --time-col timestamp
+    --value-col rating --time-col timestamp \
+    --items "$WORK/csv/items.csv" --title-col title --description-col description \
+    --categories-col categories --tags-col tags --year-col year \
+    --users "$WORK/csv/users.csv" --user-attr-cols '*'
+  measure "load imported" "$N" "$CLI" load --workspace "$WORK/imported.recwb"
   if [ -d "$ML_SMALL" ]; then
     rows=$(( $(wc -l < "$ML_SMALL/ratings.csv") - 1 ))
     rm -f "$WORK"/ml-small.recwb*
     measure "import ml-latest-small" "$rows" "$CLI" import --workspace "$WORK/ml-small.recwb" \
-      --format movielens-latest "$ML_SMALL"
+      --format ml-latest "$ML_SMALL"
+    measure "info ml-latest-small" 0 "$CLI" info --workspace "$WORK/ml-small.recwb"
+    measure "load ml-latest-small" "$rows" "$CLI" load --workspace "$WORK/ml-small.recwb"
   fi
 else
   echo "import: skipped: this recwb-cli has no 'import' command yet"
