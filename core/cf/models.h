@@ -69,7 +69,7 @@ private:
 
 // Implicit ALS (Hu, Koren, Volinsky 2008) with conjugate-gradient solves (Takacs et al.),
 // confidence c = 1 + alpha * (use_values ? value : 1). Multithreaded over users / items.
-// Params: factors (64), reg (0.01), alpha (1), iterations (15), cg_steps (3),
+// Params: factors (64), reg (30), alpha (2), iterations (15), cg_steps (3),
 // use_values (false), seed (42). A history is folded in with one exact least-squares solve.
 class Ials final : public Recommender {
 public:
@@ -92,8 +92,8 @@ public:
 private:
     float confidence(float value) const { return 1.0f + m_alpha * (m_useValues ? value : 1.0f); }
     int m_factors = 64;
-    float m_reg = 0.01f;
-    float m_alpha = 1.0f;
+    float m_reg = 30.0f;
+    float m_alpha = 2.0f;
     int m_iterations = 15;
     int m_cgSteps = 3;
     bool m_useValues = false;
@@ -104,7 +104,7 @@ private:
 };
 
 // BPR-MF (Rendle et al. 2009): SGD on sampled (user, positive, negative) triples with an
-// item bias. Params: factors (64), lr (0.05), reg (0.0025), epochs (60), seed (42),
+// item bias. Params: factors (64), lr (0.02), reg (0.015), epochs (150), seed (42),
 // fold_in_epochs (30). Training is single-threaded, so it is deterministic per seed.
 class Bpr final : public Recommender {
 public:
@@ -119,9 +119,9 @@ public:
 
 private:
     int m_factors = 64;
-    float m_lr = 0.05f;
-    float m_reg = 0.0025f;
-    int m_epochs = 60;
+    float m_lr = 0.02f;
+    float m_reg = 0.015f;
+    int m_epochs = 150;
     int m_foldInEpochs = 30;
     quint64 m_seed = 42;
     RowMatrixF m_user;

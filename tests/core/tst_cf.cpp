@@ -146,9 +146,12 @@ private slots:
     {
         QTest::addColumn<QString>("model");
         QTest::addColumn<QJsonObject>("params");
-        QTest::addRow("ials") << QStringLiteral("ials") << QJsonObject { { QStringLiteral("factors"), 8 } };
+        // Regularisation sized for a 100 x 60 matrix (the defaults are tuned for MovieLens).
+        QTest::addRow("ials") << QStringLiteral("ials")
+                              << QJsonObject { { QStringLiteral("factors"), 8 }, { QStringLiteral("reg"), 0.1 } };
         QTest::addRow("bpr") << QStringLiteral("bpr")
-                             << QJsonObject { { QStringLiteral("factors"), 8 }, { QStringLiteral("epochs"), 30 } };
+                             << QJsonObject { { QStringLiteral("factors"), 8 }, { QStringLiteral("epochs"), 30 },
+                                    { QStringLiteral("lr"), 0.05 }, { QStringLiteral("reg"), 0.0025 } };
         QTest::addRow("ease") << QStringLiteral("ease") << QJsonObject { { QStringLiteral("lambda"), 10 } };
         QTest::addRow("itemknn") << QStringLiteral("itemknn") << QJsonObject {};
     }
