@@ -15,8 +15,7 @@ namespace recwb::ui {
 
 // What a background task produced: a value, an error message, or nothing because it was
 // canceled. Errors are values here so they cross threads without exception plumbing.
-template<typename T>
-struct TaskResult {
+template <typename T> struct TaskResult {
     std::optional<T> value;
     QString error;
     bool canceled = false;
@@ -30,8 +29,7 @@ inline constexpr int kProgressRange = 1000;
 // the worker thread: anything thread-bound it needs (a Workspace) it must open itself.
 // Continue on the GUI thread with future.then(context, ...); a canceled future skips
 // then() and runs onCanceled() once the worker has really returned.
-template<typename Fn>
-auto runTask(Fn fn) -> QFuture<TaskResult<std::invoke_result_t<Fn&, const TaskControl&>>>
+template <typename Fn> auto runTask(Fn fn) -> QFuture<TaskResult<std::invoke_result_t<Fn&, const TaskControl&>>>
 {
     using Value = std::invoke_result_t<Fn&, const TaskControl&>;
     using Result = TaskResult<Value>;
@@ -63,11 +61,32 @@ namespace recwb::ui {
 
 // Cancels work that is still running. (Canceling a future that already finished is
 // pointless, and on Qt 6.4 can touch continuation state that is already gone.)
-template<typename T>
-void cancelIfRunning(QFuture<T>& future)
+template <typename T> void cancelIfRunning(QFuture<T>& future)
 {
     if (future.isRunning())
         future.cancel();
+}
+
+} // namespace recwb::ui
+
+namespace recwb::ui {
+
+// future.then(context, ...) / onCanceled(context, ...), always delivered from the event
+// loop of context's thread. Qt 6.4 runs a context continuation inline, inside then(), when
+// the work already finished by the time then() is called; callers of an asynchronous API
+// must never see their result before the call returns. Dropped if context dies first.
+template <typename T, typename OnResult, typename OnCanceled>
+void continueOn(QFuture<TaskResult<T>> future, QObject* context, OnResult onResult, OnCanceled onCanceled)
+{
+    future
+        .then(context,
+            [context, onResult = std::move(onResult)](const TaskResult<T>& result) {
+                QMetaObject::invokeMethod(
+                    context, [onResult, result] { onResult(result); }, Qt::QueuedConnection);
+            })
+        .onCanceled(context, [context, onCanceled = std::move(onCanceled)] {
+            QMetaObject::invokeMethod(context, onCanceled, Qt::QueuedConnection);
+        });
 }
 
 } // namespace recwb::ui

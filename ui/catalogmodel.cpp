@@ -22,7 +22,8 @@ void CatalogModel::setDataset(std::shared_ptr<const Dataset> dataset)
         for (const Item& item : items) {
             m_categories.push_back(m_dataset->categoryNames(item));
             m_tags.push_back(item.tags.join(QStringLiteral(", ")));
-            m_search.push_back(QString(item.title + u'\n' + m_categories.back() + u'\n' + m_tags.back()).toCaseFolded());
+            m_search.push_back(
+                QString(item.title + u'\n' + m_categories.back() + u'\n' + m_tags.back()).toCaseFolded());
         }
         m_numericIds = allNumeric(items, [](const Item& item) { return item.externalId; });
     }

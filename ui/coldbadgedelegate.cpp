@@ -35,8 +35,7 @@ void ColdBadgeDelegate::paint(QPainter* painter, const QStyleOptionViewItem& opt
         painter->drawText(pill, Qt::AlignCenter, text);
     } else {
         const bool selected = opt.state & QStyle::State_Selected;
-        painter->setPen(opt.palette.color(QPalette::Disabled,
-            selected ? QPalette::HighlightedText : QPalette::Text));
+        painter->setPen(opt.palette.color(QPalette::Disabled, selected ? QPalette::HighlightedText : QPalette::Text));
         painter->setFont(font);
         painter->drawText(area, Qt::AlignLeft | Qt::AlignVCenter, text);
     }

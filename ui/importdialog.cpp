@@ -26,47 +26,47 @@ namespace recwb::ui {
 
 namespace {
 
-enum Page { SourcePage, GenericPage };
+    enum Page { SourcePage, GenericPage };
 
-struct ImportRequest {
-    ImportDialog::Format format = ImportDialog::MovieLens100k;
-    QString source;
-    GenericImportSpec generic;
-};
+    struct ImportRequest {
+        ImportDialog::Format format = ImportDialog::MovieLens100k;
+        QString source;
+        GenericImportSpec generic;
+    };
 
-ImportReport runImport(const QString& workspacePath, const ImportRequest& request, const TaskControl& control)
-{
-    // Opened on the worker thread that uses it; the import is one transaction there.
-    const auto ws = Workspace::open(workspacePath);
-    switch (request.format) {
-    case ImportDialog::MovieLens100k:
-        return importMovieLens100k(*ws, request.source, control);
-    case ImportDialog::MovieLensLatest:
-        return importMovieLensLatest(*ws, request.source, control);
-    case ImportDialog::RecBole:
-        return importRecBole(*ws, request.source, control);
-    case ImportDialog::Generic:
-        break;
+    ImportReport runImport(const QString& workspacePath, const ImportRequest& request, const TaskControl& control)
+    {
+        // Opened on the worker thread that uses it; the import is one transaction there.
+        const auto ws = Workspace::open(workspacePath);
+        switch (request.format) {
+        case ImportDialog::MovieLens100k:
+            return importMovieLens100k(*ws, request.source, control);
+        case ImportDialog::MovieLensLatest:
+            return importMovieLensLatest(*ws, request.source, control);
+        case ImportDialog::RecBole:
+            return importRecBole(*ws, request.source, control);
+        case ImportDialog::Generic:
+            break;
+        }
+        return importGeneric(*ws, request.generic, control);
     }
-    return importGeneric(*ws, request.generic, control);
-}
 
-QChar parseSeparator(const QString& text)
-{
-    const QString t = text.trimmed();
-    if (t.isEmpty())
-        return {};
-    if (t == u"\\t" || t.compare(u"tab", Qt::CaseInsensitive) == 0)
-        return u'\t';
-    return t.at(0);
-}
+    QChar parseSeparator(const QString& text)
+    {
+        const QString t = text.trimmed();
+        if (t.isEmpty())
+            return {};
+        if (t == u"\\t" || t.compare(u"tab", Qt::CaseInsensitive) == 0)
+            return u'\t';
+        return t.at(0);
+    }
 
-QLineEdit* columnEdit(QWidget* parent, const QString& placeholder)
-{
-    auto* edit = new QLineEdit(parent);
-    edit->setPlaceholderText(placeholder);
-    return edit;
-}
+    QLineEdit* columnEdit(QWidget* parent, const QString& placeholder)
+    {
+        auto* edit = new QLineEdit(parent);
+        edit->setPlaceholderText(placeholder);
+        return edit;
+    }
 
 } // namespace
 
@@ -222,9 +222,8 @@ QWidget* ImportDialog::createGenericPage()
     auto* tform = new QFormLayout(items);
     m_itemsFile = new QLineEdit(items);
     auto* browseItems = new QPushButton(tr("Browse…"), items);
-    connect(browseItems, &QPushButton::clicked, this, [this] {
-        browseFile(m_itemsFile, tr("Data files (*.csv *.tsv *.txt *.jsonl *.json *.dat);;All files (*)"));
-    });
+    connect(browseItems, &QPushButton::clicked, this,
+        [this] { browseFile(m_itemsFile, tr("Data files (*.csv *.tsv *.txt *.jsonl *.json *.dat);;All files (*)")); });
     auto* itemsRow = new QHBoxLayout;
     itemsRow->addWidget(m_itemsFile, 1);
     itemsRow->addWidget(browseItems);
@@ -287,8 +286,8 @@ void ImportDialog::formatChanged()
 
 QString ImportDialog::browseFolder(QLineEdit* target)
 {
-    const QString start = target->text().isEmpty() ? m_settings.string(keys::kImportLastFolder, QDir::homePath())
-                                                   : target->text();
+    const QString start
+        = target->text().isEmpty() ? m_settings.string(keys::kImportLastFolder, QDir::homePath()) : target->text();
     const QString dir = QFileDialog::getExistingDirectory(this, tr("Choose Folder"), start);
     if (!dir.isEmpty()) {
         target->setText(QDir::toNativeSeparators(dir));
@@ -354,9 +353,8 @@ bool ImportDialog::startImport()
     }
     m_settings.setInteger(keys::kImportFormat, request.format);
 
-    m_future = runTask([path = m_workspacePath, request](const TaskControl& control) {
-        return runImport(path, request, control);
-    });
+    m_future = runTask(
+        [path = m_workspacePath, request](const TaskControl& control) { return runImport(path, request, control); });
     auto* watcher = new QFutureWatcher<TaskResult<ImportReport>>(this);
     connect(watcher, &QFutureWatcherBase::progressValueChanged, m_progress, &QProgressBar::setValue);
     connect(watcher, &QFutureWatcherBase::progressTextChanged, m_status, &QLabel::setText);
@@ -364,11 +362,13 @@ bool ImportDialog::startImport()
     watcher->setFuture(m_future);
     setRunning(true);
 
-    m_future.then(this, [this](const TaskResult<ImportReport>& result) { finish(result); }).onCanceled(this, [this] {
-        TaskResult<ImportReport> canceled;
-        canceled.canceled = true;
-        finish(canceled);
-    });
+    continueOn(
+        m_future, this, [this](const TaskResult<ImportReport>& result) { finish(result); },
+        [this] {
+            TaskResult<ImportReport> canceled;
+            canceled.canceled = true;
+            finish(canceled);
+        });
     return true;
 }
 

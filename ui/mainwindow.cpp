@@ -34,21 +34,21 @@ namespace recwb::ui {
 
 namespace {
 
-enum StackPage { EmptyPage, TabsPage };
+    enum StackPage { EmptyPage, TabsPage };
 
-const QString kWorkspaceFilter = QStringLiteral("Workspaces (*.recwb);;All files (*)");
+    const QString kWorkspaceFilter = QStringLiteral("Workspaces (*.recwb);;All files (*)");
 
-QString withSuffix(const QString& path)
-{
-    return path.endsWith(u".recwb", Qt::CaseInsensitive) ? path : path + u".recwb";
-}
+    QString withSuffix(const QString& path)
+    {
+        return path.endsWith(u".recwb", Qt::CaseInsensitive) ? path : path + u".recwb";
+    }
 
-void removeDatabaseFiles(const QString& path)
-{
-    for (const QString& suffix :
-        { QString(), QStringLiteral("-wal"), QStringLiteral("-shm"), QStringLiteral("-journal") })
-        QFile::remove(path + suffix);
-}
+    void removeDatabaseFiles(const QString& path)
+    {
+        for (const QString& suffix :
+            { QString(), QStringLiteral("-wal"), QStringLiteral("-shm"), QStringLiteral("-journal") })
+            QFile::remove(path + suffix);
+    }
 
 } // namespace
 
@@ -89,7 +89,8 @@ int MainWindow::coldThreshold() const
 
 QString MainWindow::demoWorkspacePath()
 {
-    return QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)).filePath(QStringLiteral("demo.recwb"));
+    return QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation))
+        .filePath(QStringLiteral("demo.recwb"));
 }
 
 QWidget* MainWindow::createEmptyState()
@@ -248,23 +249,23 @@ void MainWindow::startLoad(const QString& path, Workspace::Mode mode)
     connect(watcher, &QFutureWatcherBase::finished, watcher, &QObject::deleteLater);
     watcher->setFuture(m_loadFuture);
 
-    m_loadFuture
-        .then(this,
-            [this, job, path](const TaskResult<LoadedWorkspace>& result) {
-                if (job != m_job)
-                    return; // a newer load started meanwhile
-                setBusy(false);
-                if (result.value) {
-                    finishLoad(*result.value);
-                } else if (result.canceled) {
-                    statusBar()->showMessage(tr("Opening canceled"), 5000);
-                } else {
-                    const QString message = tr("Could not open %1:\n%2").arg(QDir::toNativeSeparators(path), result.error);
-                    showError(tr("Open Workspace"), message);
-                    emit workspaceLoadFailed(path, result.error);
-                }
-            })
-        .onCanceled(this, [this, job] {
+    continueOn(
+        m_loadFuture, this,
+        [this, job, path](const TaskResult<LoadedWorkspace>& result) {
+            if (job != m_job)
+                return; // a newer load started meanwhile
+            setBusy(false);
+            if (result.value) {
+                finishLoad(*result.value);
+            } else if (result.canceled) {
+                statusBar()->showMessage(tr("Opening canceled"), 5000);
+            } else {
+                const QString message = tr("Could not open %1:\n%2").arg(QDir::toNativeSeparators(path), result.error);
+                showError(tr("Open Workspace"), message);
+                emit workspaceLoadFailed(path, result.error);
+            }
+        },
+        [this, job] {
             if (job != m_job)
                 return;
             setBusy(false);
@@ -332,22 +333,22 @@ void MainWindow::generateDemo(const QString& path)
     watcher->setFuture(future);
     dialog->open();
 
-    future
-        .then(this,
-            [this, job, path, dialog](const TaskResult<ImportReport>& result) {
-                dialog->deleteLater();
-                if (job != m_job)
-                    return;
-                setBusy(false);
-                if (result.value) {
-                    openWorkspace(path);
-                } else if (!result.canceled) {
-                    showError(tr("Demo Workspace"),
-                        tr("Could not generate %1:\n%2").arg(QDir::toNativeSeparators(path), result.error));
-                    emit workspaceLoadFailed(path, result.error);
-                }
-            })
-        .onCanceled(this, [this, job, dialog] {
+    continueOn(
+        future, this,
+        [this, job, path, dialog](const TaskResult<ImportReport>& result) {
+            dialog->deleteLater();
+            if (job != m_job)
+                return;
+            setBusy(false);
+            if (result.value) {
+                openWorkspace(path);
+            } else if (!result.canceled) {
+                showError(tr("Demo Workspace"),
+                    tr("Could not generate %1:\n%2").arg(QDir::toNativeSeparators(path), result.error));
+                emit workspaceLoadFailed(path, result.error);
+            }
+        },
+        [this, job, dialog] {
             dialog->deleteLater();
             if (job != m_job)
                 return;
@@ -411,10 +412,10 @@ void MainWindow::updateStatus()
     m_pathLabel->setToolTip(native);
     const QLocale locale;
     const int threshold = coldThreshold();
-    m_countsLabel->setText(tr("%1 users · %2 items · %3 interactions · %4 cold users")
-                               .arg(locale.toString(m_dataset->numUsers()), locale.toString(m_dataset->numItems()),
-                                   locale.toString(m_dataset->numInteractions()),
-                                   locale.toString(m_dataset->coldUserCount(threshold))));
+    m_countsLabel->setText(
+        tr("%1 users · %2 items · %3 interactions · %4 cold users")
+            .arg(locale.toString(m_dataset->numUsers()), locale.toString(m_dataset->numItems()),
+                locale.toString(m_dataset->numInteractions()), locale.toString(m_dataset->coldUserCount(threshold))));
     m_countsLabel->setToolTip(tr("Cold-start users have fewer than %1 interactions").arg(threshold));
 }
 
@@ -423,7 +424,8 @@ void MainWindow::rebuildRecentMenu()
     m_recentMenu->clear();
     const QStringList recent = m_settings.recentWorkspaces();
     for (const QString& path : recent) {
-        QAction* action = m_recentMenu->addAction(QFileInfo(path).fileName(), this, [this, path] { openWorkspace(path); });
+        QAction* action
+            = m_recentMenu->addAction(QFileInfo(path).fileName(), this, [this, path] { openWorkspace(path); });
         action->setToolTip(QDir::toNativeSeparators(path));
         action->setStatusTip(QDir::toNativeSeparators(path));
     }

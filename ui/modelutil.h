@@ -13,8 +13,7 @@ inline QVariant idSortKey(const QString& id, bool allNumeric)
     return allNumeric ? QVariant(id.toLongLong()) : QVariant(id);
 }
 
-template<typename Range, typename Proj>
-bool allNumeric(const Range& range, Proj proj)
+template <typename Range, typename Proj> bool allNumeric(const Range& range, Proj proj)
 {
     for (const auto& element : range) {
         bool ok = false;

@@ -17,21 +17,22 @@ namespace recwb::ui {
 
 namespace {
 
-void settle()
-{
-    for (int i = 0; i < 3; ++i)
-        QApplication::processEvents();
-}
+    void settle()
+    {
+        for (int i = 0; i < 3; ++i)
+            QApplication::processEvents();
+    }
 
-QString mostCommonCategory(const Dataset& dataset)
-{
-    std::vector<int> counts(static_cast<size_t>(dataset.categories.size()), 0);
-    for (const Item& item : dataset.items)
-        for (const int32_t c : item.categories)
-            ++counts[static_cast<size_t>(c)];
-    const auto best = std::max_element(counts.begin(), counts.end());
-    return best == counts.end() ? QString() : dataset.categories.value(static_cast<qsizetype>(best - counts.begin()));
-}
+    QString mostCommonCategory(const Dataset& dataset)
+    {
+        std::vector<int> counts(static_cast<size_t>(dataset.categories.size()), 0);
+        for (const Item& item : dataset.items)
+            for (const int32_t c : item.categories)
+                ++counts[static_cast<size_t>(c)];
+        const auto best = std::max_element(counts.begin(), counts.end());
+        return best == counts.end() ? QString()
+                                    : dataset.categories.value(static_cast<qsizetype>(best - counts.begin()));
+    }
 
 } // namespace
 

@@ -35,8 +35,8 @@ QVariant TableModel::headerData(int section, Qt::Orientation orientation, int ro
         return tip.isEmpty() ? QVariant() : QVariant(tip);
     }
     case Qt::TextAlignmentRole:
-        return QVariant::fromValue(Qt::Alignment(isNumeric(section) ? Qt::AlignRight : Qt::AlignLeft)
-            | Qt::AlignVCenter);
+        return QVariant::fromValue(
+            Qt::Alignment(isNumeric(section) ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignVCenter);
     default:
         return {};
     }

@@ -13,29 +13,29 @@ namespace recwb::ui {
 
 namespace {
 
-void installHeaderMenu(QTableView* view)
-{
-    QHeaderView* header = view->horizontalHeader();
-    header->setContextMenuPolicy(Qt::CustomContextMenu);
-    QObject::connect(header, &QHeaderView::customContextMenuRequested, view, [view, header](const QPoint& pos) {
-        QMenu menu(view);
-        menu.addSection(QHeaderView::tr("Columns"));
-        const int count = header->count();
-        int visible = 0;
-        for (int c = 0; c < count; ++c)
-            visible += header->isSectionHidden(c) ? 0 : 1;
-        for (int c = 0; c < count; ++c) {
-            QAction* action
-                = menu.addAction(view->model()->headerData(c, Qt::Horizontal, Qt::DisplayRole).toString());
-            action->setCheckable(true);
-            action->setChecked(!header->isSectionHidden(c));
-            action->setEnabled(header->isSectionHidden(c) || visible > 1); // keep one column
-            QObject::connect(action, &QAction::toggled, header,
-                [header, c](bool on) { header->setSectionHidden(c, !on); });
-        }
-        menu.exec(header->mapToGlobal(pos));
-    });
-}
+    void installHeaderMenu(QTableView* view)
+    {
+        QHeaderView* header = view->horizontalHeader();
+        header->setContextMenuPolicy(Qt::CustomContextMenu);
+        QObject::connect(header, &QHeaderView::customContextMenuRequested, view, [view, header](const QPoint& pos) {
+            QMenu menu(view);
+            menu.addSection(QHeaderView::tr("Columns"));
+            const int count = header->count();
+            int visible = 0;
+            for (int c = 0; c < count; ++c)
+                visible += header->isSectionHidden(c) ? 0 : 1;
+            for (int c = 0; c < count; ++c) {
+                QAction* action
+                    = menu.addAction(view->model()->headerData(c, Qt::Horizontal, Qt::DisplayRole).toString());
+                action->setCheckable(true);
+                action->setChecked(!header->isSectionHidden(c));
+                action->setEnabled(header->isSectionHidden(c) || visible > 1); // keep one column
+                QObject::connect(
+                    action, &QAction::toggled, header, [header, c](bool on) { header->setSectionHidden(c, !on); });
+            }
+            menu.exec(header->mapToGlobal(pos));
+        });
+    }
 
 } // namespace
 

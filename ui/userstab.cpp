@@ -150,8 +150,8 @@ void UsersTab::showUser(int user)
 {
     m_history->setUser(user);
     if (!m_dataset || user < 0) {
-        m_userHeader->setText(u"<span style='color:gray'>" + tr("Select a user to see their history.").toHtmlEscaped()
-            + u"</span>");
+        m_userHeader->setText(
+            u"<span style='color:gray'>" + tr("Select a user to see their history.").toHtmlEscaped() + u"</span>");
         return;
     }
     const User& u = m_dataset->users[static_cast<size_t>(user)];

@@ -25,10 +25,10 @@ int main(int argc, char* argv[])
         QStringLiteral("Recommendation Workbench: inspect catalogs, users and hybrid recommendations."));
     parser.addHelpOption();
     parser.addVersionOption();
-    parser.addPositionalArgument(QStringLiteral("workspace"), QStringLiteral("The workspace (.recwb) to open."),
-        QStringLiteral("[FILE.recwb]"));
-    const QCommandLineOption demo(QStringLiteral("demo"),
-        QStringLiteral("Open the demo workspace (generated on first use)."));
+    parser.addPositionalArgument(
+        QStringLiteral("workspace"), QStringLiteral("The workspace (.recwb) to open."), QStringLiteral("[FILE.recwb]"));
+    const QCommandLineOption demo(
+        QStringLiteral("demo"), QStringLiteral("Open the demo workspace (generated on first use)."));
     parser.addOption(demo);
     QCommandLineOption screenshot(QStringLiteral("screenshot"),
         QStringLiteral("Open the workspace, save a PNG of each tab into DIR and exit."), QStringLiteral("DIR"));
