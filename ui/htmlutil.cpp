@@ -8,7 +8,14 @@ namespace recwb::ui {
 
 QString htmlHeader()
 {
-    const QString muted = QApplication::palette().color(QPalette::Disabled, QPalette::Text).name();
+    // Between text and background: quieter than the text, still readable (the disabled
+    // text colour is too faint for facts people read).
+    const QPalette palette = QApplication::palette();
+    const QColor text = palette.color(QPalette::Text);
+    const QColor base = palette.color(QPalette::Base);
+    const QString muted = QColor::fromRgbF(0.6f * text.redF() + 0.4f * base.redF(),
+        0.6f * text.greenF() + 0.4f * base.greenF(), 0.6f * text.blueF() + 0.4f * base.blueF())
+                              .name();
     const QString mono = QFontDatabase::systemFont(QFontDatabase::FixedFont).family();
     return QStringLiteral("<style>h2 { margin-bottom: 2px; } h4 { margin: 10px 0 2px 0; } "
                           ".muted { color: %1; } .mono { font-family: '%2'; }</style>")

@@ -99,6 +99,7 @@ ImportDialog::ImportDialog(const QString& workspacePath, AppSettings& settings, 
     m_progress = new QProgressBar(this);
     m_progress->setRange(0, kProgressRange);
     m_progress->setValue(0);
+    m_progress->hide();
     m_status = new QLabel(this);
     m_status->setWordWrap(true);
     m_report = new QPlainTextEdit(this);
@@ -149,7 +150,7 @@ QWidget* ImportDialog::createSourcePage()
     row->addWidget(browseFolderButton);
     row->addWidget(m_browseFile);
     auto* form = new QFormLayout;
-    form->addRow(tr("&Source:"), row);
+    form->addRow(tr("Source:"), row);
     layout->addLayout(form);
     m_sourceHint = new QLabel(page);
     m_sourceHint->setWordWrap(true);
@@ -176,7 +177,7 @@ QWidget* ImportDialog::createGenericPage()
     auto* fileRow = new QHBoxLayout;
     fileRow->addWidget(m_interactionsFile, 1);
     fileRow->addWidget(browse);
-    iform->addRow(tr("&File:"), fileRow);
+    iform->addRow(tr("File:"), fileRow);
 
     m_kind = new QComboBox(interactions);
     m_kind->addItem(tr("Detect"), static_cast<int>(DelimitedFileSpec::Kind::Auto));
@@ -227,7 +228,7 @@ QWidget* ImportDialog::createGenericPage()
     auto* itemsRow = new QHBoxLayout;
     itemsRow->addWidget(m_itemsFile, 1);
     itemsRow->addWidget(browseItems);
-    tform->addRow(tr("F&ile:"), itemsRow);
+    tform->addRow(tr("File:"), itemsRow);
     m_itemsIdColumn = columnEdit(items, hint);
     m_itemsIdColumn->setText(QStringLiteral("item_id"));
     m_itemsTitleColumn = columnEdit(items, tr("optional"));
@@ -401,6 +402,8 @@ void ImportDialog::setRunning(bool running)
     m_running = running;
     m_form->setEnabled(!running);
     m_start->setEnabled(!running);
+    if (running)
+        m_progress->show();
     QPushButton* close = m_buttons->button(QDialogButtonBox::Close);
     close->setText(running ? tr("Cancel") : tr("Close"));
     close->setEnabled(true);

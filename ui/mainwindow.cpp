@@ -145,7 +145,7 @@ void MainWindow::createActions()
     connect(m_recentMenu, &QMenu::aboutToShow, this, &MainWindow::rebuildRecentMenu);
     file->addAction(tr("Open &Demo Workspace"), this, &MainWindow::openDemoWorkspace);
     file->addSeparator();
-    m_importAction = file->addAction(tr("&Import…"), this, &MainWindow::showImport);
+    m_importAction = file->addAction(tr("&Import…"), this, &MainWindow::openImportDialog);
     m_importAction->setShortcut(Qt::CTRL | Qt::Key_I);
     m_importAction->setEnabled(false);
     file->addSeparator();
@@ -453,14 +453,15 @@ void MainWindow::chooseNew()
         createWorkspace(withSuffix(path));
 }
 
-void MainWindow::showImport()
+ImportDialog* MainWindow::openImportDialog()
 {
     if (m_path.isEmpty())
-        return;
+        return nullptr;
     auto* dialog = new ImportDialog(m_path, m_settings, this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     connect(dialog, &ImportDialog::importFinished, this, [this, path = m_path] { openWorkspace(path); });
     dialog->open();
+    return dialog;
 }
 
 void MainWindow::showAbout()

@@ -23,6 +23,7 @@ class Dataset;
 namespace recwb::ui {
 
 class CatalogTab;
+class ImportDialog;
 class UsersTab;
 
 // A workspace read into memory by a background load.
@@ -56,6 +57,10 @@ public:
     bool isBusy() const { return m_busy; }
     int coldThreshold() const;
 
+    // File ▸ Import… for the open workspace (null when none is open); the dialog deletes
+    // itself when closed and reloads the workspace after a successful import.
+    ImportDialog* openImportDialog();
+
     QTabWidget* tabs() const { return m_tabs; }
     CatalogTab* catalogTab() const { return m_catalog; }
     UsersTab* usersTab() const { return m_users; }
@@ -84,7 +89,6 @@ private:
 
     void chooseOpen();
     void chooseNew();
-    void showImport();
     void showAbout();
 
     AppSettings m_settings;

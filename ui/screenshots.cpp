@@ -2,6 +2,7 @@
 
 #include "catalogtab.h"
 #include "data/dataset.h"
+#include "importdialog.h"
 #include "mainwindow.h"
 #include "tablefilterproxy.h"
 #include "userstab.h"
@@ -83,6 +84,14 @@ QStringList saveScreenshots(MainWindow& window, const QString& dir, QString* err
     users->selectFirstRow();
     shoot(QStringLiteral("users-warm.png"));
     users->setStatusFilter(UsersTab::AllUsers);
+
+    if (ImportDialog* dialog = window.openImportDialog()) {
+        dialog->setFormat(ImportDialog::Generic);
+        settle();
+        if (dialog->grab().save(QDir(dir).filePath(QStringLiteral("import.png"))))
+            written << QDir(dir).filePath(QStringLiteral("import.png"));
+        dialog->close();
+    }
     return written;
 }
 
