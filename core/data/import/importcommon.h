@@ -8,19 +8,18 @@
 
 #include <QElapsedTimer>
 #include <QJsonValue>
+#include <deque>
 #include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace recwb::importdetail {
 
-struct BytesHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view> {}(s); }
-};
-
-// External id bytes -> writer row id. Only a new id is turned into a QString.
+// External id bytes -> writer row id. Only a new id is turned into a QString. Canonical decimal
+// ids ("123", not "0123") go to a flat array (below 4M) or an integer map, everything else to a map of views into a deque
+// of keys (stable addresses), so lookups never allocate.
 class IdCache {
 public:
     template <class Create>
@@ -29,12 +28,30 @@ public:
         if (m_lastId >= 0 && key == m_last)
             return m_lastId;
         qint64 id;
-        const auto it = m_map.find(key);
-        if (it != m_map.end()) {
-            id = it->second;
+        const qint64 n = canonicalNumber(key);
+        if (n >= 0 && n < kDenseLimit) {
+            if (static_cast<size_t>(n) >= m_dense.size())
+                m_dense.resize(std::max<size_t>(static_cast<size_t>(n) + 1, m_dense.size() * 2), -1);
+            qint64& slot = m_dense[static_cast<size_t>(n)];
+            if (slot < 0)
+                slot = create();
+            id = slot;
+        } else if (n >= 0) {
+            const auto it = m_numbers.find(n);
+            if (it != m_numbers.end()) {
+                id = it->second;
+            } else {
+                id = create();
+                m_numbers.emplace(n, id);
+            }
         } else {
-            id = create();
-            m_map.emplace(std::string(key), id);
+            const auto it = m_map.find(key);
+            if (it != m_map.end()) {
+                id = it->second;
+            } else {
+                id = create();
+                m_map.emplace(std::string_view(m_keys.emplace_back(key)), id);
+            }
         }
         m_last.assign(key);
         m_lastId = id;
@@ -42,7 +59,25 @@ public:
     }
 
 private:
-    std::unordered_map<std::string, qint64, BytesHash, std::equal_to<>> m_map;
+    // "0".."999999999999999999" without leading zeros -> its value; anything else -> -1.
+    static qint64 canonicalNumber(std::string_view s)
+    {
+        if (s.empty() || s.size() > 18 || (s[0] == '0' && s.size() > 1))
+            return -1;
+        qint64 v = 0;
+        for (const char c : s) {
+            if (c < '0' || c > '9')
+                return -1;
+            v = v * 10 + (c - '0');
+        }
+        return v;
+    }
+
+    static constexpr qint64 kDenseLimit = qint64(1) << 22; // small numeric ids: a flat array (<= 32 MiB)
+    std::vector<qint64> m_dense;
+    std::unordered_map<qint64, qint64> m_numbers;
+    std::deque<std::string> m_keys;
+    std::unordered_map<std::string_view, qint64> m_map;
     std::string m_last;
     qint64 m_lastId = -1;
 };
