@@ -22,11 +22,14 @@ QString sourceName(Source s);
 // for a user (no history, no profile, no stated categories) is left out of the blend.
 struct ColdStartConfig {
     int threshold = kDefaultColdThreshold; // users with fewer interactions are cold
-    double cfWeight = 1.0; // a CF model scoring the few items the user has
-    double contentWeight = 0.3; // TF-IDF similarity to the items the user has
+    // Defaults from `recwb-cli tune --model coldstart` on MovieLens 100K cold@0/1/3
+    // (docs/QUALITY.md): with a handful of items, who the user is and what is popular
+    // carry more than what CF can read from the items.
+    double cfWeight = 0.1; // a CF model scoring the few items the user has
+    double contentWeight = 0.2; // TF-IDF similarity to the items the user has
     double profileWeight = 1.0; // popularity among users who share profile attributes
     double categoryWeight = 1.0; // popularity inside the stated categories
-    double popularityWeight = 0.3; // global popularity, the last fallback
+    double popularityWeight = 0.25; // global popularity, the last fallback
     QString cfModel = QStringLiteral("ease"); // the CF model the caller fits for the cf source
     QStringList profileAttributes; // empty: every attribute with 2..64 distinct values, "age" banded
     QJsonObject toJson() const;
