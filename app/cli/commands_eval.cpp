@@ -1,13 +1,14 @@
 #include "cli.h"
 
 #include "cf/recommender.h"
+#include "coldstart/coldstart.h"
 #include "data/workspace.h"
 #include "eval/evaluator.h"
 #include "eval/split.h"
 #include "eval/stats.h"
 #include "util/error.h"
 
-#include <QElapsedTimer>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QThread>
@@ -25,7 +26,6 @@ const QString kJson = QStringLiteral("json");
 const QString kCompare = QStringLiteral("compare");
 const QString kMetric = QStringLiteral("metric");
 const QString kThreads = QStringLiteral("threads");
-const QString kColdStart = QStringLiteral("coldstart");
 
 QStringList splitList(const QString& text)
 {
@@ -103,7 +103,8 @@ const Registrar evalCommand { Command {
         p.addOption({ kSplit, QStringLiteral("Protocol: loo, ratio, strat75 or cold@N (N = 0, 1, 3, 5, ...). Default loo."),
             QStringLiteral("name"), QStringLiteral("loo") });
         p.addOption({ kModels,
-            QStringLiteral("Comma-separated models: %1 (coldstart: not available yet).")
+            QStringLiteral("Comma-separated models: %1, and coldstart (the cold-start blend; its parameters: "
+                           "coldstart.cf_model=ease, coldstart.cf=1, coldstart.content=0.3, ...).")
                 .arg(cf::recommenderNames().join(u',')),
             QStringLiteral("list") });
         p.addOption({ kK, QStringLiteral("Comma-separated cut-offs K (default 10)."), QStringLiteral("list"),
@@ -139,9 +140,11 @@ const Registrar evalCommand { Command {
                 models << m.toLower();
         const auto params = parseParams(p.values(kParam), models);
         for (const QString& m : models) {
-            if (m == kColdStart)
-                throw Error(QStringLiteral("model 'coldstart' is not available yet"));
-            cf::makeRecommender(m, params.value(m)); // unknown model or parameter: throws now
+            // An unknown model or parameter throws now, before the workspace is loaded.
+            if (m == eval::kColdStartModel)
+                coldstart::ColdStartConfig::fromJson(params.value(m));
+            else
+                cf::makeRecommender(m, params.value(m));
         }
         const int threads = std::max(1, p.value(kThreads).toInt());
 
@@ -166,6 +169,7 @@ const Registrar evalCommand { Command {
         const TaskControl control { progressPrinter(), {} };
         const auto ws = Workspace::open(wsPath);
         const Dataset ds = ws->load(control);
+        const QString wsPathAbs = QFileInfo(ws->path()).absoluteFilePath();
         const eval::Split split = eval::makeSplit(ds, spec, seed);
 
         std::vector<eval::EvalResult> results;
@@ -178,7 +182,7 @@ const Registrar evalCommand { Command {
         if (json) {
             for (const auto& r : results) {
                 QJsonObject o = r.toJson();
-                o.insert(QStringLiteral("workspace"), ws->path());
+                o.insert(QStringLiteral("workspace"), wsPathAbs);
                 out(QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact)));
             }
         } else {
@@ -190,7 +194,7 @@ const Registrar evalCommand { Command {
                                           "per run)\n")
                                .arg(spec.name(),
                                    spec.usesSeed() ? QStringLiteral(" (seed %1)").arg(split.seed) : QString(),
-                                   spec.description(), ws->path())
+                                   spec.description(), wsPathAbs)
                                .arg(ds.numUsers())
                                .arg(ds.numItems())
                                .arg(ds.numInteractions())
@@ -215,6 +219,30 @@ const Registrar evalCommand { Command {
                     text += fmt(r.fitSeconds, 2).leftJustified(10) + fmt(r.evalSeconds, 2) + u'\n';
                 }
             }
+            // Cohorts by train history, on the first K's NDCG: value (users); empty ones left out.
+            if (!results.empty()) {
+                const int k = ks.front();
+                QStringList header { QStringLiteral("model").leftJustified(width) };
+                std::vector<size_t> shown;
+                for (size_t c = 0; c < results.front().cohorts.size(); ++c) {
+                    if (results.front().cohorts[c].users == 0)
+                        continue;
+                    shown.push_back(c);
+                    const auto& co = results.front().cohorts[c];
+                    header << QStringLiteral("%1 (%2)").arg(co.name).arg(co.users).leftJustified(18);
+                }
+                text += QStringLiteral("\nNDCG@%1 by train history (cold: fewer than %2 train interactions; users in "
+                                       "brackets)\n%3\n")
+                            .arg(k)
+                            .arg(kDefaultColdThreshold)
+                            .arg(header.join(QString()));
+                for (const auto& r : results) {
+                    text += r.model.leftJustified(width);
+                    for (const size_t c : shown)
+                        text += fmt(r.cohorts[c].mean[0][static_cast<size_t>(eval::Metric::NDCG)]).leftJustified(18);
+                    text += u'\n';
+                }
+            }
             out(text);
         }
 
@@ -231,7 +259,7 @@ const Registrar evalCommand { Command {
             if (json) {
                 QJsonObject o = c.toJson();
                 o.insert(QStringLiteral("split"), split.name);
-                o.insert(QStringLiteral("workspace"), ws->path());
+                o.insert(QStringLiteral("workspace"), wsPathAbs);
                 out(QString::fromUtf8(
                     QJsonDocument(QJsonObject { { QStringLiteral("comparison"), o } }).toJson(QJsonDocument::Compact)));
             } else {

@@ -70,7 +70,8 @@ struct EvalResult {
     // {"model", "params", "split", "seed" (null for the splits without randomness), "k",
     //  "users_evaluated", "catalog_size", "hr@K", "recall@K", "ndcg@K", "mrr@K",
     //  "coverage@K", "ild@K", "novelty@K" for every K, "fit_seconds", "eval_seconds",
-    //  "cohorts": [{"name", "min_train", "max_train" (null = open), "users", metric@K...}]}
+    //  "cohorts": [{"name", "min_train", "max_train" (null = open), "users", metric@K (null
+//  when the cohort is empty)...}]}
     QJsonObject toJson() const;
 };
 
@@ -95,8 +96,15 @@ EvalResult evaluate(const cf::Recommender& fittedModel, const Split& split, cons
 EvalResult evaluate(const Ranker& ranker, const Split& split, const Dataset& ds, std::vector<int> ks,
     const TaskControl& control = {}, int threads = QThread::idealThreadCount());
 
+// The name runEvaluation gives the cold-start path (coldstart::ColdStartRecommender).
+inline const QString kColdStartModel = QStringLiteral("coldstart");
+
 // Fits cf::makeRecommender(modelName, params) on split.train and evaluates it, timing
 // both (fitSeconds, evalSeconds). Throws Error for an unknown model or parameter.
+// modelName "coldstart" evaluates the cold-start blend instead, through the Ranker
+// overload: params are coldstart::ColdStartConfig's JSON keys (threshold, cf, content,
+// profile, category, popularity, cf_model, profile_attributes); "fit" then times fitting
+// its CF model (cf_model, unless its weight cf is 0) and its content/profile indexes.
 EvalResult runEvaluation(const QString& modelName, const QJsonObject& params, const Split& split,
     const Dataset& ds, std::vector<int> ks, const TaskControl& control = {},
     int threads = QThread::idealThreadCount());

@@ -111,7 +111,10 @@ private slots:
         const QJsonArray cohorts = o.value(QStringLiteral("cohorts")).toArray();
         QCOMPARE(cohorts.size(), qsizetype(r.cohorts.size()));
         QVERIFY(cohorts.last().toObject().value(QStringLiteral("max_train")).isNull());
-        QVERIFY(cohorts.first().toObject().value(QStringLiteral("ndcg@10")).isDouble());
+        for (const auto& c : cohorts) {
+            const auto o2 = c.toObject();
+            QCOMPARE(o2.value(QStringLiteral("ndcg@10")).isDouble(), o2.value(QStringLiteral("users")).toInt() > 0);
+        }
 
         const EvalResult s = evaluate(model, splitStrat75(ds, 77), ds, { 10 }, {}, 2);
         QCOMPARE(s.toJson().value(QStringLiteral("seed")).toInteger(), 77);
@@ -188,6 +191,24 @@ private slots:
         const EvalResult knn = runEvaluation(QStringLiteral("itemknn"), {}, split, ds, { 10 });
         const auto c = comparePaired(pop.perUser(Metric::NDCG, 10), knn.perUser(Metric::NDCG, 10));
         QCOMPARE(c.users, pop.usersEvaluated);
+    }
+
+    void coldStartPathThroughRanker()
+    {
+        const Dataset ds = makeRandomDataset(300, 80);
+        const Split split = splitColdN(ds, 1);
+        const QJsonObject params { { QStringLiteral("cf_model"), QStringLiteral("pop") } };
+        const EvalResult a = runEvaluation(QStringLiteral("coldstart"), params, split, ds, { 10 }, {}, 1);
+        const EvalResult b = runEvaluation(QStringLiteral("coldstart"), params, split, ds, { 10 }, {}, 3);
+        QCOMPARE(a.model, QStringLiteral("coldstart"));
+        QCOMPARE(a.params.value(QStringLiteral("cf_model")).toString(), QStringLiteral("pop"));
+        QCOMPARE(a.usersEvaluated, static_cast<int32_t>(split.evaluatedUsers.size()));
+        QVERIFY(a.usersEvaluated > 0);
+        QCOMPARE(a.perUser(Metric::NDCG, 10), b.perUser(Metric::NDCG, 10));
+        // Every evaluated user of cold@1 has one train interaction: all in the cold cohort.
+        QCOMPARE(a.cohorts[0].users, a.usersEvaluated);
+        QVERIFY_THROWS_EXCEPTION(Error,
+            runEvaluation(QStringLiteral("coldstart"), QJsonObject { { QStringLiteral("nope"), 1 } }, split, ds, { 10 }));
     }
 };
 
