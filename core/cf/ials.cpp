@@ -1,3 +1,4 @@
+#include "cf/kernels.h"
 #include "cf/models.h"
 #include "cf/params.h"
 #include "cf/serialize.h"
@@ -33,53 +34,20 @@ QJsonObject Ials::params() const
 
 namespace {
 
-using VecF = Eigen::Matrix<float, Eigen::Dynamic, 1>;
 
 // One CG least-squares pass over the rows of `x` with the other side fixed at `y`
-// (Takacs, Pilaszy, Tikk 2011; the same update as the implicit library's CG solver).
-// For row u: (Y^T Y + reg I + Y^T (C_u - I) Y) x_u = Y^T C_u p_u, warm-started at x_u.
-template <typename Conf>
-void cgPass(RowMatrixF& x, const RowMatrixF& y, const Csr& rows, float reg, int cgSteps, Conf&& conf,
+// (kernels::cgSolveRows does the per-row work).
+void cgPass(RowMatrixF& x, const RowMatrixF& y, const Csr& rows, float reg, int cgSteps, float alpha, bool useValues,
     const TaskControl& control)
 {
-    const Eigen::Index f = y.cols();
-    Eigen::MatrixXf yty = y.transpose() * y;
+    RowMatrixF yty = y.transpose() * y;
     yty.diagonal().array() += reg;
-    parallelForDynamic(rows.numRows, 256, [&](int64_t begin, int64_t end) {
-        VecF r(f), p(f), ap(f);
-        for (int64_t u = begin; u < end; ++u) {
-            if (((u - begin) & 1023) == 0 && control.canceled())
-                return;
-            auto xu = x.row(u).transpose();
-            const auto cols = rows.row(static_cast<int32_t>(u));
-            const auto vals = rows.rowValues(static_cast<int32_t>(u));
-            r.noalias() = -yty * xu;
-            for (size_t k = 0; k < cols.size(); ++k) {
-                const float c = conf(vals[k]);
-                const auto yi = y.row(cols[k]).transpose();
-                r += (c - (c - 1.0f) * yi.dot(xu)) * yi;
-            }
-            p = r;
-            float rsold = r.squaredNorm();
-            if (rsold < 1e-20f)
-                continue;
-            for (int it = 0; it < cgSteps; ++it) {
-                ap.noalias() = yty * p;
-                for (size_t k = 0; k < cols.size(); ++k) {
-                    const float c = conf(vals[k]);
-                    const auto yi = y.row(cols[k]).transpose();
-                    ap += ((c - 1.0f) * yi.dot(p)) * yi;
-                }
-                const float alpha = rsold / p.dot(ap);
-                xu += alpha * p;
-                r -= alpha * ap;
-                const float rsnew = r.squaredNorm();
-                if (rsnew < 1e-20f)
-                    break;
-                p = r + (rsnew / rsold) * p;
-                rsold = rsnew;
-            }
-        }
+    const int f = static_cast<int>(y.cols());
+    parallelForDynamic(rows.numRows, 512, [&](int64_t begin, int64_t end) {
+        if (control.canceled())
+            return;
+        kernels::cgSolveRows(yty.data(), y.data(), f, rows.offsets.data(), rows.indices.data(), rows.values.data(),
+            alpha, useValues, x.data(), begin, end, cgSteps);
     });
 }
 
@@ -98,11 +66,10 @@ void Ials::fit(const Csr& userItems, const TaskControl& control)
     for (Eigen::Index i = 0; i < m_item.size(); ++i)
         m_item.data()[i] = static_cast<float>(rng.normal()) * scale;
     lossHistory.clear();
-    const auto conf = [this](float v) { return confidence(v); };
     for (int it = 0; it < m_iterations; ++it) {
-        cgPass(m_user, m_item, userItems, m_reg, m_cgSteps, conf, control);
+        cgPass(m_user, m_item, userItems, m_reg, m_cgSteps, m_alpha, m_useValues, control);
         control.throwIfCanceled();
-        cgPass(m_item, m_user, itemUsers, m_reg, m_cgSteps, conf, control);
+        cgPass(m_item, m_user, itemUsers, m_reg, m_cgSteps, m_alpha, m_useValues, control);
         control.throwIfCanceled();
         if (m_trackLoss)
             lossHistory.push_back(loss(userItems));
@@ -147,10 +114,10 @@ Eigen::VectorXf Ials::foldIn(const History& history) const
 void Ials::score(const History& history, std::span<float> out) const
 {
     Eigen::Map<Eigen::VectorXf> s(out.data(), static_cast<Eigen::Index>(out.size()));
-    if (history.trainedUser >= 0 && history.trainedUser < m_user.rows())
-        s.noalias() = m_item * m_user.row(history.trainedUser).transpose();
-    else
-        s.noalias() = m_item * foldIn(history);
+    const Eigen::VectorXf xu = (history.trainedUser >= 0 && history.trainedUser < m_user.rows())
+        ? Eigen::VectorXf(m_user.row(history.trainedUser).transpose())
+        : foldIn(history);
+    kernels::gemv(m_item.data(), m_item.rows(), static_cast<int>(m_item.cols()), xu.data(), s.data());
 }
 
 QByteArray Ials::save() const

@@ -1,0 +1,20 @@
+#pragma once
+
+#include <cstdint>
+
+// Hot loops of the factor models, compiled twice (AVX2 + FMA, and the baseline) and
+// picked at load time by the CPU (GCC target_clones), so one binary is both portable
+// and fast. Plain loops: the compiler vectorises them for each target.
+namespace recwb::cf::kernels {
+
+// out[r] = dot(m[r, :], x) for a row-major rows x f matrix.
+void gemv(const float* m, int64_t rows, int f, const float* x, float* out);
+
+// Conjugate-gradient least-squares updates of rows [begin, end) of x (row-major, f
+// columns) with the other side y fixed, as in Takacs et al. 2011 / implicit's CG solver:
+// (yty + Y^T (C_u - I) Y) x_u = Y^T C_u p_u, C_u = 1 + alpha * (useValues ? value : 1).
+// yty is f x f (row-major) and already includes the regularisation.
+void cgSolveRows(const float* yty, const float* y, int f, const int64_t* offsets, const int32_t* indices,
+    const float* values, float alpha, bool useValues, float* x, int64_t begin, int64_t end, int cgSteps);
+
+} // namespace recwb::cf::kernels
