@@ -229,7 +229,7 @@ const Registrar evalCommand { Command {
                         continue;
                     shown.push_back(c);
                     const auto& co = results.front().cohorts[c];
-                    header << QStringLiteral("%1 (%2)").arg(co.name).arg(co.users).leftJustified(18);
+                    header << QStringLiteral("%1 (%2)").arg(co.name).arg(co.users).leftJustified(20);
                 }
                 text += QStringLiteral("\nNDCG@%1 by train history (cold: fewer than %2 train interactions; users in "
                                        "brackets)\n%3\n")
@@ -239,7 +239,7 @@ const Registrar evalCommand { Command {
                 for (const auto& r : results) {
                     text += r.model.leftJustified(width);
                     for (const size_t c : shown)
-                        text += fmt(r.cohorts[c].mean[0][static_cast<size_t>(eval::Metric::NDCG)]).leftJustified(18);
+                        text += fmt(r.cohorts[c].mean[0][static_cast<size_t>(eval::Metric::NDCG)]).leftJustified(20);
                     text += u'\n';
                 }
             }
