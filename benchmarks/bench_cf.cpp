@@ -1,0 +1,186 @@
+// CF training, evaluation and candidate-generation benchmarks.
+//   bench_cf                                   everything (needs ../shared/data for the MovieLens rows)
+//   bench_cf --benchmark_filter=Ials           one family
+//   RECWB_BENCH_ALS_INTERACTIONS=20000000      size of the synthetic ML-20M-shaped matrix (default 20M)
+// Figures and the machine they were taken on: docs/PERFORMANCE.md.
+#include "benchutil.h"
+#include "cf/kernels.h"
+#include "cf/models.h"
+#include "data/import/importers.h"
+#include "eval/evaluator.h"
+#include "eval/split.h"
+#include "util/random.h"
+
+#include <QDir>
+#include <QTemporaryDir>
+#include <benchmark/benchmark.h>
+#include <chrono>
+#include <map>
+#include <set>
+
+using namespace recwb;
+using namespace recwb::bench;
+
+namespace {
+
+const Dataset* movieLens(const QString& name)
+{
+    static std::map<QString, std::unique_ptr<Dataset>> cache;
+    static QTemporaryDir dir;
+    auto it = cache.find(name);
+    if (it != cache.end())
+        return it->second.get();
+    const QString folder = QDir(QStringLiteral(RECWB_SHARED_DATA_DIR)).filePath(name);
+    std::unique_ptr<Dataset> ds;
+    if (QDir(folder).exists()) {
+        auto ws = Workspace::open(dir.filePath(name + QStringLiteral(".recwb")), Workspace::Mode::CreateOrOpen);
+        if (name == u"ml-100k")
+            importMovieLens100k(*ws, folder);
+        else
+            importMovieLensLatest(*ws, folder);
+        ds = std::make_unique<Dataset>(ws->load());
+    }
+    return (cache[name] = std::move(ds)).get();
+}
+
+const Dataset* requireData(benchmark::State& state, const QString& name)
+{
+    const Dataset* ds = movieLens(name);
+    if (!ds)
+        state.SkipWithError(qPrintable(QStringLiteral("../shared/data/%1 is absent").arg(name)));
+    return ds;
+}
+
+void fitBenchmark(benchmark::State& state, const char* model, const char* data, QJsonObject params)
+{
+    const Dataset* ds = requireData(state, QString::fromLatin1(data));
+    if (!ds)
+        return;
+    resetPeakRss();
+    for (auto _ : state) {
+        auto m = cf::makeRecommender(QString::fromLatin1(model), params);
+        m->fit(ds->userItems);
+        benchmark::DoNotOptimize(m.get());
+    }
+    state.counters["interactions"] = static_cast<double>(ds->numInteractions());
+    state.counters["peak_rss_MB"] = peakRssBytes() / 1e6;
+}
+
+const QJsonObject kIals64 { { QStringLiteral("factors"), 64 }, { QStringLiteral("iterations"), 15 } };
+
+// A users x items matrix shaped like MovieLens 20M: Zipf-like item popularity and
+// heavy-tailed user activity, built directly in memory (timing the solver, not I/O).
+const Csr& synthetic20m()
+{
+    static Csr m = [] {
+        const qint64 nnz = envInt("RECWB_BENCH_ALS_INTERACTIONS", 20'000'000);
+        const int users = static_cast<int>(std::max<qint64>(100, nnz * 138'000 / 20'000'000));
+        const int items = static_cast<int>(std::max<qint64>(100, nnz * 27'000 / 20'000'000));
+        Rng rng(7);
+        std::vector<double> cdf(static_cast<size_t>(items));
+        double total = 0;
+        for (int i = 0; i < items; ++i)
+            cdf[static_cast<size_t>(i)] = (total += 1.0 / std::pow(i + 10.0, 0.9));
+        CsrBuilder b(users, items, false, nnz);
+        const double perUser = static_cast<double>(nnz) / users;
+        std::set<int32_t> row;
+        for (int u = 0; u < users; ++u) {
+            const auto want = static_cast<size_t>(std::min<double>(items / 2.0, std::max(5.0, perUser * -std::log(1.0 - rng.uniform()))));
+            row.clear();
+            while (row.size() < want) {
+                const double x = rng.uniform() * total;
+                row.insert(static_cast<int32_t>(std::lower_bound(cdf.begin(), cdf.end(), x) - cdf.begin()));
+            }
+            for (const int32_t i : row)
+                b.add(u, i, 1.0f);
+        }
+        return b.finish();
+    }();
+    return m;
+}
+
+} // namespace
+
+static void BM_IalsFit_ml100k(benchmark::State& s) { fitBenchmark(s, "ials", "ml-100k", kIals64); }
+static void BM_IalsFit_mlLatestSmall(benchmark::State& s) { fitBenchmark(s, "ials", "ml-latest-small", kIals64); }
+static void BM_EaseFit_ml100k(benchmark::State& s) { fitBenchmark(s, "ease", "ml-100k", {}); }
+static void BM_EaseFit_mlLatestSmall(benchmark::State& s) { fitBenchmark(s, "ease", "ml-latest-small", {}); }
+static void BM_ItemKnnFit_ml100k(benchmark::State& s) { fitBenchmark(s, "itemknn", "ml-100k", {}); }
+static void BM_ItemKnnFit_mlLatestSmall(benchmark::State& s) { fitBenchmark(s, "itemknn", "ml-latest-small", {}); }
+static void BM_BprFit_ml100k(benchmark::State& s) { fitBenchmark(s, "bpr", "ml-100k", {}); }
+BENCHMARK(BM_IalsFit_ml100k)->Unit(benchmark::kMillisecond)->MinTime(3);
+BENCHMARK(BM_IalsFit_mlLatestSmall)->Unit(benchmark::kMillisecond)->MinTime(3);
+BENCHMARK(BM_EaseFit_ml100k)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_EaseFit_mlLatestSmall)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ItemKnnFit_ml100k)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ItemKnnFit_mlLatestSmall)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_BprFit_ml100k)->Unit(benchmark::kMillisecond);
+
+// Full evaluation (strat75, K = 10) of a fitted model over every MovieLens 100K user.
+static void BM_Eval_ml100k(benchmark::State& state, const char* model)
+{
+    const Dataset* ds = requireData(state, QStringLiteral("ml-100k"));
+    if (!ds)
+        return;
+    const auto split = eval::makeSplit(*ds, QStringLiteral("strat75"));
+    auto m = cf::makeRecommender(QString::fromLatin1(model));
+    m->fit(split.train);
+    double ndcg = 0;
+    for (auto _ : state)
+        ndcg = eval::evaluate(*m, split, *ds, { 10 }).value(QStringLiteral("ndcg@10"));
+    state.counters["ndcg@10"] = ndcg;
+    state.counters["users"] = static_cast<double>(split.evaluatedUsers.size());
+}
+BENCHMARK_CAPTURE(BM_Eval_ml100k, pop, "pop")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Eval_ml100k, itemknn, "itemknn")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Eval_ml100k, ease, "ease")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Eval_ml100k, ials, "ials")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Eval_ml100k, bpr, "bpr")->Unit(benchmark::kMillisecond);
+
+// Seconds per iALS iteration (64 factors) on a MovieLens-20M-sized matrix.
+static void BM_IalsIteration_20m(benchmark::State& state)
+{
+    const Csr& m = synthetic20m();
+    resetPeakRss();
+    for (auto _ : state) {
+        cf::Ials als(QJsonObject { { QStringLiteral("factors"), 64 }, { QStringLiteral("iterations"), 1 } });
+        als.fit(m);
+        benchmark::DoNotOptimize(&als);
+    }
+    state.counters["users"] = m.numRows;
+    state.counters["items"] = m.numCols;
+    state.counters["interactions"] = static_cast<double>(m.nnz());
+    state.counters["peak_rss_MB"] = peakRssBytes() / 1e6;
+}
+BENCHMARK(BM_IalsIteration_20m)->Unit(benchmark::kMillisecond)->Iterations(3);
+
+// Top-100 candidates for one user over 100,000 items with 64 factors: score every item
+// (one pass over the factor matrix) and select. Reports p50 and p99 over many users.
+static void BM_Candidates_100k_items(benchmark::State& state)
+{
+    const int items = 100'000;
+    const int f = 64;
+    Rng rng(3);
+    cf::RowMatrixF y(items, f);
+    for (Eigen::Index i = 0; i < y.size(); ++i)
+        y.data()[i] = static_cast<float>(rng.normal());
+    std::vector<float> x(f), scores(items);
+    std::vector<int32_t> seen { 5, 77, 4000, 99'999 };
+    std::vector<double> micros;
+    for (auto _ : state) {
+        for (float& v : x)
+            v = static_cast<float>(rng.normal());
+        const auto t0 = std::chrono::steady_clock::now();
+        cf::kernels::gemv(y.data(), items, f, x.data(), scores.data());
+        auto top = cf::topN(scores, 100, seen);
+        const auto t1 = std::chrono::steady_clock::now();
+        benchmark::DoNotOptimize(top.data());
+        micros.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    }
+    std::sort(micros.begin(), micros.end());
+    state.counters["p50_us"] = micros[micros.size() / 2];
+    state.counters["p99_us"] = micros[std::min(micros.size() - 1, micros.size() * 99 / 100)];
+}
+BENCHMARK(BM_Candidates_100k_items)->Unit(benchmark::kMicrosecond)->Iterations(3000);
+
+BENCHMARK_MAIN();
