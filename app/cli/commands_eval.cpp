@@ -104,7 +104,7 @@ const Registrar evalCommand { Command {
             QStringLiteral("name"), QStringLiteral("loo") });
         p.addOption({ kModels,
             QStringLiteral("Comma-separated models: %1, and coldstart (the cold-start blend; its parameters: "
-                           "coldstart.cf_model=ease, coldstart.cf=1, coldstart.content=0.3, ...).")
+                           "coldstart.cf_model=ease|none, coldstart.cf=1, coldstart.content=0.3, coldstart.cf.lambda=..., ...).")
                 .arg(cf::recommenderNames().join(u',')),
             QStringLiteral("list") });
         p.addOption({ kK, QStringLiteral("Comma-separated cut-offs K (default 10)."), QStringLiteral("list"),
@@ -141,9 +141,19 @@ const Registrar evalCommand { Command {
         const auto params = parseParams(p.values(kParam), models);
         for (const QString& m : models) {
             // An unknown model or parameter throws now, before the workspace is loaded.
-            if (m == eval::kColdStartModel)
-                coldstart::ColdStartConfig::fromJson(params.value(m));
-            else
+            if (m == eval::kColdStartModel) {
+                QJsonObject own, cfParams; // "cf.<key>" goes to the cold-start path's CF model
+                const QJsonObject all = params.value(m);
+                for (auto it = all.begin(); it != all.end(); ++it) {
+                    if (it.key().startsWith(u"cf."))
+                        cfParams.insert(it.key().mid(3), it.value());
+                    else
+                        own.insert(it.key(), it.value());
+                }
+                const auto config = coldstart::ColdStartConfig::fromJson(own);
+                if (config.cfModel != u"none")
+                    cf::makeRecommender(config.cfModel, cfParams);
+            } else
                 cf::makeRecommender(m, params.value(m));
         }
         const int threads = std::max(1, p.value(kThreads).toInt());

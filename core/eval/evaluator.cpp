@@ -1,6 +1,6 @@
 #include "eval/evaluator.h"
 
-#include "coldstart/coldstart.h"
+#include "eval/coldstartranker.h"
 #include "util/error.h"
 
 #include <QElapsedTimer>
@@ -324,46 +324,11 @@ EvalResult evaluate(const Ranker& ranker, const Split& split, const Dataset& ds,
     return run(rank, std::max(1, threads), split, ds, std::move(ks), control);
 }
 
-namespace {
-
-// The cold-start path (coldstart::ColdStartRecommender) as a Ranker: its CF source is
-// config.cfModel fitted on the same train matrix (skipped when its weight is 0), and each
-// user is what the dataset knows about them: the train history and the profile.
-EvalResult runColdStart(const QJsonObject& params, const Split& split, const Dataset& ds, std::vector<int> ks,
-    const TaskControl& control, int threads)
-{
-    const auto config = coldstart::ColdStartConfig::fromJson(params);
-    QElapsedTimer timer;
-    timer.start();
-    std::shared_ptr<const cf::Recommender> cfModel;
-    if (config.cfWeight > 0 && !config.cfModel.isEmpty()) {
-        auto m = cf::makeRecommender(config.cfModel);
-        m->fit(split.train, control);
-        cfModel = std::move(m);
-    }
-    coldstart::ColdStartRecommender cold(config);
-    cold.fit(ds, split.train, cfModel, control);
-    const double fitSeconds = static_cast<double>(timer.nsecsElapsed()) / 1e9;
-    const Ranker ranker = [&](int32_t user, const cf::History&, int n) {
-        std::vector<int32_t> items;
-        for (const auto& c : cold.recommend(cold.userFromDataset(ds, split.train, user), n))
-            items.push_back(c.item);
-        return items;
-    };
-    EvalResult r = evaluate(ranker, split, ds, std::move(ks), control, threads);
-    r.model = QStringLiteral("coldstart");
-    r.params = config.toJson();
-    r.fitSeconds = fitSeconds;
-    return r;
-}
-
-} // namespace
-
 EvalResult runEvaluation(const QString& modelName, const QJsonObject& params, const Split& split,
     const Dataset& ds, std::vector<int> ks, const TaskControl& control, int threads)
 {
     if (modelName.compare(kColdStartModel, Qt::CaseInsensitive) == 0)
-        return runColdStart(params, split, ds, std::move(ks), control, threads);
+        return runColdStartEvaluation(params, split, ds, std::move(ks), control, threads);
     auto model = cf::makeRecommender(modelName, params);
     if (!model)
         throw Error(QStringLiteral("model '%1' is not available").arg(modelName));

@@ -102,9 +102,9 @@ inline const QString kColdStartModel = QStringLiteral("coldstart");
 // Fits cf::makeRecommender(modelName, params) on split.train and evaluates it, timing
 // both (fitSeconds, evalSeconds). Throws Error for an unknown model or parameter.
 // modelName "coldstart" evaluates the cold-start blend instead, through the Ranker
-// overload: params are coldstart::ColdStartConfig's JSON keys (threshold, cf, content,
-// profile, category, popularity, cf_model, profile_attributes); "fit" then times fitting
-// its CF model (cf_model, unless its weight cf is 0) and its content/profile indexes.
+// overload: runColdStartEvaluation() (eval/coldstartranker.h) with its params
+// (coldstart::ColdStartConfig keys, plus "cf.<key>" for its CF model); "fit" then times
+// fitting its CF model and its content/profile indexes.
 EvalResult runEvaluation(const QString& modelName, const QJsonObject& params, const Split& split,
     const Dataset& ds, std::vector<int> ks, const TaskControl& control = {},
     int threads = QThread::idealThreadCount());
