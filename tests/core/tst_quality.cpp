@@ -44,7 +44,7 @@ private slots:
         const Dataset& ds = ml100k();
         const auto split = eval::makeSplit(ds, QStringLiteral("strat75"));
         std::map<QString, double> v;
-        for (const QString m : { QStringLiteral("pop"), QStringLiteral("itemknn"), QStringLiteral("ease"),
+        for (const QString& m : { QStringLiteral("pop"), QStringLiteral("itemknn"), QStringLiteral("ease"),
                  QStringLiteral("ials"), QStringLiteral("bpr") })
             v[m] = ndcg(eval::runEvaluation(m, {}, split, ds, { 10 }));
         qInfo("strat75 NDCG@10: pop %.4f itemknn %.4f ease %.4f ials %.4f bpr %.4f", v[QStringLiteral("pop")], v[QStringLiteral("itemknn")], v[QStringLiteral("ease")],
