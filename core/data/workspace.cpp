@@ -73,6 +73,48 @@ CREATE TABLE annotations(
   note TEXT NOT NULL DEFAULT '',
   created_at INTEGER NOT NULL);
 )sql",
+    // 2 -> 3: LLM rerank: prompt templates with every version, endpoints (never keys),
+    // the response cache, rerank runs and their per-user results
+    R"sql(
+CREATE TABLE prompt_templates(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  parent_version INTEGER,
+  text TEXT NOT NULL,
+  note TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  UNIQUE(name, version));
+CREATE TABLE endpoints(
+  name TEXT PRIMARY KEY,
+  profile TEXT NOT NULL DEFAULT '{}') WITHOUT ROWID;
+INSERT INTO endpoints(name, profile) VALUES('offline',
+  '{"name":"offline","kind":"offline","model":"offline","prices":{"input":0,"cached_input":0,"cache_write":0,"output":0}}');
+INSERT INTO meta(key, value) VALUES('rerank.default_endpoint', 'offline')
+  ON CONFLICT(key) DO NOTHING;
+CREATE TABLE response_cache(
+  key TEXT PRIMARY KEY,
+  endpoint TEXT NOT NULL,
+  model TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  response TEXT NOT NULL,
+  hits INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+CREATE INDEX response_cache_by_expiry ON response_cache(expires_at);
+CREATE TABLE rerank_runs(
+  id INTEGER PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  prompt_name TEXT NOT NULL DEFAULT '',
+  prompt_version INTEGER,
+  endpoint TEXT NOT NULL DEFAULT '',
+  params TEXT NOT NULL DEFAULT '{}',
+  summary TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE rerank_results(
+  run_id INTEGER NOT NULL REFERENCES rerank_runs(id) ON DELETE CASCADE,
+  user_id INTEGER NOT NULL,
+  result TEXT NOT NULL DEFAULT '{}',
+  PRIMARY KEY(run_id, user_id)) WITHOUT ROWID;
+)sql",
 };
 static_assert(std::size(kMigrations) == Workspace::kSchemaVersion);
 
@@ -157,6 +199,8 @@ std::unique_ptr<Workspace> Workspace::open(const QString& path, Mode mode)
                         .arg(path)
                         .arg(version)
                         .arg(kSchemaVersion));
+    if (tables == 0)
+        sql::exec(db, "PRAGMA page_size = 16384"); // bulk inserts and full scans: fewer, larger pages
     applyPragmas(db);
     ws->migrate();
     return ws;

@@ -1,0 +1,53 @@
+#pragma once
+
+#include "rerank/llmtypes.h"
+
+#include <QJsonObject>
+#include <QString>
+#include <functional>
+#include <optional>
+
+namespace recwb {
+class Workspace;
+}
+
+namespace recwb::rerank {
+
+// SHA-256 (hex) over everything that determines an answer: provider kind, base URL,
+// model, every message (role, content, cache breakpoint), effective temperature and max
+// output tokens (request overrides, else the profile's), schema name and schema.
+QString cacheKey(const EndpointProfile& endpoint, const ChatRequest& request);
+
+QJsonObject chatResponseToJson(const ChatResponse& r); // text, finish, usage, ids, latency; no raw body
+ChatResponse chatResponseFromJson(const QJsonObject& o);
+
+// The LLM response cache over the workspace's response_cache table. Store only answers
+// that came back ok with FinishReason::Ok and passed validation: the cache never holds a
+// failure. Same thread contract as the Workspace it wraps.
+class ResponseCache {
+public:
+    static constexpr qint64 kDefaultTtlSeconds = 3600;
+    explicit ResponseCache(Workspace& ws, qint64 ttlSeconds = kDefaultTtlSeconds);
+
+    // bypass: neither read nor counted (a forced fresh call); the fresh answer may still be stored.
+    std::optional<ChatResponse> lookup(const QString& key, bool bypass = false);
+    void store(const QString& key, const EndpointProfile& endpoint, const ChatResponse& response);
+
+    qint64 ttlSeconds() const { return m_ttl; }
+    void setTtlSeconds(qint64 s) { m_ttl = s; }
+    int hits() const { return m_hits; }
+    int misses() const { return m_misses; }
+    int bypassed() const { return m_bypassed; }
+    // Seconds since the epoch; replaceable for tests.
+    void setClock(std::function<qint64()> clock) { m_clock = std::move(clock); }
+
+private:
+    Workspace& m_ws;
+    qint64 m_ttl;
+    int m_hits = 0;
+    int m_misses = 0;
+    int m_bypassed = 0;
+    std::function<qint64()> m_clock;
+};
+
+} // namespace recwb::rerank
