@@ -44,6 +44,7 @@ struct EndpointProfile {
     int maxOutputTokens = 2048;
     bool allowInsecureHttp = false; // http:// to a non-loopback host only when set
     int maxRetries = 2;
+    bool jsonObjectFallback = false; // OpenAI-compatible servers without json_schema: response_format json_object
     Prices prices;
     QJsonObject toJson() const; // without any secret
     static EndpointProfile fromJson(const QJsonObject& o); // throws Error on bad values
