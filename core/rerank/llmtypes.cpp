@@ -114,6 +114,7 @@ QJsonObject EndpointProfile::toJson() const
         { QStringLiteral("max_output_tokens"), maxOutputTokens },
         { QStringLiteral("allow_insecure_http"), allowInsecureHttp },
         { QStringLiteral("max_retries"), maxRetries },
+        { QStringLiteral("json_object_fallback"), jsonObjectFallback },
         { QStringLiteral("prices"),
             QJsonObject {
                 { QStringLiteral("input"), priceValue(prices.input) },
@@ -145,6 +146,7 @@ EndpointProfile EndpointProfile::fromJson(const QJsonObject& o)
         QStringLiteral("max_output_tokens"),
         QStringLiteral("allow_insecure_http"),
         QStringLiteral("max_retries"),
+        QStringLiteral("json_object_fallback"),
         QStringLiteral("prices"),
     };
     for (auto it = o.begin(); it != o.end(); ++it) {
@@ -201,11 +203,16 @@ EndpointProfile EndpointProfile::fromJson(const QJsonObject& o)
             throw Error(QStringLiteral("%1: \"temperature\" must be a number in [0, 2]").arg(where));
         p.temperature = t.toDouble();
     }
-    if (const QJsonValue b = o.value(QStringLiteral("allow_insecure_http")); !b.isUndefined() && !b.isNull()) {
+    auto boolean = [&](const char16_t* key, bool& out) {
+        const QJsonValue b = o.value(QString::fromUtf16(key));
+        if (b.isUndefined() || b.isNull())
+            return;
         if (!b.isBool())
-            throw Error(QStringLiteral("%1: \"allow_insecure_http\" must be true or false").arg(where));
-        p.allowInsecureHttp = b.toBool();
-    }
+            throw Error(QStringLiteral("%1: \"%2\" must be true or false").arg(where, QString::fromUtf16(key)));
+        out = b.toBool();
+    };
+    boolean(u"allow_insecure_http", p.allowInsecureHttp);
+    boolean(u"json_object_fallback", p.jsonObjectFallback);
     if (const QJsonValue pv = o.value(QStringLiteral("prices")); !pv.isUndefined() && !pv.isNull()) {
         if (!pv.isObject())
             throw Error(QStringLiteral("%1: \"prices\" must be an object").arg(where));

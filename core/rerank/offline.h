@@ -1,0 +1,44 @@
+#pragma once
+
+#include "coldstart/content.h"
+#include "data/dataset.h"
+#include "rerank/answer.h"
+#include "rerank/prompt.h"
+
+#include <span>
+
+// The embedded reranker: no key, no network. Relevance blends the normalised CF score
+// with content similarity to the user's history; maximal marginal relevance (MMR) then
+// trades relevance for diversity; each pick gets a template explanation naming the
+// history items and shared categories or terms behind it.
+namespace recwb::rerank {
+
+struct OfflineOptions {
+    int k = 10;
+    double lambda = 0.7; // MMR: 1 = relevance only, 0 = diversity only
+    double cfWeight = 0.5; // relevance = cfWeight * cf + (1 - cfWeight) * content
+    int historyLength = 50; // the most recent interactions used as the content profile
+    QString historyVerb = QStringLiteral("liked"); // "Because you liked ..."
+};
+
+// Similarity of two items for diversity: the mean of their content cosine (TF-IDF,
+// categories and tags included) and the Jaccard overlap of their categories.
+double itemSimilarity(const Dataset& ds, const coldstart::ContentIndex& content, int32_t a, int32_t b);
+// Intra-list diversity: mean pairwise (1 - itemSimilarity) over the list.
+double intraListDiversity(const Dataset& ds, const coldstart::ContentIndex& content, std::span<const int32_t> items);
+
+// Holds references: the dataset and the content index must outlive it. Read-only and
+// thread-safe after construction.
+class OfflineReranker {
+public:
+    OfflineReranker(const Dataset& ds, const coldstart::ContentIndex& content);
+    RerankResult rerank(std::span<const HistoryEntry> history, std::span<const Candidate> candidates,
+        const OfflineOptions& options = {}) const;
+    RerankResult rerank(int32_t user, std::span<const Candidate> candidates, const OfflineOptions& options = {}) const;
+
+private:
+    const Dataset& m_ds;
+    const coldstart::ContentIndex& m_content;
+};
+
+} // namespace recwb::rerank

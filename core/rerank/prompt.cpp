@@ -1,0 +1,640 @@
+#include "rerank/prompt.h"
+
+#include "util/error.h"
+
+#include <QDateTime>
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QRegularExpression>
+#include <QTimeZone>
+#include <algorithm>
+#include <kainjow/mustache.hpp>
+#include <map>
+
+// Resources of a static library must be registered by hand, outside any namespace.
+static void initRerankResources()
+{
+    Q_INIT_RESOURCE(prompts);
+}
+
+namespace recwb::rerank {
+
+namespace mustache = kainjow::mustache;
+
+namespace {
+
+QString isoDate(qint64 ts)
+{
+    if (ts <= 0)
+        return {};
+    return QDateTime::fromSecsSinceEpoch(ts, QTimeZone::utc()).date().toString(Qt::ISODate);
+}
+
+QString jsonScalarText(const QJsonValue& v)
+{
+    switch (v.type()) {
+    case QJsonValue::String:
+        return v.toString();
+    case QJsonValue::Double: {
+        const double d = v.toDouble();
+        if (std::abs(d) < 1e15 && d == static_cast<double>(static_cast<qint64>(d)))
+            return QString::number(static_cast<qint64>(d));
+        return QString::number(d, 'g', 12);
+    }
+    case QJsonValue::Bool:
+        return v.toBool() ? QStringLiteral("true") : QStringLiteral("false");
+    case QJsonValue::Array:
+    case QJsonValue::Object:
+        return QString::fromUtf8(v.isArray() ? QJsonDocument(v.toArray()).toJson(QJsonDocument::Compact)
+                                             : QJsonDocument(v.toObject()).toJson(QJsonDocument::Compact));
+    default:
+        return {};
+    }
+}
+
+QString valueText(float v)
+{
+    return QString::number(static_cast<double>(v), 'g', 6);
+}
+
+// Collapses whitespace (newlines in a description must not start new prompt lines) and
+// cuts to `max` characters at a word boundary when one is near, with an ellipsis.
+QString cutText(const QString& text, int max)
+{
+    QString s = text.simplified();
+    if (max <= 0 || s.size() <= max)
+        return s;
+    int cut = max;
+    const int space = s.lastIndexOf(u' ', max);
+    if (space > max - 20 && space > 0)
+        cut = space;
+    QString out = s.left(cut);
+    while (!out.isEmpty() && (out.back().isSpace() || out.back().isPunct()))
+        out.chop(1);
+    return out + QChar(0x2026);
+}
+
+QString categoriesText(const Dataset& ds, const Item& it)
+{
+    return ds.categoryNames(it, QStringLiteral(", "));
+}
+
+QJsonArray profileList(const QJsonObject& profile)
+{
+    QJsonArray out;
+    QStringList keys = profile.keys();
+    std::sort(keys.begin(), keys.end());
+    for (const QString& k : keys) {
+        const QString v = jsonScalarText(profile.value(k));
+        if (v.isEmpty())
+            continue;
+        out.append(QJsonObject { { QStringLiteral("key"), k }, { QStringLiteral("value"), v } });
+    }
+    return out;
+}
+
+QJsonObject enrichImpl(const Dataset& ds, const QString& userId, const QJsonObject& profile,
+    std::vector<HistoryEntry> history, std::span<const Candidate> candidates, const EnrichOptions& o)
+{
+    const auto interactions = static_cast<int>(history.size());
+    const bool cold = interactions < o.coldThreshold;
+    QJsonObject user {
+        { QStringLiteral("id"), userId },
+        { QStringLiteral("profile"), profileList(profile) },
+        { QStringLiteral("interactions"), interactions },
+        { QStringLiteral("cold"), cold },
+        { QStringLiteral("status"), cold ? QStringLiteral("cold") : QStringLiteral("warm") },
+        { QStringLiteral("has_profile"), false },
+    };
+    user.insert(QStringLiteral("has_profile"), !user.value(QStringLiteral("profile")).toArray().isEmpty());
+
+    // Category shares over the whole history: each item counts once per category.
+    std::map<int32_t, int> catCount;
+    int catTotal = 0;
+    for (const HistoryEntry& h : history) {
+        if (h.item < 0 || h.item >= ds.numItems())
+            continue;
+        for (const int32_t c : ds.items[static_cast<size_t>(h.item)].categories) {
+            ++catCount[c];
+            ++catTotal;
+        }
+    }
+    std::vector<std::pair<int, QString>> cats;
+    for (const auto& [c, n] : catCount)
+        cats.emplace_back(n, ds.categories.value(c));
+    std::sort(cats.begin(), cats.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
+    QJsonArray prefs;
+    for (size_t i = 0; i < cats.size() && static_cast<int>(i) < o.topCategories; ++i)
+        prefs.append(QJsonObject {
+            { QStringLiteral("name"), cats[i].second },
+            { QStringLiteral("share_percent"),
+                static_cast<int>(std::lround(100.0 * cats[i].first / std::max(1, catTotal))) },
+        });
+
+    // The most recent first; ties by item index for a stable order.
+    std::stable_sort(history.begin(), history.end(), [](const HistoryEntry& a, const HistoryEntry& b) {
+        return a.timestamp != b.timestamp ? a.timestamp > b.timestamp : a.item < b.item;
+    });
+    QJsonArray hist;
+    for (const HistoryEntry& h : history) {
+        if (hist.size() >= o.historyLength)
+            break;
+        if (h.item < 0 || h.item >= ds.numItems())
+            continue;
+        const Item& it = ds.items[static_cast<size_t>(h.item)];
+        hist.append(QJsonObject {
+            { QStringLiteral("external_id"), it.externalId },
+            { QStringLiteral("title"), it.title },
+            { QStringLiteral("categories"), categoriesText(ds, it) },
+            { QStringLiteral("value"), valueText(h.value) },
+            { QStringLiteral("time"), isoDate(h.timestamp) },
+        });
+    }
+
+    QJsonArray cands;
+    for (const Candidate& c : candidates) {
+        if (c.item < 0 || c.item >= ds.numItems())
+            throw Error(QStringLiteral("prompt: candidate item index %1 is outside the catalog").arg(c.item));
+        const Item& it = ds.items[static_cast<size_t>(c.item)];
+        cands.append(QJsonObject {
+            { QStringLiteral("external_id"), c.externalId.isEmpty() ? it.externalId : c.externalId },
+            { QStringLiteral("title"), it.title },
+            { QStringLiteral("categories"), categoriesText(ds, it) },
+            { QStringLiteral("tags"), it.tags.mid(0, 8).join(QStringLiteral(", ")) },
+            { QStringLiteral("description"), cutText(it.description, o.descriptionChars) },
+            { QStringLiteral("year"), it.year > 0 ? QString::number(it.year) : QString() },
+            { QStringLiteral("cf_score"), QString::number(c.cfScore, 'f', 4) },
+            { QStringLiteral("cf_rank"), c.cfRank },
+        });
+    }
+    return QJsonObject {
+        { QStringLiteral("user"), user },
+        { QStringLiteral("history"), hist },
+        { QStringLiteral("category_preferences"), prefs },
+        { QStringLiteral("has_history"), !hist.isEmpty() },
+        { QStringLiteral("has_category_preferences"), !prefs.isEmpty() },
+        { QStringLiteral("candidates"), cands },
+        { QStringLiteral("k"), std::min<int>(o.k, static_cast<int>(candidates.size())) },
+        { QStringLiteral("candidate_count"), static_cast<int>(candidates.size()) },
+        { QStringLiteral("schema"), answerSchemaText() },
+    };
+}
+
+// The documented variables with one sample element per list: the names a template may use.
+const QJsonObject& variableSkeleton()
+{
+    static const QJsonObject skeleton = [] {
+        Dataset ds;
+        ds.categories << QStringLiteral("c");
+        Item it;
+        it.externalId = QStringLiteral("1");
+        it.categories = { 0 };
+        ds.items.push_back(it);
+        ds.rebuildIndexes();
+        PromptUser u;
+        u.profile.insert(QStringLiteral("k"), QStringLiteral("v"));
+        u.history.push_back({ 0, 1, 1 });
+        const Candidate c { 0, QStringLiteral("1"), 0, 1 };
+        return enrichImpl(ds, u.id, u.profile, u.history, std::span(&c, 1), EnrichOptions {});
+    }();
+    return skeleton;
+}
+
+// ---- mustache glue -------------------------------------------------------------------
+
+mustache::data toMustache(const QJsonValue& v)
+{
+    switch (v.type()) {
+    case QJsonValue::Object: {
+        mustache::data d(mustache::data::type::object);
+        const QJsonObject o = v.toObject();
+        for (auto it = o.begin(); it != o.end(); ++it)
+            d.set(it.key().toStdString(), toMustache(it.value()));
+        return d;
+    }
+    case QJsonValue::Array: {
+        mustache::data d(mustache::data::type::list);
+        for (const QJsonValue& e : v.toArray())
+            d.push_back(toMustache(e));
+        return d;
+    }
+    case QJsonValue::Bool:
+        return mustache::data(v.toBool());
+    case QJsonValue::Null:
+    case QJsonValue::Undefined:
+        return mustache::data(false);
+    default:
+        return mustache::data(jsonScalarText(v).toStdString());
+    }
+}
+
+struct Part {
+    QString text;
+    int firstLine = 1; // line of the template where this part starts
+};
+
+struct Split {
+    std::optional<Part> preface;
+    std::optional<Part> system;
+    std::optional<Part> user;
+};
+
+[[noreturn]] void templateError(const PromptTemplate& t, int line, const QString& what)
+{
+    throw Error(QStringLiteral("prompt template %1 line %2: %3").arg(t.ref()).arg(line).arg(what));
+}
+
+// Lines holding only {{! system }} or {{! user }} start the parts; no marker: all user.
+Split splitTemplate(const PromptTemplate& t)
+{
+    static const QRegularExpression marker(QStringLiteral(R"(^\s*\{\{!\s*(system|user)\s*\}\}\s*$)"),
+        QRegularExpression::CaseInsensitiveOption);
+    Split s;
+    const QStringList lines = t.text.split(u'\n');
+    std::optional<Part>* current = &s.preface;
+    for (int i = 0; i < lines.size(); ++i) {
+        const auto m = marker.match(lines[i]);
+        if (m.hasMatch()) {
+            const bool system = m.captured(1).compare(QStringLiteral("system"), Qt::CaseInsensitive) == 0;
+            auto& target = system ? s.system : s.user;
+            if (target)
+                templateError(t, i + 1, QStringLiteral("a second {{! %1 }} marker").arg(m.captured(1).toLower()));
+            if (system && s.user)
+                templateError(t, i + 1, QStringLiteral("the {{! system }} part must come before {{! user }}"));
+            target = Part { {}, i + 2 };
+            current = &target;
+            continue;
+        }
+        if (!*current)
+            *current = Part { {}, i + 1 };
+        (*current)->text += lines[i] + u'\n';
+    }
+    if (!s.system && !s.user) {
+        s.user = s.preface.value_or(Part {});
+        s.preface.reset();
+    }
+    return s;
+}
+
+int lineAt(const std::string& utf8, size_t bytePos, int firstLine)
+{
+    bytePos = std::min(bytePos, utf8.size());
+    return firstLine + static_cast<int>(std::count(utf8.begin(), utf8.begin() + static_cast<std::ptrdiff_t>(bytePos), '\n'));
+}
+
+// Keys visible in a value pushed by a section: an object's keys, the union of a list's
+// element keys; nothing for booleans and strings.
+QJsonObject scopeOf(const QJsonValue& v)
+{
+    if (v.isObject())
+        return v.toObject();
+    if (v.isArray()) {
+        QJsonObject merged;
+        for (const QJsonValue& e : v.toArray())
+            if (e.isObject()) {
+                const QJsonObject o = e.toObject();
+                for (auto it = o.begin(); it != o.end(); ++it)
+                    if (!merged.contains(it.key()))
+                        merged.insert(it.key(), it.value());
+            }
+        return merged;
+    }
+    return {};
+}
+
+std::optional<QJsonValue> resolve(const std::vector<QJsonObject>& scopes, const QString& name)
+{
+    if (name == u".")
+        return QJsonValue(QString());
+    const QStringList parts = name.split(u'.');
+    for (auto s = scopes.rbegin(); s != scopes.rend(); ++s) {
+        if (!s->contains(parts.front()))
+            continue;
+        QJsonValue v = s->value(parts.front());
+        for (qsizetype i = 1; i < parts.size(); ++i) {
+            const QJsonObject o = scopeOf(v);
+            if (!o.contains(parts[i]))
+                return std::nullopt;
+            v = o.value(parts[i]);
+        }
+        return v;
+    }
+    return std::nullopt;
+}
+
+// Walks the tags of one part (default delimiters) and reports the first name that the
+// variables do not define, with its line.
+void checkNames(const PromptTemplate& t, const Part& part, const QJsonObject& shape)
+{
+    const std::string s = part.text.toStdString();
+    std::vector<QJsonObject> scopes { shape };
+    size_t pos = 0;
+    while ((pos = s.find("{{", pos)) != std::string::npos) {
+        const bool triple = s.compare(pos, 3, "{{{") == 0;
+        const size_t start = pos + (triple ? 3 : 2);
+        const size_t end = s.find(triple ? "}}}" : "}}", start);
+        if (end == std::string::npos)
+            templateError(t, lineAt(s, pos, part.firstLine), QStringLiteral("unclosed tag"));
+        QString tag = QString::fromStdString(s.substr(start, end - start)).trimmed();
+        const int line = lineAt(s, pos, part.firstLine);
+        pos = end + (triple ? 3 : 2);
+        if (tag.isEmpty())
+            templateError(t, line, QStringLiteral("empty tag"));
+        const QChar sigil = tag.front();
+        if (sigil == u'!')
+            continue;
+        if (sigil == u'=')
+            return; // custom delimiters: the syntax check still runs, names are not checked
+        if (sigil == u'>')
+            templateError(t, line, QStringLiteral("partials ({{> %1}}) are not supported").arg(tag.mid(1).trimmed()));
+        if (sigil == u'/') {
+            if (scopes.size() > 1)
+                scopes.pop_back();
+            continue;
+        }
+        const bool section = sigil == u'#' || sigil == u'^';
+        if (section || sigil == u'&')
+            tag = tag.mid(1).trimmed();
+        const auto v = resolve(scopes, tag);
+        if (!v)
+            templateError(t, line, QStringLiteral("unknown variable \"%1\" (see docs/PROMPTS.md)").arg(tag));
+        if (section)
+            scopes.push_back(sigil == u'#' ? scopeOf(*v) : QJsonObject {});
+    }
+}
+
+QJsonObject shapeFor(const QJsonObject& variables)
+{
+    QJsonObject shape = variableSkeleton();
+    for (auto it = variables.begin(); it != variables.end(); ++it)
+        if (!shape.contains(it.key()))
+            shape.insert(it.key(), it.value());
+    return shape;
+}
+
+// Mustache leaves the lines of section tags behind: drop trailing spaces, squeeze runs of
+// blank lines to one, trim the ends.
+QString tidy(const QString& text)
+{
+    QStringList out;
+    bool lastBlank = true;
+    for (QString line : text.split(u'\n')) {
+        while (!line.isEmpty() && line.back().isSpace())
+            line.chop(1);
+        const bool blank = line.isEmpty();
+        if (blank && lastBlank)
+            continue;
+        out << line;
+        lastBlank = blank;
+    }
+    while (!out.isEmpty() && out.back().isEmpty())
+        out.removeLast();
+    return out.join(u'\n');
+}
+
+QString renderPart(const PromptTemplate& t, const Part& part, const mustache::data& data)
+{
+    const std::string text = part.text.toStdString();
+    mustache::mustache m(text);
+    if (!m.is_valid()) {
+        QString msg = QString::fromStdString(m.error_message());
+        static const QRegularExpression at(QStringLiteral(R"( at (\d+)$)"));
+        const auto match = at.match(msg);
+        int line = part.firstLine;
+        if (match.hasMatch()) {
+            line = lineAt(text, match.captured(1).toULongLong(), part.firstLine);
+            msg.truncate(match.capturedStart());
+        }
+        templateError(t, line, msg.left(1).toLower() + msg.mid(1));
+    }
+    m.set_custom_escape([](const std::string& s) { return s; }); // prompts are text, not HTML
+    const std::string out = m.render(data);
+    if (!m.is_valid())
+        templateError(t, part.firstLine, QString::fromStdString(m.error_message()));
+    return tidy(QString::fromStdString(out));
+}
+
+void checkParts(const PromptTemplate& t, const Split& split, const QJsonObject& shape)
+{
+    for (const auto* p : { &split.preface, &split.system, &split.user }) {
+        if (!*p)
+            continue;
+        // Syntax first (kainjow), then names.
+        mustache::mustache m((*p)->text.toStdString());
+        if (!m.is_valid())
+            renderPart(t, **p, mustache::data());
+        checkNames(t, **p, shape);
+    }
+}
+
+} // namespace
+
+std::vector<Candidate> candidatesFrom(const Dataset& ds, std::span<const cf::ScoredItem> scored)
+{
+    std::vector<Candidate> out;
+    out.reserve(scored.size());
+    int rank = 0;
+    for (const cf::ScoredItem& s : scored) {
+        const QString ext = s.item >= 0 && s.item < ds.numItems() ? ds.items[static_cast<size_t>(s.item)].externalId
+                                                                    : QString();
+        out.push_back(Candidate { s.item, ext, static_cast<double>(s.score), ++rank });
+    }
+    return out;
+}
+
+QJsonObject enrich(const Dataset& ds, int32_t user, std::span<const Candidate> candidates, const EnrichOptions& options)
+{
+    if (user < 0 || user >= ds.numUsers())
+        throw Error(QStringLiteral("prompt: user index %1 is outside the dataset").arg(user));
+    const auto items = ds.userItems.row(user);
+    const auto values = ds.userItems.rowValues(user);
+    const bool hasTs = !ds.userItems.timestamps.empty();
+    std::vector<HistoryEntry> history;
+    history.reserve(items.size());
+    for (size_t k = 0; k < items.size(); ++k)
+        history.push_back({ items[k], values[k], hasTs ? ds.userItems.rowTimestamps(user)[k] : 0 });
+    const User& u = ds.users[static_cast<size_t>(user)];
+    return enrichImpl(ds, u.externalId, u.attributes, std::move(history), candidates, options);
+}
+
+QJsonObject enrich(const Dataset& ds, const PromptUser& user, std::span<const Candidate> candidates,
+    const EnrichOptions& options)
+{
+    return enrichImpl(ds, user.id, user.profile, user.history, candidates, options);
+}
+
+QJsonObject answerSchema()
+{
+    auto str = [] { return QJsonObject { { QStringLiteral("type"), QStringLiteral("string") } }; };
+    const QJsonObject item {
+        { QStringLiteral("type"), QStringLiteral("object") },
+        { QStringLiteral("additionalProperties"), false },
+        { QStringLiteral("required"),
+            QJsonArray { QStringLiteral("item_id"), QStringLiteral("rank"), QStringLiteral("score"),
+                QStringLiteral("explanation") } },
+        { QStringLiteral("properties"),
+            QJsonObject {
+                { QStringLiteral("item_id"), str() },
+                { QStringLiteral("rank"), QJsonObject { { QStringLiteral("type"), QStringLiteral("integer") } } },
+                { QStringLiteral("score"), QJsonObject { { QStringLiteral("type"), QStringLiteral("number") } } },
+                { QStringLiteral("explanation"), str() },
+            } },
+    };
+    return QJsonObject {
+        { QStringLiteral("type"), QStringLiteral("object") },
+        { QStringLiteral("additionalProperties"), false },
+        { QStringLiteral("required"), QJsonArray { QStringLiteral("recommendations") } },
+        { QStringLiteral("properties"),
+            QJsonObject { { QStringLiteral("recommendations"),
+                QJsonObject { { QStringLiteral("type"), QStringLiteral("array") }, { QStringLiteral("items"), item } } } } },
+    };
+}
+
+QString answerSchemaText()
+{
+    static const QString text = QString::fromUtf8(QJsonDocument(answerSchema()).toJson(QJsonDocument::Compact));
+    return text;
+}
+
+QString RenderedPrompt::systemText() const
+{
+    for (const ChatMessage& m : request.messages)
+        if (m.role == u"system")
+            return m.content;
+    return {};
+}
+
+QString RenderedPrompt::userText() const
+{
+    for (const ChatMessage& m : request.messages)
+        if (m.role == u"user")
+            return m.content;
+    return {};
+}
+
+void checkTemplate(const PromptTemplate& t)
+{
+    checkParts(t, splitTemplate(t), variableSkeleton());
+}
+
+RenderedPrompt renderPrompt(const PromptTemplate& t, const QJsonObject& variables)
+{
+    const Split split = splitTemplate(t);
+    checkParts(t, split, shapeFor(variables));
+    const mustache::data data = toMustache(variables);
+    if (split.preface && !renderPart(t, *split.preface, data).trimmed().isEmpty())
+        templateError(t, split.preface->firstLine,
+            QStringLiteral("text before the first {{! system }} or {{! user }} marker"));
+    RenderedPrompt r;
+    r.templateRef = t.ref();
+    if (split.system) {
+        const QString text = renderPart(t, *split.system, data);
+        if (!text.isEmpty())
+            r.request.messages.append(ChatMessage { QStringLiteral("system"), text, true });
+    }
+    if (split.user)
+        r.request.messages.append(ChatMessage { QStringLiteral("user"), renderPart(t, *split.user, data), false });
+    if (r.request.messages.isEmpty() || r.request.messages.back().role != u"user" || r.userText().isEmpty())
+        templateError(t, split.user ? split.user->firstLine : 1, QStringLiteral("the user part renders empty"));
+    r.request.jsonSchema = answerSchema();
+    for (const ChatMessage& m : r.request.messages) {
+        r.chars += m.content.size();
+        r.estimatedTokens += estimateTokens(m.content) + 4; // + the per-message envelope
+    }
+    return r;
+}
+
+qint64 estimateTokens(const QString& text)
+{
+    // Word-piece heuristic for BPE vocabularies (cl100k/o200k-like): a Latin word of up
+    // to 8 letters is one token, each further 8 letters one more; non-ASCII letters in a
+    // word add one per two; digits go in groups of three; punctuation runs cost one per
+    // two characters; CJK and other scripts without spaces one per character; spaces
+    // ride on the next word; a run of line breaks is one token.
+    qint64 tokens = 0;
+    const qsizetype n = text.size();
+    qsizetype i = 0;
+    auto isCjk = [](char32_t c) {
+        return (c >= 0x3040 && c <= 0x30FF) || (c >= 0x3400 && c <= 0x9FFF) || (c >= 0xAC00 && c <= 0xD7AF)
+            || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x20000 && c <= 0x2FFFF);
+    };
+    while (i < n) {
+        const QChar c = text[i];
+        char32_t cp = c.unicode();
+        qsizetype width = 1;
+        if (c.isHighSurrogate() && i + 1 < n && text[i + 1].isLowSurrogate()) {
+            cp = QChar::surrogateToUcs4(c, text[i + 1]);
+            width = 2;
+        }
+        if (c == u'\n' || c == u'\r') {
+            while (i < n && (text[i] == u'\n' || text[i] == u'\r'))
+                ++i;
+            ++tokens;
+        } else if (c.isSpace()) {
+            ++i;
+        } else if (isCjk(cp)) {
+            ++tokens;
+            i += width;
+        } else if (c.isDigit()) {
+            qsizetype len = 0;
+            while (i < n && text[i].isDigit()) {
+                ++i;
+                ++len;
+            }
+            tokens += (len + 2) / 3;
+        } else if (c.isLetter() || c.isMark()) {
+            qsizetype len = 0;
+            qsizetype nonAscii = 0;
+            while (i < n && (text[i].isLetter() || text[i].isMark()) && !isCjk(text[i].unicode())) {
+                if (text[i].unicode() > 0x7F)
+                    ++nonAscii;
+                ++i;
+                ++len;
+            }
+            tokens += 1 + (len - 1) / 8 + (nonAscii + 1) / 2;
+        } else {
+            qsizetype len = 0;
+            while (i < n && !text[i].isLetterOrNumber() && !text[i].isSpace()) {
+                ++i;
+                ++len;
+            }
+            tokens += (len + 1) / 2;
+        }
+    }
+    return tokens;
+}
+
+PromptEstimate estimateCost(const RenderedPrompt& prompt, const Prices& prices, int k, int tokensPerItem)
+{
+    PromptEstimate e;
+    e.inputTokens = prompt.estimatedTokens;
+    e.outputTokens = static_cast<qint64>(std::max(0, k)) * std::max(0, tokensPerItem) + 16;
+    Usage u;
+    u.inputTokens = e.inputTokens;
+    u.outputTokens = e.outputTokens;
+    e.usd = costOf(u, prices);
+    return e;
+}
+
+QList<PromptTemplate> shippedTemplates()
+{
+    static const QList<PromptTemplate> templates = [] {
+        initRerankResources();
+        QList<PromptTemplate> out;
+        const QDir dir(QStringLiteral(":/recwb/prompts"));
+        for (const QString& file : dir.entryList({ QStringLiteral("*.mustache") }, QDir::Files, QDir::Name)) {
+            QFile f(dir.filePath(file));
+            if (!f.open(QIODevice::ReadOnly))
+                throw Error(QStringLiteral("%1: cannot read the shipped prompt").arg(f.fileName()));
+            out.append(PromptTemplate { file.chopped(9), 1, QString::fromUtf8(f.readAll()) });
+        }
+        return out;
+    }();
+    return templates;
+}
+
+} // namespace recwb::rerank

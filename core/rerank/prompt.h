@@ -1,0 +1,100 @@
+#pragma once
+
+#include "cf/recommender.h"
+#include "data/dataset.h"
+#include "rerank/llmtypes.h"
+
+#include <QJsonObject>
+#include <QList>
+#include <QString>
+#include <span>
+#include <vector>
+
+// Enrichment (dataset + user + candidates -> prompt variables) and prompt templates
+// (mustache text -> ChatRequest). The variables and the template convention are
+// documented in docs/PROMPTS.md. Pure functions over read-only data: thread-safe.
+namespace recwb::rerank {
+
+// One CF candidate as the rerank stages see it.
+struct Candidate {
+    int32_t item = -1; // index into Dataset::items
+    QString externalId; // the id the model sees and answers with, always a string
+    double cfScore = 0;
+    int cfRank = 0; // 1-based position in the CF list
+};
+// CF output in its order -> candidates with ranks 1..n and external ids.
+std::vector<Candidate> candidatesFrom(const Dataset& ds, std::span<const cf::ScoredItem> scored);
+
+struct HistoryEntry {
+    int32_t item = -1;
+    float value = 1;
+    qint64 timestamp = 0; // seconds since the epoch; 0 = unknown
+};
+
+// A user that need not be in the dataset: a what-if history, a brand-new user.
+struct PromptUser {
+    QString id;
+    QJsonObject profile;
+    std::vector<HistoryEntry> history;
+};
+
+struct EnrichOptions {
+    int k = 10; // how many the model is asked to pick
+    int historyLength = 10; // the last N interactions by time
+    int descriptionChars = 200; // candidate descriptions are cut to this, with an ellipsis
+    int topCategories = 5;
+    int coldThreshold = kDefaultColdThreshold;
+};
+
+// The variable set for the templates: user, history, category_preferences, candidates,
+// k, candidate_count, schema (see docs/PROMPTS.md).
+QJsonObject enrich(const Dataset& ds, int32_t user, std::span<const Candidate> candidates,
+    const EnrichOptions& options = {});
+QJsonObject enrich(const Dataset& ds, const PromptUser& user, std::span<const Candidate> candidates,
+    const EnrichOptions& options = {});
+
+// The answer schema (LLM_APIS.md section 0, item_id a string), as an object and as the
+// compact JSON text the templates embed.
+QJsonObject answerSchema();
+QString answerSchemaText();
+
+struct PromptTemplate {
+    QString name;
+    int version = 0;
+    QString text;
+    QString ref() const { return version > 0 ? name + u'@' + QString::number(version) : name; }
+};
+
+struct RenderedPrompt {
+    QString templateRef;
+    ChatRequest request; // system (cache breakpoint) then user; jsonSchema = answerSchema()
+    qint64 chars = 0; // over all messages
+    qint64 estimatedTokens = 0; // estimateTokens() over all messages
+    QString systemText() const;
+    QString userText() const;
+};
+
+// Parses and checks a template without data: syntax (unclosed sections and tags), the
+// system/user markers, and names that are not documented variables. Throws Error
+// "prompt template NAME@V line L: ...".
+void checkTemplate(const PromptTemplate& t);
+// Renders with variables from enrich() (extra top-level variables are allowed and may be
+// used by the template). Throws the same errors as checkTemplate().
+RenderedPrompt renderPrompt(const PromptTemplate& t, const QJsonObject& variables);
+
+// A word-piece heuristic for BPE tokenizers (docs/PROMPTS.md "Estimates").
+qint64 estimateTokens(const QString& text);
+
+struct PromptEstimate {
+    qint64 inputTokens = 0;
+    qint64 outputTokens = 0; // k * tokensPerItem + a small envelope
+    std::optional<double> usd; // nullopt when a needed price is unknown
+};
+inline constexpr int kDefaultTokensPerItem = 40;
+PromptEstimate estimateCost(const RenderedPrompt& prompt, const Prices& prices, int k,
+    int tokensPerItem = kDefaultTokensPerItem);
+
+// The defaults shipped in resources/prompts (listwise, coldstart, compact), version 1.
+QList<PromptTemplate> shippedTemplates();
+
+} // namespace recwb::rerank
