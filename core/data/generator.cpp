@@ -627,7 +627,7 @@ private:
         // Latent tastes: 2-4 themes drawn from a prior the profile shifts.
         std::array<uint64_t, kThemes> prior {};
         for (size_t t = 0; t < kThemes; ++t)
-            prior[t] = 10 + 40 * m_ageBoost[static_cast<size_t>(profile.ageBand)][t]
+            prior[t] = 4 + 40 * m_ageBoost[static_cast<size_t>(profile.ageBand)][t]
                 + 50 * m_occupationBoost[static_cast<size_t>(profile.occupation)][t]
                 + 20 * m_genderBoost[static_cast<size_t>(profile.gender)][t];
         const int k = 2 + r.belowInt(kMaxUserThemes - 1);
