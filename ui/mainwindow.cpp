@@ -1,9 +1,13 @@
 #include "mainwindow.h"
 
+#include "candidatespanel.h"
 #include "catalogtab.h"
 #include "data/dataset.h"
 #include "data/generator.h"
+#include "evaluationtab.h"
 #include "importdialog.h"
+#include "modelstore.h"
+#include "traindialog.h"
 #include "userstab.h"
 
 #include <QAction>
@@ -63,11 +67,15 @@ MainWindow::MainWindow(QSettings& settings, QWidget* parent)
     m_tabs = new QTabWidget(this);
     m_tabs->setObjectName(QStringLiteral("tabs"));
     m_tabs->setDocumentMode(true);
+    m_models = new ModelStore(this);
     m_catalog = new CatalogTab(m_tabs);
-    m_users = new UsersTab(m_tabs);
+    m_users = new UsersTab(m_models, m_tabs);
     m_users->setColdThreshold(coldThreshold());
+    m_evaluation = new EvaluationTab(m_tabs);
     m_tabs->addTab(m_catalog, tr("&Catalog"));
     m_tabs->addTab(m_users, tr("&Users"));
+    m_tabs->addTab(m_evaluation, tr("&Evaluation"));
+    connect(m_users->candidatesPanel(), &CandidatesPanel::trainRequested, this, &MainWindow::openTrainDialog);
     m_stack->addWidget(m_tabs);
     setCentralWidget(m_stack);
 
@@ -153,6 +161,11 @@ void MainWindow::createActions()
     quit->setShortcut(QKeySequence::Quit);
     quit->setMenuRole(QAction::QuitRole);
 
+    QMenu* models = menuBar()->addMenu(tr("&Models"));
+    m_trainAction = models->addAction(tr("&Train Model…"), this, &MainWindow::openTrainDialog);
+    m_trainAction->setShortcut(Qt::CTRL | Qt::Key_T);
+    m_trainAction->setEnabled(false);
+
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About Recommendation Workbench"), this, &MainWindow::showAbout)
         ->setMenuRole(QAction::AboutRole);
@@ -188,6 +201,7 @@ void MainWindow::restoreSettings()
     restoreState(m_settings.bytes(keys::kWindowState));
     m_catalog->splitter()->restoreState(m_settings.bytes(keys::kCatalogSplitter));
     m_users->splitter()->restoreState(m_settings.bytes(keys::kUsersSplitter));
+    m_users->detailSplitter()->restoreState(m_settings.bytes(keys::kUsersDetailSplitter));
     m_tabs->setCurrentIndex(m_settings.integer(keys::kCurrentTab, 0));
 }
 
@@ -197,6 +211,7 @@ void MainWindow::saveSettings()
     m_settings.setBytes(keys::kWindowState, saveState());
     m_settings.setBytes(keys::kCatalogSplitter, m_catalog->splitter()->saveState());
     m_settings.setBytes(keys::kUsersSplitter, m_users->splitter()->saveState());
+    m_settings.setBytes(keys::kUsersDetailSplitter, m_users->detailSplitter()->saveState());
     m_settings.setInteger(keys::kCurrentTab, m_tabs->currentIndex());
 }
 
@@ -277,11 +292,14 @@ void MainWindow::finishLoad(const LoadedWorkspace& loaded)
 {
     m_dataset = loaded.dataset;
     m_path = loaded.path;
+    m_models->setWorkspace(m_path, m_dataset); // before the tabs, so they see the new store state
     m_catalog->setDataset(m_dataset);
     m_users->setDataset(m_dataset);
+    m_evaluation->setWorkspace(m_path, m_dataset);
     m_stack->setCurrentIndex(TabsPage);
     setWindowFilePath(m_path);
     m_importAction->setEnabled(true);
+    m_trainAction->setEnabled(true);
     m_settings.setLastWorkspace(m_path);
     m_settings.addRecentWorkspace(m_path);
     updateStatus();
@@ -460,6 +478,23 @@ ImportDialog* MainWindow::openImportDialog()
     auto* dialog = new ImportDialog(m_path, m_settings, this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     connect(dialog, &ImportDialog::importFinished, this, [this, path = m_path] { openWorkspace(path); });
+    dialog->open();
+    return dialog;
+}
+
+TrainDialog* MainWindow::openTrainDialog()
+{
+    if (!m_dataset)
+        return nullptr;
+    if (auto* existing = findChild<TrainDialog*>()) {
+        existing->raise();
+        existing->activateWindow();
+        return existing;
+    }
+    auto* dialog = new TrainDialog(m_models, this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    if (const ModelChoice* c = m_models->choice(m_users->candidatesPanel()->currentModelKey()))
+        dialog->setAlgorithm(c->algorithm);
     dialog->open();
     return dialog;
 }

@@ -23,7 +23,10 @@ class Dataset;
 namespace recwb::ui {
 
 class CatalogTab;
+class EvaluationTab;
 class ImportDialog;
+class ModelStore;
+class TrainDialog;
 class UsersTab;
 
 // A workspace read into memory by a background load.
@@ -60,10 +63,14 @@ public:
     // File ▸ Import… for the open workspace (null when none is open); the dialog deletes
     // itself when closed and reloads the workspace after a successful import.
     ImportDialog* openImportDialog();
+    // Models ▸ Train Model… (null when no workspace is open); deletes itself when closed.
+    TrainDialog* openTrainDialog();
 
     QTabWidget* tabs() const { return m_tabs; }
     CatalogTab* catalogTab() const { return m_catalog; }
     UsersTab* usersTab() const { return m_users; }
+    EvaluationTab* evaluationTab() const { return m_evaluation; }
+    ModelStore* modelStore() const { return m_models; }
 
 signals:
     void workspaceLoaded(const QString& path);
@@ -104,6 +111,9 @@ private:
     QTabWidget* m_tabs = nullptr;
     CatalogTab* m_catalog = nullptr;
     UsersTab* m_users = nullptr;
+    EvaluationTab* m_evaluation = nullptr;
+    ModelStore* m_models = nullptr;
+    QAction* m_trainAction = nullptr;
     QMenu* m_recentMenu = nullptr;
     QAction* m_importAction = nullptr;
     QLabel* m_pathLabel = nullptr;

@@ -18,6 +18,7 @@ namespace keys {
     inline constexpr auto kCurrentTab = u"window/currentTab";
     inline constexpr auto kCatalogSplitter = u"catalog/splitter";
     inline constexpr auto kUsersSplitter = u"users/splitter";
+    inline constexpr auto kUsersDetailSplitter = u"users/detailSplitter";
     inline constexpr auto kImportLastFolder = u"import/lastFolder";
     inline constexpr auto kImportFormat = u"import/format";
 } // namespace keys

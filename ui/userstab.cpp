@@ -1,5 +1,6 @@
 #include "userstab.h"
 
+#include "candidatespanel.h"
 #include "coldbadgedelegate.h"
 #include "data/dataset.h"
 #include "historymodel.h"
@@ -20,7 +21,7 @@
 
 namespace recwb::ui {
 
-UsersTab::UsersTab(QWidget* parent)
+UsersTab::UsersTab(ModelStore* store, QWidget* parent)
     : QWidget(parent)
     , m_model(new UsersModel(this))
     , m_history(new HistoryModel(this))
@@ -31,6 +32,8 @@ UsersTab::UsersTab(QWidget* parent)
     , m_userHeader(new QLabel(this))
     , m_historyView(new QTableView(this))
     , m_splitter(new QSplitter(Qt::Horizontal, this))
+    , m_detailSplitter(new QSplitter(Qt::Vertical, this))
+    , m_candidates(new CandidatesPanel(store, this))
 {
     m_status->setObjectName(QStringLiteral("usersStatus"));
     m_status->addItem(tr("All users"), AllUsers);
@@ -70,14 +73,21 @@ UsersTab::UsersTab(QWidget* parent)
     m_userHeader->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_userHeader->setMinimumHeight(m_filter->sizeHint().height());
     rightLayout->addWidget(m_userHeader);
-    rightLayout->addWidget(m_historyView, 1);
+    m_detailSplitter->setObjectName(QStringLiteral("usersDetailSplitter"));
+    m_detailSplitter->addWidget(m_historyView);
+    m_detailSplitter->addWidget(m_candidates);
+    m_detailSplitter->setChildrenCollapsible(false);
+    m_detailSplitter->setStretchFactor(0, 2);
+    m_detailSplitter->setStretchFactor(1, 3);
+    m_detailSplitter->setSizes({ 260, 420 });
+    rightLayout->addWidget(m_detailSplitter, 1);
 
     m_splitter->addWidget(left);
     m_splitter->addWidget(right);
     m_splitter->setChildrenCollapsible(false);
     m_splitter->setStretchFactor(0, 1);
     m_splitter->setStretchFactor(1, 1);
-    m_splitter->setSizes({ 600, 640 });
+    m_splitter->setSizes({ 480, 780 });
 
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(8, 8, 8, 8);
@@ -101,6 +111,7 @@ void UsersTab::setDataset(std::shared_ptr<const Dataset> dataset)
 {
     m_dataset = dataset;
     m_history->setDataset(dataset);
+    m_candidates->setDataset(dataset);
     m_model->setDataset(std::move(dataset));
     showUser(-1);
     updateCount();
@@ -109,6 +120,7 @@ void UsersTab::setDataset(std::shared_ptr<const Dataset> dataset)
 void UsersTab::setColdThreshold(int threshold)
 {
     m_model->setColdThreshold(threshold);
+    m_candidates->setColdThreshold(threshold);
     applyStatusFilter();
 }
 
@@ -146,9 +158,15 @@ void UsersTab::updateCount()
                                     : tr("%1 of %2 users").arg(locale.toString(shown), locale.toString(total)));
 }
 
+int UsersTab::currentUser() const
+{
+    return m_history->user();
+}
+
 void UsersTab::showUser(int user)
 {
     m_history->setUser(user);
+    m_candidates->setUser(m_dataset ? user : -1);
     if (!m_dataset || user < 0) {
         m_userHeader->setText(
             u"<span style='color:gray'>" + tr("Select a user to see their history.").toHtmlEscaped() + u"</span>");

@@ -15,19 +15,21 @@ class Dataset;
 
 namespace recwb::ui {
 
+class CandidatesPanel;
 class HistoryModel;
+class ModelStore;
 class TableFilterProxy;
 class UsersModel;
 
 // Users with their cold-start status, filterable by status and id/profile text, and the
-// selected user's interaction history, newest first.
+// selected user's interaction history, newest first, and their candidates below it.
 class UsersTab final : public QWidget {
     Q_OBJECT
 
 public:
     enum StatusFilter { AllUsers, ColdUsers, WarmUsers };
 
-    explicit UsersTab(QWidget* parent = nullptr);
+    explicit UsersTab(ModelStore* store, QWidget* parent = nullptr);
     ~UsersTab() override;
 
     void setDataset(std::shared_ptr<const Dataset> dataset);
@@ -45,6 +47,10 @@ public:
     HistoryModel* historyModel() const { return m_history; }
     TableFilterProxy* historyProxy() const { return m_historyProxy; }
     QSplitter* splitter() const { return m_splitter; }
+    QSplitter* detailSplitter() const { return m_detailSplitter; }
+    CandidatesPanel* candidatesPanel() const { return m_candidates; }
+    // The user whose history is shown, or -1.
+    int currentUser() const;
 
 private:
     void applyStatusFilter();
@@ -63,6 +69,8 @@ private:
     QLabel* m_userHeader;
     QTableView* m_historyView;
     QSplitter* m_splitter;
+    QSplitter* m_detailSplitter;
+    CandidatesPanel* m_candidates;
 };
 
 } // namespace recwb::ui
