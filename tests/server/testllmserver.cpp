@@ -1,0 +1,497 @@
+#include "testllmserver.h"
+
+#include <QHostAddress>
+#include <QHttpServerRequest>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QPointer>
+#include <QRegularExpression>
+#include <QSet>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QTimer>
+
+namespace recwb::test {
+
+namespace {
+
+QByteArray compact(const QJsonObject& o)
+{
+    return QJsonDocument(o).toJson(QJsonDocument::Compact);
+}
+
+QByteArray jsonString(const QString& s)
+{
+    QByteArray a = QJsonDocument(QJsonArray { s }).toJson(QJsonDocument::Compact);
+    return a.mid(1, a.size() - 2); // strip [ ]
+}
+
+QString textOf(const QJsonValue& content)
+{
+    if (content.isString())
+        return content.toString();
+    QStringList parts;
+    for (const QJsonValue& block : content.toArray())
+        parts << block.toObject().value(QStringLiteral("text")).toString();
+    return parts.join(u'\n');
+}
+
+QByteArray methodName(QHttpServerRequest::Method m)
+{
+    switch (m) {
+    case QHttpServerRequest::Method::Get:
+        return "GET";
+    case QHttpServerRequest::Method::Post:
+        return "POST";
+    case QHttpServerRequest::Method::Put:
+        return "PUT";
+    case QHttpServerRequest::Method::Delete:
+        return "DELETE";
+    default:
+        return "OTHER";
+    }
+}
+
+QString faultBase(const QString& fault)
+{
+    return fault.section(u':', 0, 0);
+}
+
+} // namespace
+
+QJsonObject RecordedRequest::json() const
+{
+    return QJsonDocument::fromJson(body).object();
+}
+
+TestLlmServer::TestLlmServer(QObject* parent)
+    : QAbstractHttpServer(parent)
+{
+}
+
+TestLlmServer::~TestLlmServer() = default;
+
+quint16 TestLlmServer::start(quint16 port)
+{
+    m_port = listen(QHostAddress::LocalHost, port);
+    return m_port;
+}
+
+QString TestLlmServer::baseUrl() const
+{
+    return QStringLiteral("http://127.0.0.1:%1").arg(m_port);
+}
+
+QString TestLlmServer::openAiBaseUrl() const
+{
+    return baseUrl() + QStringLiteral("/v1");
+}
+
+void TestLlmServer::setFault(const QString& fault, int count)
+{
+    m_fault = fault.trimmed();
+    m_faultRemaining = count > 0 ? count : -1;
+}
+
+int TestLlmServer::requestCount(const QString& path) const
+{
+    return path.isEmpty() ? m_total : m_pathCounts.value(path);
+}
+
+int TestLlmServer::faultCount(const QString& fault) const
+{
+    return m_faultCounts.value(fault);
+}
+
+void TestLlmServer::resetCounters()
+{
+    m_pathCounts.clear();
+    m_faultCounts.clear();
+    m_last.clear();
+    m_total = 0;
+    m_maxInFlight = m_inFlight;
+}
+
+QStringList TestLlmServer::faultNames()
+{
+    return { QStringLiteral("good"), QStringLiteral("fences"), QStringLiteral("numeric_ids"), QStringLiteral("invented_ids"),
+        QStringLiteral("repeated_ids"), QStringLiteral("truncated"), QStringLiteral("delay"), QStringLiteral("http429"),
+        QStringLiteral("quota429"), QStringLiteral("http500"), QStringLiteral("http503"), QStringLiteral("http529"),
+        QStringLiteral("close"), QStringLiteral("huge"), QStringLiteral("echo_key") };
+}
+
+QStringList TestLlmServer::extractCandidateIds(const QString& userText)
+{
+    static const QRegularExpression re(QStringLiteral(
+        R"re("(?:item_|external_)?id"\s*:\s*(?:"([^"\\]+)"|(-?\d+)))re" // JSON
+        R"re(|\bid\s+"([^"\\]+)")re" // id "X"
+        R"re(|(?:^|\n)[ \t]*(?:[-*][ \t]*)?(?:item_|external_)?id:[ \t]*([^\s,;|"]+))re" // id: X
+        R"re(|(?:^|\n)[ \t]*([^\s|:]+)[ \t]*\|)re"), // X | title
+        QRegularExpression::CaseInsensitiveOption);
+    QStringList ids;
+    QSet<QString> seen;
+    auto it = re.globalMatch(userText);
+    while (it.hasNext()) {
+        const QRegularExpressionMatch m = it.next();
+        QString id;
+        for (int g = 1; g <= 5 && id.isEmpty(); ++g)
+            id = m.captured(g);
+        if (!id.isEmpty() && !seen.contains(id)) {
+            seen.insert(id);
+            ids << id;
+        }
+    }
+    return ids;
+}
+
+QString TestLlmServer::pickFault(const RecordedRequest& request, const QString& prompt)
+{
+    const QByteArray header = request.header("x-test-fault").trimmed();
+    if (!header.isEmpty())
+        return QString::fromUtf8(header);
+    static const QRegularExpression marker(QStringLiteral(R"(\[\[fault:([A-Za-z0-9_:]+)\]\])"));
+    const QRegularExpressionMatch m = marker.match(prompt);
+    if (m.hasMatch())
+        return m.captured(1);
+    if (!m_fault.isEmpty() && m_faultRemaining != 0) {
+        if (m_faultRemaining > 0)
+            --m_faultRemaining;
+        return m_fault;
+    }
+    return QStringLiteral("good");
+}
+
+bool TestLlmServer::handleRequest(const QHttpServerRequest& request, QTcpSocket* socket)
+{
+    RecordedRequest rec;
+    rec.path = request.url().path();
+    rec.method = methodName(request.method());
+    for (const auto& [name, value] : request.headers())
+        rec.headers.insert(name.toLower(), value);
+    rec.body = request.body();
+
+    Provider provider;
+    if (rec.path == u"/v1/chat/completions")
+        provider = Provider::OpenAi;
+    else if (rec.path == u"/v1/messages")
+        provider = Provider::Anthropic;
+    else if (rec.path.startsWith(QStringLiteral("/v1beta/models/")) && rec.path.endsWith(QStringLiteral(":generateContent")))
+        provider = Provider::Gemini;
+    else if (rec.path == u"/api/chat")
+        provider = Provider::Ollama;
+    else
+        return false; // -> missingHandler (404)
+
+    ++m_total;
+    ++m_pathCounts[rec.path];
+    m_last.insert(rec.path, rec);
+    m_maxInFlight = std::max(m_maxInFlight, ++m_inFlight);
+
+    // Prompt text: all of it for fault markers, user turns for candidate ids.
+    const QJsonObject body = rec.json();
+    QStringList all;
+    QStringList user;
+    switch (provider) {
+    case Provider::OpenAi:
+    case Provider::Ollama:
+    case Provider::Anthropic:
+        for (const QJsonValue& v : body.value(QStringLiteral("messages")).toArray()) {
+            const QJsonObject m = v.toObject();
+            const QString text = textOf(m.value(QStringLiteral("content")));
+            all << text;
+            if (m.value(QStringLiteral("role")).toString() == u"user")
+                user << text;
+        }
+        all << textOf(body.value(QStringLiteral("system")));
+        break;
+    case Provider::Gemini:
+        for (const QJsonValue& v : body.value(QStringLiteral("contents")).toArray()) {
+            const QJsonObject c = v.toObject();
+            const QString text = textOf(c.value(QStringLiteral("parts")));
+            all << text;
+            if (c.value(QStringLiteral("role")).toString() != u"model")
+                user << text;
+        }
+        all << textOf(body.value(QStringLiteral("systemInstruction")).toObject().value(QStringLiteral("parts")));
+        break;
+    }
+    const QString fault = pickFault(rec, all.join(u'\n'));
+    ++m_faultCounts[faultBase(fault)];
+    RecordedRequest withPrompt = rec;
+    withPrompt.body = user.join(u'\n').toUtf8(); // answerFor reads the user text from here
+
+    if (fault == u"close") {
+        QPointer<QTcpSocket> s(socket);
+        QTimer::singleShot(0, this, [this, s] {
+            --m_inFlight;
+            if (s)
+                s->abort();
+        });
+        return true;
+    }
+    if (faultBase(fault) == u"delay") {
+        const int ms = fault.section(u':', 1, 1).toInt();
+        const Answer answer = answerFor(provider, QStringLiteral("good"), withPrompt);
+        QPointer<QTcpSocket> s(socket);
+        QTimer::singleShot(std::max(0, ms), this, [this, s, answer] {
+            if (s && s->state() == QAbstractSocket::ConnectedState)
+                respond(s, answer);
+            else
+                --m_inFlight;
+        });
+        return true;
+    }
+    respond(socket, answerFor(provider, fault, withPrompt));
+    return true;
+}
+
+void TestLlmServer::missingHandler(const QHttpServerRequest& request, QTcpSocket* socket)
+{
+    Answer a;
+    a.status = 404;
+    a.reason = "Not Found";
+    a.body = compact(QJsonObject { { QStringLiteral("error"), QStringLiteral("no route for %1").arg(request.url().path()) } });
+    ++m_inFlight;
+    respond(socket, a);
+}
+
+void TestLlmServer::respond(QTcpSocket* socket, const Answer& a)
+{
+    --m_inFlight;
+    QByteArray out = "HTTP/1.1 " + QByteArray::number(a.status) + ' ' + a.reason + "\r\n";
+    out += "Content-Type: application/json\r\n";
+    out += "Content-Length: " + QByteArray::number(a.body.size()) + "\r\n";
+    for (const auto& [name, value] : a.headers)
+        out += name + ": " + value + "\r\n";
+    out += "\r\n";
+    socket->write(out);
+    socket->write(a.body);
+}
+
+TestLlmServer::Answer TestLlmServer::error(Provider provider, int status, const QByteArray& reason, const QString& type,
+    const QString& message, const QJsonObject& extra) const
+{
+    Answer a;
+    a.status = status;
+    a.reason = reason;
+    QJsonObject e;
+    switch (provider) {
+    case Provider::OpenAi: // §1 {"error":{"message","type","param","code"}}
+        e = QJsonObject { { QStringLiteral("message"), message }, { QStringLiteral("type"), type },
+            { QStringLiteral("param"), QJsonValue::Null }, { QStringLiteral("code"), type } };
+        for (auto it = extra.begin(); it != extra.end(); ++it)
+            e.insert(it.key(), it.value());
+        a.body = compact(QJsonObject { { QStringLiteral("error"), e } });
+        break;
+    case Provider::Anthropic: // §2 {"type":"error","error":{"type","message"},"request_id"}
+        e = QJsonObject { { QStringLiteral("type"), type }, { QStringLiteral("message"), message } };
+        for (auto it = extra.begin(); it != extra.end(); ++it)
+            e.insert(it.key(), it.value());
+        a.body = compact(QJsonObject { { QStringLiteral("type"), QStringLiteral("error") }, { QStringLiteral("error"), e },
+            { QStringLiteral("request_id"), QStringLiteral("req_test") } });
+        break;
+    case Provider::Gemini: // §3 {"error":{"code","message","status","details"}}
+        e = QJsonObject { { QStringLiteral("code"), status }, { QStringLiteral("message"), message },
+            { QStringLiteral("status"), type } };
+        for (auto it = extra.begin(); it != extra.end(); ++it)
+            e.insert(it.key(), it.value());
+        a.body = compact(QJsonObject { { QStringLiteral("error"), e } });
+        break;
+    case Provider::Ollama: // §4 {"error":"..."}
+        a.body = compact(QJsonObject { { QStringLiteral("error"), message } });
+        break;
+    }
+    return a;
+}
+
+TestLlmServer::Answer TestLlmServer::success(Provider provider, const QString& text, bool truncated, const QString& model) const
+{
+    Answer a;
+    const int half = static_cast<int>(text.size() / 2);
+    const QString first = text.left(half);
+    const QString second = text.mid(half);
+    QJsonObject root;
+    switch (provider) {
+    case Provider::OpenAi: // §1 response; usage numbers from the §1 example
+        a.headers.append({ "x-request-id", "req-openai-" + QByteArray::number(m_total) });
+        root = QJsonObject {
+            { QStringLiteral("id"), QStringLiteral("chatcmpl-test") },
+            { QStringLiteral("object"), QStringLiteral("chat.completion") },
+            { QStringLiteral("model"), model },
+            { QStringLiteral("choices"),
+                QJsonArray { QJsonObject {
+                    { QStringLiteral("index"), 0 },
+                    { QStringLiteral("message"),
+                        QJsonObject { { QStringLiteral("role"), QStringLiteral("assistant") }, { QStringLiteral("content"), text },
+                            { QStringLiteral("refusal"), QJsonValue::Null } } },
+                    { QStringLiteral("finish_reason"), truncated ? QStringLiteral("length") : QStringLiteral("stop") } } } },
+            { QStringLiteral("usage"),
+                QJsonObject { { QStringLiteral("prompt_tokens"), 1234 }, { QStringLiteral("completion_tokens"), 210 },
+                    { QStringLiteral("total_tokens"), 1444 },
+                    { QStringLiteral("prompt_tokens_details"), QJsonObject { { QStringLiteral("cached_tokens"), 1024 } } },
+                    { QStringLiteral("completion_tokens_details"), QJsonObject { { QStringLiteral("reasoning_tokens"), 0 } } } } },
+        };
+        break;
+    case Provider::Anthropic: // §2 response, with a thinking block to skip and the text in two blocks
+        a.headers.append({ "request-id", "req_anthropic_" + QByteArray::number(m_total) });
+        root = QJsonObject {
+            { QStringLiteral("id"), QStringLiteral("msg_test") },
+            { QStringLiteral("type"), QStringLiteral("message") },
+            { QStringLiteral("role"), QStringLiteral("assistant") },
+            { QStringLiteral("model"), model },
+            { QStringLiteral("content"),
+                QJsonArray {
+                    QJsonObject { { QStringLiteral("type"), QStringLiteral("thinking") },
+                        { QStringLiteral("thinking"), QStringLiteral("Let me think about this user.") },
+                        { QStringLiteral("signature"), QStringLiteral("sig") } },
+                    QJsonObject { { QStringLiteral("type"), QStringLiteral("text") }, { QStringLiteral("text"), first } },
+                    QJsonObject { { QStringLiteral("type"), QStringLiteral("text") }, { QStringLiteral("text"), second } } } },
+            { QStringLiteral("stop_reason"), truncated ? QStringLiteral("max_tokens") : QStringLiteral("end_turn") },
+            { QStringLiteral("stop_sequence"), QJsonValue::Null },
+            { QStringLiteral("usage"),
+                QJsonObject { { QStringLiteral("input_tokens"), 312 }, { QStringLiteral("output_tokens"), 180 },
+                    { QStringLiteral("cache_creation_input_tokens"), 0 }, { QStringLiteral("cache_read_input_tokens"), 2048 } } },
+        };
+        break;
+    case Provider::Gemini: // §3 response, with a thought part to skip
+        root = QJsonObject {
+            { QStringLiteral("candidates"),
+                QJsonArray { QJsonObject {
+                    { QStringLiteral("content"),
+                        QJsonObject { { QStringLiteral("role"), QStringLiteral("model") },
+                            { QStringLiteral("parts"),
+                                QJsonArray { QJsonObject { { QStringLiteral("text"), QStringLiteral("thinking...") },
+                                                 { QStringLiteral("thought"), true } },
+                                    QJsonObject { { QStringLiteral("text"), first } }, QJsonObject { { QStringLiteral("text"), second } } } } } },
+                    { QStringLiteral("finishReason"), truncated ? QStringLiteral("MAX_TOKENS") : QStringLiteral("STOP") } } } },
+            { QStringLiteral("usageMetadata"),
+                QJsonObject { { QStringLiteral("promptTokenCount"), 1500 }, { QStringLiteral("cachedContentTokenCount"), 1024 },
+                    { QStringLiteral("candidatesTokenCount"), 200 }, { QStringLiteral("thoughtsTokenCount"), 350 },
+                    { QStringLiteral("totalTokenCount"), 2050 } } },
+            { QStringLiteral("modelVersion"), model },
+        };
+        break;
+    case Provider::Ollama: // §4 response
+        root = QJsonObject {
+            { QStringLiteral("model"), model },
+            { QStringLiteral("created_at"), QStringLiteral("2026-01-01T00:00:00Z") },
+            { QStringLiteral("message"), QJsonObject { { QStringLiteral("role"), QStringLiteral("assistant") }, { QStringLiteral("content"), text } } },
+            { QStringLiteral("done"), true },
+            { QStringLiteral("done_reason"), truncated ? QStringLiteral("length") : QStringLiteral("stop") },
+            { QStringLiteral("total_duration"), 4648158584LL },
+            { QStringLiteral("prompt_eval_count"), 36 },
+            { QStringLiteral("eval_count"), 180 },
+        };
+        break;
+    }
+    a.body = compact(root);
+    return a;
+}
+
+TestLlmServer::Answer TestLlmServer::answerFor(Provider provider, const QString& fault, const RecordedRequest& request) const
+{
+    const QString userText = QString::fromUtf8(request.body); // the user turns (see handleRequest)
+    const QJsonObject original = m_last.value(request.path).json();
+    QString model = original.value(QStringLiteral("model")).toString();
+    if (provider == Provider::Gemini)
+        model = request.path.section(u'/', 3).section(u':', 0, 0);
+
+    QStringList ids = extractCandidateIds(userText);
+    static const QRegularExpression topK(QStringLiteral(R"(\btop (\d+)\b)"), QRegularExpression::CaseInsensitiveOption);
+    if (const QRegularExpressionMatch m = topK.match(userText); m.hasMatch() && m.captured(1).toInt() > 0)
+        ids = ids.mid(0, m.captured(1).toInt());
+    if (fault == u"invented_ids") {
+        ids.insert(std::min<qsizetype>(1, ids.size()), QStringLiteral("invented-1"));
+        ids.append(QStringLiteral("invented-2"));
+    } else if (fault == u"repeated_ids" && !ids.isEmpty()) {
+        ids.append(ids.first());
+        if (ids.size() > 2)
+            ids.append(ids.at(1));
+    }
+
+    QByteArray json = "{\"recommendations\":[";
+    for (int i = 0; i < ids.size(); ++i) {
+        bool numeric = false;
+        const qlonglong n = ids.at(i).toLongLong(&numeric);
+        const QByteArray idJson = (fault == u"numeric_ids" && numeric) ? QByteArray::number(n) : jsonString(ids.at(i));
+        if (i > 0)
+            json += ',';
+        json += "{\"item_id\":" + idJson + ",\"rank\":" + QByteArray::number(i + 1) + ",\"score\":"
+            + QByteArray::number(std::max(0.05, 0.95 - 0.05 * i), 'f', 2) + ",\"explanation\":"
+            + jsonString(QStringLiteral("Test server pick %1 for this user.").arg(i + 1)) + '}';
+    }
+    json += "]}";
+    QString text = QString::fromUtf8(json);
+
+    if (fault == u"good" || fault == u"numeric_ids" || fault == u"invented_ids" || fault == u"repeated_ids")
+        return success(provider, text, false, model);
+    if (fault == u"fences")
+        return success(provider,
+            QStringLiteral("Here are my picks:\n```json\n") + text + QStringLiteral("\n```\nLet me know if you need more."),
+            false, model);
+    if (fault == u"truncated")
+        return success(provider, text.left(std::max<qsizetype>(1, text.size() * 3 / 5)), true, model);
+    if (faultBase(fault) == u"http429") {
+        const QString seconds = fault.section(u':', 1, 1).isEmpty() ? QStringLiteral("1") : fault.section(u':', 1, 1);
+        Answer a = error(provider, 429, "Too Many Requests",
+            provider == Provider::Anthropic ? QStringLiteral("rate_limit_error")
+                : provider == Provider::Gemini ? QStringLiteral("RESOURCE_EXHAUSTED")
+                                               : QStringLiteral("rate_limit_exceeded"),
+            QStringLiteral("Rate limit reached, retry after %1 s").arg(seconds));
+        a.headers.append({ "retry-after", seconds.toUtf8() });
+        return a;
+    }
+    if (fault == u"quota429") {
+        switch (provider) {
+        case Provider::Anthropic:
+            return error(provider, 429, "Too Many Requests", QStringLiteral("rate_limit_error"),
+                QStringLiteral("Your organization has reached its monthly spend limit."),
+                QJsonObject { { QStringLiteral("details"),
+                    QJsonObject { { QStringLiteral("error_code"), QStringLiteral("enforced_spend_limit_reached") } } } });
+        case Provider::Gemini:
+            return error(provider, 429, "Too Many Requests", QStringLiteral("RESOURCE_EXHAUSTED"),
+                QStringLiteral("You exceeded your current quota."),
+                QJsonObject { { QStringLiteral("details"),
+                    QJsonArray { QJsonObject {
+                        { QStringLiteral("@type"), QStringLiteral("type.googleapis.com/google.rpc.QuotaFailure") },
+                        { QStringLiteral("violations"),
+                            QJsonArray { QJsonObject {
+                                { QStringLiteral("quotaMetric"),
+                                    QStringLiteral("generativelanguage.googleapis.com/generate_content_free_tier_requests") },
+                                { QStringLiteral("quotaId"), QStringLiteral("GenerateRequestsPerDayPerProjectPerModel-FreeTier") } } } } } } } });
+        case Provider::OpenAi:
+        case Provider::Ollama:
+            return error(provider, 429, "Too Many Requests", QStringLiteral("insufficient_quota"),
+                QStringLiteral("You exceeded your current quota, please check your plan and billing details."));
+        }
+    }
+    if (fault == u"http500")
+        return error(provider, 500, "Internal Server Error",
+            provider == Provider::Anthropic ? QStringLiteral("api_error")
+                : provider == Provider::Gemini ? QStringLiteral("INTERNAL")
+                                               : QStringLiteral("server_error"),
+            QStringLiteral("The server had an error while processing your request."));
+    if (fault == u"http503")
+        return error(provider, 503, "Service Unavailable",
+            provider == Provider::Gemini ? QStringLiteral("UNAVAILABLE") : QStringLiteral("service_unavailable"),
+            QStringLiteral("The model is overloaded. Please try again later."));
+    if (fault == u"http529")
+        return error(provider, 529, "Overloaded", QStringLiteral("overloaded_error"), QStringLiteral("Overloaded"));
+    if (fault == u"huge") {
+        Answer a;
+        a.body = "{\"padding\":\"" + QByteArray(m_hugeBytes, 'x') + "\"}";
+        return a;
+    }
+    if (fault == u"echo_key") {
+        const RecordedRequest& full = m_last.value(request.path);
+        const QString credentials = QString::fromUtf8(full.header("authorization") + ' ' + full.header("x-api-key") + ' '
+            + full.header("x-goog-api-key"));
+        return error(provider, 401, "Unauthorized",
+            provider == Provider::Anthropic ? QStringLiteral("authentication_error") : QStringLiteral("invalid_api_key"),
+            QStringLiteral("Incorrect API key provided: %1").arg(credentials.trimmed()));
+    }
+    return error(provider, 400, "Bad Request", QStringLiteral("invalid_request_error"),
+        QStringLiteral("unknown test fault '%1'").arg(fault));
+}
+
+} // namespace recwb::test

@@ -1,0 +1,112 @@
+#pragma once
+
+#include <QAbstractHttpServer>
+#include <QByteArray>
+#include <QHash>
+#include <QJsonObject>
+#include <QList>
+#include <QString>
+#include <QStringList>
+
+class QTcpSocket;
+
+namespace recwb::test {
+
+// One request as the server saw it.
+struct RecordedRequest {
+    QString path; // e.g. /v1/chat/completions
+    QByteArray method;
+    QHash<QByteArray, QByteArray> headers; // names lower-cased
+    QByteArray body;
+    QByteArray header(const QByteArray& name) const { return headers.value(name.toLower()); }
+    QJsonObject json() const;
+};
+
+// A local LLM server for tests and manual runs, speaking four wire formats at their paths
+// (LLM_APIS.md sections 1-4):
+//   POST /v1/chat/completions                      OpenAI Chat Completions
+//   POST /v1/messages                              Anthropic Messages
+//   POST /v1beta/models/{model}:generateContent    Gemini
+//   POST /api/chat                                 Ollama native
+// It answers a rerank with {"recommendations":[{"item_id","rank","score","explanation"}]}
+// built from the candidate ids it finds in the user messages (extractCandidateIds), in the
+// order found, with each provider's usage fields (the example numbers of LLM_APIS.md).
+//
+// Faults (see faultNames()) are chosen per request, first match wins:
+//   1. the header  X-Test-Fault: NAME
+//   2. a marker    [[fault:NAME]] anywhere in the prompt (system or user text), so an
+//      unchanged client can trigger it
+//   3. the server-wide fault from setFault(), optionally for the next N requests only.
+// NAME is one of: good, fences, numeric_ids, invented_ids, repeated_ids, truncated,
+// delay:MS, http429[:SECONDS], quota429, http500, http503, http529, close, huge,
+// echo_key (a 401 whose message echoes the request's credentials, for redaction tests).
+// Delayed answers use a QTimer, so other requests are served meanwhile.
+//
+// Thread contract: a QObject of the thread that created it; that thread must run an event
+// loop. All members are called from that thread.
+class TestLlmServer final : public QAbstractHttpServer {
+    Q_OBJECT
+
+public:
+    explicit TestLlmServer(QObject* parent = nullptr);
+    ~TestLlmServer() override;
+
+    // Listens on 127.0.0.1 (port 0 picks a free port). Returns the port, 0 on failure.
+    quint16 start(quint16 port = 0);
+    quint16 port() const { return m_port; }
+    QString baseUrl() const; // http://127.0.0.1:PORT (Anthropic, Gemini, Ollama base)
+    QString openAiBaseUrl() const; // http://127.0.0.1:PORT/v1
+
+    // Server-wide fault; count > 0 applies it to the next count requests only.
+    void setFault(const QString& fault, int count = -1);
+    void clearFault() { setFault(QString()); }
+    void setHugeBytes(qint64 bytes) { m_hugeBytes = bytes; }
+
+    int requestCount(const QString& path = QString()) const; // all paths when empty
+    int faultCount(const QString& fault) const; // by fault name without arguments ("delay", "http429")
+    int inFlight() const { return m_inFlight; }
+    int maxInFlight() const { return m_maxInFlight; }
+    void resetCounters();
+    RecordedRequest lastRequest(const QString& path) const { return m_last.value(path); }
+    bool hasRequest(const QString& path) const { return m_last.contains(path); }
+
+    static QStringList faultNames();
+    // The convention: in order of appearance, without duplicates, the values of
+    //   "id": "X" / "item_id": "X" / "external_id": "X" (also unquoted numbers),
+    //   id "X"              (a candidate line like: - id "42": Title ...)
+    //   id: X / item_id: X  (at the start of a line, optionally after - or *)
+    //   X | title | ...     (the first column of a pipe-separated line)
+    static QStringList extractCandidateIds(const QString& userText);
+
+protected:
+    bool handleRequest(const QHttpServerRequest& request, QTcpSocket* socket) override;
+    void missingHandler(const QHttpServerRequest& request, QTcpSocket* socket) override;
+
+private:
+    enum class Provider { OpenAi, Anthropic, Gemini, Ollama };
+    struct Answer {
+        int status = 200;
+        QByteArray reason = "OK";
+        QList<QPair<QByteArray, QByteArray>> headers;
+        QByteArray body;
+    };
+    Answer answerFor(Provider provider, const QString& fault, const RecordedRequest& request) const;
+    Answer success(Provider provider, const QString& text, bool truncated, const QString& model) const;
+    Answer error(Provider provider, int status, const QByteArray& reason, const QString& type, const QString& message,
+        const QJsonObject& extra = {}) const;
+    void respond(QTcpSocket* socket, const Answer& answer);
+    QString pickFault(const RecordedRequest& request, const QString& prompt);
+
+    quint16 m_port = 0;
+    QString m_fault;
+    int m_faultRemaining = -1;
+    qint64 m_hugeBytes = 9 * 1024 * 1024;
+    QHash<QString, int> m_pathCounts;
+    QHash<QString, int> m_faultCounts;
+    QHash<QString, RecordedRequest> m_last;
+    int m_total = 0;
+    int m_inFlight = 0;
+    int m_maxInFlight = 0;
+};
+
+} // namespace recwb::test
