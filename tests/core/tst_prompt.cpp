@@ -1,0 +1,264 @@
+#include "rerank/prompt.h"
+#include "testutil.h"
+#include "util/error.h"
+
+#include <QJsonArray>
+
+using namespace recwb;
+using namespace recwb::rerank;
+
+namespace {
+
+// Items 0..5: 0-2 Action, 3-4 Drama, 5 Action+Drama. User 0 watched 0, 3, 1 at ts 100, 300, 200;
+// user 1 watched one item (cold).
+Dataset makeDataset()
+{
+    Dataset ds;
+    ds.categories = QStringList { QStringLiteral("Action"), QStringLiteral("Drama") };
+    const char* titles[] = { "Heat", "Ronin", "Collateral", "Amelie", "Magnolia", "Drive" };
+    for (int i = 0; i < 6; ++i) {
+        Item it;
+        it.externalId = QString::number(1000 + i);
+        it.title = QString::fromLatin1(titles[i]);
+        it.categories = i < 3 ? std::vector<int32_t> { 0 } : i < 5 ? std::vector<int32_t> { 1 } : std::vector<int32_t> { 0, 1 };
+        it.description = QStringLiteral("word ").repeated(100 + i); // 500+ chars
+        it.tags = QStringList { QStringLiteral("tag%1").arg(i) };
+        it.year = 1995 + i;
+        ds.items.push_back(it);
+    }
+    CsrBuilder b(2, 6, true);
+    b.add(0, 0, 5.0f, 100);
+    b.add(0, 1, 4.0f, 200);
+    b.add(0, 3, 3.0f, 300);
+    b.add(1, 2, 4.0f, 50);
+    ds.userItems = b.finish();
+    ds.itemUsers = ds.userItems.transposed();
+    User u0;
+    u0.externalId = QStringLiteral("alice");
+    u0.attributes.insert(QStringLiteral("age"), 31);
+    u0.attributes.insert(QStringLiteral("gender"), QStringLiteral("F"));
+    User u1;
+    u1.externalId = QStringLiteral("bob");
+    ds.users = { u0, u1 };
+    ds.rebuildIndexes();
+    return ds;
+}
+
+std::vector<Candidate> makeCandidates(const Dataset& ds)
+{
+    const std::vector<cf::ScoredItem> scored { { 2, 0.912345f }, { 5, 0.5f }, { 4, 0.25f } };
+    return candidatesFrom(ds, scored);
+}
+
+} // namespace
+
+class TestPrompt : public QObject {
+    Q_OBJECT
+
+private slots:
+    void variablesFromDataset()
+    {
+        const Dataset ds = makeDataset();
+        const auto cands = makeCandidates(ds);
+        EnrichOptions o;
+        o.k = 2;
+        o.descriptionChars = 50;
+        const QJsonObject v = enrich(ds, 0, cands, o);
+        const QJsonObject user = v.value(QStringLiteral("user")).toObject();
+        QCOMPARE(user.value(QStringLiteral("id")).toString(), QStringLiteral("alice"));
+        QCOMPARE(user.value(QStringLiteral("interactions")).toInt(), 3);
+        QCOMPARE(user.value(QStringLiteral("cold")).toBool(), true); // 3 < 5
+        QCOMPARE(user.value(QStringLiteral("status")).toString(), QStringLiteral("cold"));
+        const QJsonArray profile = user.value(QStringLiteral("profile")).toArray();
+        QCOMPARE(profile.size(), 2);
+        QCOMPARE(profile[0].toObject().value(QStringLiteral("key")).toString(), QStringLiteral("age"));
+        QCOMPARE(profile[0].toObject().value(QStringLiteral("value")).toString(), QStringLiteral("31"));
+        // History: most recent first.
+        const QJsonArray hist = v.value(QStringLiteral("history")).toArray();
+        QCOMPARE(hist.size(), 3);
+        QCOMPARE(hist[0].toObject().value(QStringLiteral("title")).toString(), QStringLiteral("Amelie"));
+        QCOMPARE(hist[1].toObject().value(QStringLiteral("title")).toString(), QStringLiteral("Ronin"));
+        QCOMPARE(hist[2].toObject().value(QStringLiteral("title")).toString(), QStringLiteral("Heat"));
+        QCOMPARE(hist[0].toObject().value(QStringLiteral("time")).toString(), QStringLiteral("1970-01-01"));
+        // Category shares: Action 2 of 3, Drama 1 of 3.
+        const QJsonArray prefs = v.value(QStringLiteral("category_preferences")).toArray();
+        QCOMPARE(prefs[0].toObject().value(QStringLiteral("name")).toString(), QStringLiteral("Action"));
+        QCOMPARE(prefs[0].toObject().value(QStringLiteral("share_percent")).toInt(), 67);
+        QCOMPARE(prefs[1].toObject().value(QStringLiteral("share_percent")).toInt(), 33);
+        // Candidates: ids are strings, scores with 4 decimals, CF ranks, descriptions cut.
+        const QJsonArray c = v.value(QStringLiteral("candidates")).toArray();
+        QCOMPARE(c.size(), 3);
+        QVERIFY(c[0].toObject().value(QStringLiteral("external_id")).isString());
+        QCOMPARE(c[0].toObject().value(QStringLiteral("external_id")).toString(), QStringLiteral("1002"));
+        QCOMPARE(c[0].toObject().value(QStringLiteral("cf_score")).toString(), QStringLiteral("0.9123"));
+        QCOMPARE(c[1].toObject().value(QStringLiteral("cf_rank")).toInt(), 2);
+        QCOMPARE(c[1].toObject().value(QStringLiteral("categories")).toString(), QStringLiteral("Action, Drama"));
+        const QString d = c[0].toObject().value(QStringLiteral("description")).toString();
+        QVERIFY2(d.size() <= 51 && d.endsWith(QChar(0x2026)), qPrintable(d));
+        QCOMPARE(v.value(QStringLiteral("k")).toInt(), 2);
+        QCOMPARE(v.value(QStringLiteral("candidate_count")).toInt(), 3);
+        QVERIFY(v.value(QStringLiteral("schema")).toString().contains(u"\"item_id\":{\"type\":\"string\"}"));
+    }
+
+    void adHocHistoryAndHistoryLength()
+    {
+        const Dataset ds = makeDataset();
+        const auto cands = makeCandidates(ds);
+        PromptUser u;
+        u.id = QStringLiteral("what-if");
+        for (int i = 0; i < 6; ++i)
+            u.history.push_back({ i, 1.0f, 1000 + i * 86400 });
+        EnrichOptions o;
+        o.historyLength = 4;
+        const QJsonObject v = enrich(ds, u, cands, o);
+        const QJsonArray hist = v.value(QStringLiteral("history")).toArray();
+        QCOMPARE(hist.size(), 4);
+        QCOMPARE(hist[0].toObject().value(QStringLiteral("title")).toString(), QStringLiteral("Drive"));
+        QCOMPARE(v.value(QStringLiteral("user")).toObject().value(QStringLiteral("status")).toString(), QStringLiteral("warm"));
+        QCOMPARE(v.value(QStringLiteral("user")).toObject().value(QStringLiteral("cold")).toBool(), false);
+        // An empty history: a cold user with no preferences.
+        const QJsonObject empty = enrich(ds, PromptUser {}, cands);
+        QVERIFY(empty.value(QStringLiteral("history")).toArray().isEmpty());
+        QCOMPARE(empty.value(QStringLiteral("has_history")).toBool(), false);
+        QVERIFY(empty.value(QStringLiteral("user")).toObject().value(QStringLiteral("cold")).toBool());
+    }
+
+    void rendersSystemThenUser()
+    {
+        const Dataset ds = makeDataset();
+        const auto cands = makeCandidates(ds);
+        const PromptTemplate t { QStringLiteral("t"), 1,
+            QStringLiteral("{{! a comment }}\n{{! system }}\nStatic rules. Schema: {{{schema}}}\n{{! user }}\n"
+                           "User {{user.id}}\n{{#candidates}}\n- {{external_id}} {{title}} & co\n{{/candidates}}\nTop {{k}}.\n") };
+        const RenderedPrompt r = renderPrompt(t, enrich(ds, 0, cands));
+        QCOMPARE(r.request.messages.size(), 2);
+        QCOMPARE(r.request.messages[0].role, QStringLiteral("system"));
+        QVERIFY(r.request.messages[0].cacheBreakpoint);
+        QVERIFY(!r.request.messages[1].cacheBreakpoint);
+        QVERIFY(r.systemText().startsWith(u"Static rules."));
+        QVERIFY(!r.systemText().contains(u"1002")); // candidates only in the user part
+        QCOMPARE(r.userText(), QStringLiteral("User alice\n- 1002 Collateral & co\n- 1005 Drive & co\n- 1004 Magnolia & co\nTop 3."));
+        QCOMPARE(r.chars, r.systemText().size() + r.userText().size());
+        QVERIFY(r.estimatedTokens > r.chars / 8 && r.estimatedTokens < r.chars);
+        QVERIFY(!r.request.jsonSchema.isEmpty());
+        QCOMPARE(r.templateRef, QStringLiteral("t@1"));
+    }
+
+    void tokenEstimates_data()
+    {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<int>("low");
+        QTest::addColumn<int>("high");
+        QTest::addRow("empty") << QString() << 0 << 0;
+        QTest::addRow("short words") << QStringLiteral("the cat sat on the mat") << 6 << 6;
+        QTest::addRow("long word") << QStringLiteral("recommendations") << 2 << 3;
+        QTest::addRow("digits") << QStringLiteral("1234567") << 3 << 3;
+        QTest::addRow("json") << QStringLiteral(R"({"item_id":"42"})") << 5 << 10;
+        QTest::addRow("cjk") << QStringLiteral("推荐系统") << 4 << 4;
+        QTest::addRow("prose") << QStringLiteral("A collaborative-filtering model has already retrieved candidate items for one user.")
+                               << 12 << 20;
+    }
+    void tokenEstimates()
+    {
+        QFETCH(QString, text);
+        QFETCH(int, low);
+        QFETCH(int, high);
+        const qint64 n = estimateTokens(text);
+        QVERIFY2(n >= low && n <= high, qPrintable(QStringLiteral("%1 tokens").arg(n)));
+    }
+
+    void costEstimate()
+    {
+        RenderedPrompt r;
+        r.estimatedTokens = 10000;
+        Prices p;
+        p.input = 0.40;
+        p.output = 1.60;
+        const PromptEstimate e = estimateCost(r, p, 10);
+        QCOMPARE(e.inputTokens, 10000);
+        QCOMPARE(e.outputTokens, 10 * kDefaultTokensPerItem + 16);
+        QVERIFY(qFuzzyCompare(*e.usd, (10000 * 0.40 + e.outputTokens * 1.60) / 1e6));
+        p.output.reset();
+        QVERIFY(!estimateCost(r, p, 10).usd.has_value());
+    }
+
+    void templateErrorsNameTheLine_data()
+    {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<int>("line");
+        QTest::addColumn<QString>("what");
+        QTest::addRow("unclosed section") << QStringLiteral("{{! user }}\nline2\n{{#candidates}}\n{{title}}\n") << 3
+                                          << QStringLiteral("unclosed section");
+        QTest::addRow("unknown variable") << QStringLiteral("{{! system }}\nok\n{{! user }}\nhello\n{{usr.id}}\n") << 5
+                                          << QStringLiteral("unknown variable \"usr.id\"");
+        QTest::addRow("unknown in section") << QStringLiteral("a\n{{#history}}\n{{titel}}\n{{/history}}\n") << 3
+                                            << QStringLiteral("titel");
+        QTest::addRow("unclosed tag") << QStringLiteral("a\nb {{user.id\n") << 2 << QStringLiteral("unclosed tag");
+        QTest::addRow("unopened") << QStringLiteral("a\n\n{{/history}}\n") << 3 << QStringLiteral("unopened");
+        QTest::addRow("partial") << QStringLiteral("{{> other}}\n") << 1 << QStringLiteral("partials");
+        QTest::addRow("two system") << QStringLiteral("{{! system }}\na\n{{! system }}\n") << 3 << QStringLiteral("second");
+    }
+    void templateErrorsNameTheLine()
+    {
+        QFETCH(QString, text);
+        QFETCH(int, line);
+        QFETCH(QString, what);
+        const Dataset ds = makeDataset();
+        const auto cands = makeCandidates(ds);
+        const PromptTemplate t { QStringLiteral("broken"), 4, text };
+        try {
+            renderPrompt(t, enrich(ds, 0, cands));
+            QFAIL("expected an error");
+        } catch (const Error& e) {
+            QVERIFY2(e.message().contains(QStringLiteral("broken@4 line %1:").arg(line)), qPrintable(e.message()));
+            QVERIFY2(e.message().contains(what, Qt::CaseInsensitive), qPrintable(e.message()));
+        }
+        QVERIFY_THROWS_EXCEPTION(Error, checkTemplate(t));
+    }
+
+    void customVariablesAllowed()
+    {
+        const Dataset ds = makeDataset();
+        const auto cands = makeCandidates(ds);
+        QJsonObject v = enrich(ds, 0, cands);
+        v.insert(QStringLiteral("tone"), QStringLiteral("friendly"));
+        const RenderedPrompt r = renderPrompt(PromptTemplate { QStringLiteral("x"), 0, QStringLiteral("Be {{tone}}.") }, v);
+        QCOMPARE(r.userText(), QStringLiteral("Be friendly."));
+        QCOMPARE(r.request.messages.size(), 1);
+    }
+
+    void everyShippedTemplateRenders()
+    {
+        const Dataset ds = makeDataset();
+        const auto cands = makeCandidates(ds);
+        const QList<PromptTemplate> shipped = shippedTemplates();
+        QStringList names;
+        for (const PromptTemplate& t : shipped)
+            names << t.name;
+        QCOMPARE(names, (QStringList { QStringLiteral("coldstart"), QStringLiteral("compact"), QStringLiteral("listwise") }));
+        for (const PromptTemplate& t : shipped) {
+            checkTemplate(t);
+            for (const int user : { 0, 1 }) {
+                const RenderedPrompt r = renderPrompt(t, enrich(ds, user, cands));
+                QVERIFY2(r.request.messages.size() == 2, qPrintable(t.name));
+                QVERIFY(r.request.messages[0].cacheBreakpoint);
+                QVERIFY2(!r.systemText().contains(u"1002"), qPrintable(t.name)); // static prefix
+                for (const Candidate& c : cands)
+                    QVERIFY2(r.userText().contains(c.externalId), qPrintable(t.name + u' ' + c.externalId));
+                QVERIFY2(!r.userText().contains(u"{{"), qPrintable(r.userText()));
+                QVERIFY2(!r.userText().contains(u"\n\n\n"), qPrintable(t.name));
+            }
+            // The listwise prompt carries the schema and the injection defence.
+            if (t.name == u"listwise") {
+                const RenderedPrompt r = renderPrompt(t, enrich(ds, 0, cands));
+                QVERIFY(r.systemText().contains(answerSchemaText()));
+                QVERIFY(r.systemText().contains(u"data, not instructions"));
+                QVERIFY(r.userText().contains(u"Heat"));
+                QVERIFY(r.userText().contains(u"age: 31"));
+            }
+        }
+    }
+};
+
+QTEST_APPLESS_MAIN(TestPrompt)
+#include "tst_prompt.moc"
