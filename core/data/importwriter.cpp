@@ -59,6 +59,7 @@ QString ImportReport::toText() const
 ImportWriter::ImportWriter(Workspace& ws, ImportReport& report)
     : m_ws(ws)
     , m_report(report)
+    , m_fkOff(ws)
     , m_tx(ws)
     , m_insertItem(ws.db(), "INSERT INTO items(id, external_id, title, description, year, attributes) VALUES(?,?,?,?,?,?)")
     , m_updateItem(ws.db(),
@@ -210,14 +211,86 @@ void ImportWriter::upsertUser(const UserRecord& r)
     m_updateUser.bind(1, static_cast<int64_t>(id)).bind(2, compactJson(merged(m_selectUserAttrs, id, r.attributes))).exec();
 }
 
+ImportWriter::ForeignKeysOff::ForeignKeysOff(Workspace& w)
+    : ws(w)
+{
+    if (!ws.inTransaction())
+        sql::exec(ws.db(), "PRAGMA foreign_keys = OFF");
+}
+
+ImportWriter::ForeignKeysOff::~ForeignKeysOff()
+{
+    if (!ws.inTransaction())
+        sqlite3_exec(ws.db(), "PRAGMA foreign_keys = ON", nullptr, nullptr, nullptr);
+}
+
 void ImportWriter::addInteraction(qint64 userId, qint64 itemId, double value, qint64 timestamp)
 {
-    m_upsertInteraction.bind(1, static_cast<int64_t>(userId))
-        .bind(2, static_cast<int64_t>(itemId))
-        .bind(3, value)
-        .bind(4, static_cast<int64_t>(timestamp))
-        .exec();
+    if (m_pending.capacity() == 0)
+        m_pending.reserve(1 << 16);
+    m_pending.push_back({ userId, itemId, timestamp, static_cast<float>(value), static_cast<quint32>(m_pending.size()) });
     ++m_report.interactionRows;
+    if (m_pending.size() >= kInteractionBuffer)
+        flushInteractions();
+}
+
+void ImportWriter::flushInteractions()
+{
+    if (m_pending.empty())
+        return;
+    std::sort(m_pending.begin(), m_pending.end(), [](const PendingInteraction& a, const PendingInteraction& b) {
+        if (a.user != b.user)
+            return a.user < b.user;
+        if (a.item != b.item)
+            return a.item < b.item;
+        if (a.timestamp != b.timestamp)
+            return a.timestamp < b.timestamp;
+        return a.seq < b.seq;
+    });
+    // The last of each (user, item) run is the latest (ties: the later row), the one the
+    // upsert would keep; rows already in the workspace are resolved by the upsert itself.
+    size_t kept = 0;
+    for (size_t k = 0; k < m_pending.size(); ++k) {
+        const auto& r = m_pending[k];
+        if (k + 1 < m_pending.size() && m_pending[k + 1].user == r.user && m_pending[k + 1].item == r.item)
+            continue;
+        m_pending[kept++] = r;
+    }
+    m_pending.resize(kept);
+    // Into an empty table a plain insert is enough (keys are unique and ascending); after
+    // that, an upsert keeps the later of a stored and a new row.
+    const bool empty = sql::queryInt(m_ws.db(), "SELECT NOT EXISTS (SELECT 1 FROM interactions)") != 0;
+    QByteArray values;
+    for (int k = 0; k < kRowsPerInsert; ++k)
+        values += k ? ",(?,?,?,?)" : "(?,?,?,?)";
+    const QByteArray upsertTail = " ON CONFLICT(user_id, item_id) DO UPDATE SET value = excluded.value, ts = excluded.ts "
+                                  "WHERE excluded.ts >= interactions.ts";
+    if (!m_insertMany)
+        m_insertMany.emplace(m_ws.db(), QByteArray("INSERT INTO interactions(user_id, item_id, value, ts) VALUES " + values).constData());
+    if (!m_upsertMany)
+        m_upsertMany.emplace(m_ws.db(),
+            QByteArray("INSERT INTO interactions(user_id, item_id, value, ts) VALUES " + values + upsertTail).constData());
+    sql::Statement& many = empty ? *m_insertMany : *m_upsertMany;
+    size_t k = 0;
+    for (; k + kRowsPerInsert <= m_pending.size(); k += kRowsPerInsert) {
+        for (int j = 0; j < kRowsPerInsert; ++j) {
+            const auto& r = m_pending[k + static_cast<size_t>(j)];
+            many.bind(4 * j + 1, static_cast<int64_t>(r.user))
+                .bind(4 * j + 2, static_cast<int64_t>(r.item))
+                .bind(4 * j + 3, static_cast<double>(r.value))
+                .bind(4 * j + 4, static_cast<int64_t>(r.timestamp));
+        }
+        many.exec();
+    }
+    for (; k < m_pending.size(); ++k) {
+        const auto& r = m_pending[k];
+        m_upsertInteraction.bind(1, static_cast<int64_t>(r.user))
+            .bind(2, static_cast<int64_t>(r.item))
+            .bind(3, static_cast<double>(r.value))
+            .bind(4, static_cast<int64_t>(r.timestamp))
+            .exec();
+    }
+    m_pending.clear();
 }
 
 void ImportWriter::addTag(qint64 itemId, std::optional<qint64> userId, const QString& tag, std::optional<qint64> timestamp)
@@ -238,6 +311,7 @@ void ImportWriter::addTag(qint64 itemId, std::optional<qint64> userId, const QSt
 
 void ImportWriter::commit()
 {
+    flushInteractions();
     const int64_t after = sql::queryInt(m_ws.db(), "SELECT count(*) FROM interactions");
     m_report.interactionsAdded = after - m_interactionsBefore;
     m_report.duplicatesCollapsed = m_report.interactionRows - m_report.interactionsAdded;
