@@ -109,7 +109,8 @@ void TestLlmServer::resetCounters()
     m_faultCounts.clear();
     m_last.clear();
     m_total = 0;
-    m_maxInFlight = m_inFlight;
+    m_maxInFlight = m_inFlight; // answers still pending from earlier requests stay counted
+    m_pathMaxInFlight = m_pathInFlight;
 }
 
 QStringList TestLlmServer::faultNames()
@@ -186,6 +187,7 @@ bool TestLlmServer::handleRequest(const QHttpServerRequest& request, QTcpSocket*
     ++m_pathCounts[rec.path];
     m_last.insert(rec.path, rec);
     m_maxInFlight = std::max(m_maxInFlight, ++m_inFlight);
+    m_pathMaxInFlight[rec.path] = std::max(m_pathMaxInFlight.value(rec.path), ++m_pathInFlight[rec.path]);
 
     // Prompt text: all of it for fault markers, user turns for candidate ids.
     const QJsonObject body = rec.json();
@@ -222,8 +224,8 @@ bool TestLlmServer::handleRequest(const QHttpServerRequest& request, QTcpSocket*
 
     if (fault == u"close") {
         QPointer<QTcpSocket> s(socket);
-        QTimer::singleShot(0, this, [this, s] {
-            --m_inFlight;
+        QTimer::singleShot(0, this, [this, s, path = rec.path] {
+            requestDone(path);
             if (s)
                 s->abort();
         });
@@ -233,15 +235,15 @@ bool TestLlmServer::handleRequest(const QHttpServerRequest& request, QTcpSocket*
         const int ms = fault.section(u':', 1, 1).toInt();
         const Answer answer = answerFor(provider, QStringLiteral("good"), withPrompt);
         QPointer<QTcpSocket> s(socket);
-        QTimer::singleShot(std::max(0, ms), this, [this, s, answer] {
+        QTimer::singleShot(std::max(0, ms), this, [this, s, answer, path = rec.path] {
             if (s && s->state() == QAbstractSocket::ConnectedState)
-                respond(s, answer);
+                respond(s, answer, path);
             else
-                --m_inFlight;
+                requestDone(path); // the client gave up
         });
         return true;
     }
-    respond(socket, answerFor(provider, fault, withPrompt));
+    respond(socket, answerFor(provider, fault, withPrompt), rec.path);
     return true;
 }
 
@@ -251,13 +253,19 @@ void TestLlmServer::missingHandler(const QHttpServerRequest& request, QTcpSocket
     a.status = 404;
     a.reason = "Not Found";
     a.body = compact(QJsonObject { { QStringLiteral("error"), QStringLiteral("no route for %1").arg(request.url().path()) } });
-    ++m_inFlight;
-    respond(socket, a);
+    respond(socket, a, QString());
 }
 
-void TestLlmServer::respond(QTcpSocket* socket, const Answer& a)
+void TestLlmServer::requestDone(const QString& path)
 {
     --m_inFlight;
+    --m_pathInFlight[path];
+}
+
+void TestLlmServer::respond(QTcpSocket* socket, const Answer& a, const QString& path)
+{
+    if (!path.isEmpty())
+        requestDone(path);
     QByteArray out = "HTTP/1.1 " + QByteArray::number(a.status) + ' ' + a.reason + "\r\n";
     out += "Content-Type: application/json\r\n";
     out += "Content-Length: " + QByteArray::number(a.body.size()) + "\r\n";
@@ -460,8 +468,8 @@ TestLlmServer::Answer TestLlmServer::answerFor(Provider provider, const QString&
                                     QStringLiteral("generativelanguage.googleapis.com/generate_content_free_tier_requests") },
                                 { QStringLiteral("quotaId"), QStringLiteral("GenerateRequestsPerDayPerProjectPerModel-FreeTier") } } } } } } } });
         case Provider::OpenAi:
-        case Provider::Ollama:
-            return error(provider, 429, "Too Many Requests", QStringLiteral("insufficient_quota"),
+        case Provider::Ollama: // Ollama has no quotas: this is an OpenAI-style gateway in front of it
+            return error(Provider::OpenAi, 429, "Too Many Requests", QStringLiteral("insufficient_quota"),
                 QStringLiteral("You exceeded your current quota, please check your plan and billing details."));
         }
     }

@@ -64,8 +64,9 @@ public:
 
     int requestCount(const QString& path = QString()) const; // all paths when empty
     int faultCount(const QString& fault) const; // by fault name without arguments ("delay", "http429")
-    int inFlight() const { return m_inFlight; }
-    int maxInFlight() const { return m_maxInFlight; }
+    // Requests received and not yet answered (or closed), overall or for one path.
+    int inFlight(const QString& path = QString()) const { return path.isEmpty() ? m_inFlight : m_pathInFlight.value(path); }
+    int maxInFlight(const QString& path = QString()) const { return path.isEmpty() ? m_maxInFlight : m_pathMaxInFlight.value(path); }
     void resetCounters();
     RecordedRequest lastRequest(const QString& path) const { return m_last.value(path); }
     bool hasRequest(const QString& path) const { return m_last.contains(path); }
@@ -94,7 +95,8 @@ private:
     Answer success(Provider provider, const QString& text, bool truncated, const QString& model) const;
     Answer error(Provider provider, int status, const QByteArray& reason, const QString& type, const QString& message,
         const QJsonObject& extra = {}) const;
-    void respond(QTcpSocket* socket, const Answer& answer);
+    void respond(QTcpSocket* socket, const Answer& answer, const QString& path);
+    void requestDone(const QString& path);
     QString pickFault(const RecordedRequest& request, const QString& prompt);
 
     quint16 m_port = 0;
@@ -107,6 +109,8 @@ private:
     int m_total = 0;
     int m_inFlight = 0;
     int m_maxInFlight = 0;
+    QHash<QString, int> m_pathInFlight;
+    QHash<QString, int> m_pathMaxInFlight;
 };
 
 } // namespace recwb::test

@@ -22,7 +22,7 @@
 namespace recwb::rerank {
 
 namespace {
-Q_LOGGING_CATEGORY(lcLlm, "recwb.llm")
+Q_LOGGING_CATEGORY(lcLlm, "recwb.llm", QtInfoMsg) // debug lines: QT_LOGGING_RULES="recwb.llm.debug=true"
 
 bool isServiceFailureStatus(int http)
 {
@@ -40,7 +40,9 @@ LlmCall::LlmCall(LlmClient* client, const EndpointProfile& profile, const ChatRe
     , m_request(request)
 {
     m_deadline.setSingleShot(true);
+    m_deadline.setTimerType(Qt::PreciseTimer);
     m_backoff.setSingleShot(true);
+    m_backoff.setTimerType(Qt::PreciseTimer); // a coarse timer may fire 5% early, before retry-after
     m_clock.start();
 }
 
