@@ -61,6 +61,8 @@ public:
 private:
     Workspace(QString path, sqlite3* db);
     void migrate();
+    Csr readInteractions(int32_t numUsers, int32_t numItems, const std::vector<int32_t>& userIndex,
+        const std::vector<int32_t>& itemIndex, const TaskControl& control) const;
 
     QString m_path;
     sqlite3* m_db = nullptr;

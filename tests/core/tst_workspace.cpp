@@ -1,4 +1,6 @@
+#include "data/generator.h"
 #include "data/importwriter.h"
+#include "data/sqlite.h"
 #include "data/workspace.h"
 #include "testutil.h"
 
@@ -185,6 +187,41 @@ private slots:
         sqlite3_exec(db, "CREATE TABLE t(x)", nullptr, nullptr, nullptr);
         sqlite3_close(db);
         QVERIFY_THROWS_EXCEPTION(Error, Workspace::open(p));
+    }
+
+    void largeLoadReadsBothHalvesExactly()
+    {
+        // Above 200,000 interactions the load reads two user-id halves on two connections.
+        const QString p = path("large.recwb");
+        auto ws = Workspace::open(p, Workspace::Mode::CreateOrOpen);
+        GeneratorConfig cfg;
+        cfg.users = 3000;
+        cfg.items = 1500;
+        cfg.interactions = 260'000;
+        generateIntoWorkspace(*ws, cfg);
+        const Dataset ds = ws->load();
+        QCOMPARE(ds.numInteractions(), ws->summary().interactions);
+        QVERIFY(ds.numInteractions() > 200'000);
+        sql::Statement st(ws->db(), "SELECT u.external_id, count(*), sum(i.ts), sum(it.id) FROM interactions i "
+                                    "JOIN users u ON u.id = i.user_id JOIN items it ON it.id = i.item_id GROUP BY u.id");
+        int checked = 0;
+        while (st.step()) {
+            const int32_t u = ds.userIndex(st.text(0));
+            QVERIFY(u >= 0);
+            QCOMPARE(static_cast<int64_t>(ds.interactionCount(u)), st.int64(1));
+            int64_t tsSum = 0, idSum = 0;
+            const auto row = ds.userItems.row(u);
+            for (size_t k = 0; k < row.size(); ++k) {
+                if (k > 0)
+                    QVERIFY(row[k - 1] < row[k]);
+                tsSum += ds.userItems.rowTimestamps(u)[k];
+                idSum += ds.items[static_cast<size_t>(row[k])].dbId;
+            }
+            QCOMPARE(tsSum, st.int64(2));
+            QCOMPARE(idSum, st.int64(3));
+            ++checked;
+        }
+        QVERIFY(checked > 2500);
     }
 
     void missingFile()
