@@ -76,7 +76,11 @@ struct LlmClientConfig {
 
 // The LLM HTTP client (STYLE.md pattern 5). Owns one QNetworkAccessManager. Per endpoint
 // name it keeps a FIFO queue limited to profile.maxConcurrent calls in flight and a
-// circuit breaker. Retries follow LLM_APIS.md section 6. Never blocks, never opens
+// circuit breaker. Retries follow LLM_APIS.md section 6. Deadline: profile.timeoutMs
+// covers the whole call from the moment it leaves the queue (all attempts and backoff
+// waits); each attempt also has a transfer (inactivity) timeout. The breaker counts calls,
+// not attempts: a call that ends in a network error, timeout, 408/409/429 or 5xx is a
+// failure; any other answer from the server is a success. Never blocks, never opens
 // dialogs, never runs a nested event loop (see sendBlocking() in blocking.h for the CLI).
 // Thread contract: a QObject living in the thread that created it (or was moved to before
 // first use); send() and every other member must be called from that thread. Use one
