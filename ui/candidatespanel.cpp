@@ -345,12 +345,17 @@ void CandidatesPanel::refresh()
                                 .arg(label, timing));
                 setCaption(text);
             } else {
+                const ModelChoice* c = m_store->choice(currentModelKey());
+                const QString inMemory = c && !c->snapshot
+                    ? tr(" · fitted in memory with its defaults, not kept (Train Model… keeps a snapshot)")
+                    : QString();
                 setCaption(u"<b>" + label.toHtmlEscaped() + u"</b> "
                     + muted(tr("· top %1 of %2 items, the user's %3 history items excluded · %4")
                                 .arg(answer.rows.size())
                                 .arg(locale.toString(m_dataset->numItems()))
                                 .arg(locale.toString(history))
-                                .arg(timing)));
+                                .arg(timing)
+                        + inMemory));
             }
             m_model->setRows(answer.rows);
             m_shownUser = user;

@@ -203,7 +203,9 @@ EvaluationTab::EvaluationTab(QWidget* parent)
             { EvalResultsModel::Novelty, 11 }, { EvalResultsModel::Users, 7 }, { EvalResultsModel::FitSeconds, 7 },
             { EvalResultsModel::EvalSeconds, 7 } },
         EvalResultsModel::Model, -1);
-    m_view->setSortingEnabled(false); // rows stay in run order: the order the models were listed
+    // Rows start in run order (the order the models are listed); a header click sorts.
+    m_view->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
+    m_proxy->sort(-1);
 
     m_chart->setObjectName(QStringLiteral("evalChart"));
     m_chart->legend()->hide();
@@ -721,9 +723,9 @@ void EvaluationTab::updateChart()
             auto* x = new QBarCategoryAxis;
             x->append(categories);
             auto* y = new QValueAxis;
-            y->setRange(0, top > 0 ? top * 1.12 : 1.0);
+            y->setRange(0, top > 0 ? top * 1.08 : 1.0);
+            y->applyNiceNumbers();
             y->setLabelFormat(QStringLiteral("%.3g"));
-            y->setTickCount(6);
             y->setTitleText(QStringLiteral("%1@%2").arg(metricLabel).arg(k));
             m_chart->addAxis(x, Qt::AlignBottom);
             m_chart->addAxis(y, Qt::AlignLeft);
@@ -763,6 +765,8 @@ bool EvaluationTab::compare(const QString& a, const QString& b)
         m_compareResult->setText(tr("Choose two different evaluated models."));
         return false;
     }
+    m_compareA->setCurrentText(a);
+    m_compareB->setCurrentText(b);
     const quint64 job = ++m_compareJob;
     const auto ra = m_model->results()[static_cast<size_t>(rowA)];
     const auto rb = m_model->results()[static_cast<size_t>(rowB)];

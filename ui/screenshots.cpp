@@ -1,14 +1,20 @@
 #include "screenshots.h"
 
+#include "candidatespanel.h"
 #include "catalogtab.h"
 #include "data/dataset.h"
+#include "evaluationtab.h"
 #include "importdialog.h"
 #include "mainwindow.h"
 #include "tablefilterproxy.h"
+#include "traindialog.h"
 #include "userstab.h"
 
 #include <QApplication>
 #include <QDir>
+#include <QEventLoop>
+#include <QListWidget>
+#include <QTimer>
 #include <QLineEdit>
 #include <QPixmap>
 #include <QTabWidget>
@@ -22,6 +28,33 @@ namespace {
     {
         for (int i = 0; i < 3; ++i)
             QApplication::processEvents();
+    }
+
+    // Runs the event loop until `signal` fires or `ms` pass; true when it fired.
+    template <typename Sender, typename Signal> bool waitFor(Sender* sender, Signal signal, int ms)
+    {
+        QEventLoop loop;
+        bool fired = false;
+        const auto connection = QObject::connect(sender, signal, &loop, [&] {
+            fired = true;
+            loop.quit();
+        });
+        QTimer::singleShot(ms, &loop, &QEventLoop::quit);
+        loop.exec();
+        QObject::disconnect(connection);
+        return fired;
+    }
+
+    // Selects the first user of a status and waits for their candidates.
+    void showFirstUser(UsersTab* users, UsersTab::StatusFilter filter)
+    {
+        users->setStatusFilter(filter);
+        CandidatesPanel* panel = users->candidatesPanel();
+        users->view()->clearSelection();
+        settle();
+        users->selectFirstRow();
+        if (panel->shownUser() < 0 || panel->shownUser() != users->currentUser())
+            waitFor(panel, &CandidatesPanel::candidatesShown, 120000);
     }
 
     QString mostCommonCategory(const Dataset& dataset)
@@ -76,14 +109,42 @@ QStringList saveScreenshots(MainWindow& window, const QString& dir, QString* err
     catalog->filterEdit()->clear();
 
     window.tabs()->setCurrentWidget(users);
-    users->setStatusFilter(UsersTab::ColdUsers);
-    users->selectFirstRow();
+    showFirstUser(users, UsersTab::WarmUsers);
+    shoot(QStringLiteral("users-warm.png"));
+
+    showFirstUser(users, UsersTab::ColdUsers);
     shoot(QStringLiteral("users-cold.png"));
 
-    users->setStatusFilter(UsersTab::WarmUsers);
-    users->selectFirstRow();
-    shoot(QStringLiteral("users-warm.png"));
+    // The same cold user with a stated category.
+    if (QListWidget* stated = users->candidatesPanel()->categoriesList(); stated->count() > 0) {
+        stated->item(0)->setCheckState(Qt::Checked);
+        waitFor(users->candidatesPanel(), &CandidatesPanel::candidatesShown, 60000);
+        shoot(QStringLiteral("users-cold-stated.png"));
+        stated->item(0)->setCheckState(Qt::Unchecked);
+    }
     users->setStatusFilter(UsersTab::AllUsers);
+
+    EvaluationTab* evaluation = window.evaluationTab();
+    window.tabs()->setCurrentWidget(evaluation);
+    evaluation->setSplit(QStringLiteral("ratio"));
+    evaluation->setKs(QStringLiteral("10, 20"));
+    evaluation->setModels({ QStringLiteral("pop"), QStringLiteral("itemknn"), QStringLiteral("ease"),
+        QStringLiteral("ials"), QStringLiteral("coldstart") });
+    if (evaluation->run()) {
+        waitFor(evaluation, &EvaluationTab::runFinished, 600000);
+        waitFor(evaluation, &EvaluationTab::chartUpdated, 30000);
+        if (evaluation->compare(QStringLiteral("pop"), QStringLiteral("ease")))
+            waitFor(evaluation, &EvaluationTab::comparisonFinished, 60000);
+        shoot(QStringLiteral("evaluation.png"));
+    }
+
+    if (TrainDialog* dialog = window.openTrainDialog()) {
+        dialog->setAlgorithm(QStringLiteral("ials"));
+        settle();
+        if (dialog->grab().save(QDir(dir).filePath(QStringLiteral("train.png"))))
+            written << QDir(dir).filePath(QStringLiteral("train.png"));
+        dialog->close();
+    }
 
     if (ImportDialog* dialog = window.openImportDialog()) {
         dialog->setFormat(ImportDialog::Generic);

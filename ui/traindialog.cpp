@@ -139,6 +139,7 @@ TrainDialog::TrainDialog(ModelStore* store, QWidget* parent)
     m_algorithm->setCurrentIndex(std::max(ease, 0));
     rebuildForm();
     setRunning(false);
+    m_progress->hide();
 }
 
 TrainDialog::~TrainDialog()
@@ -272,6 +273,8 @@ bool TrainDialog::startTraining()
 void TrainDialog::setRunning(bool running)
 {
     m_running = running;
+    if (running)
+        m_progress->show(); // hidden until the first run; afterwards it shows how the last one ended
     m_algorithm->setEnabled(!running);
     m_paramsBox->setEnabled(!running);
     m_name->setEnabled(!running);

@@ -79,7 +79,7 @@ UsersTab::UsersTab(ModelStore* store, QWidget* parent)
     m_detailSplitter->setChildrenCollapsible(false);
     m_detailSplitter->setStretchFactor(0, 2);
     m_detailSplitter->setStretchFactor(1, 3);
-    m_detailSplitter->setSizes({ 260, 420 });
+    m_detailSplitter->setSizes({ 220, 460 });
     rightLayout->addWidget(m_detailSplitter, 1);
 
     m_splitter->addWidget(left);
