@@ -44,11 +44,14 @@ private:
         window->resize(1280, 800);
         window->show();
         QSignalSpy loaded(window.get(), &MainWindow::workspaceLoaded);
+        QSignalSpy listed(window->modelStore(), &ModelStore::snapshotsChanged);
         window->openWorkspace(m_workspace);
         if (!loaded.wait(60000))
             return nullptr;
-        // The snapshot listing (and the data fingerprint) arrive asynchronously.
-        QTest::qWait(50);
+        // The snapshot listing (and the data fingerprint) arrive asynchronously: the
+        // store lists once empty when the workspace changes, then what the file holds.
+        if (listed.count() < 2 && !QTest::qWaitFor([&] { return listed.count() >= 2; }, 30000))
+            return nullptr;
         return window;
     }
 
@@ -241,18 +244,20 @@ private slots:
 
     void canceledTrainingAddsNoSnapshot()
     {
-        auto window = openWindow();
-        QVERIFY(window);
+        // Workspace reads here happen while no worker of the window has the file open.
         const int before = [&] {
             const auto ws = Workspace::open(m_workspace);
             return static_cast<int>(cf::listSnapshots(*ws).size());
         }();
+        auto window = openWindow();
+        QVERIFY(window);
         TrainDialog* dialog = window->openTrainDialog();
         QVERIFY(dialog);
         dialog->setAlgorithm(QStringLiteral("bpr"));
         QVERIFY(dialog->setParameter(QStringLiteral("epochs"), 100000));
         QSignalSpy canceled(dialog, &TrainDialog::trainingCanceled);
         QSignalSpy failed(dialog, &TrainDialog::trainingFailed);
+        QSignalSpy listed(window->modelStore(), &ModelStore::snapshotsChanged);
         QVERIFY(dialog->startTraining());
         QTest::qWait(300);
         QVERIFY(dialog->isRunning()); // the GUI thread is free while bpr trains
@@ -261,6 +266,7 @@ private slots:
         QCOMPARE(failed.count(), 0);
         QCOMPARE(dialog->statusText(), QStringLiteral("Canceled"));
         QVERIFY(!window->modelStore()->isTraining());
+        QTRY_VERIFY_WITH_TIMEOUT(!listed.isEmpty(), 30000); // the store re-listed the snapshots after the cancel
         const auto ws = Workspace::open(m_workspace);
         QCOMPARE(static_cast<int>(cf::listSnapshots(*ws).size()), before);
         dialog->close();
