@@ -126,7 +126,6 @@ void applyPragmas(sqlite3* db)
     sql::exec(db, "PRAGMA synchronous = NORMAL");
     sql::exec(db, "PRAGMA cache_size = -131072"); // 128 MiB page cache
     sql::exec(db, "PRAGMA temp_store = MEMORY");
-    sqlite3_busy_timeout(db, 5000);
 }
 
 void checkHeader(const QString& path)
@@ -187,6 +186,9 @@ std::unique_ptr<Workspace> Workspace::open(const QString& path, Mode mode)
         sqlite3_close_v2(db);
         throw Error(QStringLiteral("%1: cannot open workspace: %2").arg(path, msg));
     }
+    // Before anything touches the file: another thread's connection may hold a lock for a
+    // moment (WAL switch, a write), and every statement here should wait for it, not fail.
+    sqlite3_busy_timeout(db, 5000);
     std::unique_ptr<Workspace> ws(new Workspace(path, db));
     // Touch the schema first: a corrupt or encrypted file fails here with a clear message.
     const int64_t tables = sql::queryInt(db, "SELECT count(*) FROM sqlite_schema");
