@@ -53,6 +53,57 @@ void cgPass(RowMatrixF& x, const RowMatrixF& y, const Csr& rows, float reg, int 
 
 } // namespace
 
+void scoreFactors(const RowMatrixF& factors, const float* x, float* out, int threads)
+{
+    const auto rows = factors.rows();
+    const int f = static_cast<int>(factors.cols());
+    if (threads <= 0)
+        threads = rows * f >= 2'000'000 ? defaultThreads() : 1;
+    parallelFor(
+        rows, [&](int64_t begin, int64_t end) { kernels::gemv(factors.data() + begin * f, end - begin, f, x, out + begin); },
+        threads, 4096);
+}
+
+std::vector<ScoredItem> topNFactors(const RowMatrixF& factors, const float* x, int n, std::span<const int32_t> exclude,
+    std::span<float> scratch, int threads)
+{
+    const auto rows = factors.rows();
+    const int f = static_cast<int>(factors.cols());
+    if (threads <= 0)
+        threads = rows * f >= 2'000'000 ? defaultThreads() : 1;
+    threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, rows / 4096)));
+    std::vector<std::vector<ScoredItem>> parts(static_cast<size_t>(threads));
+    parallelFor(
+        threads,
+        [&](int64_t tb, int64_t te) {
+            for (int64_t t = tb; t < te; ++t) {
+                const int64_t begin = rows * t / threads;
+                const int64_t end = rows * (t + 1) / threads;
+                kernels::gemv(factors.data() + begin * f, end - begin, f, x, scratch.data() + begin);
+                // Select inside this block; indices are shifted back to the whole catalog.
+                const auto exBegin = std::lower_bound(exclude.begin(), exclude.end(), static_cast<int32_t>(begin));
+                const auto exEnd = std::lower_bound(exBegin, exclude.end(), static_cast<int32_t>(end));
+                std::vector<int32_t> local;
+                for (auto it = exBegin; it != exEnd; ++it)
+                    local.push_back(static_cast<int32_t>(*it - begin));
+                auto top = topN(scratch.subspan(static_cast<size_t>(begin), static_cast<size_t>(end - begin)), n, local);
+                for (auto& s : top)
+                    s.item += static_cast<int32_t>(begin);
+                parts[static_cast<size_t>(t)] = std::move(top);
+            }
+        },
+        threads, 1);
+    std::vector<ScoredItem> all;
+    for (auto& p : parts)
+        all.insert(all.end(), p.begin(), p.end());
+    std::sort(all.begin(), all.end(), [](const ScoredItem& a, const ScoredItem& b) {
+        return a.score > b.score || (a.score == b.score && a.item < b.item);
+    });
+    if (static_cast<int>(all.size()) > n)
+        all.resize(static_cast<size_t>(n));
+    return all;
+}
+
 void Ials::fit(const Csr& userItems, const TaskControl& control)
 {
     m_numItems = userItems.numCols;
@@ -117,7 +168,7 @@ void Ials::score(const History& history, std::span<float> out) const
     const Eigen::VectorXf xu = (history.trainedUser >= 0 && history.trainedUser < m_user.rows())
         ? Eigen::VectorXf(m_user.row(history.trainedUser).transpose())
         : foldIn(history);
-    kernels::gemv(m_item.data(), m_item.rows(), static_cast<int>(m_item.cols()), xu.data(), s.data());
+    scoreFactors(m_item, xu.data(), s.data());
 }
 
 QByteArray Ials::save() const

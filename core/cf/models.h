@@ -8,6 +8,15 @@ namespace recwb::cf {
 
 using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
+// out = factors * x for every row (one score per item). Scoring is bound by reading the
+// factor matrix, so a large catalog is split across `threads` (0 = automatic: two or more
+// threads from 2 million factor entries up).
+void scoreFactors(const RowMatrixF& factors, const float* x, float* out, int threads = 0);
+// Scoring and top-n selection fused per thread, then merged: the fast path for candidate
+// generation over a large catalog. `scratch` (size rows) receives every score.
+std::vector<ScoredItem> topNFactors(const RowMatrixF& factors, const float* x, int n, std::span<const int32_t> exclude,
+    std::span<float> scratch, int threads = 0);
+
 // Global popularity: the number of users who interacted with each item.
 class Popularity final : public Recommender {
 public:
