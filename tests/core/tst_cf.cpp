@@ -196,6 +196,30 @@ private slots:
         }
     }
 
+    void fusedFactorTopNMatchesPlainSelection()
+    {
+        Rng rng(9);
+        RowMatrixF y(30'000, 16);
+        for (Eigen::Index i = 0; i < y.size(); ++i)
+            y.data()[i] = static_cast<float>(rng.normal());
+        y.row(123) = y.row(124); // a tie across items
+        std::vector<float> x(16);
+        for (float& v : x)
+            v = static_cast<float>(rng.normal());
+        const std::vector<int32_t> exclude { 0, 14'999, 15'000, 29'999 };
+        std::vector<float> plain(30'000), fused(30'000);
+        scoreFactors(y, x.data(), plain.data(), 1);
+        const auto expected = topN(plain, 50, exclude);
+        for (int threads : { 1, 2, 3 }) {
+            const auto got = topNFactors(y, x.data(), 50, exclude, fused, threads);
+            QCOMPARE(got.size(), expected.size());
+            for (size_t k = 0; k < got.size(); ++k) {
+                QCOMPARE(got[k].item, expected[k].item);
+                QCOMPARE(got[k].score, expected[k].score);
+            }
+        }
+    }
+
     void unknownParametersAreRefused()
     {
         try {
