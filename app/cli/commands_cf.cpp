@@ -159,6 +159,10 @@ const Registrar candidatesCommand { Command {
         p.addOption({ QStringLiteral("categories"),
             QStringLiteral("Stated category preferences for the cold-start path, comma-separated."),
             QStringLiteral("list") });
+        p.addOption({ QStringLiteral("blend"),
+            QStringLiteral("A cold-start blend weight key=value (repeatable): cf, content, profile, category, "
+                           "popularity, profile_attributes (e.g. --blend profile=2 --blend popularity=0.5)."),
+            QStringLiteral("key=value") });
         p.addOption({ kJson, QStringLiteral("Print one JSON object.") });
     },
     [](QCommandLineParser& p) {
@@ -193,7 +197,7 @@ const Registrar candidatesCommand { Command {
                         .arg(source.leftJustified(10), ds.categoryNames(it));
         };
         if (cold) {
-            coldstart::ColdStartConfig cfg;
+            coldstart::ColdStartConfig cfg = coldstart::ColdStartConfig::fromJson(parseKeyValues(p.values(QStringLiteral("blend"))));
             cfg.threshold = threshold;
             coldstart::ColdStartRecommender cs(cfg);
             cs.fit(ds, ds.userItems, model);
@@ -204,6 +208,13 @@ const Registrar candidatesCommand { Command {
                     throw Error(QStringLiteral("unknown category '%1' (known: %2)").arg(c, ds.categories.join(QStringLiteral(", "))));
                 cu.statedCategories.push_back(static_cast<int32_t>(idx));
             }
+            text += QStringLiteral("Blend: cf %1, content %2, profile %3, category %4, popularity %5 (each source scaled "
+                                   "to [0, 1], weighted, summed; source = the largest weighted share)\n")
+                        .arg(cfg.cfWeight)
+                        .arg(cfg.contentWeight)
+                        .arg(cfg.profileWeight)
+                        .arg(cfg.categoryWeight)
+                        .arg(cfg.popularityWeight);
             int rank = 0;
             for (const auto& c : cs.recommend(cu, n))
                 addRow(++rank, c.item, c.score, coldstart::sourceName(c.source));
