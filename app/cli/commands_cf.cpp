@@ -126,23 +126,6 @@ const Registrar modelsCommand { Command {
         return 0;
     } } };
 
-// The model to score with: the newest snapshot of that name, else trained now (not kept).
-std::shared_ptr<cf::Recommender> modelFor(const Workspace& ws, const Dataset& ds, const QString& name, QString* note)
-{
-    if (const auto info = cf::findSnapshot(ws, name)) {
-        auto m = cf::loadSnapshot(ws, info->id, ds.numItems());
-        if (info->dataFingerprint != cf::dataFingerprint(ds.userItems))
-            *note = QStringLiteral("snapshot %1 was trained on other data (the workspace changed since)").arg(info->id);
-        else
-            *note = QStringLiteral("snapshot %1").arg(info->id);
-        return m;
-    }
-    auto m = cf::makeRecommender(name);
-    m->fit(ds.userItems);
-    *note = QStringLiteral("no snapshot: trained now, not kept (use 'recwb-cli train' to keep one)");
-    return m;
-}
-
 const Registrar candidatesCommand { Command {
     QStringLiteral("candidates"),
     QStringLiteral("A user's candidates: CF scores for warm users, the cold-start blend with sources for cold users."),
@@ -176,7 +159,7 @@ const Registrar candidatesCommand { Command {
         timer.start();
         QString note;
         const QString modelName = p.value(kModel);
-        const auto model = modelFor(*ws, ds, modelName, &note);
+        const auto model = cf::snapshotOrTrain(*ws, ds, modelName, &note);
         const int threshold = std::max(1, p.value(QStringLiteral("cold-threshold")).toInt());
         const bool cold = ds.isCold(user, threshold);
         QJsonArray rows;

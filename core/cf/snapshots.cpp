@@ -119,4 +119,24 @@ std::unique_ptr<Recommender> loadSnapshot(const Workspace& ws, qint64 id, int32_
     return model;
 }
 
+std::shared_ptr<Recommender> snapshotOrTrain(const Workspace& ws, const Dataset& ds, const QString& name, QString* note)
+{
+    QString said;
+    std::shared_ptr<Recommender> model;
+    if (const auto info = findSnapshot(ws, name)) {
+        model = loadSnapshot(ws, info->id, ds.numItems());
+        if (info->dataFingerprint != dataFingerprint(ds.userItems))
+            said = QStringLiteral("snapshot %1 was trained on other data (the workspace changed since)").arg(info->id);
+        else
+            said = QStringLiteral("snapshot %1").arg(info->id);
+    } else {
+        model = makeRecommender(name);
+        model->fit(ds.userItems);
+        said = QStringLiteral("no snapshot: trained now, not kept (use 'recwb-cli train' to keep one)");
+    }
+    if (note)
+        *note = said;
+    return model;
+}
+
 } // namespace recwb::cf

@@ -37,4 +37,10 @@ std::optional<SnapshotInfo> findSnapshot(const Workspace& ws, const QString& nam
 // Restores it; throws Error when missing or when it does not match numItems.
 std::unique_ptr<Recommender> loadSnapshot(const Workspace& ws, qint64 id, int32_t numItems);
 
+// The model to score with: the newest snapshot called `name` (see findSnapshot), else a
+// model of that algorithm trained now on ds.userItems and not kept. *note (when given)
+// says which, and warns when the snapshot was trained on other data.
+std::shared_ptr<Recommender> snapshotOrTrain(const Workspace& ws, const Dataset& ds, const QString& name,
+    QString* note = nullptr);
+
 } // namespace recwb::cf
