@@ -1,0 +1,183 @@
+#include "testutil.h"
+
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+
+// recwb-cli rerank / endpoints / prompts end to end on a small generated workspace,
+// without any LLM server (tst_llm_pipeline covers the HTTP path).
+class TestCliRerank : public QObject {
+    Q_OBJECT
+
+private:
+    QTemporaryDir m_dir;
+    QString m_ws;
+    QString m_user;
+
+    struct Run {
+        int code = -1;
+        QString out;
+        QString err;
+    };
+    static Run cli(const QStringList& args)
+    {
+        QProcess p;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("RECWB_TEST_FAKE_KEY"), QStringLiteral("sk-fake-DO-NOT-STORE-4242"));
+        p.setProcessEnvironment(env);
+        p.start(QStringLiteral(RECWB_CLI_PATH), args);
+        if (!p.waitForFinished(300000))
+            return {};
+        return { p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError()) };
+    }
+    static QJsonObject jsonOf(const Run& r) { return QJsonDocument::fromJson(r.out.toUtf8()).object(); }
+
+private slots:
+    void initTestCase()
+    {
+        QVERIFY(m_dir.isValid());
+        m_ws = m_dir.filePath(QStringLiteral("small.recwb"));
+        const Run g = cli({ QStringLiteral("generate"), QStringLiteral("--out"), m_ws, QStringLiteral("--users"),
+            QStringLiteral("200"), QStringLiteral("--items"), QStringLiteral("300"), QStringLiteral("--interactions"),
+            QStringLiteral("6000") });
+        QVERIFY2(g.code == 0, qPrintable(g.err));
+        // A warm user: the one with the most candidates' worth of history.
+        const Run c = cli({ QStringLiteral("candidates"), QStringLiteral("-w"), m_ws, QStringLiteral("--user"),
+            QStringLiteral("u1"), QStringLiteral("--n"), QStringLiteral("5"), QStringLiteral("--json") });
+        QVERIFY2(c.code == 0, qPrintable(c.err));
+        QVERIFY2(!jsonOf(c).value(QStringLiteral("cold")).toBool(), "u1 should be warm");
+        m_user = QStringLiteral("u1");
+    }
+
+    void offlineRerankOfWarmUser()
+    {
+        const Run r = cli({ QStringLiteral("rerank"), QStringLiteral("--workspace"), m_ws, QStringLiteral("--user"), m_user,
+            QStringLiteral("--prompt"), QStringLiteral("listwise"), QStringLiteral("--endpoint"), QStringLiteral("offline"),
+            QStringLiteral("--json") });
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const QJsonObject o = jsonOf(r);
+        QCOMPARE(o.value(QStringLiteral("user")).toString(), m_user);
+        QCOMPARE(o.value(QStringLiteral("fallback")).toBool(true), false);
+        QCOMPARE(o.value(QStringLiteral("cache_hit")).toBool(true), false);
+        QCOMPARE(o.value(QStringLiteral("template")).toString(), QStringLiteral("listwise@1"));
+        QCOMPARE(o.value(QStringLiteral("candidates")).toInt(), 50);
+        const QJsonArray items = o.value(QStringLiteral("items")).toArray();
+        QCOMPARE(items.size(), 10);
+        QSet<QString> ids;
+        for (int i = 0; i < items.size(); ++i) {
+            const QJsonObject it = items[i].toObject();
+            QCOMPARE(it.value(QStringLiteral("rank")).toInt(), i + 1);
+            QVERIFY(!it.value(QStringLiteral("explanation")).toString().trimmed().isEmpty());
+            QVERIFY(!it.value(QStringLiteral("title")).toString().isEmpty());
+            QVERIFY(it.value(QStringLiteral("cf_rank")).toInt() >= 1);
+            ids.insert(it.value(QStringLiteral("item_id")).toString());
+        }
+        QCOMPARE(ids.size(), 10);
+        QCOMPARE(o.value(QStringLiteral("cost")).toDouble(-1), 0.0);
+        const QJsonObject stages = o.value(QStringLiteral("stage_ms")).toObject();
+        for (const char* s : { "candidates", "enrichment", "render", "llm", "parse" })
+            QVERIFY2(stages.value(QString::fromLatin1(s)).isDouble(), s);
+
+        // The text form: a table and the summary line.
+        const Run t = cli({ QStringLiteral("rerank"), QStringLiteral("-w"), m_ws, QStringLiteral("--user"), m_user,
+            QStringLiteral("--k"), QStringLiteral("5") });
+        QVERIFY2(t.code == 0, qPrintable(t.err));
+        QVERIFY(t.out.contains(QStringLiteral("fallback: no")));
+        QCOMPARE(t.out.split(u'\n', Qt::SkipEmptyParts).size(), 1 + 5 + 1);
+    }
+
+    void endpointsRoundTripWithoutKey()
+    {
+        const Run add = cli({ QStringLiteral("endpoints"), QStringLiteral("add"), QStringLiteral("-w"), m_ws,
+            QStringLiteral("--name"), QStringLiteral("remote"), QStringLiteral("--kind"), QStringLiteral("openai"),
+            QStringLiteral("--base-url"), QStringLiteral("https://api.example.com/v1"), QStringLiteral("--model"),
+            QStringLiteral("gpt-x"), QStringLiteral("--key-env"), QStringLiteral("RECWB_TEST_FAKE_KEY"),
+            QStringLiteral("--timeout-ms"), QStringLiteral("1234"), QStringLiteral("--max-concurrent"), QStringLiteral("2"),
+            QStringLiteral("--temperature"), QStringLiteral("0.3"), QStringLiteral("--max-output-tokens"),
+            QStringLiteral("900"), QStringLiteral("--price-input"), QStringLiteral("0.4"), QStringLiteral("--price-cached"),
+            QStringLiteral("0.1"), QStringLiteral("--price-output"), QStringLiteral("1.6") });
+        QVERIFY2(add.code == 0, qPrintable(add.err));
+        const Run list = cli({ QStringLiteral("endpoints"), QStringLiteral("list"), QStringLiteral("-w"), m_ws,
+            QStringLiteral("--json") });
+        QVERIFY2(list.code == 0, qPrintable(list.err));
+        QVERIFY(!list.out.contains(QStringLiteral("sk-fake-DO-NOT-STORE-4242")));
+        QJsonObject remote;
+        for (const auto& v : QJsonDocument::fromJson(list.out.toUtf8()).array())
+            if (v.toObject().value(QStringLiteral("name")).toString() == u"remote")
+                remote = v.toObject();
+        QCOMPARE(remote.value(QStringLiteral("kind")).toString(), QStringLiteral("openai"));
+        QCOMPARE(remote.value(QStringLiteral("model")).toString(), QStringLiteral("gpt-x"));
+        QCOMPARE(remote.value(QStringLiteral("key_env")).toString(), QStringLiteral("RECWB_TEST_FAKE_KEY"));
+        QCOMPARE(remote.value(QStringLiteral("timeout_ms")).toInt(), 1234);
+        QCOMPARE(remote.value(QStringLiteral("max_concurrent")).toInt(), 2);
+        QCOMPARE(remote.value(QStringLiteral("max_output_tokens")).toInt(), 900);
+        QCOMPARE(remote.value(QStringLiteral("temperature")).toDouble(), 0.3);
+        QCOMPARE(remote.value(QStringLiteral("prices")).toObject().value(QStringLiteral("output")).toDouble(), 1.6);
+
+        QFile f(m_ws);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QByteArray bytes = f.readAll();
+        QVERIFY(bytes.contains("RECWB_TEST_FAKE_KEY"));
+        QVERIFY(!bytes.contains("sk-fake-DO-NOT-STORE-4242"));
+
+        const Run rm = cli({ QStringLiteral("endpoints"), QStringLiteral("remove"), QStringLiteral("-w"), m_ws,
+            QStringLiteral("--name"), QStringLiteral("remote") });
+        QVERIFY2(rm.code == 0, qPrintable(rm.err));
+        const Run after = cli({ QStringLiteral("endpoints"), QStringLiteral("list"), QStringLiteral("-w"), m_ws,
+            QStringLiteral("--json") });
+        QVERIFY(!after.out.contains(QStringLiteral("\"remote\"")));
+        QVERIFY(after.out.contains(QStringLiteral("\"offline\"")));
+        const Run again = cli({ QStringLiteral("endpoints"), QStringLiteral("remove"), QStringLiteral("-w"), m_ws,
+            QStringLiteral("--name"), QStringLiteral("remote") });
+        QCOMPARE(again.code, 1);
+    }
+
+    void deadEndpointFallsBackToCfOrder()
+    {
+        const Run add = cli({ QStringLiteral("endpoints"), QStringLiteral("add"), QStringLiteral("-w"), m_ws,
+            QStringLiteral("--name"), QStringLiteral("dead"), QStringLiteral("--kind"), QStringLiteral("openai"),
+            QStringLiteral("--base-url"), QStringLiteral("http://127.0.0.1:1/v1"), QStringLiteral("--model"),
+            QStringLiteral("m"), QStringLiteral("--key-env"), QStringLiteral("RECWB_TEST_FAKE_KEY"),
+            QStringLiteral("--timeout-ms"), QStringLiteral("5000") });
+        QVERIFY2(add.code == 0, qPrintable(add.err));
+        const Run r = cli({ QStringLiteral("rerank"), QStringLiteral("-w"), m_ws, QStringLiteral("--user"), m_user,
+            QStringLiteral("--endpoint"), QStringLiteral("dead"), QStringLiteral("--json") });
+        QCOMPARE(r.code, 0);
+        const QJsonObject o = jsonOf(r);
+        QVERIFY(o.value(QStringLiteral("fallback")).toBool());
+        const QString reason = o.value(QStringLiteral("fallback_reason")).toString();
+        QVERIFY2(reason.contains(QStringLiteral("request")) && reason.contains(QStringLiteral("dead")), qPrintable(reason));
+        QVERIFY(!reason.contains(QStringLiteral("sk-fake")));
+        const QJsonArray items = o.value(QStringLiteral("items")).toArray();
+        QCOMPARE(items.size(), 10);
+        for (int i = 0; i < items.size(); ++i)
+            QCOMPARE(items[i].toObject().value(QStringLiteral("cf_rank")).toInt(), i + 1);
+    }
+
+    void promptsListShowAddVersion()
+    {
+        const Run list = cli({ QStringLiteral("prompts"), QStringLiteral("list"), QStringLiteral("-w"), m_ws });
+        QVERIFY2(list.code == 0, qPrintable(list.err));
+        QVERIFY(list.out.contains(QStringLiteral("listwise@1")));
+        const Run show = cli({ QStringLiteral("prompts"), QStringLiteral("show"), QStringLiteral("listwise@1"),
+            QStringLiteral("-w"), m_ws });
+        QVERIFY2(show.code == 0, qPrintable(show.err));
+        const QString file = m_dir.filePath(QStringLiteral("mine.mustache"));
+        QFile f(file);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(show.out.toUtf8());
+        f.close();
+        const Run add = cli({ QStringLiteral("prompts"), QStringLiteral("add-version"), QStringLiteral("listwise"),
+            QStringLiteral("--file"), file, QStringLiteral("--note"), QStringLiteral("copy"), QStringLiteral("-w"), m_ws });
+        QVERIFY2(add.code == 0, qPrintable(add.err));
+        QVERIFY(add.out.contains(QStringLiteral("listwise@2")));
+        const Run r = cli({ QStringLiteral("rerank"), QStringLiteral("-w"), m_ws, QStringLiteral("--user"), m_user,
+            QStringLiteral("--json") });
+        QCOMPARE(jsonOf(r).value(QStringLiteral("template")).toString(), QStringLiteral("listwise@2"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCliRerank)
+#include "tst_cli_rerank.moc"
