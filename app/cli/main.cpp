@@ -108,7 +108,11 @@ int main(int argc, char** argv)
         return 2;
     }
     if (parser.isSet(QStringLiteral("help"))) {
-        out(parser.helpText());
+        // QCommandLineParser names the binary's path; users type "recwb-cli <command>".
+        QString help = parser.helpText();
+        help.replace(QStringLiteral("Usage: ") + QCoreApplication::arguments().constFirst(),
+            QStringLiteral("Usage: recwb-cli ") + name);
+        out(help);
         return 0;
     }
     if (parser.isSet(QStringLiteral("version"))) {
