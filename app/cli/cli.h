@@ -1,6 +1,7 @@
 #pragma once
 
 #include <QCommandLineParser>
+#include <QJsonValue>
 #include <QString>
 #include <QStringList>
 #include <functional>
@@ -25,6 +26,8 @@ struct Registrar {
 void out(const QString& text);
 void err(const QString& text);
 QString requireOption(const QCommandLineParser& p, const QString& name);
+// A parameter value typed on the command line: a number, true/false, else a string.
+QJsonValue jsonValueFromText(const QString& text);
 // A progress printer for TaskControl that writes to stderr only when it is a terminal.
 std::function<void(double, const QString&)> progressPrinter();
 

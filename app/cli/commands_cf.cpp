@@ -17,17 +17,6 @@ const QString kModel = QStringLiteral("model");
 const QString kParam = QStringLiteral("param");
 const QString kJson = QStringLiteral("json");
 
-QJsonValue valueFromText(const QString& text)
-{
-    bool ok = false;
-    const double number = text.toDouble(&ok);
-    if (ok)
-        return number;
-    if (text == u"true" || text == u"false")
-        return text == u"true";
-    return text;
-}
-
 // "key=value" pairs (repeatable --param) into a params object.
 QJsonObject parseKeyValues(const QStringList& args)
 {
@@ -36,7 +25,7 @@ QJsonObject parseKeyValues(const QStringList& args)
         const auto eq = a.indexOf(u'=');
         if (eq <= 0)
             throw Error(QStringLiteral("--param '%1' must look like key=value (e.g. lambda=250)").arg(a));
-        o.insert(a.left(eq).trimmed(), valueFromText(a.mid(eq + 1).trimmed()));
+        o.insert(a.left(eq).trimmed(), jsonValueFromText(a.mid(eq + 1).trimmed()));
     }
     return o;
 }

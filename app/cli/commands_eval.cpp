@@ -51,16 +51,7 @@ QHash<QString, QJsonObject> parseParams(const QStringList& args, const QStringLi
         if (!models.contains(model))
             throw Error(QStringLiteral("--param '%1' is for model '%2', which is not in --models (%3)")
                             .arg(a, model, models.join(u',')));
-        bool ok = false;
-        const double number = text.toDouble(&ok);
-        QJsonValue value;
-        if (ok)
-            value = number;
-        else if (text == u"true" || text == u"false")
-            value = text == u"true";
-        else
-            value = text;
-        params[model].insert(key, value);
+        params[model].insert(key, jsonValueFromText(text));
     }
     return params;
 }

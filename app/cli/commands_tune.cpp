@@ -12,17 +12,6 @@
 namespace recwb::cli {
 namespace {
 
-QJsonValue parseValue(const QString& text)
-{
-    bool ok = false;
-    const double number = text.toDouble(&ok);
-    if (ok)
-        return number;
-    if (text == u"true" || text == u"false")
-        return text == u"true";
-    return text;
-}
-
 const Registrar tuneCommand { Command {
     QStringLiteral("tune"),
     QStringLiteral("Grid search of one model's parameters on a split, ranked by a metric."),
@@ -53,7 +42,7 @@ const Registrar tuneCommand { Command {
             const auto eq = kv.indexOf(u'=');
             if (eq <= 0)
                 throw Error(QStringLiteral("--param '%1' must look like key=value").arg(kv));
-            fixed.insert(kv.left(eq), parseValue(kv.mid(eq + 1)));
+            fixed.insert(kv.left(eq), jsonValueFromText(kv.mid(eq + 1)));
         }
         // Cartesian product of the grid.
         QList<QJsonObject> combos { fixed };
@@ -65,7 +54,7 @@ const Registrar tuneCommand { Command {
             for (const auto& c : combos)
                 for (const QString& v : g.mid(eq + 1).split(u',', Qt::SkipEmptyParts)) {
                     QJsonObject o = c;
-                    o.insert(g.left(eq), parseValue(v.trimmed()));
+                    o.insert(g.left(eq), jsonValueFromText(v.trimmed()));
                     next << o;
                 }
             combos = next;

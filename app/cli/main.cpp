@@ -39,6 +39,17 @@ QString requireOption(const QCommandLineParser& p, const QString& name)
     return v;
 }
 
+QJsonValue jsonValueFromText(const QString& text)
+{
+    bool ok = false;
+    const double number = text.toDouble(&ok);
+    if (ok)
+        return number;
+    if (text == u"true" || text == u"false")
+        return text == u"true";
+    return text;
+}
+
 std::function<void(double, const QString&)> progressPrinter()
 {
     if (!isatty(fileno(stderr)))
