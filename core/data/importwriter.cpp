@@ -228,7 +228,7 @@ void ImportWriter::addInteraction(qint64 userId, qint64 itemId, double value, qi
 {
     if (m_pending.capacity() == 0)
         m_pending.reserve(1 << 16);
-    m_pending.push_back({ userId, itemId, timestamp, static_cast<float>(value), static_cast<quint32>(m_pending.size()) });
+    m_pending.push_back({ userId, itemId, timestamp, value, static_cast<quint32>(m_pending.size()) });
     ++m_report.interactionRows;
     if (m_pending.size() >= kInteractionBuffer)
         flushInteractions();
@@ -277,7 +277,7 @@ void ImportWriter::flushInteractions()
             const auto& r = m_pending[k + static_cast<size_t>(j)];
             many.bind(4 * j + 1, static_cast<int64_t>(r.user))
                 .bind(4 * j + 2, static_cast<int64_t>(r.item))
-                .bind(4 * j + 3, static_cast<double>(r.value))
+                .bind(4 * j + 3, r.value)
                 .bind(4 * j + 4, static_cast<int64_t>(r.timestamp));
         }
         many.exec();
@@ -286,7 +286,7 @@ void ImportWriter::flushInteractions()
         const auto& r = m_pending[k];
         m_upsertInteraction.bind(1, static_cast<int64_t>(r.user))
             .bind(2, static_cast<int64_t>(r.item))
-            .bind(3, static_cast<double>(r.value))
+            .bind(3, r.value)
             .bind(4, static_cast<int64_t>(r.timestamp))
             .exec();
     }
