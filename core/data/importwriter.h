@@ -79,7 +79,7 @@ public:
 
     // Interactions are buffered, sorted by (user, item) and written in key order, which is
     // several times faster than upserting rows in file order. This many rows are held at
-    // most (32 bytes each), so memory stays bounded for any file size.
+    // most (40 bytes each), so memory stays bounded for any file size.
     static constexpr size_t kInteractionBuffer = 4'000'000;
 
 private:
