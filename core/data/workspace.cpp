@@ -306,20 +306,19 @@ QJsonObject parseAttributes(const QString& text)
 
 namespace {
 
-// One user-id range of the interactions, read on its own connection.
-struct InteractionPart {
-    std::vector<int32_t> items;
-    std::vector<float> values;
-    std::vector<int64_t> timestamps;
+// One user-id range of the interactions, read on its own connection straight into its
+// slice of the final arrays (sized from a range count first: no growth, no concatenation).
+struct InteractionSlice {
+    int32_t* items;
+    float* values;
+    int64_t* timestamps;
+    int64_t capacity;
 };
 
-void readPart(sqlite3* db, int64_t loId, int64_t hiId, const std::vector<int32_t>& userIndex,
-    const std::vector<int32_t>& itemIndex, std::vector<int64_t>& rowCounts, InteractionPart& part, int64_t reserve,
+int64_t readPart(sqlite3* db, int64_t loId, int64_t hiId, const std::vector<int32_t>& userIndex,
+    const std::vector<int32_t>& itemIndex, std::vector<int64_t>& rowCounts, InteractionSlice out,
     const TaskControl* control, int64_t total)
 {
-    part.items.reserve(static_cast<size_t>(reserve));
-    part.values.reserve(static_cast<size_t>(reserve));
-    part.timestamps.reserve(static_cast<size_t>(reserve));
     // Rows come in (user_id, item_id) order: the table's primary key. Dense ids keep the
     // internal indices ascending too.
     sql::Statement st(db,
@@ -328,17 +327,21 @@ void readPart(sqlite3* db, int64_t loId, int64_t hiId, const std::vector<int32_t
     st.bind(1, loId).bind(2, hiId);
     int64_t n = 0;
     while (st.step()) {
+        if (n >= out.capacity)
+            throw Error(QStringLiteral("interactions changed while the workspace was being read"));
         ++rowCounts[static_cast<size_t>(userIndex[static_cast<size_t>(st.int64(0))])];
-        part.items.push_back(itemIndex[static_cast<size_t>(st.int64(1))]);
-        part.values.push_back(static_cast<float>(st.real(2)));
-        part.timestamps.push_back(st.int64(3));
-        if (control && (++n & 0xFFFFF) == 0) {
+        out.items[n] = itemIndex[static_cast<size_t>(st.int64(1))];
+        out.values[n] = static_cast<float>(st.real(2));
+        out.timestamps[n] = st.int64(3);
+        ++n;
+        if (control && (n & 0xFFFFF) == 0) {
             if (control->canceled())
-                return;
+                return n;
             control->progress(0.1 + 0.8 * 2.0 * static_cast<double>(n) / static_cast<double>(std::max<int64_t>(total, 1)),
                 QStringLiteral("Reading interactions"));
         }
     }
+    return n;
 }
 
 } // namespace
@@ -346,10 +349,22 @@ void readPart(sqlite3* db, int64_t loId, int64_t hiId, const std::vector<int32_t
 Csr Workspace::readInteractions(int32_t numUsers, int32_t numItems, const std::vector<int32_t>& userIndex,
     const std::vector<int32_t>& itemIndex, const TaskControl& control) const
 {
-    const int64_t total = sql::queryInt(m_db, "SELECT count(*) FROM interactions");
     const int64_t maxId = static_cast<int64_t>(userIndex.size());
+    const int64_t mid = maxId / 2;
+    sql::Statement countLow(m_db, "SELECT count(*) FROM interactions WHERE user_id < ?");
+    countLow.bind(1, mid);
+    const int64_t low = countLow.step() ? countLow.int64(0) : 0;
+    const int64_t total = sql::queryInt(m_db, "SELECT count(*) FROM interactions");
+    Csr m;
+    m.numRows = numUsers;
+    m.numCols = numItems;
+    m.indices.resize(static_cast<size_t>(total));
+    m.values.resize(static_cast<size_t>(total));
+    m.timestamps.resize(static_cast<size_t>(total));
     std::vector<int64_t> rowCounts(static_cast<size_t>(numUsers), 0);
-    InteractionPart low, high;
+    auto slice = [&](int64_t begin, int64_t end) {
+        return InteractionSlice { m.indices.data() + begin, m.values.data() + begin, m.timestamps.data() + begin, end - begin };
+    };
     // Two halves of the user ids, read in parallel on two connections (WAL lets readers run
     // side by side); a large workspace reopens in about half the time on two cores.
     sqlite3* second = nullptr;
@@ -359,19 +374,19 @@ Csr Workspace::readInteractions(int32_t numUsers, int32_t numItems, const std::v
         sqlite3_close_v2(second);
         second = nullptr;
     }
+    int64_t readLow = 0, readHigh = 0;
     if (second) {
         sqlite3_busy_timeout(second, 5000);
-        const int64_t mid = maxId / 2;
         std::exception_ptr error;
         std::thread worker([&] {
             try {
-                readPart(second, mid, maxId, userIndex, itemIndex, rowCounts, high, total / 2, nullptr, total);
+                readHigh = readPart(second, mid, maxId, userIndex, itemIndex, rowCounts, slice(low, total), nullptr, total);
             } catch (...) {
                 error = std::current_exception();
             }
         });
         try {
-            readPart(m_db, 0, mid, userIndex, itemIndex, rowCounts, low, total / 2, &control, total);
+            readLow = readPart(m_db, 0, mid, userIndex, itemIndex, rowCounts, slice(0, low), &control, total);
         } catch (...) {
             worker.join();
             sqlite3_close_v2(second);
@@ -382,31 +397,16 @@ Csr Workspace::readInteractions(int32_t numUsers, int32_t numItems, const std::v
         if (error)
             std::rethrow_exception(error);
     } else {
-        readPart(m_db, 0, maxId, userIndex, itemIndex, rowCounts, low, total, &control, total);
+        readLow = readPart(m_db, 0, maxId, userIndex, itemIndex, rowCounts, slice(0, total), &control, total);
+        readHigh = total - low; // all read in one go
+        readLow -= readHigh;
     }
     control.throwIfCanceled();
-    Csr m;
-    m.numRows = numUsers;
-    m.numCols = numItems;
+    if (readLow != low || readLow + readHigh != total)
+        throw Error(QStringLiteral("%1: interactions changed while the workspace was being read").arg(m_path));
     m.offsets.assign(static_cast<size_t>(numUsers) + 1, 0);
     for (int32_t u = 0; u < numUsers; ++u)
         m.offsets[static_cast<size_t>(u) + 1] = m.offsets[static_cast<size_t>(u)] + rowCounts[static_cast<size_t>(u)];
-    if (high.items.empty()) {
-        m.indices = std::move(low.items);
-        m.values = std::move(low.values);
-        m.timestamps = std::move(low.timestamps);
-    } else {
-        auto concat = [](auto& a, auto& b) {
-            a.insert(a.end(), b.begin(), b.end());
-            b.clear();
-            b.shrink_to_fit();
-            a.shrink_to_fit();
-            return std::move(a);
-        };
-        m.indices = concat(low.items, high.items);
-        m.values = concat(low.values, high.values);
-        m.timestamps = concat(low.timestamps, high.timestamps);
-    }
     return m;
 }
 
