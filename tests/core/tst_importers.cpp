@@ -14,6 +14,23 @@ QString importData(const char* name)
     return recwb::test::testData(QStringLiteral("import/") + QLatin1StringView(name));
 }
 
+// The crafted MovieLens-layout folders are kept as *.fixture files (the repo tracks no file
+// named like a MovieLens file); this copies one into a temporary folder under the real names.
+QString stagedFixture(const char* name)
+{
+    static QTemporaryDir staging;
+    const QString target = staging.filePath(QLatin1StringView(name));
+    if (!QDir(target).exists()) {
+        QDir().mkpath(target);
+        const QDir source(importData(name));
+        for (const QString& f : source.entryList(QDir::Files)) {
+            const QString dest = f.endsWith(u".fixture") ? f.chopped(8) : f;
+            QFile::copy(source.filePath(f), QDir(target).filePath(dest));
+        }
+    }
+    return target;
+}
+
 struct Counts {
     int64_t users, items, interactions, tags, categories;
     bool operator==(const Counts&) const = default;
@@ -198,7 +215,7 @@ private slots:
     void movieLensLatestCrafted()
     {
         auto ws = freshWorkspace();
-        const auto r = importMovieLensLatest(*ws, importData("ml_latest"));
+        const auto r = importMovieLensLatest(*ws, stagedFixture("ml_latest"));
         QCOMPARE(r.rowsSkipped, 1);
         QVERIFY2(hasSkip(r, QStringLiteral("movies.csv"), 4, QStringLiteral("'x' is not a MovieLens id")), qPrintable(skipsText(r)));
         QCOMPARE(r.tagsAdded, 2);
@@ -214,7 +231,7 @@ private slots:
     void movieLens100kCrafted()
     {
         auto ws = freshWorkspace();
-        const auto r = importMovieLens100k(*ws, importData("ml100k_bad"));
+        const auto r = importMovieLens100k(*ws, stagedFixture("ml100k_bad"));
         QCOMPARE(r.interactionRows, 3);
         QVERIFY2(hasSkip(r, QStringLiteral("u.data"), 3, QStringLiteral("user id 'x' is not a MovieLens id")), qPrintable(skipsText(r)));
         const Dataset ds = ws->load();
@@ -222,9 +239,9 @@ private slots:
         QCOMPARE(sortedCategories(ds, ds.items[ds.itemIndex(QStringLiteral("1"))]), QStringLiteral("Animation, Children's, Comedy"));
         QCOMPARE(ds.numUsers(), 3);
 
-        const QString missing = expectError([&] { importMovieLens100k(*ws, importData("ml_latest")); });
+        const QString missing = expectError([&] { importMovieLens100k(*ws, stagedFixture("ml_latest")); });
         QVERIFY2(missing.contains(QStringLiteral("u.data is missing")), qPrintable(missing));
-        const QString latest = expectError([&] { importMovieLensLatest(*ws, importData("ml100k_bad")); });
+        const QString latest = expectError([&] { importMovieLensLatest(*ws, stagedFixture("ml100k_bad")); });
         QVERIFY2(latest.contains(QStringLiteral("ratings.csv is missing")), qPrintable(latest));
     }
 
@@ -261,7 +278,7 @@ private slots:
         QVERIFY2(e.contains(QStringLiteral("bad.inter:1")), qPrintable(e));
         QVERIFY2(e.contains(QStringLiteral("tab")), qPrintable(e));
         QVERIFY(counts(*ws) == before);
-        const QString none = expectError([&] { importRecBole(*ws, importData("ml_latest")); });
+        const QString none = expectError([&] { importRecBole(*ws, stagedFixture("ml_latest")); });
         QVERIFY2(none.contains(QStringLiteral("no RecBole .inter file")), qPrintable(none));
     }
 
