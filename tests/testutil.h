@@ -27,3 +27,22 @@ inline QString testData(const QString& relative)
             QSKIP(qPrintable(QStringLiteral("../shared/data/%1 is absent: skipping the real-data test")           \
                                  .arg(QStringLiteral(relative))));                                                \
     } while (0)
+
+#include "data/generator.h"
+#include "data/workspace.h"
+
+namespace recwb::test {
+
+// The small generated workspace the GUI tests open: 200 users, 300 items, 6,000
+// interactions, seed 42 (the generator's default), a tenth of the users cold.
+inline void generateSmallWorkspace(const QString& path)
+{
+    GeneratorConfig config;
+    config.users = 200;
+    config.items = 300;
+    config.interactions = 6000;
+    const auto ws = Workspace::open(path, Workspace::Mode::CreateOrOpen);
+    generateIntoWorkspace(*ws, config);
+}
+
+} // namespace recwb::test

@@ -57,12 +57,7 @@ private slots:
         QVERIFY(m_dir.isValid());
         m_settings = std::make_unique<QSettings>(m_dir.filePath(QStringLiteral("settings.ini")), QSettings::IniFormat);
         m_workspace = m_dir.filePath(QStringLiteral("eval.recwb"));
-        GeneratorConfig config;
-        config.users = 200;
-        config.items = 300;
-        config.interactions = 6000;
-        const auto ws = Workspace::open(m_workspace, Workspace::Mode::CreateOrOpen);
-        generateIntoWorkspace(*ws, config);
+        test::generateSmallWorkspace(m_workspace);
     }
 
     void protocolShownBeforeRun()

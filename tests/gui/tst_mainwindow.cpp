@@ -67,13 +67,8 @@ private slots:
         QVERIFY(m_dir.isValid());
         m_settings = std::make_unique<QSettings>(path("settings.ini"), QSettings::IniFormat);
         m_demo = path("demo.recwb");
-        GeneratorConfig config;
-        config.users = 200;
-        config.items = 300;
-        config.interactions = 6000;
-        const auto ws = Workspace::open(m_demo, Workspace::Mode::CreateOrOpen);
-        generateIntoWorkspace(*ws, config);
-        QCOMPARE(ws->summary().users, 200);
+        test::generateSmallWorkspace(m_demo);
+        QCOMPARE(Workspace::open(m_demo)->summary().users, 200);
     }
 
     void loadsWorkspace()
