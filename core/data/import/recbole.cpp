@@ -6,6 +6,7 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QJsonArray>
+#include <optional>
 
 namespace recwb {
 
@@ -85,6 +86,23 @@ QString ragged(int expected, int found)
     return QStringLiteral("expected %1 fields, found %2").arg(expected).arg(found);
 }
 
+// The id of a well-formed catalog or profile row; a ragged row or an empty id is recorded
+// as skipped and gives nothing.
+std::optional<QString> rowId(RecordReader& r, FileRows& rows, int n, int id, const char* idName)
+{
+    rows.row();
+    if (r.fieldCount() != n) {
+        rows.skip(ragged(n, r.fieldCount()));
+        return std::nullopt;
+    }
+    const auto idBytes = textio::trim(r.field(id));
+    if (idBytes.empty()) {
+        rows.skip(QStringLiteral("empty ") + QLatin1StringView(idName));
+        return std::nullopt;
+    }
+    return r.toQString(idBytes);
+}
+
 void importItems(Context& ctx, const QString& path)
 {
     RecordReader r(path, { '\t', false, textio::Encoding::Utf8 });
@@ -98,18 +116,11 @@ void importItems(Context& ctx, const QString& path)
     const int n = static_cast<int>(fields.size());
     FileRows rows(ctx, r, QStringLiteral("RecBole .item"));
     while (r.next()) {
-        rows.row();
-        if (r.fieldCount() != n) {
-            rows.skip(ragged(n, r.fieldCount()));
+        const auto externalId = rowId(r, rows, n, id, "item_id");
+        if (!externalId)
             continue;
-        }
-        const auto idBytes = textio::trim(r.field(id));
-        if (idBytes.empty()) {
-            rows.skip(QStringLiteral("empty item_id"));
-            continue;
-        }
         ItemRecord rec;
-        rec.externalId = r.toQString(idBytes);
+        rec.externalId = *externalId;
         for (int i = 0; i < n; ++i) {
             if (i == id)
                 continue;
@@ -145,18 +156,11 @@ void importUsers(Context& ctx, const QString& path)
     const int n = static_cast<int>(fields.size());
     FileRows rows(ctx, r, QStringLiteral("RecBole .user"));
     while (r.next()) {
-        rows.row();
-        if (r.fieldCount() != n) {
-            rows.skip(ragged(n, r.fieldCount()));
+        const auto externalId = rowId(r, rows, n, id, "user_id");
+        if (!externalId)
             continue;
-        }
-        const auto idBytes = textio::trim(r.field(id));
-        if (idBytes.empty()) {
-            rows.skip(QStringLiteral("empty user_id"));
-            continue;
-        }
         UserRecord rec;
-        rec.externalId = r.toQString(idBytes);
+        rec.externalId = *externalId;
         for (int i = 0; i < n; ++i) {
             const QString text = i == id ? QString() : r.fieldString(i).trimmed();
             if (!text.isEmpty())
