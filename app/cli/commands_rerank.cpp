@@ -2,11 +2,15 @@
 
 #include "cf/snapshots.h"
 #include "data/workspace.h"
+#include "pipeline/batch.h"
 #include "pipeline/rerankpipeline.h"
+#include "rerank/llm/llmclient.h"
 #include "rerank/store.h"
 #include "util/error.h"
 
 #include <QDateTime>
+#include <QEventLoop>
+#include <QSet>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -70,7 +74,7 @@ const Registrar endpointsCommand { Command {
     QStringLiteral("List, add or remove LLM endpoint profiles (keys are never stored: only the env variable name)."),
     [](QCommandLineParser& p) {
         addWorkspaceOption(p);
-        p.addPositionalArgument(QStringLiteral("action"), QStringLiteral("list | add | remove"));
+        p.addPositionalArgument(QStringLiteral("action"), QStringLiteral("list | add | remove | set-default"));
         p.addOption({ QStringLiteral("name"), QStringLiteral("Endpoint name."), QStringLiteral("name") });
         p.addOption({ QStringLiteral("kind"), QStringLiteral("openai | anthropic | gemini | ollama | offline."),
             QStringLiteral("kind") });
@@ -80,6 +84,9 @@ const Registrar endpointsCommand { Command {
         p.addOption({ QStringLiteral("key-env"),
             QStringLiteral("Environment variable holding the API key (the key itself is never stored)."),
             QStringLiteral("var") });
+        p.addOption({ QStringLiteral("keychain"),
+            QStringLiteral("OS keychain entry holding the API key (QtKeychain, service \"recwb\")."),
+            QStringLiteral("entry") });
         p.addOption({ QStringLiteral("timeout-ms"), QStringLiteral("Deadline per request (default 60000)."),
             QStringLiteral("ms") });
         p.addOption({ QStringLiteral("max-concurrent"), QStringLiteral("Calls in flight at once (default 4)."),
@@ -97,7 +104,8 @@ const Registrar endpointsCommand { Command {
         p.addOption({ kJson, QStringLiteral("Print JSON.") });
     },
     [](QCommandLineParser& p) {
-        const QString what = action(p, { QStringLiteral("list"), QStringLiteral("add"), QStringLiteral("remove") },
+        const QString what = action(p,
+            { QStringLiteral("list"), QStringLiteral("add"), QStringLiteral("remove"), QStringLiteral("set-default") },
             QStringLiteral("endpoints"));
         const auto ws = Workspace::open(requireOption(p, kWorkspace));
         if (what == u"list") {
@@ -118,11 +126,18 @@ const Registrar endpointsCommand { Command {
                         .arg(e.name == def ? QStringLiteral("*") : QStringLiteral(" "))
                         .arg(e.name.leftJustified(16), rerank::providerKindName(e.kind).leftJustified(9),
                             e.model.leftJustified(20), (e.baseUrl.isEmpty() ? QStringLiteral("-") : e.baseUrl),
-                            e.keyEnv.isEmpty() ? QStringLiteral("-") : QStringLiteral("$") + e.keyEnv,
+                            !e.keyEnv.isEmpty()           ? QStringLiteral("$") + e.keyEnv
+                                : !e.keychainEntry.isEmpty() ? QStringLiteral("keychain:") + e.keychainEntry
+                                                             : QStringLiteral("-"),
                             priceText(e.prices.input), priceText(e.prices.cachedInput), priceText(e.prices.output)));
             return 0;
         }
         const QString name = requireOption(p, QStringLiteral("name"));
+        if (what == u"set-default") {
+            rerank::store::setDefaultEndpoint(*ws, name);
+            out(QStringLiteral("Default endpoint: %1").arg(name));
+            return 0;
+        }
         if (what == u"remove") {
             if (!rerank::store::removeEndpoint(*ws, name))
                 throw Error(QStringLiteral("%1: no endpoint \"%2\"").arg(ws->path(), name));
@@ -140,6 +155,9 @@ const Registrar endpointsCommand { Command {
         e.baseUrl = p.value(QStringLiteral("base-url"));
         e.model = p.value(QStringLiteral("model"));
         e.keyEnv = p.value(QStringLiteral("key-env"));
+        e.keychainEntry = p.value(QStringLiteral("keychain"));
+        if (!e.keyEnv.isEmpty() && !e.keychainEntry.isEmpty())
+            throw Error(QStringLiteral("give --key-env or --keychain, not both"));
         e.timeoutMs = intOption(p, QStringLiteral("timeout-ms"), e.timeoutMs);
         e.maxConcurrent = intOption(p, QStringLiteral("max-concurrent"), e.maxConcurrent);
         e.maxOutputTokens = intOption(p, QStringLiteral("max-output-tokens"), e.maxOutputTokens);
@@ -236,16 +254,248 @@ const Registrar promptsCommand { Command {
 
 // ---- rerank ----
 
+const QString kUsersFile = QStringLiteral("users");
+const QString kCohort = QStringLiteral("cohort");
+
+// The users of a batch: --user, --users FILE (one external id per line, # comments) or
+// --cohort cold|warm|all [--limit N]. Unknown ids fail naming file and line, before any work.
+std::vector<int32_t> selectUsers(const QCommandLineParser& p, const Dataset& ds, int coldThreshold)
+{
+    const int chosen = int(p.isSet(QStringLiteral("user"))) + int(p.isSet(kUsersFile)) + int(p.isSet(kCohort));
+    if (chosen != 1)
+        throw Error(QStringLiteral("give exactly one of --user ID, --users FILE or --cohort cold|warm|all"));
+    std::vector<int32_t> users;
+    if (p.isSet(QStringLiteral("user"))) {
+        for (const QString& id : p.value(QStringLiteral("user")).split(u',', Qt::SkipEmptyParts)) {
+            const int32_t u = ds.userIndex(id.trimmed());
+            if (u < 0)
+                throw Error(QStringLiteral("no user '%1' in the workspace").arg(id.trimmed()));
+            users.push_back(u);
+        }
+    } else if (p.isSet(kUsersFile)) {
+        const QString fileName = p.value(kUsersFile);
+        QFile f(fileName);
+        if (!f.open(QIODevice::ReadOnly | QIODevice::Text))
+            throw Error(QStringLiteral("%1: %2").arg(fileName, f.errorString()));
+        int line = 0;
+        while (!f.atEnd()) {
+            ++line;
+            const QByteArray raw = f.readLine();
+            QString id = QString::fromUtf8(raw).trimmed();
+            if (id.isEmpty() || id.startsWith(u'#'))
+                continue;
+            id = id.section(u',', 0, 0).section(u'\t', 0, 0).trimmed(); // first column of a CSV/TSV line
+            const int32_t u = ds.userIndex(id);
+            if (u < 0)
+                throw Error(QStringLiteral("%1:%2: no user '%3' in the workspace").arg(fileName).arg(line).arg(id));
+            users.push_back(u);
+        }
+        if (users.empty())
+            throw Error(QStringLiteral("%1: no user ids in the file").arg(fileName));
+    } else {
+        const QString cohort = p.value(kCohort);
+        if (cohort != u"cold" && cohort != u"warm" && cohort != u"all")
+            throw Error(QStringLiteral("--cohort '%1': expected cold, warm or all").arg(cohort));
+        const int limit = intOption(p, QStringLiteral("limit"), 0);
+        for (int32_t u = 0; u < ds.numUsers() && (limit <= 0 || static_cast<int>(users.size()) < limit); ++u) {
+            const bool cold = ds.isCold(u, coldThreshold);
+            if (cohort == u"all" || (cohort == u"cold") == cold)
+                users.push_back(u);
+        }
+    }
+    return users;
+}
+
+pipeline::RoutingPolicy routingFrom(const QCommandLineParser& p, const Workspace& ws)
+{
+    pipeline::RoutingPolicy r;
+    const QString mode = p.value(QStringLiteral("route"));
+    if (mode == u"all")
+        return r;
+    if (mode != u"selective")
+        throw Error(QStringLiteral("--route '%1': expected all or selective").arg(mode));
+    r.everyone = false;
+    if (p.isSet(QStringLiteral("route-rules"))) {
+        const QStringList rules = p.value(QStringLiteral("route-rules")).split(u',', Qt::SkipEmptyParts);
+        for (const QString& rule : rules)
+            if (rule != u"cold" && rule != u"low_confidence" && rule != u"high_value")
+                throw Error(QStringLiteral("--route-rules: unknown rule '%1' (cold, low_confidence, high_value)").arg(rule));
+        r.cold = rules.contains(QStringLiteral("cold"));
+        r.lowConfidence = rules.contains(QStringLiteral("low_confidence"));
+        r.highValue = rules.contains(QStringLiteral("high_value"));
+    }
+    if (const auto t = doubleOption(p, QStringLiteral("confidence-threshold"))) {
+        if (*t < 0 || *t > 1)
+            throw Error(QStringLiteral("--confidence-threshold must be within [0, 1]"));
+        r.confidenceThreshold = *t;
+    }
+    const QStringList marked = rerank::store::highValueUsers(ws);
+    r.highValueUsers = QSet<QString>(marked.begin(), marked.end());
+    return r;
+}
+
+QString usd(const QJsonValue& v)
+{
+    return v.isDouble() ? QStringLiteral("$%1").arg(v.toDouble(), 0, 'f', 6) : QStringLiteral("unknown");
+}
+
+QString userText(const pipeline::RerankOutcome& o, const QString& cfName, bool bypassCache)
+{
+    QString text = QStringLiteral("User %1: %2 via %3 (%4, %5), %6 candidates from %7%8; route %9 (CF confidence %10)\n")
+                       .arg(o.userId, o.templateRef, o.endpoint, rerank::providerKindName(o.kind), o.model)
+                       .arg(o.candidateCount)
+                       .arg(cfName, o.coldStart ? QStringLiteral(" (cold-start blend)") : QString(), o.route)
+                       .arg(o.cfConfidence, 0, 'f', 2);
+    for (qsizetype i = 0; i < o.result.items.size(); ++i) {
+        const auto& r = o.result.items[i];
+        text += QStringLiteral("%1  %2  %3  %4  cf#%5  %6\n")
+                    .arg(r.rank, 3)
+                    .arg(r.externalId.leftJustified(10), o.titles.value(i).left(40).leftJustified(40),
+                        r.score ? QString::number(*r.score, 'f', 3).rightJustified(7) : QStringLiteral("      -"))
+                    .arg(r.cfRank, -3)
+                    .arg(r.explanation.simplified());
+    }
+    QStringList defects;
+    for (const auto& d : o.result.defects)
+        defects.append(d.kind);
+    QStringList tiers;
+    for (const auto& t : o.tiers)
+        tiers.append(QStringLiteral("%1 %2%3").arg(t.endpoint, t.usable ? QStringLiteral("ok") : QStringLiteral("unusable"),
+            t.cacheHit ? QStringLiteral(" (cache)") : QString()));
+    const QString cache = !o.llmCalled() ? QStringLiteral("n/a")
+        : o.cacheHit                     ? QStringLiteral("hit")
+                                         : (bypassCache ? QStringLiteral("bypassed") : QStringLiteral("miss"));
+    text += QStringLiteral("answered by: %1%2; fallback: %3; defects: %4; tokens: %5 in (%6 cached) / %7 out; cost: %8; "
+                           "cache: %9; ")
+                .arg(o.answeredBy(), tiers.size() > 1 ? QStringLiteral(" (") + tiers.join(QStringLiteral(" -> ")) + u')' : QString(),
+                    o.fallback() ? QStringLiteral("yes (") + o.result.fallbackReason + u')' : QStringLiteral("no"),
+                    defects.isEmpty() ? QStringLiteral("none") : defects.join(u','))
+                .arg(o.usage.inputTokens)
+                .arg(o.usage.cachedInputTokens)
+                .arg(o.usage.outputTokens)
+                .arg(o.cost ? QStringLiteral("$%1").arg(*o.cost, 0, 'f', 6) : QStringLiteral("unknown"), cache);
+    text += QStringLiteral("ms: candidates %1, enrichment %2, render %3, llm %4, parse %5")
+                .arg(o.stageMs.candidates, 0, 'f', 1)
+                .arg(o.stageMs.enrichment, 0, 'f', 1)
+                .arg(o.stageMs.render, 0, 'f', 1)
+                .arg(o.stageMs.llm, 0, 'f', 1)
+                .arg(o.stageMs.parse, 0, 'f', 1);
+    return text;
+}
+
+// The batch summary for people (the JSON has every figure).
+QString summaryText(const QJsonObject& s)
+{
+    QString t;
+    const QJsonObject routing = s.value(QStringLiteral("routing")).toObject();
+    t += QStringLiteral("Users: %1 (%2 cold) in %3 s (%4 users/s)%5\n")
+             .arg(s.value(QStringLiteral("users")).toInt())
+             .arg(s.value(QStringLiteral("cold_users")).toInt())
+             .arg(s.value(QStringLiteral("wall_ms")).toDouble() / 1000, 0, 'f', 2)
+             .arg(s.value(QStringLiteral("users_per_second")).toDouble(), 0, 'f', 1)
+             .arg(s.value(QStringLiteral("canceled")).toBool() ? QStringLiteral(" - CANCELED") : QString());
+    QStringList reasons;
+    const QJsonObject byReason = routing.value(QStringLiteral("by_reason")).toObject();
+    for (auto it = byReason.begin(); it != byReason.end(); ++it)
+        reasons.append(QStringLiteral("%1 %2").arg(it.key()).arg(it.value().toObject().value(QStringLiteral("users")).toInt()));
+    t += QStringLiteral("Routing: %1 reranked, %2 kept the CF order (%3)\n")
+             .arg(routing.value(QStringLiteral("reranked")).toInt())
+             .arg(routing.value(QStringLiteral("cf_kept")).toInt())
+             .arg(reasons.join(QStringLiteral(", ")));
+    QStringList answered;
+    const QJsonObject by = s.value(QStringLiteral("answered_by")).toObject();
+    for (auto it = by.begin(); it != by.end(); ++it)
+        answered.append(QStringLiteral("%1 %2 (%3 %)")
+                            .arg(it.key())
+                            .arg(it.value().toObject().value(QStringLiteral("users")).toInt())
+                            .arg(100 * it.value().toObject().value(QStringLiteral("share")).toDouble(), 0, 'f', 1));
+    t += QStringLiteral("Answered by: %1; escalations %2; fallbacks %3\n")
+             .arg(answered.join(QStringLiteral(", ")))
+             .arg(s.value(QStringLiteral("escalations")).toInt())
+             .arg(s.value(QStringLiteral("fallbacks")).toInt());
+    for (const QJsonValue& v : s.value(QStringLiteral("tiers")).toArray()) {
+        const QJsonObject tier = v.toObject();
+        const QJsonObject tok = tier.value(QStringLiteral("tokens")).toObject();
+        const QJsonObject ms = tier.value(QStringLiteral("call_ms")).toObject();
+        t += QStringLiteral("  %1 (%2): %3 calls, %4 cache hits, %5 usable, %6 failed/invalid; tokens %7 in (%8 cached) / "
+                            "%9 out; cost %10; call ms p50 %11 p95 %12 p99 %13\n")
+                 .arg(tier.value(QStringLiteral("endpoint")).toString(), tier.value(QStringLiteral("model")).toString())
+                 .arg(tier.value(QStringLiteral("calls")).toInt())
+                 .arg(tier.value(QStringLiteral("cache_hits")).toInt())
+                 .arg(tier.value(QStringLiteral("usable")).toInt())
+                 .arg(tier.value(QStringLiteral("failed_or_invalid")).toInt())
+                 .arg(tok.value(QStringLiteral("input")).toInteger())
+                 .arg(tok.value(QStringLiteral("cached_input")).toInteger())
+                 .arg(tok.value(QStringLiteral("output")).toInteger())
+                 .arg(usd(tier.value(QStringLiteral("cost_usd"))))
+                 .arg(ms.value(QStringLiteral("p50")).toDouble(), 0, 'f', 1)
+                 .arg(ms.value(QStringLiteral("p95")).toDouble(), 0, 'f', 1)
+                 .arg(ms.value(QStringLiteral("p99")).toDouble(), 0, 'f', 1);
+    }
+    const QJsonObject pc = s.value(QStringLiteral("prompt_cache")).toObject();
+    const QJsonObject rc = s.value(QStringLiteral("response_cache")).toObject();
+    const QJsonObject base = s.value(QStringLiteral("baseline")).toObject();
+    t += QStringLiteral("Cost: %1 (%2 calls, %3 unpriced); prompt cache: %4 cached input tokens (%5 % of input), saved %6; "
+                        "response cache: %7 hits, %8 misses\n")
+             .arg(usd(s.value(QStringLiteral("cost_usd"))))
+             .arg(s.value(QStringLiteral("calls")).toInt())
+             .arg(s.value(QStringLiteral("unpriced_calls")).toInt())
+             .arg(pc.value(QStringLiteral("cached_input_tokens")).toInteger())
+             .arg(100 * pc.value(QStringLiteral("share_of_input")).toDouble(), 0, 'f', 1)
+             .arg(usd(pc.value(QStringLiteral("saved_usd"))))
+             .arg(rc.value(QStringLiteral("hits")).toInt())
+             .arg(rc.value(QStringLiteral("misses")).toInt());
+    t += QStringLiteral("Against everyone on %1: baseline %2, saved %3%4\n")
+             .arg(base.value(QStringLiteral("endpoint")).toString(), usd(base.value(QStringLiteral("estimated_usd"))),
+                 usd(base.value(QStringLiteral("saved_usd"))),
+                 base.value(QStringLiteral("saved_share")).isDouble()
+                     ? QStringLiteral(" (%1 %)").arg(100 * base.value(QStringLiteral("saved_share")).toDouble(), 0, 'f', 1)
+                     : QString());
+    t += QStringLiteral("Latency ms (p50 / p95 / p99):");
+    const QJsonObject lat = s.value(QStringLiteral("latency_ms")).toObject();
+    for (const char* stage : { "candidates", "enrichment", "render", "llm", "parse", "total" }) {
+        const QJsonObject q = lat.value(QLatin1String(stage)).toObject();
+        t += QStringLiteral(" %1 %2/%3/%4;")
+                 .arg(QLatin1String(stage))
+                 .arg(q.value(QStringLiteral("p50")).toDouble(), 0, 'f', 1)
+                 .arg(q.value(QStringLiteral("p95")).toDouble(), 0, 'f', 1)
+                 .arg(q.value(QStringLiteral("p99")).toDouble(), 0, 'f', 1);
+    }
+    if (s.contains(QStringLiteral("position_bias"))) {
+        const QJsonObject pb = s.value(QStringLiteral("position_bias")).toObject();
+        t += QStringLiteral("\nPosition bias over %1 users x %2 orders: mean Kendall tau %3, top-K overlap %4, picks "
+                            "shown in the first third %5 % (33.3 % without bias)")
+                 .arg(pb.value(QStringLiteral("users")).toInt())
+                 .arg(pb.value(QStringLiteral("orders_per_user")).toInt())
+                 .arg(pb.value(QStringLiteral("mean_kendall_tau")).toDouble(), 0, 'f', 3)
+                 .arg(pb.value(QStringLiteral("mean_top_k_overlap")).toDouble(), 0, 'f', 3)
+                 .arg(100 * pb.value(QStringLiteral("first_third_share")).toDouble(), 0, 'f', 1);
+    }
+    return t;
+}
+
 const Registrar rerankCommand { Command {
     QStringLiteral("rerank"),
-    QStringLiteral("Rerank one user's CF candidates with a prompt and an endpoint (offline or an LLM)."),
+    QStringLiteral("Rerank CF candidates with a prompt and an endpoint (offline or LLMs): one user, a list or a cohort; "
+                   "routing, cascade, position-bias probe."),
     [](QCommandLineParser& p) {
         addWorkspaceOption(p);
-        p.addOption({ QStringLiteral("user"), QStringLiteral("The user's external id."), QStringLiteral("id") });
+        p.addOption({ QStringLiteral("user"), QStringLiteral("The user's external id (or several, comma-separated)."),
+            QStringLiteral("id") });
+        p.addOption({ kUsersFile, QStringLiteral("A file of user ids, one per line (# comments; first CSV column)."),
+            QStringLiteral("file") });
+        p.addOption({ kCohort, QStringLiteral("All users of a cohort: cold, warm or all."), QStringLiteral("cohort") });
+        p.addOption({ QStringLiteral("limit"), QStringLiteral("With --cohort: at most this many users (in user order)."),
+            QStringLiteral("n") });
         p.addOption({ QStringLiteral("prompt"), QStringLiteral("Template NAME or NAME@VERSION (default listwise)."),
             QStringLiteral("ref"), QStringLiteral("listwise") });
+        p.addOption({ QStringLiteral("cold-prompt"),
+            QStringLiteral("Template for cold-start users (e.g. coldstart; default: --prompt)."), QStringLiteral("ref") });
         p.addOption({ QStringLiteral("endpoint"), QStringLiteral("Endpoint name (default: the workspace's default)."),
             QStringLiteral("name") });
+        p.addOption({ QStringLiteral("cascade"),
+            QStringLiteral("Endpoints cheapest first, comma-separated: an unusable answer escalates to the next."),
+            QStringLiteral("a,b") });
         p.addOption({ QStringLiteral("model"), QStringLiteral("Override the endpoint's model."), QStringLiteral("model") });
         p.addOption({ QStringLiteral("cf-model"), QStringLiteral("CF model or snapshot name for candidates (default ease)."),
             QStringLiteral("name"), QStringLiteral("ease") });
@@ -253,65 +503,232 @@ const Registrar rerankCommand { Command {
             QStringLiteral("n"), QStringLiteral("50") });
         p.addOption({ QStringLiteral("k"), QStringLiteral("How many to pick (default 10)."), QStringLiteral("k"),
             QStringLiteral("10") });
-        p.addOption({ QStringLiteral("no-cache"), QStringLiteral("Do not read the response cache (fresh call).") });
-        p.addOption({ kJson, QStringLiteral("Print one JSON object.") });
+        p.addOption({ QStringLiteral("route"),
+            QStringLiteral("all (every user to the LLM, default) or selective (cold, low-confidence, high-value only)."),
+            QStringLiteral("mode"), QStringLiteral("all") });
+        p.addOption({ QStringLiteral("route-rules"),
+            QStringLiteral("With --route selective: rules to apply (default cold,low_confidence,high_value)."),
+            QStringLiteral("rules") });
+        p.addOption({ QStringLiteral("confidence-threshold"),
+            QStringLiteral("Low-confidence rule: CF confidence below this goes to the LLM (default 0.6)."),
+            QStringLiteral("x") });
+        p.addOption({ QStringLiteral("concurrency"),
+            QStringLiteral("Users waiting on a call at once (default: the endpoint's max concurrent)."), QStringLiteral("n") });
+        p.addOption({ QStringLiteral("probe"),
+            QStringLiteral("Position-bias probe: rerank each user's candidates in N shuffled orders (N >= 2)."),
+            QStringLiteral("n") });
+        p.addOption({ QStringLiteral("seed"), QStringLiteral("Seed of the probe's shuffles (default 1)."), QStringLiteral("s"),
+            QStringLiteral("1") });
+        p.addOption({ QStringLiteral("no-cache"), QStringLiteral("Do not read the response cache (fresh calls).") });
+        p.addOption({ QStringLiteral("no-store"), QStringLiteral("Do not store the run in the workspace.") });
+        p.addOption({ QStringLiteral("summary-only"), QStringLiteral("Print the summary without per-user lists.") });
+        p.addOption({ kJson, QStringLiteral("Print one JSON object (run id, summary, users).") });
     },
     [](QCommandLineParser& p) {
-        const QString userId = requireOption(p, QStringLiteral("user"));
         const auto ws = Workspace::open(requireOption(p, kWorkspace));
         const Dataset ds = ws->load(TaskControl { progressPrinter(), {} });
-        const int32_t user = ds.userIndex(userId);
-        if (user < 0)
-            throw Error(QStringLiteral("%1: no user '%2'").arg(ws->path(), userId));
+        const std::vector<int32_t> users = selectUsers(p, ds, kDefaultColdThreshold);
         QString note;
         const auto model = cf::snapshotOrTrain(*ws, ds, p.value(QStringLiteral("cf-model")), &note);
-        pipeline::RerankOptions options;
+
+        pipeline::BatchOptions options;
         options.prompt = p.value(QStringLiteral("prompt"));
-        options.endpoint = p.value(QStringLiteral("endpoint"));
+        options.coldPrompt = p.value(QStringLiteral("cold-prompt"));
+        if (p.isSet(QStringLiteral("cascade")) && p.isSet(QStringLiteral("endpoint")))
+            throw Error(QStringLiteral("give --endpoint or --cascade, not both"));
+        options.cascade = p.isSet(QStringLiteral("cascade"))
+            ? p.value(QStringLiteral("cascade")).split(u',', Qt::SkipEmptyParts)
+            : QStringList { p.value(QStringLiteral("endpoint")) };
         options.model = p.value(QStringLiteral("model"));
         options.candidates = std::max(1, intOption(p, QStringLiteral("candidates"), 50));
         options.k = std::max(1, intOption(p, QStringLiteral("k"), 10));
         options.bypassCache = p.isSet(QStringLiteral("no-cache"));
-        const pipeline::RerankOutcome o = pipeline::rerankUser(*ws, ds, *model, user, options);
+        options.routing = routingFrom(p, *ws);
+        options.concurrency = intOption(p, QStringLiteral("concurrency"), 0);
+        options.probeOrders = intOption(p, QStringLiteral("probe"), 0);
+        if (p.isSet(QStringLiteral("probe")) && options.probeOrders < 2)
+            throw Error(QStringLiteral("--probe needs at least 2 orders"));
+        if (options.probeOrders >= 2 && !options.routing.everyone)
+            throw Error(QStringLiteral("--probe reranks every order of every user: it does not take --route selective"));
+        options.seed = static_cast<quint64>(std::max(1, intOption(p, QStringLiteral("seed"), 1)));
+        options.storeRun = !p.isSet(QStringLiteral("no-store"));
+        options.extraParams = { { QStringLiteral("cf_model"), model->algorithm() },
+            { QStringLiteral("cf_model_source"), note } };
+
+        pipeline::PipelineContext ctx(*ws, ds, *model);
+        rerank::LlmClient client;
+        pipeline::BatchReranker batch(ctx, client, options);
+        QEventLoop loop;
+        QObject::connect(&batch, &pipeline::BatchReranker::finished, &loop, &QEventLoop::quit);
+        const auto printer = progressPrinter();
+        QObject::connect(&batch, &pipeline::BatchReranker::progress, &batch, [&printer](int done, int total) {
+            if (printer && total > 1)
+                printer(static_cast<double>(done) / total, QStringLiteral("reranked %1 of %2").arg(done).arg(total));
+        });
+        batch.start(users);
+        loop.exec();
+        const pipeline::BatchReport& report = batch.report();
+        if (!report.error.isEmpty())
+            throw Error(report.error);
+
+        const bool single = users.size() == 1 && options.probeOrders < 2;
         if (p.isSet(kJson)) {
-            QJsonObject j = o.toJson();
-            j.insert(QStringLiteral("cf_model"), model->algorithm());
-            j.insert(QStringLiteral("cf_model_source"), note);
+            if (single) { // the single-user shape: one outcome object
+                QJsonObject j = report.outcomes.front().toJson();
+                j.insert(QStringLiteral("cf_model"), model->algorithm());
+                j.insert(QStringLiteral("cf_model_source"), note);
+                j.insert(QStringLiteral("run_id"), report.runId);
+                out(compact(j));
+            } else {
+                QJsonObject j = report.toJson(!p.isSet(QStringLiteral("summary-only")));
+                j.insert(QStringLiteral("cf_model"), model->algorithm());
+                out(compact(j));
+            }
+            return 0;
+        }
+        if (single) {
+            out(userText(report.outcomes.front(), model->algorithm(), options.bypassCache));
+        } else {
+            if (!p.isSet(QStringLiteral("summary-only"))) {
+                QString table;
+                for (const auto& o : report.outcomes) {
+                    QStringList top;
+                    for (qsizetype i = 0; i < std::min<qsizetype>(3, o.result.items.size()); ++i)
+                        top.append(o.titles.value(i).left(24));
+                    table += QStringLiteral("%1 %2 %3 %4 %5\n")
+                                 .arg(o.userId.leftJustified(10), o.route.leftJustified(15),
+                                     o.answeredBy().leftJustified(14),
+                                     o.fallback() ? QStringLiteral("fallback") : QStringLiteral("        "),
+                                     top.join(QStringLiteral(" | ")));
+                }
+                out(table.trimmed());
+            }
+            for (const auto& probe : report.probes)
+                out(QStringLiteral("Probe %1: %2 orders, Kendall tau mean %3 (min %4), top-K overlap %5; Borda top: %6")
+                        .arg(probe.userId)
+                        .arg(probe.stats.runs)
+                        .arg(probe.stats.meanKendallTau, 0, 'f', 3)
+                        .arg(probe.stats.minKendallTau, 0, 'f', 3)
+                        .arg(probe.stats.meanTopKOverlap, 0, 'f', 3)
+                        .arg([&] {
+                            QStringList ids;
+                            for (size_t i = 0; i < std::min<size_t>(10, probe.stats.borda.size()); ++i)
+                                ids.append(probe.candidateIds.value(probe.stats.borda[i].candidate));
+                            return ids.join(u',');
+                        }()));
+            out(summaryText(report.summary));
+        }
+        if (report.runId > 0)
+            err(QStringLiteral("Stored as run %1 (recwb-cli runs show %1 -w %2)").arg(report.runId).arg(ws->path()));
+        return 0;
+    } } };
+
+// ---- runs ----
+
+const Registrar runsCommand { Command {
+    QStringLiteral("runs"),
+    QStringLiteral("List stored rerank runs, show one (summary and per-user results), or remove one."),
+    [](QCommandLineParser& p) {
+        addWorkspaceOption(p);
+        p.addPositionalArgument(QStringLiteral("action"), QStringLiteral("list | show ID | remove ID"));
+        p.addOption({ kJson, QStringLiteral("Print JSON.") });
+    },
+    [](QCommandLineParser& p) {
+        const QString what = action(p, { QStringLiteral("list"), QStringLiteral("show"), QStringLiteral("remove") },
+            QStringLiteral("runs"));
+        const auto ws = Workspace::open(requireOption(p, kWorkspace));
+        auto runJson = [](const rerank::store::RunInfo& r) {
+            return QJsonObject { { QStringLiteral("id"), r.id }, { QStringLiteral("created_at"), r.createdAt },
+                { QStringLiteral("prompt"), r.promptName }, { QStringLiteral("prompt_version"), r.promptVersion.value_or(0) },
+                { QStringLiteral("endpoint"), r.endpoint }, { QStringLiteral("params"), r.params },
+                { QStringLiteral("summary"), r.summary }, { QStringLiteral("results"), r.results } };
+        };
+        if (what == u"list") {
+            const auto runs = rerank::store::listRuns(*ws);
+            if (p.isSet(kJson)) {
+                QJsonArray a;
+                for (const auto& r : runs)
+                    a.append(runJson(r));
+                out(compact(a));
+                return 0;
+            }
+            for (const auto& r : runs)
+                out(QStringLiteral("%1  %2  %3  %4  %5 users  cost %6  fallbacks %7")
+                        .arg(QString::number(r.id).rightJustified(4),
+                            QDateTime::fromSecsSinceEpoch(r.createdAt, Qt::UTC).toString(Qt::ISODate),
+                            r.params.value(QStringLiteral("mode")).toString().leftJustified(5),
+                            QString(r.promptName + u'@' + QString::number(r.promptVersion.value_or(0))).leftJustified(14),
+                            QString::number(r.results).rightJustified(5), usd(r.summary.value(QStringLiteral("cost_usd"))))
+                        .arg(r.summary.value(QStringLiteral("fallbacks")).toInt()));
+            return 0;
+        }
+        const QStringList pos = p.positionalArguments();
+        bool ok = false;
+        const qint64 id = pos.value(1).toLongLong(&ok);
+        if (!ok)
+            throw Error(QStringLiteral("usage: recwb-cli runs %1 ID").arg(what));
+        if (what == u"remove") {
+            if (!rerank::store::removeRun(*ws, id))
+                throw Error(QStringLiteral("%1: no rerank run %2").arg(ws->path()).arg(id));
+            out(QStringLiteral("Removed run %1").arg(id));
+            return 0;
+        }
+        const auto run = rerank::store::findRun(*ws, id);
+        if (!run)
+            throw Error(QStringLiteral("%1: no rerank run %2").arg(ws->path()).arg(id));
+        const auto results = rerank::store::runResults(*ws, id);
+        if (p.isSet(kJson)) {
+            QJsonObject j = runJson(*run);
+            QJsonArray a;
+            for (const auto& r : results)
+                a.append(r.second);
+            j.insert(QStringLiteral("users"), a);
             out(compact(j));
             return 0;
         }
-        QString text = QStringLiteral("User %1: %2 via %3 (%4, %5), %6 candidates from %7%8\n")
-                           .arg(o.userId, o.templateRef, o.endpoint, rerank::providerKindName(o.kind), o.model)
-                           .arg(o.candidateCount)
-                           .arg(model->algorithm(), o.coldStart ? QStringLiteral(" (cold-start blend)") : QString());
-        for (qsizetype i = 0; i < o.result.items.size(); ++i) {
-            const auto& r = o.result.items[i];
-            text += QStringLiteral("%1  %2  %3  %4  cf#%5  %6\n")
-                        .arg(r.rank, 3)
-                        .arg(r.externalId.leftJustified(10), o.titles.value(i).left(40).leftJustified(40),
-                            r.score ? QString::number(*r.score, 'f', 3).rightJustified(7) : QStringLiteral("      -"))
-                        .arg(r.cfRank, -3)
-                        .arg(r.explanation.simplified());
+        out(QStringLiteral("Run %1, %2, %3 user results; parameters %4")
+                .arg(run->id)
+                .arg(QDateTime::fromSecsSinceEpoch(run->createdAt, Qt::UTC).toString(Qt::ISODate))
+                .arg(results.size())
+                .arg(compact(run->params)));
+        out(summaryText(run->summary));
+        return 0;
+    } } };
+
+// ---- high-value users ----
+
+const Registrar highValueCommand { Command {
+    QStringLiteral("high-value"),
+    QStringLiteral("Mark users as high-value (the selective routing always sends them to the LLM), unmark, list."),
+    [](QCommandLineParser& p) {
+        addWorkspaceOption(p);
+        p.addPositionalArgument(QStringLiteral("action"), QStringLiteral("list | add IDS... | remove IDS..."));
+        p.addOption({ kUsersFile, QStringLiteral("Also take ids from this file (one per line)."), QStringLiteral("file") });
+    },
+    [](QCommandLineParser& p) {
+        const QString what = action(p, { QStringLiteral("list"), QStringLiteral("add"), QStringLiteral("remove") },
+            QStringLiteral("high-value"));
+        const auto ws = Workspace::open(requireOption(p, kWorkspace));
+        if (what == u"list") {
+            for (const QString& id : rerank::store::highValueUsers(*ws))
+                out(id);
+            return 0;
         }
-        QStringList defects;
-        for (const auto& d : o.result.defects)
-            defects.append(d.kind);
-        text += QStringLiteral("fallback: %1; defects: %2; tokens: %3 in (%4 cached) / %5 out; cost: %6; cache: %7; "
-                               "ms: candidates %8, enrichment %9, render %10, llm %11, parse %12")
-                    .arg(o.fallback() ? QStringLiteral("yes (") + o.result.fallbackReason + u')' : QStringLiteral("no"),
-                        defects.isEmpty() ? QStringLiteral("none") : defects.join(u','))
-                    .arg(o.usage.inputTokens)
-                    .arg(o.usage.cachedInputTokens)
-                    .arg(o.usage.outputTokens)
-                    .arg(o.cost ? QStringLiteral("$%1").arg(*o.cost, 0, 'f', 6) : QStringLiteral("unknown"),
-                        o.kind == rerank::ProviderKind::Offline ? QStringLiteral("n/a") : o.cacheHit ? QStringLiteral("hit") : (options.bypassCache ? QStringLiteral("bypassed")
-                                                                                  : QStringLiteral("miss")))
-                    .arg(o.stageMs.candidates, 0, 'f', 1)
-                    .arg(o.stageMs.enrichment, 0, 'f', 1)
-                    .arg(o.stageMs.render, 0, 'f', 1)
-                    .arg(o.stageMs.llm, 0, 'f', 1)
-                    .arg(o.stageMs.parse, 0, 'f', 1);
-        out(text);
+        QStringList ids = p.positionalArguments().mid(1);
+        if (p.isSet(kUsersFile)) {
+            QFile f(p.value(kUsersFile));
+            if (!f.open(QIODevice::ReadOnly | QIODevice::Text))
+                throw Error(QStringLiteral("%1: %2").arg(f.fileName(), f.errorString()));
+            for (const QString& line : QString::fromUtf8(f.readAll()).split(u'\n')) {
+                const QString id = line.trimmed();
+                if (!id.isEmpty() && !id.startsWith(u'#'))
+                    ids.append(id);
+            }
+        }
+        if (ids.isEmpty())
+            throw Error(QStringLiteral("usage: recwb-cli high-value %1 ID... [--users FILE]").arg(what));
+        const int changed = rerank::store::setHighValue(*ws, ids, what == u"add");
+        out(QStringLiteral("%1 %2 user(s)").arg(what == u"add" ? QStringLiteral("Marked") : QStringLiteral("Unmarked")).arg(changed));
         return 0;
     } } };
 

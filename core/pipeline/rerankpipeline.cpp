@@ -3,27 +3,33 @@
 #include "coldstart/coldstart.h"
 #include "coldstart/content.h"
 #include "data/workspace.h"
+#include "pipeline/routing.h"
 #include "rerank/cache.h"
 #include "rerank/llm/blocking.h"
 #include "rerank/llm/llmclient.h"
 #include "rerank/offline.h"
-#include "rerank/prices.h"
-#include "rerank/prompt.h"
 #include "rerank/store.h"
 #include "util/error.h"
+#include "util/random.h"
 
 #include <QElapsedTimer>
 #include <QJsonArray>
 
 #include <algorithm>
 #include <memory>
+#include <numeric>
 
 namespace recwb::pipeline {
 namespace {
 
+double msSince(const QElapsedTimer& t)
+{
+    return static_cast<double>(t.nsecsElapsed()) / 1e6;
+}
+
 double lap(QElapsedTimer& t)
 {
-    const double ms = static_cast<double>(t.nsecsElapsed()) / 1e6;
+    const double ms = msSince(t);
     t.restart();
     return ms;
 }
@@ -40,33 +46,32 @@ QString callFailure(const rerank::EndpointProfile& profile, const rerank::ChatRe
     return reason;
 }
 
-// The template by ref; shipped defaults are seeded first when the name is absent.
-rerank::PromptTemplate templateFor(Workspace& ws, const QString& ref)
+QJsonObject usageJson(const rerank::Usage& u)
 {
-    auto t = rerank::store::findTemplate(ws, ref);
-    if (!t) {
-        rerank::store::seedDefaultTemplates(ws);
-        t = rerank::store::getTemplate(ws, ref); // throws naming the ref when still absent
-    }
-    return rerank::PromptTemplate { t->name, t->version, t->text };
+    return { { QStringLiteral("input"), u.inputTokens }, { QStringLiteral("cached_input"), u.cachedInputTokens },
+        { QStringLiteral("cache_write"), u.cacheWriteTokens }, { QStringLiteral("output"), u.outputTokens },
+        { QStringLiteral("reasoning"), u.reasoningTokens } };
 }
 
-std::vector<cf::ScoredItem> coldCandidates(const Dataset& ds, const cf::Recommender& cfModel, int32_t user, int n,
-    int threshold, std::unique_ptr<coldstart::ColdStartRecommender>& keep)
+QJsonValue costJson(const std::optional<double>& usd)
 {
-    coldstart::ColdStartConfig cfg;
-    cfg.threshold = threshold;
-    keep = std::make_unique<coldstart::ColdStartRecommender>(cfg);
-    // Non-owning: the caller's model outlives this call.
-    keep->fit(ds, ds.userItems, std::shared_ptr<const cf::Recommender>(&cfModel, [](const cf::Recommender*) {}));
-    const auto cu = keep->userFromDataset(ds, ds.userItems, user);
-    std::vector<cf::ScoredItem> out;
-    for (const auto& c : keep->recommend(cu, n))
-        out.push_back({ c.item, c.score });
-    return out;
+    return usd ? QJsonValue(*usd) : QJsonValue(QJsonValue::Null);
 }
 
 } // namespace
+
+// ---- RerankOutcome ----
+
+QString RerankOutcome::answeredBy() const
+{
+    if (route == u"confident")
+        return QStringLiteral("cf");
+    if (fallback())
+        return QStringLiteral("fallback");
+    if (!tiers.isEmpty())
+        return tiers.last().endpoint;
+    return endpoint;
+}
 
 QJsonObject RerankOutcome::toJson() const
 {
@@ -86,7 +91,19 @@ QJsonObject RerankOutcome::toJson() const
     QJsonArray defects;
     for (const rerank::Defect& d : result.defects)
         defects.append(QJsonObject { { QStringLiteral("kind"), d.kind }, { QStringLiteral("detail"), d.detail } });
-    return QJsonObject {
+    QJsonArray tierList;
+    for (const TierAttempt& t : tiers)
+        tierList.append(QJsonObject {
+            { QStringLiteral("endpoint"), t.endpoint },
+            { QStringLiteral("model"), t.model },
+            { QStringLiteral("usable"), t.usable },
+            { QStringLiteral("failure"), t.failure },
+            { QStringLiteral("tokens"), usageJson(t.usage) },
+            { QStringLiteral("cost"), costJson(t.cost) },
+            { QStringLiteral("cache_hit"), t.cacheHit },
+            { QStringLiteral("ms"), t.ms },
+        });
+    QJsonObject o {
         { QStringLiteral("user"), userId },
         { QStringLiteral("endpoint"), endpoint },
         { QStringLiteral("kind"), rerank::providerKindName(kind) },
@@ -94,17 +111,16 @@ QJsonObject RerankOutcome::toJson() const
         { QStringLiteral("template"), templateRef },
         { QStringLiteral("cold_start"), coldStart },
         { QStringLiteral("candidates"), candidateCount },
+        { QStringLiteral("cf_confidence"), cfConfidence },
+        { QStringLiteral("route"), route },
+        { QStringLiteral("answered_by"), answeredBy() },
         { QStringLiteral("items"), list },
         { QStringLiteral("fallback"), fallback() },
         { QStringLiteral("fallback_reason"), result.usable ? QString() : result.fallbackReason },
         { QStringLiteral("defects"), defects },
-        { QStringLiteral("tokens"),
-            QJsonObject { { QStringLiteral("input"), usage.inputTokens },
-                { QStringLiteral("cached_input"), usage.cachedInputTokens },
-                { QStringLiteral("cache_write"), usage.cacheWriteTokens },
-                { QStringLiteral("output"), usage.outputTokens },
-                { QStringLiteral("reasoning"), usage.reasoningTokens } } },
-        { QStringLiteral("cost"), cost ? QJsonValue(*cost) : QJsonValue(QJsonValue::Null) },
+        { QStringLiteral("tiers"), tierList },
+        { QStringLiteral("tokens"), usageJson(usage) },
+        { QStringLiteral("cost"), costJson(cost) },
         { QStringLiteral("cache_hit"), cacheHit },
         { QStringLiteral("stage_ms"),
             QJsonObject { { QStringLiteral("candidates"), stageMs.candidates },
@@ -112,102 +128,213 @@ QJsonObject RerankOutcome::toJson() const
                 { QStringLiteral("llm"), stageMs.llm }, { QStringLiteral("parse"), stageMs.parse },
                 { QStringLiteral("total"), stageMs.total() } } },
     };
+    if (!shownAt.empty()) {
+        QJsonArray shown;
+        for (int s : shownAt)
+            shown.append(s);
+        o.insert(QStringLiteral("shown_at"), shown);
+    }
+    return o;
 }
 
-RerankOutcome rerankUser(Workspace& ws, const Dataset& ds, const cf::Recommender& cfModel, int32_t user,
-    const RerankOptions& options)
+// ---- PipelineContext ----
+
+PipelineContext::PipelineContext(Workspace& ws, const Dataset& ds, const cf::Recommender& cfModel, int coldThreshold)
+    : m_ws(ws)
+    , m_ds(ds)
+    , m_cf(cfModel)
+    , m_coldThreshold(coldThreshold)
+    , m_prices(rerank::PriceTable::load())
 {
+}
+
+PipelineContext::~PipelineContext() = default;
+
+const coldstart::ColdStartRecommender& PipelineContext::coldStart()
+{
+    if (!m_cold) {
+        coldstart::ColdStartConfig cfg;
+        cfg.threshold = m_coldThreshold;
+        auto cold = std::make_unique<coldstart::ColdStartRecommender>(cfg);
+        // Non-owning: the caller's model outlives the context.
+        cold->fit(m_ds, m_ds.userItems, std::shared_ptr<const cf::Recommender>(&m_cf, [](const cf::Recommender*) {}));
+        m_cold = std::move(cold);
+    }
+    return *m_cold;
+}
+
+const coldstart::ContentIndex& PipelineContext::content()
+{
+    return coldStart().content();
+}
+
+rerank::PromptTemplate PipelineContext::promptTemplate(const QString& ref)
+{
+    if (const auto it = m_templates.constFind(ref); it != m_templates.cend())
+        return *it;
+    auto t = rerank::store::findTemplate(m_ws, ref);
+    if (!t) {
+        rerank::store::seedDefaultTemplates(m_ws);
+        t = rerank::store::getTemplate(m_ws, ref); // throws naming the ref when still absent
+    }
+    const rerank::PromptTemplate tmpl { t->name, t->version, t->text };
+    m_templates.insert(ref, tmpl);
+    return tmpl;
+}
+
+rerank::EndpointProfile PipelineContext::endpoint(const QString& name, const QString& model)
+{
+    rerank::EndpointProfile profile
+        = rerank::store::getEndpoint(m_ws, name.isEmpty() ? rerank::store::defaultEndpoint(m_ws) : name);
+    if (!model.isEmpty())
+        profile.model = model;
+    return profile;
+}
+
+std::optional<rerank::Prices> PipelineContext::pricesFor(const rerank::EndpointProfile& profile) const
+{
+    return m_prices.pricesFor(profile);
+}
+
+rerank::ResponseCache& PipelineContext::cache()
+{
+    if (!m_cache)
+        m_cache = std::make_unique<rerank::ResponseCache>(m_ws);
+    return *m_cache;
+}
+
+// ---- stages ----
+
+PreparedUser prepareUser(PipelineContext& ctx, int32_t user, const rerank::PromptTemplate& tmpl, int candidates, int k,
+    quint64 shuffleSeed)
+{
+    const Dataset& ds = ctx.dataset();
     if (user < 0 || user >= ds.numUsers())
         throw Error(QStringLiteral("rerank: no user with index %1").arg(user));
-    const int n = std::max(1, options.candidates);
-    const int k = std::clamp(options.k, 1, n);
-    RerankOutcome o;
+    PreparedUser p;
+    p.user = user;
+    const int n = std::max(1, candidates);
+    p.k = std::clamp(k, 1, n);
+    RerankOutcome& o = p.outcome;
     o.userId = ds.users[static_cast<size_t>(user)].externalId;
-
-    // Configuration first, so bad input fails before any work.
-    rerank::EndpointProfile profile = rerank::store::getEndpoint(ws,
-        options.endpoint.isEmpty() ? rerank::store::defaultEndpoint(ws) : options.endpoint);
-    if (!options.model.isEmpty())
-        profile.model = options.model;
-    o.endpoint = profile.name;
-    o.model = profile.model;
-    o.kind = profile.kind;
-    const rerank::PromptTemplate tmpl = templateFor(ws, options.prompt);
     o.templateRef = tmpl.ref();
 
     QElapsedTimer timer;
     timer.start();
-
     // 1. Candidates: CF on the user's history, or the cold-start blend for cold users.
-    std::unique_ptr<coldstart::ColdStartRecommender> cold;
-    std::vector<cf::ScoredItem> scored;
-    o.coldStart = ds.isCold(user, options.coldThreshold);
-    if (o.coldStart)
-        scored = coldCandidates(ds, cfModel, user, n, options.coldThreshold, cold);
-    else
-        scored = cf::recommend(cfModel, cf::History::ofUser(ds.userItems, user), n);
-    const std::vector<rerank::Candidate> candidates = rerank::candidatesFrom(ds, scored);
-    o.candidateCount = static_cast<int>(candidates.size());
+    o.coldStart = ds.isCold(user, ctx.coldThreshold());
+    if (o.coldStart) {
+        const auto& cold = ctx.coldStart();
+        for (const auto& c : cold.recommend(cold.userFromDataset(ds, ds.userItems, user), n))
+            p.scored.push_back({ c.item, c.score });
+    } else {
+        p.scored = cf::recommend(ctx.cfModel(), cf::History::ofUser(ds.userItems, user), n);
+    }
+    p.candidates = rerank::candidatesFrom(ds, p.scored);
+    o.candidateCount = static_cast<int>(p.candidates.size());
+    o.cfConfidence = cfConfidence(p.scored, p.k);
     o.stageMs.candidates = lap(timer);
 
-    // 2. Enrichment.
+    // 2. Enrichment, with the candidates in the order the model will see them.
+    std::vector<rerank::Candidate> shown = p.candidates;
+    if (shuffleSeed != 0) {
+        Rng rng(shuffleSeed);
+        for (size_t i = shown.size(); i > 1; --i)
+            std::swap(shown[i - 1], shown[rng.below(i)]);
+        o.shownAt.assign(shown.size(), 0);
+        for (size_t pos = 0; pos < shown.size(); ++pos)
+            o.shownAt[static_cast<size_t>(shown[pos].cfRank - 1)] = static_cast<int>(pos) + 1;
+    }
     rerank::EnrichOptions enrichOptions;
-    enrichOptions.k = k;
-    enrichOptions.coldThreshold = options.coldThreshold;
-    const QJsonObject variables = rerank::enrich(ds, user, candidates, enrichOptions);
+    enrichOptions.k = p.k;
+    enrichOptions.coldThreshold = ctx.coldThreshold();
+    const QJsonObject variables = rerank::enrich(ds, user, shown, enrichOptions);
     o.stageMs.enrichment = lap(timer);
 
     // 3. Render (also for the offline reranker: a template error is an error everywhere).
-    const rerank::RenderedPrompt prompt = rerank::renderPrompt(tmpl, variables);
+    p.prompt = rerank::renderPrompt(tmpl, variables);
+    o.promptTokensEstimate = p.prompt.estimatedTokens;
     o.stageMs.render = lap(timer);
+    if (p.candidates.empty())
+        o.result = rerank::cfFallback(p.candidates, p.k, QStringLiteral("no candidates for this user"));
+    return p;
+}
 
-    if (candidates.empty()) {
-        o.result = rerank::cfFallback(candidates, k, QStringLiteral("no candidates for this user"));
-    } else if (profile.kind == rerank::ProviderKind::Offline) {
-        // 4. The embedded reranker: no call, no tokens, no cost.
-        std::unique_ptr<coldstart::ContentIndex> ownIndex;
-        const coldstart::ContentIndex* content = cold ? &cold->content() : nullptr;
-        if (!content) {
-            ownIndex = std::make_unique<coldstart::ContentIndex>();
-            ownIndex->build(ds);
-            content = ownIndex.get();
-        }
-        rerank::OfflineOptions offline;
-        offline.k = k;
-        o.result = rerank::OfflineReranker(ds, *content).rerank(user, candidates, offline);
-        o.cost = 0.0;
-        o.stageMs.llm = lap(timer);
+void rerankOffline(PipelineContext& ctx, PreparedUser& p)
+{
+    QElapsedTimer timer;
+    timer.start();
+    rerank::OfflineOptions offline;
+    offline.k = p.k;
+    p.outcome.result = rerank::OfflineReranker(ctx.dataset(), ctx.content()).rerank(p.user, p.candidates, offline);
+    p.outcome.cost = 0.0;
+    p.outcome.stageMs.llm = lap(timer);
+}
+
+void keepCfOrder(PreparedUser& p, const QString& why)
+{
+    p.outcome.route = why;
+    p.outcome.result = rerank::cfFallback(p.candidates, p.k, QString());
+    p.outcome.result.usable = true; // a decision, not a failure
+    for (rerank::RankedItem& r : p.outcome.result.items)
+        r.filled = false;
+    p.outcome.cost = 0.0;
+}
+
+bool applyAnswer(PipelineContext& ctx, PreparedUser& p, const rerank::EndpointProfile& profile,
+    const rerank::ChatResponse& response, bool cacheHit, double ms, const QString& cacheKey)
+{
+    QElapsedTimer timer;
+    timer.start();
+    RerankOutcome& o = p.outcome;
+    TierAttempt t;
+    t.endpoint = profile.name;
+    t.model = profile.model;
+    t.cacheHit = cacheHit;
+    t.ms = ms;
+    if (cacheHit) {
+        t.cost = 0.0; // nothing was sent
     } else {
-        // 4. The response cache, else the model.
-        rerank::ResponseCache cache(ws);
-        const QString key = rerank::cacheKey(profile, prompt.request);
-        std::optional<rerank::ChatResponse> response = cache.lookup(key, options.bypassCache);
-        o.cacheHit = response.has_value();
-        if (!response) {
-            std::unique_ptr<rerank::LlmClient> own;
-            rerank::LlmClient* client = options.client;
-            if (!client) {
-                own = std::make_unique<rerank::LlmClient>();
-                client = own.get();
-            }
-            response = rerank::sendBlocking(*client, profile, prompt.request);
-            o.usage = response->usage;
-            o.cost = rerank::costOf(response->usage,
-                rerank::PriceTable::load().pricesFor(profile).value_or(rerank::Prices {}));
-        } else {
-            o.cost = 0.0; // nothing was sent
-        }
-        o.stageMs.llm = lap(timer);
-
-        // 5. Validation; failures fall back to the CF order with a reason.
-        o.result = rerank::parseAnswer(*response, candidates, k);
-        if (!response->ok())
-            o.result.fallbackReason = callFailure(profile, *response);
-        else if (o.result.usable && !o.cacheHit && response->finish == rerank::FinishReason::Ok)
-            cache.store(key, profile, *response);
-        o.stageMs.parse = lap(timer);
+        t.usage = response.usage;
+        t.cost = rerank::costOf(response.usage, ctx.pricesFor(profile).value_or(rerank::Prices {}));
     }
+    rerank::RerankResult result = rerank::parseAnswer(response, p.candidates, p.k);
+    if (!response.ok())
+        result.fallbackReason = callFailure(profile, response);
+    else if (result.usable && !cacheHit && response.finish == rerank::FinishReason::Ok)
+        ctx.cache().store(cacheKey, profile, response);
+    t.usable = result.usable;
+    t.failure = result.usable ? QString() : result.fallbackReason;
 
+    // Totals over the tiers: an unknown cost anywhere makes the total unknown.
+    o.usage += t.usage;
+    o.cost = (o.tiers.isEmpty() || o.cost) && t.cost ? std::optional<double>(o.cost.value_or(0) + *t.cost)
+                                                     : std::nullopt;
+    // Defects of every tier stay on the run, named by endpoint once there is a cascade;
+    // the final list is the last tier's.
+    QList<rerank::Defect> defects = o.result.defects;
+    if (!o.tiers.isEmpty()) {
+        auto prefix = [](QList<rerank::Defect>& list, const QString& endpoint) {
+            for (rerank::Defect& d : list)
+                d.detail = endpoint + QStringLiteral(": ") + d.detail;
+        };
+        if (o.tiers.size() == 1)
+            prefix(defects, o.tiers.first().endpoint);
+        prefix(result.defects, t.endpoint);
+    }
+    o.tiers.append(t);
+    defects.append(result.defects);
+    result.defects = defects;
+    o.result = std::move(result);
+    o.cacheHit = cacheHit;
+    o.stageMs.llm += ms;
+    o.stageMs.parse += lap(timer);
+    return t.usable;
+}
+
+RerankOutcome finishOutcome(PipelineContext& ctx, PreparedUser&& p)
+{
+    RerankOutcome o = std::move(p.outcome);
     o.result.timings = {
         { QStringLiteral("candidates"), o.stageMs.candidates },
         { QStringLiteral("enrichment"), o.stageMs.enrichment },
@@ -215,9 +342,52 @@ RerankOutcome rerankUser(Workspace& ws, const Dataset& ds, const cf::Recommender
         { QStringLiteral("llm"), o.stageMs.llm },
         { QStringLiteral("parse"), o.stageMs.parse },
     };
+    const Dataset& ds = ctx.dataset();
+    o.titles.clear();
     for (const rerank::RankedItem& r : o.result.items)
         o.titles.append(r.item >= 0 ? ds.items[static_cast<size_t>(r.item)].title : QString());
     return o;
+}
+
+RerankOutcome rerankUser(PipelineContext& ctx, int32_t user, const RerankOptions& options)
+{
+    // Configuration first, so bad input fails before any work.
+    const rerank::EndpointProfile profile = ctx.endpoint(options.endpoint, options.model);
+    const rerank::PromptTemplate tmpl = ctx.promptTemplate(options.prompt);
+    PreparedUser p = prepareUser(ctx, user, tmpl, options.candidates, options.k);
+    p.outcome.endpoint = profile.name;
+    p.outcome.model = profile.model;
+    p.outcome.kind = profile.kind;
+    if (p.candidates.empty())
+        return finishOutcome(ctx, std::move(p));
+    if (profile.kind == rerank::ProviderKind::Offline) {
+        rerankOffline(ctx, p);
+        return finishOutcome(ctx, std::move(p));
+    }
+    // The response cache, else the model.
+    QElapsedTimer timer;
+    timer.start();
+    const QString key = rerank::cacheKey(profile, p.prompt.request);
+    std::optional<rerank::ChatResponse> response = ctx.cache().lookup(key, options.bypassCache);
+    const bool hit = response.has_value();
+    if (!response) {
+        std::unique_ptr<rerank::LlmClient> own;
+        rerank::LlmClient* client = options.client;
+        if (!client) {
+            own = std::make_unique<rerank::LlmClient>();
+            client = own.get();
+        }
+        response = rerank::sendBlocking(*client, profile, p.prompt.request);
+    }
+    applyAnswer(ctx, p, profile, *response, hit, msSince(timer), key);
+    return finishOutcome(ctx, std::move(p));
+}
+
+RerankOutcome rerankUser(Workspace& ws, const Dataset& ds, const cf::Recommender& cfModel, int32_t user,
+    const RerankOptions& options)
+{
+    PipelineContext ctx(ws, ds, cfModel, options.coldThreshold);
+    return rerankUser(ctx, user, options);
 }
 
 } // namespace recwb::pipeline

@@ -4,23 +4,35 @@
 #include "data/dataset.h"
 #include "rerank/answer.h"
 #include "rerank/llmtypes.h"
+#include "rerank/prices.h"
+#include "rerank/prompt.h"
 
+#include <QHash>
 #include <QJsonObject>
 #include <QString>
 #include <QStringList>
+#include <memory>
 #include <optional>
+#include <vector>
 
 namespace recwb {
 class Workspace;
 }
+namespace recwb::coldstart {
+class ColdStartRecommender;
+class ContentIndex;
+}
 namespace recwb::rerank {
 class LlmClient;
+class ResponseCache;
 }
 
 // One user through the rerank pipeline: CF candidates -> enrichment -> prompt render ->
 // the offline reranker or an LLM (with the response cache) -> answer validation. Any
 // failure of the LLM stage (call failed, timeout, circuit open, unusable answer) gives the
 // CF order (rerank::cfFallback) marked with its reason; it never throws for those.
+// The stages are separate functions so the batch runner (batch.h) can interleave many
+// users around asynchronous calls; rerankUser() chains them for one user.
 namespace recwb::pipeline {
 
 struct RerankOptions {
@@ -31,8 +43,9 @@ struct RerankOptions {
     int k = 10; // how many the reranker picks
     bool bypassCache = false; // neither read the response cache nor count it (a fresh answer is still stored)
     int coldThreshold = kDefaultColdThreshold; // users with fewer interactions take the cold-start path
-    // The client for LLM endpoints; null = a client made for this call. The LLM stage uses
-    // rerank::sendBlocking (a local event loop): CLI and tests only, never the GUI thread.
+    // The client for LLM endpoints; null = a client made for this call. rerankUser() waits
+    // with rerank::sendBlocking (a local event loop): CLI and tests only, never the GUI
+    // thread (the GUI uses BatchReranker in a worker).
     rerank::LlmClient* client = nullptr;
 };
 
@@ -40,34 +53,121 @@ struct StageMs {
     double candidates = 0;
     double enrichment = 0;
     double render = 0;
-    double llm = 0; // the offline reranker, the cache lookup or the call
+    double llm = 0; // the offline reranker, the cache lookup or the call(s), escalation included
     double parse = 0;
     double total() const { return candidates + enrichment + render + llm + parse; }
+};
+
+// One model call (or cache hit) made for a user; a cascade makes several.
+struct TierAttempt {
+    QString endpoint;
+    QString model;
+    bool usable = false; // the answer passed validation
+    QString failure; // why not, when !usable
+    rerank::Usage usage; // zero for a cache hit
+    std::optional<double> cost; // USD; nullopt when a needed price is unknown
+    bool cacheHit = false;
+    double ms = 0;
 };
 
 struct RerankOutcome {
     QString userId;
     QString templateRef; // e.g. "listwise@1"
-    QString endpoint;
+    QString endpoint; // the first (or only) endpoint asked
     QString model;
     rerank::ProviderKind kind = rerank::ProviderKind::Offline;
     bool coldStart = false; // candidates came from the cold-start blend instead of plain CF
     int candidateCount = 0;
+    double cfConfidence = 0; // routing.h cfConfidence() of the candidates
+    QString route = QStringLiteral("all"); // routing decision (routing.h); "confident" = CF order kept
+    qint64 promptTokensEstimate = 0; // estimateTokens() of the rendered prompt
     rerank::RerankResult result; // final list; usable == false means CF-order fallback
     QStringList titles; // per result.items entry, the item's title
-    rerank::Usage usage; // tokens spent by this call (zero for a cache hit or offline)
-    std::optional<double> cost; // USD; nullopt when a needed price is unknown
-    bool cacheHit = false;
+    QList<TierAttempt> tiers; // the calls made, in order (empty for offline and routed-away users)
+    rerank::Usage usage; // tokens spent over all tiers (zero for cache hits and offline)
+    std::optional<double> cost; // USD over all tiers; nullopt when a needed price is unknown
+    bool cacheHit = false; // the final answer came from the response cache
+    std::vector<int> shownAt; // probe runs: per candidate (CF order), its 1-based position in the prompt
     StageMs stageMs;
     bool fallback() const { return !result.usable; }
-    // user, endpoint, model, template, cold_start, items (item_id, title, rank, score,
-    // explanation, cf_rank, filled), fallback, fallback_reason, defects, tokens, cost,
-    // cache_hit, stage_ms.
+    bool llmCalled() const { return !tiers.isEmpty(); }
+    // Who produced the final list: an endpoint name, "cf" (routed away: CF order kept),
+    // "fallback" (every tier failed) or the offline endpoint's name.
+    QString answeredBy() const;
+    // user, endpoint, model, template, cold_start, route, cf_confidence, answered_by, items
+    // (item_id, title, rank, score, explanation, cf_rank, filled), fallback,
+    // fallback_reason, defects, tiers, tokens, cost, cache_hit, stage_ms.
     QJsonObject toJson() const;
 };
 
+// What is shared by every user of a run, built once: the dataset and CF model, the
+// cold-start blend and the content index (on first use), templates, endpoint profiles,
+// prices and the response cache. Same thread contract as the Workspace.
+class PipelineContext {
+public:
+    PipelineContext(Workspace& ws, const Dataset& ds, const cf::Recommender& cfModel,
+        int coldThreshold = kDefaultColdThreshold);
+    ~PipelineContext();
+    PipelineContext(const PipelineContext&) = delete;
+    PipelineContext& operator=(const PipelineContext&) = delete;
+
+    Workspace& workspace() { return m_ws; }
+    const Dataset& dataset() const { return m_ds; }
+    const cf::Recommender& cfModel() const { return m_cf; }
+    int coldThreshold() const { return m_coldThreshold; }
+    const coldstart::ColdStartRecommender& coldStart(); // fitted on first use
+    const coldstart::ContentIndex& content(); // the cold-start blend's index
+    // "name" or "name@version"; shipped defaults are seeded when the name is absent.
+    // Throws Error naming the ref when it does not exist.
+    rerank::PromptTemplate promptTemplate(const QString& ref);
+    // The named profile (empty = the workspace default), model overridden when set.
+    rerank::EndpointProfile endpoint(const QString& name, const QString& model = {});
+    std::optional<rerank::Prices> pricesFor(const rerank::EndpointProfile& profile) const;
+    rerank::ResponseCache& cache();
+
+private:
+    Workspace& m_ws;
+    const Dataset& m_ds;
+    const cf::Recommender& m_cf;
+    int m_coldThreshold;
+    std::unique_ptr<coldstart::ColdStartRecommender> m_cold;
+    std::unique_ptr<rerank::ResponseCache> m_cache;
+    rerank::PriceTable m_prices;
+    QHash<QString, rerank::PromptTemplate> m_templates;
+};
+
+// A user after stages 1-3, waiting for the reranker.
+struct PreparedUser {
+    int32_t user = -1;
+    int k = 10;
+    std::vector<rerank::Candidate> candidates; // CF order
+    std::vector<cf::ScoredItem> scored; // the same, as CF scored them
+    rerank::RenderedPrompt prompt;
+    RerankOutcome outcome; // userId, template, cold start, candidates, confidence, stage times so far
+};
+
+// Stages 1-3. shuffleSeed != 0 shows the candidates to the model in a seeded random order
+// (the position-bias probe); parsing and filling always use the CF order. Throws Error for
+// an unknown user or a template that does not render.
+PreparedUser prepareUser(PipelineContext& ctx, int32_t user, const rerank::PromptTemplate& tmpl, int candidates, int k,
+    quint64 shuffleSeed = 0);
+
+// Stage 4 with the offline reranker.
+void rerankOffline(PipelineContext& ctx, PreparedUser& p);
+// The CF order stays by routing decision (not a failure): usable, nothing called.
+void keepCfOrder(PreparedUser& p, const QString& why);
+// Stage 5 for one tier's answer: validates it, records the attempt (usage, cost, defects),
+// stores a good fresh answer in the cache (under cacheKey) and sets the result. Returns
+// whether the answer is usable; an unusable one leaves a CF-order fallback naming the
+// request, which the next tier of a cascade may replace.
+bool applyAnswer(PipelineContext& ctx, PreparedUser& p, const rerank::EndpointProfile& profile,
+    const rerank::ChatResponse& response, bool cacheHit, double ms, const QString& cacheKey);
+// Titles and the stage timings on the result; call once when the user is done.
+RerankOutcome finishOutcome(PipelineContext& ctx, PreparedUser&& p);
+
 // Throws Error for bad input (unknown user, template or endpoint; a template that does not
 // render). Shipped templates are seeded into the workspace when absent.
+RerankOutcome rerankUser(PipelineContext& ctx, int32_t user, const RerankOptions& options);
 RerankOutcome rerankUser(Workspace& ws, const Dataset& ds, const cf::Recommender& cfModel, int32_t user,
     const RerankOptions& options);
 

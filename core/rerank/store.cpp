@@ -3,9 +3,12 @@
 #include "data/sqlite.h"
 #include "data/workspace.h"
 #include "rerank/prompt.h"
+#include "util/error.h"
 
 #include <QDateTime>
 #include <QJsonDocument>
+
+#include <string>
 
 namespace recwb::rerank::store {
 
@@ -310,6 +313,146 @@ int cacheClear(Workspace& ws)
 qint64 cacheSize(const Workspace& ws)
 {
     return sql::queryInt(ws.db(), "SELECT count(*) FROM response_cache");
+}
+
+// ---- runs ----
+
+namespace {
+
+RunInfo readRun(const sql::Statement& st)
+{
+    RunInfo r;
+    r.id = st.int64(0);
+    r.createdAt = st.int64(1);
+    r.promptName = st.text(2);
+    if (!st.isNull(3))
+        r.promptVersion = static_cast<int>(st.int64(3));
+    r.endpoint = st.text(4);
+    r.params = parseObject(st.text(5));
+    r.summary = parseObject(st.text(6));
+    r.results = static_cast<int>(st.int64(7));
+    return r;
+}
+
+constexpr const char* kRunSelect = "SELECT id, created_at, prompt_name, prompt_version, endpoint, params, summary, "
+                                   "(SELECT count(*) FROM rerank_results WHERE run_id = r.id) FROM rerank_runs r ";
+
+} // namespace
+
+qint64 createRun(Workspace& ws, const RunInfo& run)
+{
+    return write(ws, [&] {
+        sql::Statement st(ws.db(),
+            "INSERT INTO rerank_runs(created_at, prompt_name, prompt_version, endpoint, params, summary) "
+            "VALUES(?, ?, ?, ?, ?, ?)");
+        st.bind(1, static_cast<int64_t>(run.createdAt > 0 ? run.createdAt : nowSeconds()))
+            .bind(2, run.promptName.isNull() ? QStringLiteral("") : run.promptName);
+        if (run.promptVersion)
+            st.bind(3, static_cast<int64_t>(*run.promptVersion));
+        st.bind(4, run.endpoint.isNull() ? QStringLiteral("") : run.endpoint).bind(5, compactJson(run.params)).bind(6, compactJson(run.summary)).exec();
+        return static_cast<qint64>(sql::queryInt(ws.db(), "SELECT last_insert_rowid()"));
+    });
+}
+
+void putRunResult(Workspace& ws, qint64 runId, qint64 userDbId, const QJsonObject& result)
+{
+    write(ws, [&] {
+        sql::Statement st(ws.db(), "INSERT OR REPLACE INTO rerank_results(run_id, user_id, result) VALUES(?, ?, ?)");
+        st.bind(1, static_cast<int64_t>(runId))
+            .bind(2, static_cast<int64_t>(userDbId))
+            .bind(3, compactJson(result))
+            .exec();
+    });
+}
+
+void setRunSummary(Workspace& ws, qint64 runId, const QJsonObject& summary)
+{
+    write(ws, [&] {
+        sql::Statement st(ws.db(), "UPDATE rerank_runs SET summary = ? WHERE id = ?");
+        st.bind(1, compactJson(summary)).bind(2, static_cast<int64_t>(runId)).exec();
+        if (sql::queryInt(ws.db(), "SELECT changes()") != 1)
+            throw Error(QStringLiteral("%1: no rerank run %2").arg(ws.path()).arg(runId));
+    });
+}
+
+QList<RunInfo> listRuns(const Workspace& ws)
+{
+    QList<RunInfo> out;
+    sql::Statement st(ws.db(), (std::string(kRunSelect) + "ORDER BY id DESC").c_str());
+    while (st.step())
+        out.append(readRun(st));
+    return out;
+}
+
+std::optional<RunInfo> findRun(const Workspace& ws, qint64 runId)
+{
+    sql::Statement st(ws.db(), (std::string(kRunSelect) + "WHERE id = ?").c_str());
+    st.bind(1, static_cast<int64_t>(runId));
+    if (st.step())
+        return readRun(st);
+    return std::nullopt;
+}
+
+QList<QPair<QString, QJsonObject>> runResults(const Workspace& ws, qint64 runId)
+{
+    QList<QPair<QString, QJsonObject>> out;
+    sql::Statement st(ws.db(),
+        "SELECT u.external_id, r.result FROM rerank_results r JOIN users u ON u.id = r.user_id "
+        "WHERE r.run_id = ? ORDER BY r.user_id");
+    st.bind(1, static_cast<int64_t>(runId));
+    while (st.step())
+        out.append({ st.text(0), parseObject(st.text(1)) });
+    return out;
+}
+
+bool removeRun(Workspace& ws, qint64 runId)
+{
+    return write(ws, [&] {
+        sql::Statement st(ws.db(), "DELETE FROM rerank_runs WHERE id = ?");
+        st.bind(1, static_cast<int64_t>(runId)).exec();
+        return sql::queryInt(ws.db(), "SELECT changes()") > 0;
+    });
+}
+
+// ---- high-value users: annotations of kind "high_value" ----
+
+QStringList highValueUsers(const Workspace& ws)
+{
+    QStringList out;
+    sql::Statement st(ws.db(),
+        "SELECT DISTINCT u.external_id FROM annotations a JOIN users u ON u.id = a.user_id "
+        "WHERE a.kind = 'high_value' ORDER BY u.external_id");
+    while (st.step())
+        out.append(st.text(0));
+    return out;
+}
+
+int setHighValue(Workspace& ws, const QStringList& externalIds, bool highValue)
+{
+    return write(ws, [&] {
+        std::vector<int64_t> ids;
+        for (const QString& ext : externalIds) {
+            sql::Statement find(ws.db(), "SELECT id FROM users WHERE external_id = ?");
+            find.bind(1, ext);
+            if (!find.step())
+                throw Error(QStringLiteral("%1: no user '%2'").arg(ws.path(), ext));
+            ids.push_back(find.int64(0));
+        }
+        int changed = 0;
+        for (const int64_t id : ids) {
+            sql::Statement del(ws.db(), "DELETE FROM annotations WHERE kind = 'high_value' AND user_id = ?");
+            del.bind(1, id).exec();
+            const bool was = sql::queryInt(ws.db(), "SELECT changes()") > 0;
+            if (highValue) {
+                sql::Statement ins(ws.db(),
+                    "INSERT INTO annotations(user_id, item_id, kind, verdict, note, created_at) "
+                    "VALUES(?, NULL, 'high_value', NULL, '', ?)");
+                ins.bind(1, id).bind(2, static_cast<int64_t>(nowSeconds())).exec();
+            }
+            changed += was != highValue;
+        }
+        return changed;
+    });
 }
 
 } // namespace recwb::rerank::store

@@ -4,6 +4,8 @@
 
 #include <QJsonObject>
 #include <QList>
+#include <QPair>
+#include <QStringList>
 #include <QString>
 #include <optional>
 
@@ -67,5 +69,31 @@ void cachePut(Workspace& ws, const QString& key, const QString& endpoint, const 
 int cachePurgeExpired(Workspace& ws, qint64 now); // returns how many went
 int cacheClear(Workspace& ws);
 qint64 cacheSize(const Workspace& ws);
+
+// ---- rerank runs (a batch, a probe or a single rerank) and their per-user results ----
+struct RunInfo {
+    qint64 id = 0;
+    qint64 createdAt = 0;
+    QString promptName;
+    std::optional<int> promptVersion;
+    QString endpoint; // the first endpoint (a cascade lists all in params)
+    QJsonObject params; // options, routing, cascade, CF model, ...
+    QJsonObject summary; // filled when the run ends
+    int results = 0; // stored per-user results
+};
+qint64 createRun(Workspace& ws, const RunInfo& run); // returns the new id; createdAt 0 = now
+void putRunResult(Workspace& ws, qint64 runId, qint64 userDbId, const QJsonObject& result); // replaces
+void setRunSummary(Workspace& ws, qint64 runId, const QJsonObject& summary);
+QList<RunInfo> listRuns(const Workspace& ws); // newest first, without results
+std::optional<RunInfo> findRun(const Workspace& ws, qint64 runId);
+// (user's external id, result) in user order.
+QList<QPair<QString, QJsonObject>> runResults(const Workspace& ws, qint64 runId);
+bool removeRun(Workspace& ws, qint64 runId); // its results go with it
+
+// ---- users marked high-value (routing) ----
+QStringList highValueUsers(const Workspace& ws); // external ids, sorted
+// Marks (or unmarks) users by external id; throws Error naming the first unknown id
+// before changing anything. Returns how many changed.
+int setHighValue(Workspace& ws, const QStringList& externalIds, bool highValue);
 
 } // namespace recwb::rerank::store

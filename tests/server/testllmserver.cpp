@@ -118,7 +118,7 @@ QStringList TestLlmServer::faultNames()
     return { QStringLiteral("good"), QStringLiteral("fences"), QStringLiteral("numeric_ids"), QStringLiteral("invented_ids"),
         QStringLiteral("repeated_ids"), QStringLiteral("truncated"), QStringLiteral("delay"), QStringLiteral("http429"),
         QStringLiteral("quota429"), QStringLiteral("http500"), QStringLiteral("http503"), QStringLiteral("http529"),
-        QStringLiteral("close"), QStringLiteral("huge"), QStringLiteral("echo_key") };
+        QStringLiteral("close"), QStringLiteral("huge"), QStringLiteral("echo_key"), QStringLiteral("prose") };
 }
 
 QStringList TestLlmServer::extractCandidateIds(const QString& userText)
@@ -154,6 +154,10 @@ QString TestLlmServer::pickFault(const RecordedRequest& request, const QString& 
     const QRegularExpressionMatch m = marker.match(prompt);
     if (m.hasMatch())
         return m.captured(1);
+    // A marker in the model name: one endpoint profile misbehaves, another does not.
+    const QRegularExpressionMatch mm = marker.match(request.json().value(QStringLiteral("model")).toString());
+    if (mm.hasMatch())
+        return mm.captured(1);
     if (!m_fault.isEmpty() && m_faultRemaining != 0) {
         if (m_faultRemaining > 0)
             --m_faultRemaining;
@@ -433,6 +437,10 @@ TestLlmServer::Answer TestLlmServer::answerFor(Provider provider, const QString&
 
     if (fault == u"good" || fault == u"numeric_ids" || fault == u"invented_ids" || fault == u"repeated_ids")
         return success(provider, text, false, model);
+    if (fault == u"prose") // a small model that talks instead of answering in JSON
+        return success(provider,
+            QStringLiteral("This user seems to enjoy dramas; I would suggest a few of the candidates above."), false,
+            model);
     if (fault == u"fences")
         return success(provider,
             QStringLiteral("Here are my picks:\n```json\n") + text + QStringLiteral("\n```\nLet me know if you need more."),

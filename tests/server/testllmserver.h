@@ -36,10 +36,12 @@ struct RecordedRequest {
 //   1. the header  X-Test-Fault: NAME
 //   2. a marker    [[fault:NAME]] anywhere in the prompt (system or user text), so an
 //      unchanged client can trigger it
-//   3. the server-wide fault from setFault(), optionally for the next N requests only.
+//   3. the same marker in the request's "model" (so one endpoint profile can misbehave)
+//   4. the server-wide fault from setFault(), optionally for the next N requests only.
 // NAME is one of: good, fences, numeric_ids, invented_ids, repeated_ids, truncated,
 // delay:MS, http429[:SECONDS], quota429, http500, http503, http529, close, huge,
-// echo_key (a 401 whose message echoes the request's credentials, for redaction tests).
+// echo_key (a 401 whose message echoes the request's credentials, for redaction tests),
+// prose (a 200 whose answer is prose without any JSON).
 // Delayed answers use a QTimer, so other requests are served meanwhile.
 //
 // Thread contract: a QObject of the thread that created it; that thread must run an event

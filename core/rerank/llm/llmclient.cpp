@@ -73,10 +73,32 @@ LlmClient::LlmClient(QObject* parent)
 LlmClient::LlmClient(const LlmClientConfig& config, QObject* parent)
     : QObject(parent)
     , m_config(config)
-    , m_nam(new QNetworkAccessManager(this))
 {
-    m_nam->setAutoDeleteReplies(false); // every reply is deleteLater()'d by us
+    pickManager(); // the first manager exists from the start
     m_monotonic.start();
+}
+
+QNetworkAccessManager* LlmClient::pickManager()
+{
+    constexpr int kConnectionsPerHost = 6; // Qt's fixed HTTP/1.1 limit per host and manager
+    constexpr size_t kMaxManagers = 8;
+    QNetworkAccessManager* best = nullptr;
+    for (QNetworkAccessManager* nam : m_nams)
+        if (!best || m_namLoad.value(nam) < m_namLoad.value(best))
+            best = nam;
+    if (!best || (m_namLoad.value(best) >= kConnectionsPerHost && m_nams.size() < kMaxManagers)) {
+        best = new QNetworkAccessManager(this);
+        best->setAutoDeleteReplies(false); // every reply is deleteLater()'d by us
+        m_nams.push_back(best);
+    }
+    return best;
+}
+
+void LlmClient::replyDone(QNetworkReply* reply)
+{
+    auto it = m_namLoad.find(reply->manager());
+    if (it != m_namLoad.end() && *it > 0)
+        --*it;
 }
 
 LlmClient::~LlmClient()
@@ -315,7 +337,9 @@ void LlmClient::attempt(LlmCall* call)
             .arg(spec.url.toString())
             .arg(spec.body.size()));
 
-    QNetworkReply* reply = m_nam->post(req, spec.body);
+    QNetworkAccessManager* nam = pickManager();
+    QNetworkReply* reply = nam->post(req, spec.body);
+    ++m_namLoad[nam];
     call->m_reply = reply;
     const qint64 cap = m_config.maxResponseBytes;
     auto tooLarge = [this, call, cap](qint64 announced) {
@@ -345,6 +369,7 @@ void LlmClient::onReplyFinished(LlmCall* call, QNetworkReply* reply)
 {
     if (call->m_reply == reply)
         call->m_reply = nullptr;
+    replyDone(reply);
     reply->deleteLater();
     if (call->m_finished)
         return;
@@ -445,6 +470,7 @@ void LlmClient::releaseReply(LlmCall* call)
         return;
     call->m_reply = nullptr;
     QObject::disconnect(reply, nullptr, call, nullptr);
+    replyDone(reply);
     reply->abort();
     reply->deleteLater();
 }

@@ -10,6 +10,7 @@
 #include <QTimer>
 
 #include <deque>
+#include <vector>
 
 class QNetworkAccessManager;
 class QNetworkReply;
@@ -132,9 +133,16 @@ private:
     void releaseReply(LlmCall* call);
     void refuse(LlmCall* call, CallStatus status, const QString& message);
     QString safe(const LlmCall* call, const QString& text) const;
+    QNetworkAccessManager* pickManager();
+    void replyDone(QNetworkReply* reply);
 
     LlmClientConfig m_config;
-    QNetworkAccessManager* m_nam;
+    // QNetworkAccessManager opens at most 6 HTTP/1.1 connections per host (Qt 6.4 has no
+    // setting for it), so calls beyond 6 to one server would queue inside Qt, out of our
+    // sight and past our deadlines. A small pool of managers lifts that: each reply goes to
+    // the least-loaded manager, and a new one is made when all carry 6.
+    std::vector<QNetworkAccessManager*> m_nams;
+    QHash<QNetworkAccessManager*, int> m_namLoad; // replies in flight per manager
     QHash<QString, Endpoint> m_endpoints;
     QHash<QString, QByteArray> m_keychainCache; // entry -> key, for the client's lifetime
     QElapsedTimer m_monotonic;

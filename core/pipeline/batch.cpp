@@ -1,0 +1,399 @@
+#include "pipeline/batch.h"
+
+#include "data/workspace.h"
+#include "rerank/cache.h"
+#include "rerank/llm/llmclient.h"
+#include "rerank/store.h"
+#include "util/error.h"
+
+#include <QJsonArray>
+#include <QSet>
+#include <QTimer>
+
+#include <algorithm>
+
+namespace recwb::pipeline {
+namespace {
+
+// A nonzero seed per (run seed, user, order) so each order is its own shuffle.
+quint64 shuffleSeedFor(quint64 seed, int32_t user, int order)
+{
+    quint64 z = seed * 0x9e3779b97f4a7c15ULL + static_cast<quint64>(user) * 0xbf58476d1ce4e5b9ULL
+        + static_cast<quint64>(order + 1) * 0x94d049bb133111ebULL;
+    z = (z ^ (z >> 31)) * 0xd6e8feb86659fd93ULL;
+    z ^= z >> 32;
+    return z == 0 ? 1 : z;
+}
+
+CacheCounters countersOf(rerank::ResponseCache& c)
+{
+    return { c.hits(), c.misses(), c.bypassed() };
+}
+
+constexpr int kSyncJobsPerTurn = 32; // users finished without a call, per event-loop turn
+
+} // namespace
+
+QJsonObject BatchReport::toJson(bool withUsers) const
+{
+    QJsonObject o {
+        { QStringLiteral("run_id"), runId },
+        { QStringLiteral("canceled"), canceled },
+        { QStringLiteral("jobs"), total },
+        { QStringLiteral("finished"), static_cast<int>(outcomes.size()) },
+        { QStringLiteral("summary"), summary },
+    };
+    if (!error.isEmpty())
+        o.insert(QStringLiteral("error"), error);
+    if (withUsers) {
+        QJsonArray list;
+        for (const RerankOutcome& r : outcomes)
+            list.append(r.toJson());
+        o.insert(QStringLiteral("users"), list);
+    }
+    if (!probes.empty()) {
+        QJsonArray list;
+        for (const ProbeReport& p : probes) {
+            QJsonObject j = p.stats.toJson(p.candidateIds);
+            j.insert(QStringLiteral("user"), p.userId);
+            list.append(j);
+        }
+        o.insert(QStringLiteral("position_bias"), list);
+    }
+    return o;
+}
+
+BatchReranker::BatchReranker(PipelineContext& ctx, rerank::LlmClient& client, BatchOptions options, QObject* parent)
+    : QObject(parent)
+    , m_ctx(ctx)
+    , m_client(client)
+    , m_options(std::move(options))
+{
+}
+
+BatchReranker::~BatchReranker()
+{
+    for (Job& j : m_jobs)
+        if (j.call)
+            j.call->disconnect(this);
+}
+
+void BatchReranker::start(const std::vector<int32_t>& users)
+{
+    if (m_running)
+        throw Error(QStringLiteral("rerank batch: already running"));
+    const Dataset& ds = m_ctx.dataset();
+    // Configuration first: nothing is sent when any of it is wrong.
+    const QStringList names = m_options.cascade.isEmpty() ? QStringList { QString() } : m_options.cascade;
+    if (!m_options.model.isEmpty() && names.size() > 1)
+        throw Error(QStringLiteral("rerank batch: --model applies to a single endpoint, not to a cascade"));
+    m_tiers.clear();
+    for (const QString& name : names) {
+        TierInfo t;
+        t.profile = m_ctx.endpoint(name, m_options.model);
+        t.prices = m_ctx.pricesFor(t.profile);
+        for (const TierInfo& other : m_tiers)
+            if (other.profile.name == t.profile.name)
+                throw Error(QStringLiteral("rerank batch: endpoint \"%1\" appears twice in the cascade").arg(t.profile.name));
+        m_tiers.push_back(t);
+    }
+    m_prompt = m_ctx.promptTemplate(m_options.prompt);
+    m_coldPrompt = m_options.coldPrompt.isEmpty() ? m_prompt : m_ctx.promptTemplate(m_options.coldPrompt);
+    m_concurrency = m_options.concurrency > 0 ? m_options.concurrency : std::max(1, m_tiers.front().profile.maxConcurrent);
+
+    m_jobs.clear();
+    QSet<int32_t> seen;
+    const int orders = m_options.probeOrders >= 2 ? m_options.probeOrders : 1;
+    for (const int32_t u : users) {
+        if (u < 0 || u >= ds.numUsers())
+            throw Error(QStringLiteral("rerank batch: no user with index %1").arg(u));
+        if (seen.contains(u))
+            continue;
+        seen.insert(u);
+        for (int o = 0; o < orders; ++o) {
+            Job j;
+            j.user = u;
+            j.shuffleSeed = m_options.probeOrders >= 2 ? shuffleSeedFor(m_options.seed, u, o) : 0;
+            m_jobs.push_back(std::move(j));
+        }
+    }
+    m_report = BatchReport {};
+    m_report.total = static_cast<int>(m_jobs.size());
+    if (m_options.storeRun) {
+        rerank::store::RunInfo run;
+        run.promptName = m_prompt.name;
+        run.promptVersion = m_prompt.version;
+        run.endpoint = m_tiers.front().profile.name;
+        QJsonArray cascade;
+        for (const TierInfo& t : m_tiers)
+            cascade.append(QJsonObject { { QStringLiteral("endpoint"), t.profile.name },
+                { QStringLiteral("model"), t.profile.model } });
+        run.params = m_options.extraParams;
+        run.params.insert(QStringLiteral("mode"), orders > 1 ? QStringLiteral("probe") : QStringLiteral("batch"));
+        run.params.insert(QStringLiteral("template"), m_prompt.ref());
+        run.params.insert(QStringLiteral("cold_template"), m_coldPrompt.ref());
+        run.params.insert(QStringLiteral("cascade"), cascade);
+        run.params.insert(QStringLiteral("candidates"), m_options.candidates);
+        run.params.insert(QStringLiteral("k"), m_options.k);
+        run.params.insert(QStringLiteral("routing"), m_options.routing.toJson());
+        run.params.insert(QStringLiteral("concurrency"), m_concurrency);
+        run.params.insert(QStringLiteral("bypass_cache"), m_options.bypassCache);
+        run.params.insert(QStringLiteral("users"), static_cast<int>(seen.size()));
+        if (orders > 1) {
+            run.params.insert(QStringLiteral("probe_orders"), orders);
+            run.params.insert(QStringLiteral("seed"), static_cast<double>(m_options.seed));
+        }
+        m_report.runId = rerank::store::createRun(m_ctx.workspace(), run);
+    }
+    m_cacheStart = countersOf(m_ctx.cache());
+    m_next = 0;
+    m_active = 0;
+    m_done = 0;
+    m_canceled = false;
+    m_running = true;
+    m_wall.start();
+    QTimer::singleShot(0, this, &BatchReranker::pump);
+}
+
+void BatchReranker::cancel()
+{
+    if (!m_running || m_canceled)
+        return;
+    m_canceled = true;
+    for (Job& j : m_jobs)
+        if (j.call)
+            j.call->cancel(); // finished(Canceled) follows from the event loop
+    QTimer::singleShot(0, this, &BatchReranker::maybeFinish);
+}
+
+void BatchReranker::fail(const QString& message)
+{
+    if (m_report.error.isEmpty())
+        m_report.error = message;
+    cancel();
+}
+
+void BatchReranker::pump()
+{
+    if (!m_running || m_pumping)
+        return;
+    m_pumping = true;
+    int budget = kSyncJobsPerTurn;
+    while (!m_canceled && m_active < m_concurrency && m_next < m_jobs.size()) {
+        const size_t i = m_next++;
+        bool sync = false;
+        try {
+            sync = launch(i);
+        } catch (const Error& e) {
+            fail(e.message());
+            break;
+        }
+        if (sync) {
+            complete(i);
+            if (--budget == 0) { // let the event loop breathe (answers, cancel, progress)
+                QTimer::singleShot(0, this, &BatchReranker::pump);
+                break;
+            }
+        }
+    }
+    m_pumping = false;
+    maybeFinish();
+}
+
+bool BatchReranker::launch(size_t index)
+{
+    Job& job = m_jobs[index];
+    const Dataset& ds = m_ctx.dataset();
+    const bool cold = ds.isCold(job.user, m_ctx.coldThreshold());
+    job.prepared = prepareUser(m_ctx, job.user, cold ? m_coldPrompt : m_prompt, m_options.candidates, m_options.k,
+        job.shuffleSeed);
+    PreparedUser& p = *job.prepared;
+    const rerank::EndpointProfile& first = m_tiers.front().profile;
+    p.outcome.endpoint = first.name;
+    p.outcome.model = first.model;
+    p.outcome.kind = first.kind;
+    if (m_options.probeOrders >= 2)
+        for (const rerank::Candidate& c : p.candidates)
+            job.candidateIds.append(c.externalId);
+    if (p.candidates.empty())
+        return true; // the CF-order fallback "no candidates" is already set
+    if (m_options.probeOrders < 2) {
+        const RouteDecision d = route(m_options.routing, p.outcome.userId, p.outcome.coldStart, p.outcome.cfConfidence);
+        p.outcome.route = d.reason;
+        if (!d.llm) {
+            keepCfOrder(p, d.reason);
+            return true;
+        }
+    }
+    return sendTier(index);
+}
+
+bool BatchReranker::sendTier(size_t index)
+{
+    Job& job = m_jobs[index];
+    PreparedUser& p = *job.prepared;
+    const rerank::EndpointProfile& profile = m_tiers[static_cast<size_t>(job.tier)].profile;
+    if (profile.kind == rerank::ProviderKind::Offline) {
+        rerankOffline(m_ctx, p);
+        return true;
+    }
+    job.clock.start();
+    job.cacheKey = rerank::cacheKey(profile, p.prompt.request);
+    if (const auto cached = m_ctx.cache().lookup(job.cacheKey, m_options.bypassCache)) {
+        const bool usable = applyAnswer(m_ctx, p, profile, *cached, true,
+            static_cast<double>(job.clock.nsecsElapsed()) / 1e6, job.cacheKey);
+        if (usable || job.tier + 1 >= static_cast<int>(m_tiers.size()))
+            return true;
+        ++job.tier;
+        return sendTier(index);
+    }
+    ++m_active;
+    job.call = m_client.send(profile, p.prompt.request);
+    connect(job.call, &rerank::LlmCall::finished, this,
+        [this, index](const rerank::ChatResponse& r) { onAnswer(index, r); });
+    return false;
+}
+
+void BatchReranker::onAnswer(size_t index, const rerank::ChatResponse& response)
+{
+    --m_active;
+    Job& job = m_jobs[index];
+    job.call.clear();
+    if (m_canceled) {
+        job.prepared.reset(); // unfinished: not reported
+        maybeFinish();
+        return;
+    }
+    try {
+        const rerank::EndpointProfile& profile = m_tiers[static_cast<size_t>(job.tier)].profile;
+        const bool usable = applyAnswer(m_ctx, *job.prepared, profile, response, false,
+            static_cast<double>(job.clock.nsecsElapsed()) / 1e6, job.cacheKey);
+        bool done = true;
+        if (!usable && job.tier + 1 < static_cast<int>(m_tiers.size())) {
+            ++job.tier; // escalate
+            done = sendTier(index);
+        }
+        if (done)
+            complete(index);
+    } catch (const Error& e) {
+        fail(e.message());
+    }
+    pump();
+}
+
+void BatchReranker::complete(size_t index)
+{
+    Job& job = m_jobs[index];
+    job.outcome = finishOutcome(m_ctx, std::move(*job.prepared));
+    job.prepared.reset();
+    ++m_done;
+    if (m_options.storeRun && m_options.probeOrders < 2) {
+        try {
+            rerank::store::putRunResult(m_ctx.workspace(), m_report.runId,
+                m_ctx.dataset().users[static_cast<size_t>(job.user)].dbId, job.outcome->toJson());
+        } catch (const Error& e) {
+            fail(e.message());
+        }
+    }
+    emit progress(m_done, static_cast<int>(m_jobs.size()));
+}
+
+void BatchReranker::maybeFinish()
+{
+    if (m_running && !m_pumping && m_active == 0 && (m_canceled || m_next >= m_jobs.size()))
+        finalize();
+}
+
+void BatchReranker::finalize()
+{
+    m_running = false;
+    m_report.canceled = m_canceled;
+    m_report.outcomes.clear();
+    for (Job& j : m_jobs)
+        if (j.outcome)
+            m_report.outcomes.push_back(*j.outcome);
+    const CacheCounters now = countersOf(m_ctx.cache());
+    const CacheCounters delta { now.hits - m_cacheStart.hits, now.misses - m_cacheStart.misses,
+        now.bypassed - m_cacheStart.bypassed };
+    m_report.summary = summarizeBatch(m_report.outcomes, m_tiers, m_options.k,
+        static_cast<double>(m_wall.nsecsElapsed()) / 1e6, delta);
+    m_report.summary.insert(QStringLiteral("canceled"), m_canceled);
+    m_report.summary.insert(QStringLiteral("jobs"), m_report.total);
+
+    if (m_options.probeOrders >= 2) {
+        // Group the finished orders by user (jobs of one user are adjacent).
+        m_report.probes.clear();
+        double tauSum = 0, overlapSum = 0, firstThirdSum = 0;
+        int measured = 0;
+        for (size_t i = 0; i < m_jobs.size();) {
+            size_t end = i;
+            while (end < m_jobs.size() && m_jobs[end].user == m_jobs[i].user)
+                ++end;
+            std::vector<rerank::ProbeRun> runs;
+            ProbeReport rep;
+            for (size_t j = i; j < end; ++j) {
+                const Job& job = m_jobs[j];
+                if (!job.outcome)
+                    continue;
+                rep.userId = job.outcome->userId;
+                rep.candidateIds = job.candidateIds;
+                rerank::ProbeRun run;
+                run.rankOf.assign(static_cast<size_t>(job.candidateIds.size()), 0);
+                run.shownAt = job.outcome->shownAt;
+                run.usable = job.outcome->result.usable;
+                for (const rerank::RankedItem& r : job.outcome->result.items)
+                    if (!r.filled && r.cfRank >= 1 && r.cfRank <= static_cast<int>(run.rankOf.size()))
+                        run.rankOf[static_cast<size_t>(r.cfRank - 1)] = r.rank;
+                runs.push_back(std::move(run));
+            }
+            i = end;
+            if (runs.empty())
+                continue;
+            rep.stats = rerank::probeStats(runs, m_options.k);
+            if (rep.stats.runs >= 2) {
+                tauSum += rep.stats.meanKendallTau;
+                overlapSum += rep.stats.meanTopKOverlap;
+                firstThirdSum += rep.stats.firstThirdShare;
+                ++measured;
+            }
+            if (m_options.storeRun && m_report.runId > 0) {
+                try {
+                    const int32_t user = m_ctx.dataset().userIndex(rep.userId);
+                    QJsonObject j = rep.stats.toJson(rep.candidateIds);
+                    QJsonArray orders;
+                    for (const RerankOutcome& o : m_report.outcomes)
+                        if (o.userId == rep.userId)
+                            orders.append(o.toJson());
+                    j.insert(QStringLiteral("orders"), orders);
+                    rerank::store::putRunResult(m_ctx.workspace(), m_report.runId,
+                        m_ctx.dataset().users[static_cast<size_t>(user)].dbId, j);
+                } catch (const Error& e) {
+                    if (m_report.error.isEmpty())
+                        m_report.error = e.message();
+                }
+            }
+            m_report.probes.push_back(std::move(rep));
+        }
+        m_report.summary.insert(QStringLiteral("position_bias"),
+            QJsonObject {
+                { QStringLiteral("users"), measured },
+                { QStringLiteral("orders_per_user"), m_options.probeOrders },
+                { QStringLiteral("mean_kendall_tau"), measured ? tauSum / measured : 0.0 },
+                { QStringLiteral("mean_top_k_overlap"), measured ? overlapSum / measured : 0.0 },
+                { QStringLiteral("first_third_share"), measured ? firstThirdSum / measured : 0.0 },
+            });
+    }
+    if (!m_report.error.isEmpty())
+        m_report.summary.insert(QStringLiteral("error"), m_report.error);
+    if (m_options.storeRun && m_report.runId > 0) {
+        try {
+            rerank::store::setRunSummary(m_ctx.workspace(), m_report.runId, m_report.summary);
+        } catch (const Error& e) {
+            if (m_report.error.isEmpty())
+                m_report.error = e.message();
+        }
+    }
+    emit finished();
+}
+
+} // namespace recwb::pipeline

@@ -1,0 +1,125 @@
+#pragma once
+
+#include "pipeline/batchsummary.h"
+#include "pipeline/rerankpipeline.h"
+#include "pipeline/routing.h"
+#include "rerank/positionbias.h"
+
+#include <QElapsedTimer>
+#include <QJsonObject>
+#include <QObject>
+#include <QPointer>
+#include <QStringList>
+#include <optional>
+#include <vector>
+
+namespace recwb::rerank {
+class LlmCall;
+}
+
+// Batch reranking (docs/RERANK.md): many users through the pipeline with a bounded number
+// of calls in flight, the routing policy, a cascade of endpoints, the response cache, run
+// persistence and a summary; or the position-bias probe (each user in several shuffled
+// candidate orders).
+namespace recwb::pipeline {
+
+struct BatchOptions {
+    QString prompt = QStringLiteral("listwise"); // template ref for every user
+    QString coldPrompt; // template ref for cold-start users; empty = prompt
+    // Endpoint names, cheapest first: a user whose answer from one is unusable (invalid
+    // answer, failed call, timeout, open circuit) is sent to the next. Empty = the
+    // workspace default endpoint.
+    QStringList cascade;
+    QString model; // model override; only with a single endpoint
+    int candidates = 50;
+    int k = 10;
+    bool bypassCache = false;
+    RoutingPolicy routing; // everyone by default
+    int concurrency = 0; // users waiting on a call at once; 0 = the first endpoint's maxConcurrent
+    int probeOrders = 0; // >= 2: position-bias probe with this many shuffled orders per user
+    quint64 seed = 1; // the probe's shuffles
+    bool storeRun = true; // rerank_runs / rerank_results
+    QJsonObject extraParams; // stored with the run's parameters (e.g. the CF model)
+};
+
+struct ProbeReport {
+    QString userId;
+    QStringList candidateIds; // CF order
+    rerank::ProbeStats stats;
+};
+
+struct BatchReport {
+    qint64 runId = 0; // 0 when not stored
+    bool canceled = false;
+    QString error; // set when the run stopped on an error (e.g. a template that does not render)
+    int total = 0; // jobs asked for (users x probe orders)
+    std::vector<RerankOutcome> outcomes; // finished jobs, in input order
+    std::vector<ProbeReport> probes; // probe mode: per user
+    QJsonObject summary;
+    QJsonObject toJson(bool withUsers = true) const;
+};
+
+// Thread contract: lives in the thread of its PipelineContext (the Workspace) and its
+// LlmClient, which must run an event loop; the GUI runs it in a worker thread. Never
+// blocks: each user's CPU stages run in their own event-loop turn.
+class BatchReranker final : public QObject {
+    Q_OBJECT
+
+public:
+    BatchReranker(PipelineContext& ctx, rerank::LlmClient& client, BatchOptions options, QObject* parent = nullptr);
+    ~BatchReranker() override;
+
+    // Resolves templates and endpoints (throws Error on bad configuration before any
+    // work) and starts. Users are dataset indices; duplicates are reranked once.
+    void start(const std::vector<int32_t>& users);
+    // Stops sending; calls in flight are canceled; finished() follows with what is done.
+    void cancel();
+    bool isRunning() const { return m_running; }
+    const BatchReport& report() const { return m_report; }
+
+signals:
+    void progress(int done, int total);
+    void finished();
+
+private:
+    struct Job {
+        int32_t user = -1;
+        quint64 shuffleSeed = 0;
+        std::optional<PreparedUser> prepared;
+        std::optional<RerankOutcome> outcome;
+        int tier = 0;
+        QString cacheKey;
+        QStringList candidateIds; // probe mode: the candidates in CF order
+        QElapsedTimer clock;
+        QPointer<rerank::LlmCall> call;
+    };
+
+    void pump();
+    bool launch(size_t index); // true when the job finished synchronously
+    bool sendTier(size_t index); // true when finished synchronously
+    void onAnswer(size_t index, const rerank::ChatResponse& response);
+    void complete(size_t index);
+    void maybeFinish();
+    void finalize();
+    void fail(const QString& message);
+
+    PipelineContext& m_ctx;
+    rerank::LlmClient& m_client;
+    BatchOptions m_options;
+    std::vector<TierInfo> m_tiers;
+    rerank::PromptTemplate m_prompt;
+    rerank::PromptTemplate m_coldPrompt;
+    std::vector<Job> m_jobs;
+    size_t m_next = 0;
+    int m_active = 0; // jobs waiting on a call
+    int m_done = 0;
+    int m_concurrency = 1;
+    bool m_running = false;
+    bool m_canceled = false;
+    bool m_pumping = false;
+    CacheCounters m_cacheStart;
+    QElapsedTimer m_wall;
+    BatchReport m_report;
+};
+
+} // namespace recwb::pipeline
