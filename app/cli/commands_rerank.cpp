@@ -436,7 +436,7 @@ QString summaryText(const QJsonObject& s)
     const QJsonObject rc = s.value(QStringLiteral("response_cache")).toObject();
     const QJsonObject base = s.value(QStringLiteral("baseline")).toObject();
     t += QStringLiteral("Cost: %1 (%2 calls, %3 unpriced); prompt cache: %4 cached input tokens (%5 % of input), saved %6; "
-                        "response cache: %7 hits, %8 misses\n")
+                        "response cache: %7 hits, %8 misses, %9 bypassed\n")
              .arg(usd(s.value(QStringLiteral("cost_usd"))))
              .arg(s.value(QStringLiteral("calls")).toInt())
              .arg(s.value(QStringLiteral("unpriced_calls")).toInt())
@@ -444,7 +444,8 @@ QString summaryText(const QJsonObject& s)
              .arg(100 * pc.value(QStringLiteral("share_of_input")).toDouble(), 0, 'f', 1)
              .arg(usd(pc.value(QStringLiteral("saved_usd"))))
              .arg(rc.value(QStringLiteral("hits")).toInt())
-             .arg(rc.value(QStringLiteral("misses")).toInt());
+             .arg(rc.value(QStringLiteral("misses")).toInt())
+             .arg(rc.value(QStringLiteral("bypassed")).toInt());
     t += QStringLiteral("Against everyone on %1: baseline %2, saved %3%4\n")
              .arg(base.value(QStringLiteral("endpoint")).toString(), usd(base.value(QStringLiteral("estimated_usd"))),
                  usd(base.value(QStringLiteral("saved_usd"))),

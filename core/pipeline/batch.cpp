@@ -30,7 +30,7 @@ CacheCounters countersOf(rerank::ResponseCache& c)
     return { c.hits(), c.misses(), c.bypassed() };
 }
 
-constexpr int kSyncJobsPerTurn = 32; // users finished without a call, per event-loop turn
+constexpr int kSyncJobsPerTurn = 4; // users finished without a call, per event-loop turn
 
 } // namespace
 
