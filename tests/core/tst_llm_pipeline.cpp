@@ -134,6 +134,116 @@ private slots:
         QVERIFY(!jsonOf(again).value(QStringLiteral("cache_hit")).toBool(true));
         QCOMPARE(m_server.requestCount(QString::fromLatin1(kPath)), 2);
     }
+
+    // A cohort batch through the CLI: summary JSON, the run stored and listed.
+    void cohortBatchIsStoredAndListed()
+    {
+        m_server.resetCounters();
+        const Run r = cli({ QStringLiteral("rerank"), QStringLiteral("-w"), m_ws, QStringLiteral("--cohort"),
+            QStringLiteral("warm"), QStringLiteral("--limit"), QStringLiteral("30"), QStringLiteral("--endpoint"),
+            QStringLiteral("test"), QStringLiteral("--no-cache"), QStringLiteral("--concurrency"), QStringLiteral("5"),
+            QStringLiteral("--json") });
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const QJsonObject o = jsonOf(r);
+        const QJsonObject summary = o.value(QStringLiteral("summary")).toObject();
+        QCOMPARE(summary.value(QStringLiteral("users")).toInt(), 30);
+        QCOMPARE(summary.value(QStringLiteral("fallbacks")).toInt(), 0);
+        QCOMPARE(o.value(QStringLiteral("users")).toArray().size(), 30);
+        for (const auto& u : o.value(QStringLiteral("users")).toArray())
+            QVERIFY(!u.toObject().value(QStringLiteral("cold_start")).toBool(true));
+        QCOMPARE(m_server.requestCount(QString::fromLatin1(kPath)), 30);
+        QVERIFY(m_server.maxInFlight(QString::fromLatin1(kPath)) <= 5);
+        for (const char* stage : { "candidates", "enrichment", "render", "llm", "parse", "total" })
+            QVERIFY(summary[QStringLiteral("latency_ms")][QLatin1String(stage)][QStringLiteral("p99")].toDouble() > 0);
+        const qint64 runId = o.value(QStringLiteral("run_id")).toInteger();
+        QVERIFY(runId > 0);
+
+        const Run list = cli({ QStringLiteral("runs"), QStringLiteral("list"), QStringLiteral("-w"), m_ws, QStringLiteral("--json") });
+        QVERIFY2(list.code == 0, qPrintable(list.err));
+        const QJsonArray runs = QJsonDocument::fromJson(list.out.toUtf8()).array();
+        QVERIFY(!runs.isEmpty());
+        QCOMPARE(runs.first()[QStringLiteral("id")].toInteger(), runId);
+        QCOMPARE(runs.first()[QStringLiteral("results")].toInt(), 30);
+        const Run show = cli({ QStringLiteral("runs"), QStringLiteral("show"), QString::number(runId), QStringLiteral("-w"),
+            m_ws, QStringLiteral("--json") });
+        QCOMPARE(jsonOf(show).value(QStringLiteral("users")).toArray().size(), 30);
+        const Run text = cli({ QStringLiteral("runs"), QStringLiteral("show"), QString::number(runId), QStringLiteral("-w"), m_ws });
+        QVERIFY(text.out.contains(QStringLiteral("Latency ms")));
+    }
+
+    // An unknown id in --users stops before anything is sent, naming file and line.
+    void usersFileWithUnknownIdNamesTheLine()
+    {
+        m_server.resetCounters();
+        const QString file = m_dir.filePath(QStringLiteral("ids.txt"));
+        QFile f(file);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("u1\n# a comment\n\nnobody-here\n");
+        f.close();
+        const Run r = cli({ QStringLiteral("rerank"), QStringLiteral("-w"), m_ws, QStringLiteral("--users"), file,
+            QStringLiteral("--endpoint"), QStringLiteral("test") });
+        QVERIFY(r.code != 0);
+        QVERIFY2(r.err.contains(QStringLiteral("ids.txt:4")) && r.err.contains(QStringLiteral("nobody-here")), qPrintable(r.err));
+        QCOMPARE(m_server.requestCount(), 0);
+    }
+
+    // high-value marks drive the selective routing; everyone else keeps the CF order.
+    void highValueUsersAreRouted()
+    {
+        m_server.resetCounters();
+        const Run mark = cli({ QStringLiteral("high-value"), QStringLiteral("add"), QStringLiteral("u3"), QStringLiteral("-w"), m_ws });
+        QVERIFY2(mark.code == 0, qPrintable(mark.err));
+        const Run r = cli({ QStringLiteral("rerank"), QStringLiteral("-w"), m_ws, QStringLiteral("--user"),
+            QStringLiteral("u3,u4"), QStringLiteral("--endpoint"), QStringLiteral("test"), QStringLiteral("--route"),
+            QStringLiteral("selective"), QStringLiteral("--route-rules"), QStringLiteral("high_value"), QStringLiteral("--no-cache"),
+            QStringLiteral("--json") });
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const QJsonArray users = jsonOf(r).value(QStringLiteral("users")).toArray();
+        QCOMPARE(users.size(), 2);
+        QCOMPARE(users[0][QStringLiteral("route")].toString(), QStringLiteral("high_value"));
+        QCOMPARE(users[1][QStringLiteral("route")].toString(), QStringLiteral("confident"));
+        QCOMPARE(users[1][QStringLiteral("answered_by")].toString(), QStringLiteral("cf"));
+        QCOMPARE(m_server.requestCount(QString::fromLatin1(kPath)), 1);
+        const Run unmark = cli({ QStringLiteral("high-value"), QStringLiteral("remove"), QStringLiteral("u3"), QStringLiteral("-w"), m_ws });
+        QVERIFY(unmark.code == 0);
+        const Run list = cli({ QStringLiteral("high-value"), QStringLiteral("list"), QStringLiteral("-w"), m_ws });
+        QVERIFY(list.out.trimmed().isEmpty());
+    }
+
+    // The position-bias probe from the CLI: the test server follows the shown order.
+    void probeFromTheCli()
+    {
+        const Run r = cli({ QStringLiteral("rerank"), QStringLiteral("-w"), m_ws, QStringLiteral("--user"), QStringLiteral("u5"),
+            QStringLiteral("--endpoint"), QStringLiteral("test"), QStringLiteral("--probe"), QStringLiteral("3"),
+            QStringLiteral("--json"), QStringLiteral("--summary-only") });
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const QJsonArray probes = jsonOf(r).value(QStringLiteral("position_bias")).toArray();
+        QCOMPARE(probes.size(), 1);
+        QCOMPARE(probes[0][QStringLiteral("runs")].toInt(), 3);
+        QVERIFY(probes[0][QStringLiteral("mean_kendall_tau")].toDouble() < 0.9);
+        QCOMPARE(probes[0][QStringLiteral("borda")].toArray().first()[QStringLiteral("rank")].toInt(), 1);
+        const Run bad = cli({ QStringLiteral("rerank"), QStringLiteral("-w"), m_ws, QStringLiteral("--user"), QStringLiteral("u5"),
+            QStringLiteral("--probe"), QStringLiteral("1") });
+        QVERIFY(bad.code != 0 && bad.err.contains(QStringLiteral("--probe")));
+    }
+
+    void setDefaultEndpoint()
+    {
+        const Run set = cli({ QStringLiteral("endpoints"), QStringLiteral("set-default"), QStringLiteral("-w"), m_ws,
+            QStringLiteral("--name"), QStringLiteral("test") });
+        QVERIFY2(set.code == 0, qPrintable(set.err));
+        const Run list = cli({ QStringLiteral("endpoints"), QStringLiteral("list"), QStringLiteral("-w"), m_ws, QStringLiteral("--json") });
+        bool found = false;
+        for (const auto& e : QJsonDocument::fromJson(list.out.toUtf8()).array())
+            if (e[QStringLiteral("name")].toString() == u"test")
+                found = e[QStringLiteral("default")].toBool();
+        QVERIFY(found);
+        const Run missing = cli({ QStringLiteral("endpoints"), QStringLiteral("set-default"), QStringLiteral("-w"), m_ws,
+            QStringLiteral("--name"), QStringLiteral("nope") });
+        QVERIFY(missing.code != 0);
+        cli({ QStringLiteral("endpoints"), QStringLiteral("set-default"), QStringLiteral("-w"), m_ws, QStringLiteral("--name"),
+            QStringLiteral("offline") });
+    }
 };
 
 QTEST_GUILESS_MAIN(TestLlmPipeline)
