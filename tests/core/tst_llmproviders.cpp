@@ -162,6 +162,24 @@ private slots:
         const QJsonObject fb = buildProviderBody(fallback, request());
         QCOMPARE(fb.value(QStringLiteral("response_format")).toObject(),
             (QJsonObject { { QStringLiteral("type"), QStringLiteral("json_object") } }));
+        QVERIFY(!body.contains(QStringLiteral("prompt_cache_key"))); // not api.openai.com
+    }
+
+    // LLM_APIS.md section 7: a stable prompt_cache_key per system prefix, for OpenAI only.
+    void openAiPromptCacheKey()
+    {
+        EndpointProfile openai = profile(ProviderKind::OpenAiChat);
+        openai.baseUrl = QStringLiteral("https://api.openai.com/v1");
+        ChatRequest a = request();
+        ChatRequest b = request();
+        b.messages.last().content = QStringLiteral("another user, other candidates");
+        const QString keyA = buildProviderBody(openai, a).value(QStringLiteral("prompt_cache_key")).toString();
+        const QString keyB = buildProviderBody(openai, b).value(QStringLiteral("prompt_cache_key")).toString();
+        QVERIFY(keyA.startsWith(QStringLiteral("recwb-")));
+        QCOMPARE(keyA, keyB); // same static prefix, same key
+        ChatRequest c = request();
+        c.messages.first().content += QStringLiteral(" (edited)");
+        QVERIFY(buildProviderBody(openai, c).value(QStringLiteral("prompt_cache_key")).toString() != keyA);
     }
 
     void anthropicRequest()

@@ -2,7 +2,9 @@
 
 #include "util/error.h"
 
+#include <QCryptographicHash>
 #include <QHostAddress>
+#include <QUrl>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QRegularExpression>
@@ -74,6 +76,19 @@ QJsonObject openAiBody(const EndpointProfile& p, const ChatRequest& r)
             body.insert(QStringLiteral("response_format"),
                 QJsonObject { { QStringLiteral("type"), QStringLiteral("json_schema") }, { QStringLiteral("json_schema"), jsonSchema } });
         }
+    }
+    // §7: OpenAI caches exact prompt prefixes automatically; prompt_cache_key (a stable key
+    // per prefix) improves routing and hit rate. Only api.openai.com is sent the extra
+    // field: strict compatible servers reject unknown parameters. The key is a hash of the
+    // system messages (the static part every template keeps first).
+    if (QUrl(p.baseUrl).host().compare(QStringLiteral("api.openai.com"), Qt::CaseInsensitive) == 0) {
+        QCryptographicHash h(QCryptographicHash::Sha256);
+        h.addData(p.model.toUtf8());
+        for (const ChatMessage& m : r.messages)
+            if (m.role == u"system")
+                h.addData(m.content.toUtf8());
+        body.insert(QStringLiteral("prompt_cache_key"),
+            QString(QStringLiteral("recwb-") + QString::fromLatin1(h.result().toHex().left(24))));
     }
     return body;
 }
