@@ -49,6 +49,7 @@ inline int32_t sampleNegative(Rng& rng, std::span<const int32_t> row, int32_t nu
 void Bpr::fit(const Csr& userItems, const TaskControl& control)
 {
     m_numItems = userItems.numCols;
+    m_itemHalf = {};
     Rng rng(m_seed);
     m_user.resize(userItems.numRows, m_factors);
     m_item.resize(userItems.numCols, m_factors);
@@ -90,6 +91,7 @@ void Bpr::fit(const Csr& userItems, const TaskControl& control)
         control.throwIfCanceled();
         control.progress(static_cast<double>(epoch + 1) / m_epochs, QStringLiteral("BPR epoch %1").arg(epoch + 1));
     }
+    m_itemHalf = HalfFactors(m_item);
 }
 
 Eigen::VectorXf Bpr::foldIn(const History& history) const
@@ -117,14 +119,24 @@ Eigen::VectorXf Bpr::foldIn(const History& history) const
     return pu;
 }
 
+Eigen::VectorXf Bpr::userVector(const History& history) const
+{
+    return (history.trainedUser >= 0 && history.trainedUser < m_user.rows())
+        ? Eigen::VectorXf(m_user.row(history.trainedUser).transpose())
+        : foldIn(history);
+}
+
 void Bpr::score(const History& history, std::span<float> out) const
 {
-    Eigen::Map<Eigen::VectorXf> s(out.data(), static_cast<Eigen::Index>(out.size()));
-    if (history.trainedUser >= 0 && history.trainedUser < m_user.rows())
-        s.noalias() = m_item * m_user.row(history.trainedUser).transpose();
-    else
-        s.noalias() = m_item * foldIn(history);
-    s += m_bias;
+    scoreFactors(m_item, userVector(history).data(), out.data());
+    for (size_t i = 0; i < out.size(); ++i)
+        out[i] += m_bias(static_cast<Eigen::Index>(i));
+}
+
+std::vector<ScoredItem> Bpr::recommendTop(const History& history, int n) const
+{
+    return topNFactors(m_item, m_itemHalf, userVector(history).data(), n, history.items,
+        std::span<const float>(m_bias.data(), static_cast<size_t>(m_bias.size())));
 }
 
 QByteArray Bpr::save() const
@@ -148,6 +160,7 @@ void Bpr::restore(const QByteArray& payload)
     io::readMatrix(s, m_item);
     io::readMatrix(s, m_bias);
     m_numItems = static_cast<int32_t>(m_item.rows());
+    m_itemHalf = HalfFactors(m_item);
 }
 
 } // namespace recwb::cf

@@ -53,60 +53,10 @@ void cgPass(RowMatrixF& x, const RowMatrixF& y, const Csr& rows, float reg, int 
 
 } // namespace
 
-void scoreFactors(const RowMatrixF& factors, const float* x, float* out, int threads)
-{
-    const auto rows = factors.rows();
-    const int f = static_cast<int>(factors.cols());
-    if (threads <= 0)
-        threads = rows * f >= 2'000'000 ? defaultThreads() : 1;
-    parallelFor(
-        rows, [&](int64_t begin, int64_t end) { kernels::gemv(factors.data() + begin * f, end - begin, f, x, out + begin); },
-        threads, 4096);
-}
-
-std::vector<ScoredItem> topNFactors(const RowMatrixF& factors, const float* x, int n, std::span<const int32_t> exclude,
-    std::span<float> scratch, int threads)
-{
-    const auto rows = factors.rows();
-    const int f = static_cast<int>(factors.cols());
-    if (threads <= 0)
-        threads = rows * f >= 2'000'000 ? defaultThreads() : 1;
-    threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, rows / 4096)));
-    std::vector<std::vector<ScoredItem>> parts(static_cast<size_t>(threads));
-    parallelFor(
-        threads,
-        [&](int64_t tb, int64_t te) {
-            for (int64_t t = tb; t < te; ++t) {
-                const int64_t begin = rows * t / threads;
-                const int64_t end = rows * (t + 1) / threads;
-                kernels::gemv(factors.data() + begin * f, end - begin, f, x, scratch.data() + begin);
-                // Select inside this block; indices are shifted back to the whole catalog.
-                const auto exBegin = std::lower_bound(exclude.begin(), exclude.end(), static_cast<int32_t>(begin));
-                const auto exEnd = std::lower_bound(exBegin, exclude.end(), static_cast<int32_t>(end));
-                std::vector<int32_t> local;
-                for (auto it = exBegin; it != exEnd; ++it)
-                    local.push_back(static_cast<int32_t>(*it - begin));
-                auto top = topN(scratch.subspan(static_cast<size_t>(begin), static_cast<size_t>(end - begin)), n, local);
-                for (auto& s : top)
-                    s.item += static_cast<int32_t>(begin);
-                parts[static_cast<size_t>(t)] = std::move(top);
-            }
-        },
-        threads, 1);
-    std::vector<ScoredItem> all;
-    for (auto& p : parts)
-        all.insert(all.end(), p.begin(), p.end());
-    std::sort(all.begin(), all.end(), [](const ScoredItem& a, const ScoredItem& b) {
-        return a.score > b.score || (a.score == b.score && a.item < b.item);
-    });
-    if (static_cast<int>(all.size()) > n)
-        all.resize(static_cast<size_t>(n));
-    return all;
-}
-
 void Ials::fit(const Csr& userItems, const TaskControl& control)
 {
     m_numItems = userItems.numCols;
+    m_itemHalf = {};
     const Csr itemUsers = userItems.transposed();
     Rng rng(m_seed);
     const float scale = 0.01f;
@@ -126,6 +76,7 @@ void Ials::fit(const Csr& userItems, const TaskControl& control)
             lossHistory.push_back(loss(userItems));
         control.progress(static_cast<double>(it + 1) / m_iterations, QStringLiteral("iALS iteration %1").arg(it + 1));
     }
+    m_itemHalf = HalfFactors(m_item);
 }
 
 double Ials::loss(const Csr& userItems) const
@@ -162,13 +113,21 @@ Eigen::VectorXf Ials::foldIn(const History& history) const
     return a.ldlt().solve(b);
 }
 
-void Ials::score(const History& history, std::span<float> out) const
+Eigen::VectorXf Ials::userVector(const History& history) const
 {
-    Eigen::Map<Eigen::VectorXf> s(out.data(), static_cast<Eigen::Index>(out.size()));
-    const Eigen::VectorXf xu = (history.trainedUser >= 0 && history.trainedUser < m_user.rows())
+    return (history.trainedUser >= 0 && history.trainedUser < m_user.rows())
         ? Eigen::VectorXf(m_user.row(history.trainedUser).transpose())
         : foldIn(history);
-    scoreFactors(m_item, xu.data(), s.data());
+}
+
+void Ials::score(const History& history, std::span<float> out) const
+{
+    scoreFactors(m_item, userVector(history).data(), out.data());
+}
+
+std::vector<ScoredItem> Ials::recommendTop(const History& history, int n) const
+{
+    return topNFactors(m_item, m_itemHalf, userVector(history).data(), n, history.items);
 }
 
 QByteArray Ials::save() const
@@ -190,6 +149,7 @@ void Ials::restore(const QByteArray& payload)
     io::readMatrix(s, m_user);
     io::readMatrix(s, m_item);
     m_numItems = static_cast<int32_t>(m_item.rows());
+    m_itemHalf = HalfFactors(m_item);
 }
 
 } // namespace recwb::cf

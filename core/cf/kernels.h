@@ -10,6 +10,17 @@ namespace recwb::cf::kernels {
 // out[r] = dot(m[r, :], x) for a row-major rows x f matrix.
 void gemv(const float* m, int64_t rows, int f, const float* x, float* out);
 
+// Half-precision (IEEE binary16) factor copies for an approximate first scoring pass. These
+// need AVX2, FMA and F16C (all in x86-64-v3); callers check halfAvailable() and use the f32
+// kernels otherwise.
+bool halfAvailable();
+// out = in rounded to the nearest half (|error| <= 2^-11 |in|, or <= 2^-25 below 2^-14);
+// n is a multiple of 8.
+void toHalf(const float* in, uint16_t* out, int64_t n);
+// out[r] = dot(m[r, :], x) over rows of `stride` halves (a multiple of 8; x has stride
+// entries), accumulated in f32 with FMA.
+void gemvHalf(const uint16_t* m, int64_t rows, int stride, const float* x, float* out);
+
 // Conjugate-gradient least-squares updates of rows [begin, end) of x (row-major, f
 // columns) with the other side y fixed, as in Takacs et al. 2011 / implicit's CG solver:
 // (yty + Y^T (C_u - I) Y) x_u = Y^T C_u p_u, C_u = 1 + alpha * (useValues ? value : 1).

@@ -9,13 +9,40 @@ namespace recwb::cf {
 using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // out = factors * x for every row (one score per item). Scoring is bound by reading the
-// factor matrix, so a large catalog is split across `threads` (0 = automatic: two or more
-// threads from 2 million factor entries up).
+// factor matrix, so a large catalog is split across the worker pool (threads: how many
+// parts; 0 = automatic, more than one from 2 million factor entries up).
 void scoreFactors(const RowMatrixF& factors, const float* x, float* out, int threads = 0);
-// Scoring and top-n selection fused per thread, then merged: the fast path for candidate
-// generation over a large catalog. `scratch` (size rows) receives every score.
-std::vector<ScoredItem> topNFactors(const RowMatrixF& factors, const float* x, int n, std::span<const int32_t> exclude,
-    std::span<float> scratch, int threads = 0);
+
+// A half-precision copy of a factor matrix for the approximate first pass of topNFactors
+// (half the bytes to read), with what bounds its error. Built where the factors are set
+// (fit, restore) and read-only afterwards, so queries may share it from any thread. Not
+// usable when the CPU lacks F16C/AVX2/FMA or a factor is beyond the half range.
+class HalfFactors {
+public:
+    HalfFactors() = default;
+    explicit HalfFactors(const RowMatrixF& factors);
+    bool usable() const { return !m_half.empty(); }
+    int64_t rows() const { return m_rows; }
+    int stride() const { return m_stride; }
+    const uint16_t* data() const { return m_half.data(); }
+    // A bound on |half-precision score - scoreFactors score (+ bias)| for every row and the
+    // query x (f entries); -1 when the query is not finite or could overflow.
+    double errorBound(const float* x, int f, double maxAbsBias) const;
+
+private:
+    std::vector<uint16_t> m_half; // rows x stride, zero padded
+    int64_t m_rows = 0;
+    int m_stride = 0;
+    double m_maxNorm = 0; // the largest Euclidean norm of a row
+};
+
+// The top n of factors * x (+ bias), skipping `exclude` (sorted ascending): exactly what
+// scoreFactors (+ bias) and topN return, items, scores and tie order alike. With a usable
+// `half`, a first pass over the half copy keeps only the items whose approximate score is
+// within twice the error bound of the n-th best, and those are rescored in f32. The pass
+// is split across the worker pool (threads as for scoreFactors).
+std::vector<ScoredItem> topNFactors(const RowMatrixF& factors, const HalfFactors& half, const float* x, int n,
+    std::span<const int32_t> exclude, std::span<const float> bias = {}, int threads = 0);
 
 // Global popularity: the number of users who interacted with each item.
 class Popularity final : public Recommender {
@@ -87,6 +114,7 @@ public:
     QJsonObject params() const override;
     void fit(const Csr& userItems, const TaskControl& control = {}) override;
     void score(const History& history, std::span<float> out) const override;
+    std::vector<ScoredItem> recommendTop(const History& history, int n) const override;
     QByteArray save() const override;
     void restore(const QByteArray& payload) override;
 
@@ -99,6 +127,7 @@ public:
     std::vector<double> lossHistory; // filled when track_loss is set
 
 private:
+    Eigen::VectorXf userVector(const History& history) const;
     float confidence(float value) const { return 1.0f + m_alpha * (m_useValues ? value : 1.0f); }
     int m_factors = 64;
     float m_reg = 30.0f;
@@ -110,6 +139,7 @@ private:
     quint64 m_seed = 42;
     RowMatrixF m_user;
     RowMatrixF m_item;
+    HalfFactors m_itemHalf;
 };
 
 // BPR-MF (Rendle et al. 2009): SGD on sampled (user, positive, negative) triples with an
@@ -122,11 +152,13 @@ public:
     QJsonObject params() const override;
     void fit(const Csr& userItems, const TaskControl& control = {}) override;
     void score(const History& history, std::span<float> out) const override;
+    std::vector<ScoredItem> recommendTop(const History& history, int n) const override;
     QByteArray save() const override;
     void restore(const QByteArray& payload) override;
     Eigen::VectorXf foldIn(const History& history) const;
 
 private:
+    Eigen::VectorXf userVector(const History& history) const;
     int m_factors = 64;
     float m_lr = 0.02f;
     float m_reg = 0.015f;
@@ -136,6 +168,7 @@ private:
     RowMatrixF m_user;
     RowMatrixF m_item;
     Eigen::VectorXf m_bias;
+    HalfFactors m_itemHalf;
 };
 
 } // namespace recwb::cf

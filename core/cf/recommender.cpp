@@ -57,11 +57,16 @@ std::vector<ScoredItem> topN(std::span<const float> scores, int n, std::span<con
     return heap;
 }
 
+std::vector<ScoredItem> Recommender::recommendTop(const History& history, int n) const
+{
+    std::vector<float> scores(static_cast<size_t>(m_numItems));
+    score(history, scores);
+    return topN(scores, n, history.items);
+}
+
 std::vector<ScoredItem> recommend(const Recommender& model, const History& history, int n)
 {
-    std::vector<float> scores(static_cast<size_t>(model.numItems()));
-    model.score(history, scores);
-    return topN(scores, n, history.items);
+    return model.recommendTop(history, n);
 }
 
 QStringList recommenderNames()

@@ -47,6 +47,9 @@ public:
     virtual void score(const History& history, std::span<float> out) const = 0;
     // Scores only the given candidates; the default scores all and picks.
     virtual void scoreSubset(const History& history, std::span<const int32_t> candidates, std::span<float> out) const;
+    // The top n for a history with its own items excluded: exactly topN(score(history), n,
+    // history.items). The default does just that; factor models select without a full f32 pass.
+    virtual std::vector<ScoredItem> recommendTop(const History& history, int n) const;
     int32_t numItems() const { return m_numItems; }
 
     // Snapshot payload (binary, versioned by the implementation) and its inverse.

@@ -1,3 +1,4 @@
+#include "cf/kernels.h"
 #include "cf/models.h"
 #include "testutil.h"
 #include "util/random.h"
@@ -196,26 +197,79 @@ private slots:
         }
     }
 
-    void fusedFactorTopNMatchesPlainSelection()
+    void factorTopNEqualsPlainScoringAndSelection_data()
     {
+        QTest::addColumn<int>("factors");
+        QTest::addColumn<bool>("withBias");
+        QTest::addRow("16 factors") << 16 << false;
+        QTest::addRow("64 factors, item bias") << 64 << true;
+        QTest::addRow("13 factors (padded half rows)") << 13 << false;
+    }
+
+    // The half-precision first pass must not change a single item, score or tie order.
+    void factorTopNEqualsPlainScoringAndSelection()
+    {
+        QFETCH(int, factors);
+        QFETCH(bool, withBias);
+        const int rows = 30'000;
         Rng rng(9);
-        RowMatrixF y(30'000, 16);
+        RowMatrixF y(rows, factors);
         for (Eigen::Index i = 0; i < y.size(); ++i)
             y.data()[i] = static_cast<float>(rng.normal());
-        y.row(123) = y.row(124); // a tie across items
-        std::vector<float> x(16);
-        for (float& v : x)
-            v = static_cast<float>(rng.normal());
-        const std::vector<int32_t> exclude { 0, 14'999, 15'000, 29'999 };
-        std::vector<float> plain(30'000), fused(30'000);
-        scoreFactors(y, x.data(), plain.data(), 1);
-        const auto expected = topN(plain, 50, exclude);
-        for (int threads : { 1, 2, 3 }) {
-            const auto got = topNFactors(y, x.data(), 50, exclude, fused, threads);
-            QCOMPARE(got.size(), expected.size());
-            for (size_t k = 0; k < got.size(); ++k) {
-                QCOMPARE(got[k].item, expected[k].item);
-                QCOMPARE(got[k].score, expected[k].score);
+        // A hundred exact ties at the top for the first query (the cut falls inside them),
+        // and near ties that round to the same halves.
+        for (int r = 1000; r < 1100; ++r)
+            y.row(r) = y.row(124);
+        y.row(123) = y.row(124);
+        y.row(2000) = y.row(124);
+        y(2000, 0) *= 1.0f + 1e-6f;
+        y.row(2001) = y.row(124) * (1.0f - 1e-7f);
+        std::vector<float> bias;
+        if (withBias)
+            for (int r = 0; r < rows; ++r)
+                bias.push_back(r >= 1000 && r < 1100 ? 0.5f : static_cast<float>(rng.normal() * 0.1));
+        const HalfFactors half(y);
+        QCOMPARE(half.usable(), kernels::halfAvailable());
+        const HalfFactors none;
+        const std::vector<int32_t> exclude { 0, 0, 1000, 1050, 14'999, 15'000, 29'999 };
+        std::vector<float> x(static_cast<size_t>(factors)), plain(rows);
+        for (int query = 0; query < 8; ++query) {
+            for (int k = 0; k < factors; ++k)
+                x[static_cast<size_t>(k)] = query == 0 ? y(124, k) : static_cast<float>(rng.normal());
+            scoreFactors(y, x.data(), plain.data(), 1);
+            for (size_t r = 0; r < bias.size(); ++r)
+                plain[r] += bias[r];
+            for (int n : { 1, 50, 100, rows }) {
+                const auto expected = topN(plain, n, exclude);
+                for (int threads : { 1, 2, 3 })
+                    for (const HalfFactors* h : { &half, &none }) {
+                        const auto got = topNFactors(y, *h, x.data(), n, exclude, bias, threads);
+                        QCOMPARE(got.size(), expected.size());
+                        for (size_t k = 0; k < got.size(); ++k) {
+                            QCOMPARE(got[k].item, expected[k].item);
+                            QVERIFY(got[k].score == expected[k].score);
+                        }
+                    }
+            }
+        }
+    }
+
+    void factorModelsRecommendAsTheyScore()
+    {
+        const Csr x = clustered(60, 40, 6, 11);
+        for (const char* name : { "ials", "bpr" }) {
+            auto m = makeRecommender(QString::fromLatin1(name));
+            m->fit(x);
+            const std::vector<int32_t> whatIf { 1, 2, 30 };
+            for (const History& h :
+                { History::ofUser(x, 0), History::ofUser(x, 45), History::adHoc(whatIf, {}) }) {
+                const auto expected = topN(scoresOf(*m, h), 10, h.items);
+                const auto got = recommend(*m, h, 10);
+                QCOMPARE(got.size(), expected.size());
+                for (size_t k = 0; k < got.size(); ++k) {
+                    QCOMPARE(got[k].item, expected[k].item);
+                    QVERIFY(got[k].score == expected[k].score);
+                }
             }
         }
     }
