@@ -1,4 +1,5 @@
 #include "cf/kernels.h"
+#include "cf/cgstep.h"
 
 #include <cstddef>
 #include <vector>
@@ -81,16 +82,8 @@ void cgSolveRows(const float* yty, const float* y, int f, const int64_t* offsets
                 const float* yi = y + static_cast<int64_t>(indices[n]) * f;
                 axpyN((c - 1.0f) * dotN(yi, p, f), yi, ap, f);
             }
-            const float step = rsold / dotN(p, ap, f);
-            axpyN(step, p, xu, f);
-            axpyN(-step, ap, r, f);
-            const float rsnew = dotN(r, r, f);
-            if (rsnew < 1e-20f)
+            if (!cgUpdate(xu, r, p, ap, f, rsold, [f](const float* a, const float* b) { return dotN(a, b, f); }))
                 break;
-            const float beta = rsnew / rsold;
-            for (int k = 0; k < f; ++k)
-                p[k] = r[k] + beta * p[k];
-            rsold = rsnew;
         }
     }
 }

@@ -17,6 +17,8 @@ bool halfAvailable();
 // out = in rounded to the nearest half (|error| <= 2^-11 |in|, or <= 2^-25 below 2^-14);
 // n is a multiple of 8.
 void toHalf(const float* in, uint16_t* out, int64_t n);
+// out = in as floats (exact); n is a multiple of 8.
+void fromHalf(const uint16_t* in, float* out, int64_t n);
 // out[r] = dot(m[r, :], x) over rows of `stride` halves (a multiple of 8; x has stride
 // entries), accumulated in f32 with FMA.
 void gemvHalf(const uint16_t* m, int64_t rows, int stride, const float* x, float* out);
@@ -27,5 +29,11 @@ void gemvHalf(const uint16_t* m, int64_t rows, int stride, const float* x, float
 // yty is f x f (row-major) and already includes the regularisation.
 void cgSolveRows(const float* yty, const float* y, int f, const int64_t* offsets, const int32_t* indices,
     const float* values, float alpha, bool useValues, float* x, int64_t begin, int64_t end, int cgSteps);
+// The same with AVX2 intrinsics for f = 32, 64 or 128, the fixed side given as f32 rows (y)
+// or as half rows (yHalf, f entries each; then yty must be built from those halves).
+// Returns false, doing nothing, when the CPU or f does not fit.
+bool cgSolveRowsAvx2(const float* yty, const float* y, const uint16_t* yHalf, int f, const int64_t* offsets,
+    const int32_t* indices, const float* values, float alpha, bool useValues, float* x, int64_t begin, int64_t end,
+    int cgSteps);
 
 } // namespace recwb::cf::kernels

@@ -1,6 +1,8 @@
 // The kernels written with AVX2/FMA/F16C intrinsics (x86-64-v3): the half-precision factor
-// copies. Callers check halfAvailable() at run time; kernels.cpp holds the portable kernels.
+// copies and the iALS conjugate-gradient solver for the common factor counts. Each entry
+// point checks the CPU at run time; kernels.cpp holds the portable versions.
 #include "cf/kernels.h"
+#include "cf/cgstep.h"
 
 #include <algorithm>
 
@@ -51,6 +53,14 @@ void toHalf(const float* in, uint16_t* out, int64_t n)
 }
 
 RECWB_AVX2
+void fromHalf(const uint16_t* in, float* out, int64_t n)
+{
+    for (int64_t i = 0; i < n; i += 8)
+        _mm256_storeu_ps(out + i, load8(in + i));
+}
+
+
+RECWB_AVX2
 void gemvHalf(const uint16_t* m, int64_t rows, int stride, const float* x, float* out)
 {
     int64_t r = 0;
@@ -82,6 +92,187 @@ void gemvHalf(const uint16_t* m, int64_t rows, int stride, const float* x, float
     }
 }
 
+namespace {
+
+// Four dot products at once: [a0.b0, a1.b1, a2.b2, a3.b3] from per-row partial vectors.
+RECWB_AVX2 inline __m128 reduce4(__m256 d0, __m256 d1, __m256 d2, __m256 d3)
+{
+    const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(d0, d1), _mm256_hadd_ps(d2, d3));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+template <int V>
+RECWB_AVX2 inline float dotV(const float* a, const float* b)
+{
+    __m256 s = _mm256_mul_ps(load8(a), load8(b));
+#pragma GCC unroll 16
+    for (int v = 1; v < V; ++v)
+        s = _mm256_fmadd_ps(load8(a + 8 * v), load8(b + 8 * v), s);
+    return hsum(s);
+}
+
+// out = m v for the symmetric F x F matrix m, as a sum of its rows scaled by v.
+template <int V>
+RECWB_AVX2 inline void symMatvec(const float* m, const float* v, float* out)
+{
+    constexpr int F = 8 * V;
+    __m256 acc[V];
+#pragma GCC unroll 16
+    for (int j = 0; j < V; ++j)
+        acc[j] = _mm256_setzero_ps();
+    for (int k = 0; k < F; ++k) {
+        const __m256 vk = _mm256_broadcast_ss(v + k);
+#pragma GCC unroll 16
+        for (int j = 0; j < V; ++j)
+            acc[j] = _mm256_fmadd_ps(load8(m + k * F + 8 * j), vk, acc[j]);
+    }
+#pragma GCC unroll 16
+    for (int j = 0; j < V; ++j)
+        _mm256_storeu_ps(out + 8 * j, acc[j]);
+}
+
+template <int Lines, typename T>
+RECWB_AVX2 inline void prefetchRow(const T* row)
+{
+    const char* p = reinterpret_cast<const char*>(row);
+#pragma GCC unroll 8
+    for (int l = 0; l < Lines; ++l)
+        _mm_prefetch(p + 64 * l, _MM_HINT_T0);
+}
+
+// The four items' weights from their dot products (values null: every value is 1).
+template <bool Residual>
+RECWB_AVX2 inline __m128 coefficients(__m128 dots, float alpha, const float* values)
+{
+    const __m128 one = _mm_set1_ps(1.0f);
+    const __m128 c = values ? _mm_fmadd_ps(_mm_set1_ps(alpha), _mm_loadu_ps(values), one) : _mm_set1_ps(1.0f + alpha);
+    const __m128 cm1 = _mm_sub_ps(c, one);
+    return Residual ? _mm_fnmadd_ps(cm1, dots, c) : _mm_mul_ps(cm1, dots);
+}
+
+// acc += sum over the row's items i of (a_i + b_i (y_i . v)) y_i, with a_i, b_i from the
+// confidence c_i: the residual pass uses (c_i, 1 - c_i), a CG step (0, c_i - 1). Four
+// items at a time, and the rows a few items ahead are prefetched (the gathers miss cache).
+template <int V, bool Residual, typename T>
+RECWB_AVX2 void gatherPass(const T* y, const int32_t* idx, const float* values, int64_t n, float alpha, bool useValues,
+    const float* v, float* acc)
+{
+    constexpr int F = 8 * V;
+    constexpr int kAhead = 16;
+    constexpr int kLines = static_cast<int>(F * sizeof(T) / 64);
+    __m256 sum[V];
+#pragma GCC unroll 16
+    for (int j = 0; j < V; ++j)
+        sum[j] = load8(acc + 8 * j);
+    for (int64_t k = 0; k < std::min<int64_t>(kAhead, n); ++k)
+        prefetchRow<kLines>(y + static_cast<int64_t>(idx[k]) * F);
+    int64_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        for (int64_t a = k + kAhead; a < std::min(k + kAhead + 4, n); ++a)
+            prefetchRow<kLines>(y + static_cast<int64_t>(idx[a]) * F);
+        const T* r0 = y + static_cast<int64_t>(idx[k]) * F;
+        const T* r1 = y + static_cast<int64_t>(idx[k + 1]) * F;
+        const T* r2 = y + static_cast<int64_t>(idx[k + 2]) * F;
+        const T* r3 = y + static_cast<int64_t>(idx[k + 3]) * F;
+        __m256 d0 = _mm256_setzero_ps(), d1 = d0, d2 = d0, d3 = d0;
+#pragma GCC unroll 16
+        for (int j = 0; j < V; ++j) {
+            const __m256 vj = load8(v + 8 * j);
+            d0 = _mm256_fmadd_ps(load8(r0 + 8 * j), vj, d0);
+            d1 = _mm256_fmadd_ps(load8(r1 + 8 * j), vj, d1);
+            d2 = _mm256_fmadd_ps(load8(r2 + 8 * j), vj, d2);
+            d3 = _mm256_fmadd_ps(load8(r3 + 8 * j), vj, d3);
+        }
+        alignas(16) float w[4];
+        _mm_store_ps(w, coefficients<Residual>(reduce4(d0, d1, d2, d3), alpha, useValues ? values + k : nullptr));
+        const __m256 w0 = _mm256_set1_ps(w[0]), w1 = _mm256_set1_ps(w[1]), w2 = _mm256_set1_ps(w[2]),
+                     w3 = _mm256_set1_ps(w[3]);
+#pragma GCC unroll 16
+        for (int j = 0; j < V; ++j) {
+            __m256 s = _mm256_fmadd_ps(load8(r0 + 8 * j), w0, sum[j]);
+            s = _mm256_fmadd_ps(load8(r1 + 8 * j), w1, s);
+            s = _mm256_fmadd_ps(load8(r2 + 8 * j), w2, s);
+            sum[j] = _mm256_fmadd_ps(load8(r3 + 8 * j), w3, s);
+        }
+    }
+    for (; k < n; ++k) {
+        const T* r0 = y + static_cast<int64_t>(idx[k]) * F;
+        __m256 d0 = _mm256_setzero_ps();
+#pragma GCC unroll 16
+        for (int j = 0; j < V; ++j)
+            d0 = _mm256_fmadd_ps(load8(r0 + 8 * j), load8(v + 8 * j), d0);
+        const float c = 1.0f + alpha * (useValues ? values[k] : 1.0f);
+        const float d = hsum(d0);
+        const __m256 w0 = _mm256_set1_ps(Residual ? c - (c - 1.0f) * d : (c - 1.0f) * d);
+#pragma GCC unroll 16
+        for (int j = 0; j < V; ++j)
+            sum[j] = _mm256_fmadd_ps(load8(r0 + 8 * j), w0, sum[j]);
+    }
+#pragma GCC unroll 16
+    for (int j = 0; j < V; ++j)
+        _mm256_storeu_ps(acc + 8 * j, sum[j]);
+}
+
+template <int V, typename T>
+RECWB_AVX2 void cgRows(const float* yty, const T* y, const int64_t* offsets, const int32_t* indices,
+    const float* values, float alpha, bool useValues, float* x, int64_t begin, int64_t end, int cgSteps)
+{
+    constexpr int F = 8 * V;
+    alignas(32) float r[F], p[F], ap[F];
+    for (int64_t u = begin; u < end; ++u) {
+        float* xu = x + u * F;
+        const int64_t o = offsets[u];
+        const int64_t n = offsets[u + 1] - o;
+        // r = Y^T C_u p_u - (YtY + Y^T (C_u - I) Y) x_u
+        symMatvec<V>(yty, xu, r);
+        for (int k = 0; k < F; ++k)
+            r[k] = -r[k];
+        gatherPass<V, true>(y, indices + o, values + o, n, alpha, useValues, xu, r);
+        for (int k = 0; k < F; ++k)
+            p[k] = r[k];
+        float rsold = dotV<V>(r, r);
+        if (rsold < 1e-20f)
+            continue;
+        for (int it = 0; it < cgSteps; ++it) {
+            symMatvec<V>(yty, p, ap);
+            gatherPass<V, false>(y, indices + o, values + o, n, alpha, useValues, p, ap);
+            if (!cgUpdate(xu, r, p, ap, F, rsold, dotV<V>))
+                break;
+        }
+    }
+}
+
+template <typename T>
+bool cgDispatch(const float* yty, const T* y, int f, const int64_t* offsets, const int32_t* indices,
+    const float* values, float alpha, bool useValues, float* x, int64_t begin, int64_t end, int cgSteps)
+{
+    switch (f) {
+    case 32:
+        cgRows<4>(yty, y, offsets, indices, values, alpha, useValues, x, begin, end, cgSteps);
+        return true;
+    case 64:
+        cgRows<8>(yty, y, offsets, indices, values, alpha, useValues, x, begin, end, cgSteps);
+        return true;
+    case 128:
+        cgRows<16>(yty, y, offsets, indices, values, alpha, useValues, x, begin, end, cgSteps);
+        return true;
+    default:
+        return false;
+    }
+}
+
+} // namespace
+
+bool cgSolveRowsAvx2(const float* yty, const float* y, const uint16_t* yHalf, int f, const int64_t* offsets,
+    const int32_t* indices, const float* values, float alpha, bool useValues, float* x, int64_t begin, int64_t end,
+    int cgSteps)
+{
+    if (!halfAvailable())
+        return false;
+    return yHalf ? cgDispatch(yty, yHalf, f, offsets, indices, values, alpha, useValues, x, begin, end, cgSteps)
+                 : cgDispatch(yty, y, f, offsets, indices, values, alpha, useValues, x, begin, end, cgSteps);
+}
+
 #else
 
 bool halfAvailable()
@@ -90,7 +281,13 @@ bool halfAvailable()
 }
 
 void toHalf(const float*, uint16_t*, int64_t) { }
+void fromHalf(const uint16_t*, float*, int64_t) { }
 void gemvHalf(const uint16_t*, int64_t, int, const float*, float*) { }
+bool cgSolveRowsAvx2(const float*, const float*, const uint16_t*, int, const int64_t*, const int32_t*, const float*,
+    float, bool, float*, int64_t, int64_t, int)
+{
+    return false;
+}
 
 #endif
 

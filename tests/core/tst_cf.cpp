@@ -274,6 +274,54 @@ private slots:
         }
     }
 
+    // The AVX2 conjugate-gradient kernel solves what the portable one solves, with the fixed
+    // side in f32 and in half precision (then against the rounded side), with and without values.
+    void cgKernelsAgree()
+    {
+        if (!kernels::halfAvailable())
+            QSKIP("the CPU lacks AVX2/FMA/F16C");
+        Rng rng(5);
+        CsrBuilder b(120, 300, false);
+        for (int u = 0; u < 120; ++u) {
+            std::set<int32_t> row;
+            while (static_cast<int>(row.size()) < 1 + u % 40)
+                row.insert(static_cast<int32_t>(rng.below(300)));
+            for (const int32_t i : row)
+                b.add(u, i, static_cast<float>(1 + rng.below(5)));
+        }
+        const Csr m = b.finish();
+        for (const int f : { 32, 64, 128 })
+            for (const bool useValues : { false, true }) {
+                RowMatrixF y(300, f), start(120, f);
+                for (Eigen::Index i = 0; i < y.size(); ++i)
+                    y.data()[i] = static_cast<float>(rng.normal() * 0.3);
+                for (Eigen::Index i = 0; i < start.size(); ++i)
+                    start.data()[i] = static_cast<float>(rng.normal() * 0.3);
+                std::vector<uint16_t> half(static_cast<size_t>(y.size()));
+                kernels::toHalf(y.data(), half.data(), y.size());
+                RowMatrixF rounded(300, f);
+                kernels::fromHalf(half.data(), rounded.data(), rounded.size());
+                for (const bool useHalf : { false, true }) {
+                    const RowMatrixF& side = useHalf ? rounded : y;
+                    RowMatrixF yty = side.transpose() * side;
+                    yty.diagonal().array() += 5.0f;
+                    RowMatrixF portable = start, fast = start;
+                    kernels::cgSolveRows(yty.data(), side.data(), f, m.offsets.data(), m.indices.data(),
+                        m.values.data(), 2.0f, useValues, portable.data(), 0, m.numRows, 3);
+                    QVERIFY(kernels::cgSolveRowsAvx2(yty.data(), y.data(), useHalf ? half.data() : nullptr, f,
+                        m.offsets.data(), m.indices.data(), m.values.data(), 2.0f, useValues, fast.data(), 0,
+                        m.numRows, 3));
+                    QVERIFY2((portable - fast).norm() <= 1e-4f * portable.norm(),
+                        qPrintable(QStringLiteral("f %1 values %2 half %3: relative difference %4")
+                                       .arg(f)
+                                       .arg(useValues)
+                                       .arg(useHalf)
+                                       .arg((portable - fast).norm() / portable.norm())));
+                    QVERIFY((portable - start).norm() > 1e-2f * start.norm()); // the solve did move
+                }
+            }
+    }
+
     void unknownParametersAreRefused()
     {
         try {
