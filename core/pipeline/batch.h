@@ -15,6 +15,7 @@
 
 namespace recwb::rerank {
 class LlmCall;
+class LlmClient;
 }
 
 // Batch reranking (docs/RERANK.md): many users through the pipeline with a bounded number

@@ -5,8 +5,6 @@
 #include "data/workspace.h"
 #include "pipeline/routing.h"
 #include "rerank/cache.h"
-#include "rerank/llm/blocking.h"
-#include "rerank/llm/llmclient.h"
 #include "rerank/offline.h"
 #include "rerank/store.h"
 #include "util/error.h"
@@ -347,47 +345,6 @@ RerankOutcome finishOutcome(PipelineContext& ctx, PreparedUser&& p)
     for (const rerank::RankedItem& r : o.result.items)
         o.titles.append(r.item >= 0 ? ds.items[static_cast<size_t>(r.item)].title : QString());
     return o;
-}
-
-RerankOutcome rerankUser(PipelineContext& ctx, int32_t user, const RerankOptions& options)
-{
-    // Configuration first, so bad input fails before any work.
-    const rerank::EndpointProfile profile = ctx.endpoint(options.endpoint, options.model);
-    const rerank::PromptTemplate tmpl = ctx.promptTemplate(options.prompt);
-    PreparedUser p = prepareUser(ctx, user, tmpl, options.candidates, options.k);
-    p.outcome.endpoint = profile.name;
-    p.outcome.model = profile.model;
-    p.outcome.kind = profile.kind;
-    if (p.candidates.empty())
-        return finishOutcome(ctx, std::move(p));
-    if (profile.kind == rerank::ProviderKind::Offline) {
-        rerankOffline(ctx, p);
-        return finishOutcome(ctx, std::move(p));
-    }
-    // The response cache, else the model.
-    QElapsedTimer timer;
-    timer.start();
-    const QString key = rerank::cacheKey(profile, p.prompt.request);
-    std::optional<rerank::ChatResponse> response = ctx.cache().lookup(key, options.bypassCache);
-    const bool hit = response.has_value();
-    if (!response) {
-        std::unique_ptr<rerank::LlmClient> own;
-        rerank::LlmClient* client = options.client;
-        if (!client) {
-            own = std::make_unique<rerank::LlmClient>();
-            client = own.get();
-        }
-        response = rerank::sendBlocking(*client, profile, p.prompt.request);
-    }
-    applyAnswer(ctx, p, profile, *response, hit, msSince(timer), key);
-    return finishOutcome(ctx, std::move(p));
-}
-
-RerankOutcome rerankUser(Workspace& ws, const Dataset& ds, const cf::Recommender& cfModel, int32_t user,
-    const RerankOptions& options)
-{
-    PipelineContext ctx(ws, ds, cfModel, options.coldThreshold);
-    return rerankUser(ctx, user, options);
 }
 
 } // namespace recwb::pipeline

@@ -23,7 +23,6 @@ class ColdStartRecommender;
 class ContentIndex;
 }
 namespace recwb::rerank {
-class LlmClient;
 class ResponseCache;
 }
 
@@ -32,22 +31,8 @@ class ResponseCache;
 // failure of the LLM stage (call failed, timeout, circuit open, unusable answer) gives the
 // CF order (rerank::cfFallback) marked with its reason; it never throws for those.
 // The stages are separate functions so the batch runner (batch.h) can interleave many
-// users around asynchronous calls; rerankUser() chains them for one user.
+// users around asynchronous calls (one user is a batch of one).
 namespace recwb::pipeline {
-
-struct RerankOptions {
-    QString prompt = QStringLiteral("listwise"); // template "name" (newest) or "name@version"
-    QString endpoint; // endpoint profile name; empty = the workspace's default endpoint
-    QString model; // overrides the endpoint's model when set
-    int candidates = 50; // CF candidates handed to the reranker
-    int k = 10; // how many the reranker picks
-    bool bypassCache = false; // neither read the response cache nor count it (a fresh answer is still stored)
-    int coldThreshold = kDefaultColdThreshold; // users with fewer interactions take the cold-start path
-    // The client for LLM endpoints; null = a client made for this call. rerankUser() waits
-    // with rerank::sendBlocking (a local event loop): CLI and tests only, never the GUI
-    // thread (the GUI uses BatchReranker in a worker).
-    rerank::LlmClient* client = nullptr;
-};
 
 struct StageMs {
     double candidates = 0;
@@ -164,11 +149,5 @@ bool applyAnswer(PipelineContext& ctx, PreparedUser& p, const rerank::EndpointPr
     const rerank::ChatResponse& response, bool cacheHit, double ms, const QString& cacheKey);
 // Titles and the stage timings on the result; call once when the user is done.
 RerankOutcome finishOutcome(PipelineContext& ctx, PreparedUser&& p);
-
-// Throws Error for bad input (unknown user, template or endpoint; a template that does not
-// render). Shipped templates are seeded into the workspace when absent.
-RerankOutcome rerankUser(PipelineContext& ctx, int32_t user, const RerankOptions& options);
-RerankOutcome rerankUser(Workspace& ws, const Dataset& ds, const cf::Recommender& cfModel, int32_t user,
-    const RerankOptions& options);
 
 } // namespace recwb::pipeline
