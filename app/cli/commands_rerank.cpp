@@ -491,7 +491,8 @@ const Registrar rerankCommand { Command {
         p.addOption({ QStringLiteral("prompt"), QStringLiteral("Template NAME or NAME@VERSION (default listwise)."),
             QStringLiteral("ref"), QStringLiteral("listwise") });
         p.addOption({ QStringLiteral("cold-prompt"),
-            QStringLiteral("Template for cold-start users (e.g. coldstart; default: --prompt)."), QStringLiteral("ref") });
+            QStringLiteral("Template for cold-start users (default: coldstart, or --prompt when --prompt is given)."),
+            QStringLiteral("ref") });
         p.addOption({ QStringLiteral("endpoint"), QStringLiteral("Endpoint name (default: the workspace's default)."),
             QStringLiteral("name") });
         p.addOption({ QStringLiteral("cascade"),
@@ -534,7 +535,11 @@ const Registrar rerankCommand { Command {
 
         pipeline::BatchOptions options;
         options.prompt = p.value(QStringLiteral("prompt"));
-        options.coldPrompt = p.value(QStringLiteral("cold-prompt"));
+        // Cold users get the cold-start template unless a prompt is chosen explicitly (a prompt
+        // engineer iterating one template sees that template on every user).
+        options.coldPrompt = p.isSet(QStringLiteral("cold-prompt")) ? p.value(QStringLiteral("cold-prompt"))
+            : p.isSet(QStringLiteral("prompt"))                     ? QString()
+                                                                    : QStringLiteral("coldstart");
         if (p.isSet(QStringLiteral("cascade")) && p.isSet(QStringLiteral("endpoint")))
             throw Error(QStringLiteral("give --endpoint or --cascade, not both"));
         options.cascade = p.isSet(QStringLiteral("cascade"))
