@@ -1,6 +1,7 @@
 #include "rerank/offline.h"
 
 #include <QElapsedTimer>
+#include <QSet>
 #include <algorithm>
 #include <cmath>
 
@@ -186,8 +187,22 @@ RerankResult OfflineReranker::rerank(std::span<const HistoryEntry> historyIn, st
         std::sort(near.begin(), near.end(), [](const auto& a, const auto& b) {
             return a.first != b.first ? a.first > b.first : a.second < b.second;
         });
-        if (near.size() > 2)
-            near.resize(2);
+        // Two history items may share a title (a remake, a re-release, a catalog
+        // duplicate): name each title once, keeping the most similar one of each.
+        {
+            QSet<QString> seenTitles;
+            std::vector<std::pair<double, int32_t>> distinct;
+            for (const auto& e : near) {
+                if (distinct.size() == 2)
+                    break;
+                const QString& title = m_ds.items[static_cast<size_t>(e.second)].title;
+                if (!seenTitles.contains(title)) {
+                    seenTitles.insert(title);
+                    distinct.push_back(e);
+                }
+            }
+            near = std::move(distinct);
+        }
         QString text;
         if (!near.empty()) {
             QStringList titles;

@@ -144,6 +144,44 @@ private slots:
         QVERIFY(none.items.isEmpty());
     }
 
+    // Two history items with the same title (a re-release): the explanation names the
+    // title once and uses the second slot for the next distinct title.
+    void explanationsNameEachTitleOnce()
+    {
+        Dataset ds;
+        ds.categories = QStringList { QStringLiteral("Jazz"), QStringLiteral("Rock") };
+        auto add = [&](const QString& title, std::vector<int32_t> cats, const QString& desc) {
+            Item it;
+            it.externalId = QString::number(ds.items.size() + 1);
+            it.title = title;
+            it.categories = std::move(cats);
+            it.description = desc;
+            ds.items.push_back(it);
+        };
+        add(QStringLiteral("Blue Trumpet"), { 0 }, QStringLiteral("trumpet jazz club night"));
+        add(QStringLiteral("Blue Trumpet"), { 0 }, QStringLiteral("trumpet jazz club night remastered"));
+        add(QStringLiteral("Night Train"), { 0 }, QStringLiteral("train jazz night saxophone"));
+        add(QStringLiteral("Blue Note Nights"), { 0 }, QStringLiteral("trumpet jazz club"));
+        add(QStringLiteral("Loud Guitars"), { 1 }, QStringLiteral("guitar rock stadium"));
+        CsrBuilder b(1, static_cast<int32_t>(ds.items.size()), true);
+        ds.userItems = b.finish();
+        ds.itemUsers = ds.userItems.transposed();
+        ds.rebuildIndexes();
+        coldstart::ContentIndex content;
+        content.build(ds);
+
+        const std::vector<HistoryEntry> history { { 0, 5, 30 }, { 1, 5, 20 }, { 2, 4, 10 } };
+        const auto cands = candidatesFrom(ds, std::vector<cf::ScoredItem> { { 3, 1.0f }, { 4, 0.5f } });
+        OfflineOptions o;
+        o.k = 1;
+        const RerankResult r = OfflineReranker(ds, content).rerank(history, cands, o);
+        QCOMPARE(r.items.size(), 1);
+        const QString why = r.items[0].explanation;
+        QCOMPARE(r.items[0].item, 3);
+        QVERIFY2(why.startsWith(u"Because you liked Blue Trumpet and Night Train"), qPrintable(why));
+        QCOMPARE(why.count(QStringLiteral("Blue Trumpet")), 1);
+    }
+
 private:
     Dataset m_ds;
     coldstart::ContentIndex m_content;
