@@ -150,6 +150,32 @@ private slots:
         QCOMPARE(store::cacheSize(*ws), 0);
     }
 
+    // The default: an answer is reused for one hour, then asked for again.
+    void cacheDefaultTtlIsOneHour()
+    {
+        auto ws = Workspace::open(newPath(), Workspace::Mode::CreateOrOpen);
+        qint64 now = 2'000'000;
+        ResponseCache cache(*ws); // what the pipeline constructs
+        QCOMPARE(ResponseCache::kDefaultTtlSeconds, 3600);
+        QCOMPARE(cache.ttlSeconds(), 3600);
+        cache.setClock([&] { return now; });
+        EndpointProfile e;
+        e.name = QStringLiteral("local");
+        e.model = QStringLiteral("m");
+        ChatRequest req;
+        req.messages.append({ QStringLiteral("user"), QStringLiteral("rank these"), false });
+        const QString key = cacheKey(e, req);
+        ChatResponse resp;
+        resp.text = QStringLiteral("{\"recommendations\":[]}");
+        resp.finish = FinishReason::Ok;
+        cache.store(key, e, resp);
+        QCOMPARE(store::cacheGet(*ws, key, now)->expiresAt, now + 3600);
+        now += 3599;
+        QVERIFY(cache.lookup(key)); // still fresh one second before the hour
+        now += 1;
+        QVERIFY(!cache.lookup(key)); // expired at exactly one hour
+    }
+
     void cacheKeyCoversWhatDeterminesTheAnswer()
     {
         EndpointProfile e;
