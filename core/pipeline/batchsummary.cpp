@@ -2,6 +2,7 @@
 
 #include <QJsonArray>
 #include <QMap>
+#include <QRegularExpression>
 
 #include <algorithm>
 #include <cmath>
@@ -31,9 +32,14 @@ QJsonObject counts(const QMap<QString, int>& m, int total)
     return o;
 }
 
-// Fallback reasons name the request; group them by what comes before the details.
+// Fallback reasons name the request; group them by what went wrong: a failed call by its
+// status ("call failed: timeout", "call failed: circuit_open"), anything else by what
+// comes before the details.
 QString reasonGroup(const QString& reason)
 {
+    static const QRegularExpression failedCall(QStringLiteral(R"(^(?:request to endpoint .* )?(?:call )?failed: (\w+))"));
+    if (const QRegularExpressionMatch m = failedCall.match(reason); m.hasMatch())
+        return QStringLiteral("call failed: ") + m.captured(1);
     const qsizetype colon = reason.indexOf(QStringLiteral(": "));
     return colon > 0 ? reason.left(colon) : reason;
 }
@@ -168,11 +174,18 @@ QJsonObject summarizeBatch(std::span<const RerankOutcome> outcomes, std::span<co
                 onLargest = &t;
         }
         std::optional<double> c;
-        if (onLargest && onLargest->usage.cachedInputTokens == 0) {
+        if (onLargest && onLargest->usage.cachedInputTokens == 0 && onLargest->usage.cacheWriteTokens == 0) {
             c = onLargest->cost;
+        } else if (onLargest && onLargest->usage.inputTokens > 0) {
+            // The largest model answered from a prompt cache: the same tokens, all fresh.
+            rerank::Usage u;
+            u.inputTokens = onLargest->usage.inputTokens;
+            u.outputTokens = onLargest->usage.outputTokens;
+            c = rerank::costOf(u, largestPrices.value_or(rerank::Prices {}));
         } else {
             rerank::Usage u;
-            u.inputTokens = anyFresh ? anyFresh->usage.inputTokens : o.promptTokensEstimate;
+            u.inputTokens = anyFresh && anyFresh->usage.inputTokens > 0 ? anyFresh->usage.inputTokens
+                                                                       : o.promptTokensEstimate;
             u.outputTokens = static_cast<qint64>(std::llround(outputEstimate));
             c = rerank::costOf(u, largestPrices.value_or(rerank::Prices {}));
         }

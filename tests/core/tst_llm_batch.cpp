@@ -183,6 +183,43 @@ private slots:
         QCOMPARE(tiers[0][QStringLiteral("failed_or_invalid")].toInt(), 20);
         QCOMPARE(tiers[1][QStringLiteral("final_answers")].toInt(), 20);
         QCOMPARE(tiers[1][QStringLiteral("share_of_users")].toDouble(), 1.0);
+        // The baseline prices what the large model was sent as fresh input (its answer used a
+        // prompt cache: 1234 in, 1024 of them cached, 210 out), not the small model's usage.
+        const double largeFresh = (1234 * 2.0 + 210 * 8.0) / 1e6;
+        const QJsonObject base = r.summary[QStringLiteral("baseline")].toObject();
+        QVERIFY(qAbs(base[QStringLiteral("estimated_usd")].toDouble() - 20 * largeFresh) < 1e-12);
+        const double spent = r.summary[QStringLiteral("cost_usd")].toDouble();
+        QVERIFY(spent > 0);
+        QVERIFY(qAbs(base[QStringLiteral("saved_usd")].toDouble() - (20 * largeFresh - spent)) < 1e-12);
+        QVERIFY(base[QStringLiteral("saved_usd")].toDouble() > 0);
+    }
+
+    // The baseline after an escalation to a model whose usage differs from the small one's
+    // (Gemini: 1500 in, 1024 of them cached): the large model's own tokens, all priced fresh.
+    void baselineAfterEscalationUsesTheLargeModelsTokens()
+    {
+        rerank::EndpointProfile gemini = endpoint(QStringLiteral("large-gemini"), QStringLiteral("gemini-large"), 2.0, 0.5, 8.0);
+        gemini.kind = rerank::ProviderKind::Gemini;
+        gemini.baseUrl = m_server.baseUrl();
+        gemini.keyEnv = QStringLiteral("RECWB_TEST_GEMINI_KEY");
+        qputenv("RECWB_TEST_GEMINI_KEY", "test-key");
+        rerank::store::upsertEndpoint(*m_ws, gemini);
+        pipeline::BatchOptions options;
+        options.cascade = { QStringLiteral("broken-small"), QStringLiteral("large-gemini") };
+        const auto users = usersWhere([this](int32_t u) { return !m_ds.isCold(u); }, 5);
+        const pipeline::BatchReport r = runBatch(options, users).report;
+        QCOMPARE(r.outcomes.size(), size_t(5));
+        double expected = 0;
+        for (const auto& o : r.outcomes) {
+            QCOMPARE(o.answeredBy(), QStringLiteral("large-gemini"));
+            QCOMPARE(o.tiers[1].usage.inputTokens, 1500);
+            QCOMPARE(o.tiers[1].usage.cachedInputTokens, 1024);
+            expected += (1500 * 2.0 + static_cast<double>(o.tiers[1].usage.outputTokens) * 8.0) / 1e6;
+        }
+        const QJsonObject base = r.summary[QStringLiteral("baseline")].toObject();
+        QVERIFY2(qAbs(base[QStringLiteral("estimated_usd")].toDouble() - expected) < 1e-12,
+            qPrintable(QStringLiteral("%1 vs %2").arg(base[QStringLiteral("estimated_usd")].toDouble()).arg(expected)));
+        QVERIFY(base[QStringLiteral("saved_usd")].toDouble() > 0);
     }
 
     // A small model that answers well: nobody escalates, and the cost saved against
@@ -235,6 +272,39 @@ private slots:
             QVERIFY(o.result.fallbackReason.contains(QStringLiteral("\"dead\"")));
         }
         QCOMPARE(r.summary[QStringLiteral("fallbacks")].toInt(), 3);
+    }
+
+    // A model that answers past the deadline: each user times out and keeps the CF order;
+    // after five consecutive failures the circuit opens and the rest fall back at once,
+    // without a request. The report groups the reasons by what went wrong.
+    void timeoutThenOpenCircuitFallBack()
+    {
+        rerank::EndpointProfile slow = endpoint(QStringLiteral("slow"), QStringLiteral("m[[fault:delay:3000]]"), 0.1, 0.025, 0.4, 1);
+        slow.timeoutMs = 250;
+        slow.maxRetries = 0;
+        rerank::store::upsertEndpoint(*m_ws, slow);
+        pipeline::BatchOptions options;
+        options.cascade = { QStringLiteral("slow") };
+        const auto users = usersWhere([this](int32_t u) { return !m_ds.isCold(u); }, 8);
+        const pipeline::BatchReport r = runBatch(options, users).report;
+        QCOMPARE(r.outcomes.size(), size_t(8));
+        int timeouts = 0, open = 0;
+        for (const auto& o : r.outcomes) {
+            QVERIFY(o.fallback());
+            QCOMPARE(o.result.items.size(), 10); // the CF order, complete
+            for (qsizetype i = 0; i < o.result.items.size(); ++i)
+                QCOMPARE(o.result.items[i].cfRank, static_cast<int>(i + 1));
+            QVERIFY(o.result.fallbackReason.contains(QStringLiteral("\"slow\"")));
+            timeouts += o.result.fallbackReason.contains(QStringLiteral("failed: timeout"));
+            open += o.result.fallbackReason.contains(QStringLiteral("failed: circuit_open"));
+        }
+        QCOMPARE(timeouts, 5); // LlmClientConfig::circuitFailureThreshold
+        QCOMPARE(open, 3);
+        QCOMPARE(m_server.requestCount(QString::fromLatin1(kPath)), 5);
+        const QJsonObject reasons = r.summary[QStringLiteral("fallback_reasons")].toObject();
+        QCOMPARE(reasons[QStringLiteral("call failed: timeout")][QStringLiteral("users")].toInt(), 5);
+        QCOMPARE(reasons[QStringLiteral("call failed: circuit_open")][QStringLiteral("users")].toInt(), 3);
+        QCOMPARE(r.summary[QStringLiteral("fallbacks")].toInt(), 8);
     }
 
     // Selective routing: cold users and marked high-value users go to the LLM; warm users
