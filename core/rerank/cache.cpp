@@ -20,7 +20,8 @@ QString cacheKey(const EndpointProfile& endpoint, const ChatRequest& request)
         });
     // QJsonDocument writes object keys sorted: the serialisation is canonical.
     const QJsonObject canonical {
-        { QStringLiteral("v"), 1 },
+        // v2 added output_mode: v1 keys did not tell a json_object answer from a json_schema one.
+        { QStringLiteral("v"), 2 },
         { QStringLiteral("kind"), providerKindName(endpoint.kind) },
         { QStringLiteral("base_url"), endpoint.baseUrl },
         { QStringLiteral("model"), endpoint.model },
@@ -29,6 +30,7 @@ QString cacheKey(const EndpointProfile& endpoint, const ChatRequest& request)
         { QStringLiteral("max_output_tokens"), request.maxOutputTokens.value_or(endpoint.maxOutputTokens) },
         { QStringLiteral("schema_name"), request.schemaName },
         { QStringLiteral("schema"), request.jsonSchema },
+        { QStringLiteral("output_mode"), outputModeName(effectiveOutputMode(endpoint, request)) },
     };
     return QString::fromLatin1(QCryptographicHash::hash(QJsonDocument(canonical).toJson(QJsonDocument::Compact),
         QCryptographicHash::Sha256)

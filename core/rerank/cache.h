@@ -15,7 +15,8 @@ namespace recwb::rerank {
 
 // SHA-256 (hex) over everything that determines an answer: provider kind, base URL,
 // model, every message (role, content, cache breakpoint), effective temperature and max
-// output tokens (request overrides, else the profile's), schema name and schema.
+// output tokens (request overrides, else the profile's), schema name and schema, and the
+// structured-output mode the request goes out with (effectiveOutputMode).
 QString cacheKey(const EndpointProfile& endpoint, const ChatRequest& request);
 
 QJsonObject chatResponseToJson(const ChatResponse& r); // text, finish, usage, ids, latency; no raw body

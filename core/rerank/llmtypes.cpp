@@ -55,6 +55,39 @@ std::optional<ProviderKind> providerKindFromName(const QString& name)
     return std::nullopt;
 }
 
+QString outputModeName(OutputMode m)
+{
+    switch (m) {
+    case OutputMode::JsonSchema:
+        return QStringLiteral("json_schema");
+    case OutputMode::JsonObject:
+        return QStringLiteral("json_object");
+    case OutputMode::Text:
+        return QStringLiteral("text");
+    }
+    return QStringLiteral("json_schema");
+}
+
+std::optional<OutputMode> outputModeFromName(const QString& name)
+{
+    for (const OutputMode m : { OutputMode::JsonSchema, OutputMode::JsonObject, OutputMode::Text })
+        if (name.trimmed().compare(outputModeName(m), Qt::CaseInsensitive) == 0)
+            return m;
+    return std::nullopt;
+}
+
+bool outputModeApplies(ProviderKind k)
+{
+    return k == ProviderKind::OpenAiChat || k == ProviderKind::OllamaNative;
+}
+
+OutputMode effectiveOutputMode(const EndpointProfile& profile, const ChatRequest& request)
+{
+    if (request.jsonSchema.isEmpty())
+        return OutputMode::Text;
+    return outputModeApplies(profile.kind) ? profile.structuredOutput : OutputMode::JsonSchema;
+}
+
 QString finishReasonName(FinishReason f)
 {
     switch (f) {
@@ -114,7 +147,7 @@ QJsonObject EndpointProfile::toJson() const
         { QStringLiteral("max_output_tokens"), maxOutputTokens },
         { QStringLiteral("allow_insecure_http"), allowInsecureHttp },
         { QStringLiteral("max_retries"), maxRetries },
-        { QStringLiteral("json_object_fallback"), jsonObjectFallback },
+        { QStringLiteral("structured_output"), outputModeName(structuredOutput) },
         { QStringLiteral("prices"),
             QJsonObject {
                 { QStringLiteral("input"), priceValue(prices.input) },
@@ -146,7 +179,8 @@ EndpointProfile EndpointProfile::fromJson(const QJsonObject& o)
         QStringLiteral("max_output_tokens"),
         QStringLiteral("allow_insecure_http"),
         QStringLiteral("max_retries"),
-        QStringLiteral("json_object_fallback"),
+        QStringLiteral("structured_output"),
+        QStringLiteral("json_object_fallback"), // legacy: read, never written
         QStringLiteral("prices"),
     };
     for (auto it = o.begin(); it != o.end(); ++it) {
@@ -212,7 +246,18 @@ EndpointProfile EndpointProfile::fromJson(const QJsonObject& o)
         out = b.toBool();
     };
     boolean(u"allow_insecure_http", p.allowInsecureHttp);
-    boolean(u"json_object_fallback", p.jsonObjectFallback);
+    if (const QJsonValue m = o.value(QStringLiteral("structured_output")); !m.isUndefined() && !m.isNull()) {
+        const auto mode = m.isString() ? outputModeFromName(m.toString()) : std::nullopt;
+        if (!mode)
+            throw Error(QStringLiteral("%1: \"structured_output\" must be \"json_schema\", \"json_object\" or \"text\"")
+                            .arg(where));
+        p.structuredOutput = *mode;
+    } else {
+        // Profiles stored before structured_output: json_object_fallback true meant json_object.
+        bool legacyJsonObject = false;
+        boolean(u"json_object_fallback", legacyJsonObject);
+        p.structuredOutput = legacyJsonObject ? OutputMode::JsonObject : OutputMode::JsonSchema;
+    }
     if (const QJsonValue pv = o.value(QStringLiteral("prices")); !pv.isUndefined() && !pv.isNull()) {
         if (!pv.isObject())
             throw Error(QStringLiteral("%1: \"prices\" must be an object").arg(where));

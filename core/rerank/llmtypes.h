@@ -20,6 +20,20 @@ enum class ProviderKind {
 QString providerKindName(ProviderKind k); // "openai", "anthropic", "gemini", "ollama", "offline"
 std::optional<ProviderKind> providerKindFromName(const QString& name);
 
+// How an OpenAI-compatible or Ollama-native endpoint is asked for a JSON answer when the
+// request carries a schema (docs/PROMPTS.md, "Structured output"):
+//   JsonSchema  OpenAI response_format json_schema (strict) / Ollama format = the schema
+//   JsonObject  OpenAI response_format json_object (any JSON; the messages must say "JSON")
+//               / Ollama format "json"
+//   Text        nothing in the request: the schema is only in the prompt text, and the
+//               answer parser digs the JSON out of whatever comes back
+// Anthropic and Gemini always use their own schema mechanism (output_config.format,
+// responseSchema); the mode does not apply to them.
+enum class OutputMode { JsonSchema, JsonObject, Text };
+QString outputModeName(OutputMode m); // "json_schema", "json_object", "text"
+std::optional<OutputMode> outputModeFromName(const QString& name);
+bool outputModeApplies(ProviderKind k); // OpenAiChat and OllamaNative
+
 // Prices in USD per million tokens. Unknown stays unknown (std::nullopt), never 0.
 struct Prices {
     std::optional<double> input;
@@ -44,7 +58,9 @@ struct EndpointProfile {
     int maxOutputTokens = 2048;
     bool allowInsecureHttp = false; // http:// to a non-loopback host only when set
     int maxRetries = 2;
-    bool jsonObjectFallback = false; // OpenAI-compatible servers without json_schema: response_format json_object
+    // JSON key "structured_output"; profiles stored before it had the boolean
+    // "json_object_fallback" (true = JsonObject), still read.
+    OutputMode structuredOutput = OutputMode::JsonSchema;
     Prices prices;
     QJsonObject toJson() const; // without any secret
     static EndpointProfile fromJson(const QJsonObject& o); // throws Error on bad values
@@ -64,6 +80,11 @@ struct ChatRequest {
     std::optional<double> temperature; // overrides the profile
     std::optional<int> maxOutputTokens; // overrides the profile
 };
+
+// The mode a request really goes out with: Text when it carries no schema, else the
+// profile's mode for OpenAI-compatible and Ollama endpoints, else JsonSchema (Anthropic,
+// Gemini: their own mechanism). Part of the response-cache key.
+OutputMode effectiveOutputMode(const EndpointProfile& profile, const ChatRequest& request);
 
 enum class FinishReason { Ok, Truncated, Filtered, ToolCall, Other, Unknown };
 QString finishReasonName(FinishReason f);

@@ -3,6 +3,7 @@
 #include "rerank/llm/providers.h"
 #include "rerank/llm/redact.h"
 #include "rerank/llm/retrypolicy.h"
+#include "util/error.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -157,12 +158,83 @@ private slots:
         const QJsonObject schema = js.value(QStringLiteral("schema")).toObject();
         QCOMPARE(schema.value(QStringLiteral("additionalProperties")).toBool(true), false);
 
-        EndpointProfile fallback = profile(ProviderKind::OpenAiChat);
-        fallback.jsonObjectFallback = true;
-        const QJsonObject fb = buildProviderBody(fallback, request());
-        QCOMPARE(fb.value(QStringLiteral("response_format")).toObject(),
-            (QJsonObject { { QStringLiteral("type"), QStringLiteral("json_object") } }));
         QVERIFY(!body.contains(QStringLiteral("prompt_cache_key"))); // not api.openai.com
+    }
+
+    // The structured-output mode on the wire: OpenAI response_format and Ollama format per
+    // mode; Anthropic and Gemini keep their own schema mechanism whatever the mode.
+    void structuredOutputModes()
+    {
+        const ChatRequest r = request();
+        auto withMode = [](ProviderKind kind, OutputMode mode) {
+            EndpointProfile p = profile(kind);
+            p.structuredOutput = mode;
+            return p;
+        };
+        // OpenAI-compatible.
+        const QJsonObject schemaBody = buildProviderBody(withMode(ProviderKind::OpenAiChat, OutputMode::JsonSchema), r);
+        QCOMPARE(schemaBody.value(QStringLiteral("response_format")).toObject().value(QStringLiteral("type")).toString(),
+            QStringLiteral("json_schema"));
+        const QJsonObject objectBody = buildProviderBody(withMode(ProviderKind::OpenAiChat, OutputMode::JsonObject), r);
+        QCOMPARE(objectBody.value(QStringLiteral("response_format")).toObject(),
+            (QJsonObject { { QStringLiteral("type"), QStringLiteral("json_object") } }));
+        const QJsonObject textBody = buildProviderBody(withMode(ProviderKind::OpenAiChat, OutputMode::Text), r);
+        QVERIFY(!textBody.contains(QStringLiteral("response_format")));
+        QVERIFY(!containsKeyAnywhere(textBody, QStringLiteral("json_schema")));
+        QCOMPARE(textBody.value(QStringLiteral("messages")), schemaBody.value(QStringLiteral("messages"))); // same prompt
+        QCOMPARE(textBody.value(QStringLiteral("max_completion_tokens")).toInt(), 1000);
+        // Ollama native: format = schema, "json", or absent.
+        const QJsonObject ollamaSchema = buildProviderBody(withMode(ProviderKind::OllamaNative, OutputMode::JsonSchema), r);
+        QVERIFY(ollamaSchema.value(QStringLiteral("format")).isObject());
+        QCOMPARE(ollamaSchema.value(QStringLiteral("format")).toObject().value(QStringLiteral("additionalProperties")).toBool(true),
+            false);
+        const QJsonObject ollamaJson = buildProviderBody(withMode(ProviderKind::OllamaNative, OutputMode::JsonObject), r);
+        QCOMPARE(ollamaJson.value(QStringLiteral("format")), QJsonValue(QStringLiteral("json")));
+        const QJsonObject ollamaText = buildProviderBody(withMode(ProviderKind::OllamaNative, OutputMode::Text), r);
+        QVERIFY(!ollamaText.contains(QStringLiteral("format")));
+        QCOMPARE(ollamaText.value(QStringLiteral("stream")).toBool(true), false);
+        // Anthropic and Gemini: the mode does not apply.
+        for (const OutputMode mode : { OutputMode::JsonObject, OutputMode::Text }) {
+            QCOMPARE(buildProviderBody(withMode(ProviderKind::Anthropic, mode), r),
+                buildProviderBody(withMode(ProviderKind::Anthropic, OutputMode::JsonSchema), r));
+            QCOMPARE(buildProviderBody(withMode(ProviderKind::Gemini, mode), r),
+                buildProviderBody(withMode(ProviderKind::Gemini, OutputMode::JsonSchema), r));
+            QCOMPARE(effectiveOutputMode(withMode(ProviderKind::Gemini, mode), r), OutputMode::JsonSchema);
+            QCOMPARE(effectiveOutputMode(withMode(ProviderKind::OpenAiChat, mode), r), mode);
+        }
+        // A request without a schema is plain text in every mode.
+        ChatRequest plain = r;
+        plain.jsonSchema = {};
+        QVERIFY(!buildProviderBody(withMode(ProviderKind::OpenAiChat, OutputMode::JsonSchema), plain)
+                     .contains(QStringLiteral("response_format")));
+        QVERIFY(!buildProviderBody(withMode(ProviderKind::OllamaNative, OutputMode::JsonSchema), plain)
+                     .contains(QStringLiteral("format")));
+        QCOMPARE(effectiveOutputMode(withMode(ProviderKind::OpenAiChat, OutputMode::JsonSchema), plain), OutputMode::Text);
+    }
+
+    // Profile JSON: structured_output round-trips; the legacy json_object_fallback still loads.
+    void structuredOutputProfileJson()
+    {
+        for (const OutputMode mode : { OutputMode::JsonSchema, OutputMode::JsonObject, OutputMode::Text }) {
+            EndpointProfile p = profile(ProviderKind::OpenAiChat);
+            p.structuredOutput = mode;
+            const QJsonObject o = p.toJson();
+            QCOMPARE(o.value(QStringLiteral("structured_output")).toString(), outputModeName(mode));
+            QVERIFY(!o.contains(QStringLiteral("json_object_fallback")));
+            QCOMPARE(EndpointProfile::fromJson(o).structuredOutput, mode);
+            QCOMPARE(outputModeFromName(outputModeName(mode)), std::optional<OutputMode>(mode));
+        }
+        QJsonObject legacy = profile(ProviderKind::OpenAiChat).toJson();
+        legacy.remove(QStringLiteral("structured_output"));
+        QCOMPARE(EndpointProfile::fromJson(legacy).structuredOutput, OutputMode::JsonSchema); // key absent
+        legacy.insert(QStringLiteral("json_object_fallback"), true);
+        QCOMPARE(EndpointProfile::fromJson(legacy).structuredOutput, OutputMode::JsonObject);
+        legacy.insert(QStringLiteral("json_object_fallback"), false);
+        QCOMPARE(EndpointProfile::fromJson(legacy).structuredOutput, OutputMode::JsonSchema);
+        QJsonObject bad = profile(ProviderKind::OpenAiChat).toJson();
+        bad.insert(QStringLiteral("structured_output"), QStringLiteral("yaml"));
+        QVERIFY_THROWS_EXCEPTION(recwb::Error, EndpointProfile::fromJson(bad));
+        QVERIFY(!outputModeFromName(QStringLiteral("json")));
     }
 
     // LLM_APIS.md section 7: a stable prompt_cache_key per system prefix, for OpenAI only.

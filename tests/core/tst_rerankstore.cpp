@@ -210,6 +210,26 @@ private slots:
         EndpointProfile named = e;
         named.name = QStringLiteral("another name, same server");
         QVERIFY(!differs(named, r));
+
+        // The structured-output mode: an answer made under one mode is never returned under another.
+        ChatRequest withSchema = r;
+        withSchema.jsonSchema = answerSchema();
+        QSet<QString> keys;
+        for (const OutputMode mode : { OutputMode::JsonSchema, OutputMode::JsonObject, OutputMode::Text }) {
+            EndpointProfile om = e;
+            om.structuredOutput = mode;
+            keys.insert(cacheKey(om, withSchema));
+        }
+        QCOMPARE(keys.size(), 3);
+        // Where the mode does not reach the wire it does not split the cache: Anthropic keeps
+        // its own schema mechanism, and a request without a schema is text in every mode.
+        EndpointProfile a1 = k;
+        EndpointProfile a2 = k;
+        a2.structuredOutput = OutputMode::Text;
+        QCOMPARE(cacheKey(a1, withSchema), cacheKey(a2, withSchema));
+        EndpointProfile t2 = e;
+        t2.structuredOutput = OutputMode::JsonObject;
+        QVERIFY(!differs(t2, r));
     }
 
     void migrationFromV2KeepsData()

@@ -49,7 +49,7 @@ qint64 num(const QJsonObject& o, const QString& key)
     return static_cast<qint64>(o.value(key).toDouble(0));
 }
 
-// §1: messages as given; response_format json_schema (nested form, strict) or json_object.
+// §1: messages as given; response_format json_schema (nested form, strict), json_object or none (text).
 QJsonObject openAiBody(const EndpointProfile& p, const ChatRequest& r)
 {
     QJsonArray messages;
@@ -62,20 +62,24 @@ QJsonObject openAiBody(const EndpointProfile& p, const ChatRequest& r)
         { QStringLiteral("max_completion_tokens"), effectiveMaxTokens(p, r) }, // §1, F5: max_tokens is rejected by newer models
         { QStringLiteral("stream"), false },
     };
-    if (!r.jsonSchema.isEmpty()) {
-        if (p.jsonObjectFallback) {
-            // §1 JSON mode: valid JSON, no schema (servers without json_schema support).
-            body.insert(QStringLiteral("response_format"), QJsonObject { { QStringLiteral("type"), QStringLiteral("json_object") } });
-        } else {
-            // §1 Structured Outputs; §5/F7: always the nested json_schema.schema form.
-            const QJsonObject jsonSchema {
-                { QStringLiteral("name"), r.schemaName.isEmpty() ? QStringLiteral("rerank") : r.schemaName },
-                { QStringLiteral("strict"), true },
-                { QStringLiteral("schema"), strictJsonSchema(r.jsonSchema) },
-            };
-            body.insert(QStringLiteral("response_format"),
-                QJsonObject { { QStringLiteral("type"), QStringLiteral("json_schema") }, { QStringLiteral("json_schema"), jsonSchema } });
-        }
+    switch (effectiveOutputMode(p, r)) {
+    case OutputMode::JsonSchema: {
+        // §1 Structured Outputs; §5/F7: always the nested json_schema.schema form.
+        const QJsonObject jsonSchema {
+            { QStringLiteral("name"), r.schemaName.isEmpty() ? QStringLiteral("rerank") : r.schemaName },
+            { QStringLiteral("strict"), true },
+            { QStringLiteral("schema"), strictJsonSchema(r.jsonSchema) },
+        };
+        body.insert(QStringLiteral("response_format"),
+            QJsonObject { { QStringLiteral("type"), QStringLiteral("json_schema") }, { QStringLiteral("json_schema"), jsonSchema } });
+        break;
+    }
+    case OutputMode::JsonObject:
+        // §1 JSON mode: valid JSON, no schema (servers without json_schema support).
+        body.insert(QStringLiteral("response_format"), QJsonObject { { QStringLiteral("type"), QStringLiteral("json_object") } });
+        break;
+    case OutputMode::Text:
+        break; // no response_format: the schema is in the prompt text only
     }
     // §7: OpenAI caches exact prompt prefixes automatically; prompt_cache_key (a stable key
     // per prefix) improves routing and hit rate. Only api.openai.com is sent the extra
@@ -160,7 +164,7 @@ QJsonObject geminiBody(const EndpointProfile& p, const ChatRequest& r)
     return body;
 }
 
-// §4: stream:false (it defaults to true), format = the schema, options.num_ctx always set (F8).
+// §4: stream:false (it defaults to true), format per the output mode, options.num_ctx always set (F8).
 QJsonObject ollamaBody(const EndpointProfile& p, const ChatRequest& r)
 {
     QJsonArray messages;
@@ -176,8 +180,16 @@ QJsonObject ollamaBody(const EndpointProfile& p, const ChatRequest& r)
                 { QStringLiteral("num_ctx"), ollamaContextSize(r, maxTokens) },
                 { QStringLiteral("num_predict"), maxTokens } } },
     };
-    if (!r.jsonSchema.isEmpty())
+    switch (effectiveOutputMode(p, r)) {
+    case OutputMode::JsonSchema: // §4: grammar-constrained decoding to the schema
         body.insert(QStringLiteral("format"), strictJsonSchema(r.jsonSchema));
+        break;
+    case OutputMode::JsonObject: // §4: any valid JSON
+        body.insert(QStringLiteral("format"), QStringLiteral("json"));
+        break;
+    case OutputMode::Text:
+        break; // no format: free text, the schema is in the prompt only
+    }
     return body;
 }
 
