@@ -101,6 +101,13 @@ const Registrar endpointsCommand { Command {
         p.addOption({ QStringLiteral("price-output"), QStringLiteral("USD per 1M output tokens."), QStringLiteral("usd") });
         p.addOption({ QStringLiteral("allow-insecure-http"),
             QStringLiteral("Allow http:// to a non-loopback host (keys travel in clear text).") });
+        p.addOption({ QStringLiteral("structured-output"),
+            QStringLiteral("How an openai or ollama endpoint is asked for JSON: json_schema (default; strict schema), "
+                           "json_object (any JSON) or text (the schema only in the prompt). Anthropic and Gemini "
+                           "always use their own schema mechanism."),
+            QStringLiteral("mode") });
+        p.addOption({ QStringLiteral("max-retries"),
+            QStringLiteral("Retries after a retryable failure (429, 5xx, network; default 2)."), QStringLiteral("n") });
         p.addOption({ kJson, QStringLiteral("Print JSON.") });
     },
     [](QCommandLineParser& p) {
@@ -129,7 +136,13 @@ const Registrar endpointsCommand { Command {
                             !e.keyEnv.isEmpty()           ? QStringLiteral("$") + e.keyEnv
                                 : !e.keychainEntry.isEmpty() ? QStringLiteral("keychain:") + e.keychainEntry
                                                              : QStringLiteral("-"),
-                            priceText(e.prices.input), priceText(e.prices.cachedInput), priceText(e.prices.output)));
+                            priceText(e.prices.input), priceText(e.prices.cachedInput), priceText(e.prices.output))
+                    + QStringLiteral("  output %1  retries %2")
+                          .arg(e.kind == rerank::ProviderKind::Offline ? QStringLiteral("-")
+                                  : rerank::outputModeName(rerank::outputModeApplies(e.kind)
+                                          ? e.structuredOutput
+                                          : rerank::OutputMode::JsonSchema))
+                          .arg(e.kind == rerank::ProviderKind::Offline ? QStringLiteral("-") : QString::number(e.maxRetries)));
             return 0;
         }
         const QString name = requireOption(p, QStringLiteral("name"));
@@ -169,6 +182,20 @@ const Registrar endpointsCommand { Command {
         if (e.prices.input || e.prices.cachedInput || e.prices.output)
             e.prices.asOf = QDateTime::currentDateTimeUtc().date().toString(Qt::ISODate);
         e.allowInsecureHttp = p.isSet(QStringLiteral("allow-insecure-http"));
+        e.maxRetries = intOption(p, QStringLiteral("max-retries"), e.maxRetries);
+        if (e.maxRetries < 0)
+            throw Error(QStringLiteral("--max-retries must be 0 or more"));
+        if (p.isSet(QStringLiteral("structured-output"))) {
+            const QString modeName = p.value(QStringLiteral("structured-output"));
+            const auto mode = rerank::outputModeFromName(modeName);
+            if (!mode)
+                throw Error(QStringLiteral("--structured-output '%1': expected json_schema, json_object or text").arg(modeName));
+            if (*mode != rerank::OutputMode::JsonSchema && !rerank::outputModeApplies(e.kind))
+                throw Error(QStringLiteral("--structured-output %1 applies to openai and ollama endpoints only; %2 always "
+                                           "uses its own schema mechanism")
+                                .arg(modeName, kindName));
+            e.structuredOutput = *mode;
+        }
         if (e.kind != rerank::ProviderKind::Offline && e.baseUrl.isEmpty())
             throw Error(QStringLiteral("missing required option --base-url for a %1 endpoint").arg(kindName));
         if (e.kind != rerank::ProviderKind::Offline && e.model.isEmpty())
