@@ -142,7 +142,7 @@ PipelineContext::PipelineContext(Workspace& ws, const Dataset& ds, const cf::Rec
     , m_ds(ds)
     , m_cf(cfModel)
     , m_coldThreshold(coldThreshold)
-    , m_prices(rerank::PriceTable::load())
+    , m_prices(rerank::PriceTable::loadWithOverride())
 {
 }
 

@@ -8,7 +8,10 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QStandardPaths>
 #include <QUrl>
+
+#include <algorithm>
 
 static void initPriceResources()
 {
@@ -43,6 +46,16 @@ bool anyPrice(const Prices& p)
     return p.input || p.cachedInput || p.cacheWrite || p.output;
 }
 
+// "line L, column C" of a byte offset into UTF-8 text (1-based).
+QString lineColumn(const QByteArray& text, qsizetype offset)
+{
+    offset = std::clamp<qsizetype>(offset, 0, text.size());
+    const QByteArray before = text.left(offset);
+    const qsizetype line = before.count('\n') + 1;
+    const qsizetype column = QString::fromUtf8(before.mid(before.lastIndexOf('\n') + 1)).size() + 1;
+    return QStringLiteral("line %1, column %2").arg(line).arg(column);
+}
+
 } // namespace
 
 PriceTable PriceTable::builtin()
@@ -52,9 +65,29 @@ PriceTable PriceTable::builtin()
         QFile f(QStringLiteral(":/recwb/prices.json"));
         if (!f.open(QIODevice::ReadOnly))
             throw Error(QStringLiteral(":/recwb/prices.json: the shipped price table is missing"));
-        return fromJson(f.readAll(), f.fileName());
+        PriceTable t = fromJson(f.readAll(), f.fileName());
+        for (PriceRow& r : t.m_rows)
+            r.source = kShippedPriceSource;
+        return t;
     }();
     return table;
+}
+
+PriceOverrideLocation priceOverrideLocation()
+{
+    const QString env = qEnvironmentVariable("RECWB_PRICES");
+    if (!env.isEmpty())
+        return { QFileInfo(env).absoluteFilePath(), true };
+    const QString config = QStandardPaths::writableLocation(QStandardPaths::GenericConfigLocation);
+    return { config.isEmpty() ? QString() : config + QStringLiteral("/recwb/prices.json"), false };
+}
+
+PriceTable PriceTable::loadWithOverride()
+{
+    const PriceOverrideLocation where = priceOverrideLocation();
+    if (where.fromEnvironment && !QFileInfo::exists(where.path))
+        throw Error(QStringLiteral("%1: no such price file (named by RECWB_PRICES)").arg(where.path));
+    return load(where.path);
 }
 
 PriceTable PriceTable::load(const QString& userFile)
@@ -74,7 +107,10 @@ PriceTable PriceTable::fromJson(const QByteArray& json, const QString& source)
     QJsonParseError err;
     const QJsonDocument doc = QJsonDocument::fromJson(json, &err);
     if (err.error != QJsonParseError::NoError)
-        throw Error(QStringLiteral("%1: not JSON at offset %2: %3").arg(source).arg(err.offset).arg(err.errorString()));
+        throw Error(QStringLiteral("%1: not JSON at %2 (offset %3): %4")
+                .arg(source, lineColumn(json, err.offset))
+                .arg(err.offset)
+                .arg(err.errorString()));
     const QJsonValue rows = doc.object().value(QStringLiteral("rows"));
     if (!rows.isArray())
         throw Error(QStringLiteral("%1: expected an object with a \"rows\" array").arg(source));
@@ -97,6 +133,7 @@ PriceTable PriceTable::fromJson(const QByteArray& json, const QString& source)
         r.prices.output = priceField(o, QStringLiteral("output"), where);
         r.prices.asOf = o.value(QStringLiteral("as_of")).toString();
         r.note = o.value(QStringLiteral("note")).toString();
+        r.source = source;
         t.m_rows.append(r);
     }
     return t;
@@ -156,11 +193,26 @@ QString priceProvider(const EndpointProfile& e)
 
 std::optional<Prices> PriceTable::pricesFor(const EndpointProfile& endpoint) const
 {
-    if (anyPrice(endpoint.prices))
-        return endpoint.prices;
-    if (const auto row = lookup(priceProvider(endpoint), endpoint.model))
-        return row->prices;
-    return std::nullopt;
+    return choose(endpoint).prices;
+}
+
+PriceChoice PriceTable::choose(const EndpointProfile& endpoint) const
+{
+    PriceChoice c;
+    c.provider = priceProvider(endpoint);
+    if (anyPrice(endpoint.prices)) {
+        c.prices = endpoint.prices;
+        c.source = QStringLiteral("endpoint");
+        c.model = endpoint.model;
+        return c;
+    }
+    if (const auto row = lookup(c.provider, endpoint.model)) {
+        c.prices = row->prices;
+        c.source = row->source;
+        c.model = row->model;
+        c.note = row->note;
+    }
+    return c;
 }
 
 Usage& operator+=(Usage& a, const Usage& b)

@@ -8,7 +8,7 @@
 
 // The price table (USD per million tokens) and cost accounting. The table ships as
 // resources/prices.json (LLM_APIS.md section 10) and is data, not code: a user file of
-// the same shape overrides rows by provider + model.
+// the same shape overrides rows by provider + model (docs/PROMPTS.md "Prices and cost").
 namespace recwb::rerank {
 
 struct PriceRow {
@@ -16,7 +16,27 @@ struct PriceRow {
     QString model; // exact model id or a prefix of dated ids; "" matches every model of the provider
     Prices prices;
     QString note;
+    QString source; // where the row came from: kShippedPriceSource or the override file's path
 };
+
+inline const QString kShippedPriceSource = QStringLiteral("shipped");
+// The prices an estimate used, and where they came from.
+struct PriceChoice {
+    std::optional<Prices> prices; // nullopt: no row and no endpoint prices (unknown)
+    QString source; // "endpoint" (its own prices), a row's source ("shipped" or a file), "" when unknown
+    QString provider; // the table provider looked up (priceProvider())
+    QString model; // the matching row's model pattern ("" for a catch-all row)
+    QString note; // the row's note
+};
+
+// Where the user's price file is looked for: $RECWB_PRICES when set (then the file must
+// exist), else QStandardPaths::GenericConfigLocation + "/recwb/prices.json"
+// ($XDG_CONFIG_HOME/recwb/prices.json, ~/.config/recwb/prices.json on Linux; optional).
+struct PriceOverrideLocation {
+    QString path;
+    bool fromEnvironment = false; // RECWB_PRICES
+};
+PriceOverrideLocation priceOverrideLocation();
 
 class PriceTable {
 public:
@@ -25,6 +45,9 @@ public:
     // The shipped table with the rows of userFile on top (when the file exists).
     // Throws Error naming the file and row on bad content.
     static PriceTable load(const QString& userFile = {});
+    // The shipped table with the user's file (priceOverrideLocation()) on top. Throws Error
+    // naming the file when it is malformed, or when RECWB_PRICES names a missing file.
+    static PriceTable loadWithOverride();
     static PriceTable fromJson(const QByteArray& json, const QString& source);
 
     void overrideWith(const PriceTable& other); // rows with the same provider+model are replaced
@@ -36,6 +59,8 @@ public:
     // The prices for an endpoint: its own prices when any is set, else the row for its
     // provider (from the kind and base URL host) and model; loopback and Ollama are local (0).
     std::optional<Prices> pricesFor(const EndpointProfile& endpoint) const;
+    // The same, with the source of the prices (for showing an estimate's basis).
+    PriceChoice choose(const EndpointProfile& endpoint) const;
 
 private:
     QList<PriceRow> m_rows;

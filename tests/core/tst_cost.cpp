@@ -164,6 +164,83 @@ private slots:
         }
     }
 
+    void malformedFileNamesFileAndLine()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("prices.json"));
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("{\"rows\":[\n {\"provider\":\"openai\" \"model\":\"x\"}\n]}");
+        f.close();
+        try {
+            PriceTable::load(path);
+            QFAIL("malformed JSON must be refused");
+        } catch (const Error& e) {
+            QVERIFY2(e.message().startsWith(path) && e.message().contains(u"line 2, column 24"), qPrintable(e.message()));
+        }
+    }
+
+    void sourcesAndChoice()
+    {
+        for (const PriceRow& r : PriceTable::builtin().rows())
+            QCOMPARE(r.source, kShippedPriceSource);
+        EndpointProfile e;
+        e.kind = ProviderKind::OpenAiChat;
+        e.baseUrl = QStringLiteral("https://api.openai.com/v1");
+        e.model = QStringLiteral("gpt-4.1-mini-2025-04-14");
+        const PriceChoice row = PriceTable::builtin().choose(e);
+        QCOMPARE(row.source, kShippedPriceSource);
+        QCOMPARE(row.provider, QStringLiteral("openai"));
+        QCOMPARE(row.model, QStringLiteral("gpt-4.1-mini"));
+        QCOMPARE(*row.prices->input, 0.4);
+        QVERIFY(!row.prices->asOf.isEmpty());
+        e.prices.input = 9; // the endpoint's own prices win
+        const PriceChoice own = PriceTable::builtin().choose(e);
+        QCOMPARE(own.source, QStringLiteral("endpoint"));
+        QCOMPARE(*own.prices->input, 9.0);
+        QVERIFY(!own.prices->output); // and stay partial: an estimate needing output is unknown
+        e.prices = {};
+        e.model = QStringLiteral("no-such-model");
+        const PriceChoice none = PriceTable::builtin().choose(e);
+        QVERIFY(!none.prices);
+        QVERIFY(none.source.isEmpty());
+    }
+
+    void overrideLocationRule()
+    {
+        QTemporaryDir dir;
+        const QByteArray oldXdg = qgetenv("XDG_CONFIG_HOME");
+        const QByteArray oldEnv = qgetenv("RECWB_PRICES");
+        qputenv("XDG_CONFIG_HOME", dir.path().toUtf8());
+        qunsetenv("RECWB_PRICES");
+        PriceOverrideLocation where = priceOverrideLocation();
+        QCOMPARE(where.path, dir.filePath(QStringLiteral("recwb/prices.json")));
+        QVERIFY(!where.fromEnvironment);
+        QCOMPARE(PriceTable::loadWithOverride().rows().size(), PriceTable::builtin().rows().size()); // absent: fine
+
+        QVERIFY(QDir(dir.path()).mkpath(QStringLiteral("recwb")));
+        QFile f(where.path);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(R"({"rows":[{"provider":"openai","model":"gpt-4.1-mini","input":1,"output":2,"as_of":"2027-01-01"}]})");
+        f.close();
+        const auto mini = PriceTable::loadWithOverride().lookup(QStringLiteral("openai"), QStringLiteral("gpt-4.1-mini"));
+        QCOMPARE(*mini->prices.input, 1.0);
+        QCOMPARE(mini->source, where.path);
+
+        const QString other = dir.filePath(QStringLiteral("other.json"));
+        QVERIFY(QFile::copy(where.path, other));
+        qputenv("RECWB_PRICES", other.toUtf8());
+        where = priceOverrideLocation();
+        QCOMPARE(where.path, other);
+        QVERIFY(where.fromEnvironment);
+        QCOMPARE(PriceTable::loadWithOverride().lookup(QStringLiteral("openai"), QStringLiteral("gpt-4.1-mini"))->source, other);
+        qputenv("RECWB_PRICES", dir.filePath(QStringLiteral("missing.json")).toUtf8());
+        QVERIFY_THROWS_EXCEPTION(Error, PriceTable::loadWithOverride()); // named explicitly: must exist
+
+        oldXdg.isNull() ? qunsetenv("XDG_CONFIG_HOME") : qputenv("XDG_CONFIG_HOME", oldXdg);
+        oldEnv.isNull() ? qunsetenv("RECWB_PRICES") : qputenv("RECWB_PRICES", oldEnv);
+    }
+
     void totalsOverARun()
     {
         CostTotals t;
