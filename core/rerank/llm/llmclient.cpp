@@ -377,7 +377,8 @@ void LlmClient::onReplyFinished(LlmCall* call, QNetworkReply* reply)
     const QString& name = call->m_profile.name;
     const QVariant statusAttr = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute);
     const int http = statusAttr.isValid() ? statusAttr.toInt() : 0;
-    const QByteArray body = reply->read(m_config.maxResponseBytes + 1);
+    // A reply aborted by its transfer timeout is closed: reading it would only warn.
+    const QByteArray body = reply->isOpen() ? reply->read(m_config.maxResponseBytes + 1) : QByteArray();
     if (body.size() > m_config.maxResponseBytes) {
         ChatResponse r;
         r.status = CallStatus::ResponseTooLarge;
