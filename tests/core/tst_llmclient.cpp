@@ -2,12 +2,16 @@
 // every injected fault and its recovery, breaker, concurrency, cancel, refusals, redaction.
 #include "rerank/llm/blocking.h"
 #include "rerank/llm/llmclient.h"
+#include "rerank/llm/providers.h"
 #include "testllmserver.h"
 
 #include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QLoggingCategory>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QScopeGuard>
 #include <QSignalSpy>
 #include <QtTest>
 
@@ -520,6 +524,114 @@ private slots:
         QCOMPARE(r.attempts, 0);
         QVERIFY(r.errorMessage.contains(QStringLiteral("http://")));
         QCOMPARE(m_server.requestCount(), 0);
+    }
+
+    // allowInsecureHttp lets http:// to a non-loopback host past the scheme check: the call is
+    // really attempted and fails on the network (192.0.2.1 is TEST-NET-1, never routed), not
+    // with the insecure-http refusal.
+    void insecureHttpAllowedIsAttempted()
+    {
+        LlmClient client(fastConfig());
+        EndpointProfile p = profile(ProviderKind::OpenAiChat);
+        p.name = QStringLiteral("insecure-allowed");
+        p.baseUrl = QStringLiteral("http://192.0.2.1:9/v1");
+        p.timeoutMs = 1500;
+        p.maxRetries = 0;
+        ChatResponse r;
+        QVERIFY(run(client, p, rerankRequest(), r));
+        QCOMPARE(r.status, CallStatus::Refused); // not allowed: refused before sending
+        QCOMPARE(r.attempts, 0);
+        QVERIFY2(r.errorMessage.contains(QStringLiteral("refusing plain http://")), qPrintable(r.errorMessage));
+
+        p.allowInsecureHttp = true;
+        QVERIFY(run(client, p, rerankRequest(), r));
+        QVERIFY2(r.status == CallStatus::NetworkError || r.status == CallStatus::Timeout,
+            qPrintable(callStatusName(r.status) + QStringLiteral(": ") + r.errorMessage));
+        QCOMPARE(r.attempts, 1);
+        QVERIFY2(!r.errorMessage.contains(QStringLiteral("refusing")), qPrintable(r.errorMessage));
+        QCOMPARE(m_server.requestCount(), 0);
+    }
+
+    // Gemini carries the model in the URL path, not the body: a [[fault:X]] marker in the
+    // model name still reaches the test server, so one Gemini profile can misbehave.
+    void geminiFaultInModelName()
+    {
+        LlmClient client(fastConfig());
+        EndpointProfile bad = profile(ProviderKind::Gemini);
+        bad.name = QStringLiteral("gemini-503");
+        bad.model = QStringLiteral("gemini-2.5-flash[[fault:http503]]");
+        ChatResponse r;
+        QVERIFY(run(client, bad, rerankRequest(), r));
+        QCOMPARE(r.status, CallStatus::HttpError);
+        QCOMPARE(r.httpStatus, 503);
+        QCOMPARE(r.attempts, 3); // retried up to maxRetries, then given up
+        QCOMPARE(m_server.faultCount(QStringLiteral("http503")), 3);
+        const QString path = providerUrl(bad).path();
+        QVERIFY2(m_server.hasRequest(path), qPrintable(path));
+        QVERIFY(!m_server.lastRequest(path).json().contains(QStringLiteral("model"))); // the marker came from the path
+
+        // Another Gemini profile on the same server is unaffected.
+        QVERIFY(run(client, profile(ProviderKind::Gemini), rerankRequest(), r));
+        QCOMPARE(r.status, CallStatus::Ok);
+        QCOMPARE(idsIn(r.text), kIds);
+
+        // A delay past the deadline in the model name gives a timeout.
+        EndpointProfile slow = profile(ProviderKind::Gemini);
+        slow.name = QStringLiteral("gemini-slow");
+        slow.model = QStringLiteral("gemini-2.5-flash[[fault:delay:3000]]");
+        slow.timeoutMs = 400;
+        QVERIFY(run(client, slow, rerankRequest(), r));
+        QCOMPARE(r.status, CallStatus::Timeout);
+        // At least one delayed request; a second when the per-attempt transfer timeout fired
+        // just before the deadline and the client retried.
+        QVERIFY(m_server.faultCount(QStringLiteral("delay")) >= 1);
+    }
+
+    // The recwb-llm-testserver program itself: started on a free port (--port 0, the port is
+    // read from its first line), answers a real request through LlmClient, and injects faults.
+    void testServerExecutable()
+    {
+        QProcess server;
+        server.setProgram(QStringLiteral(RECWB_LLM_TESTSERVER_PATH));
+        server.setArguments({ QStringLiteral("--port"), QStringLiteral("0") });
+        server.setProcessChannelMode(QProcess::SeparateChannels);
+        server.start();
+        QVERIFY2(server.waitForStarted(10000), qPrintable(server.errorString()));
+        const auto stop = qScopeGuard([&] {
+            server.terminate();
+            if (!server.waitForFinished(5000)) {
+                server.kill();
+                server.waitForFinished(5000);
+            }
+        });
+        QByteArray banner;
+        QElapsedTimer clock;
+        clock.start();
+        while (!banner.contains('\n') && clock.elapsed() < 10000 && server.state() == QProcess::Running) {
+            server.waitForReadyRead(200);
+            banner += server.readAllStandardOutput();
+        }
+        static const QRegularExpression listening(QStringLiteral(R"(listening on (http://127\.0\.0\.1:(\d+)))"));
+        const QRegularExpressionMatch m = listening.match(QString::fromUtf8(banner));
+        QVERIFY2(m.hasMatch(), banner.constData());
+        QVERIFY(m.captured(2).toInt() > 0);
+
+        LlmClient client(fastConfig());
+        EndpointProfile p = profile(ProviderKind::OpenAiChat);
+        p.name = QStringLiteral("testserver-program");
+        p.baseUrl = m.captured(1) + QStringLiteral("/v1");
+        p.keyEnv.clear(); // loopback OpenAI-compatible server: no key needed
+        ChatResponse r;
+        QVERIFY(run(client, p, rerankRequest(), r));
+        QVERIFY2(r.status == CallStatus::Ok, qPrintable(r.errorMessage));
+        QCOMPARE(r.finish, FinishReason::Ok);
+        QCOMPARE(idsIn(r.text), kIds);
+        QCOMPARE(r.usage.inputTokens, 1234);
+        QVERIFY(run(client, p, rerankRequest(QStringLiteral("[[fault:fences]]")), r));
+        QCOMPARE(r.status, CallStatus::Ok);
+        QVERIFY(r.text.contains(QStringLiteral("```json")));
+        QCOMPARE(m_server.requestCount(), 0); // the in-process server saw none of it
+        QCOMPARE(server.state(), QProcess::Running);
     }
 
     void missingKeyRefused()

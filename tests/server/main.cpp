@@ -14,7 +14,7 @@ int main(int argc, char** argv)
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral(
         "A local LLM server speaking the OpenAI, Anthropic, Gemini and Ollama wire formats, with fault injection "
-        "(header X-Test-Fault or [[fault:NAME]] in the prompt)."));
+        "(header X-Test-Fault, or [[fault:NAME]] in the prompt, the model name or the URL path)."));
     parser.addHelpOption();
     parser.addVersionOption();
     const QCommandLineOption portOption(QStringList { QStringLiteral("p"), QStringLiteral("port") },

@@ -10,6 +10,7 @@
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTimer>
+#include <QUrl>
 
 namespace recwb::test {
 
@@ -158,6 +159,11 @@ QString TestLlmServer::pickFault(const RecordedRequest& request, const QString& 
     const QRegularExpressionMatch mm = marker.match(request.json().value(QStringLiteral("model")).toString());
     if (mm.hasMatch())
         return mm.captured(1);
+    // The same in the URL path, decoded: Gemini sends the model there (/v1beta/models/MODEL:generateContent,
+    // the model percent-encoded), not in the body.
+    const QRegularExpressionMatch pm = marker.match(QUrl::fromPercentEncoding(request.path.toUtf8()));
+    if (pm.hasMatch())
+        return pm.captured(1);
     if (!m_fault.isEmpty() && m_faultRemaining != 0) {
         if (m_faultRemaining > 0)
             --m_faultRemaining;

@@ -36,7 +36,8 @@ struct RecordedRequest {
 //   1. the header  X-Test-Fault: NAME
 //   2. a marker    [[fault:NAME]] anywhere in the prompt (system or user text), so an
 //      unchanged client can trigger it
-//   3. the same marker in the request's "model" (so one endpoint profile can misbehave)
+//   3. the same marker in the request's "model", or in the URL path (URL-decoded; Gemini
+//      sends the model there), so one endpoint profile can misbehave
 //   4. the server-wide fault from setFault(), optionally for the next N requests only.
 // NAME is one of: good, fences, numeric_ids, invented_ids, repeated_ids, truncated,
 // delay:MS, http429[:SECONDS], quota429, http500, http503, http529, close, huge,
