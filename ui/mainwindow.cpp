@@ -294,7 +294,7 @@ void MainWindow::finishLoad(const LoadedWorkspace& loaded)
     m_path = loaded.path;
     m_models->setWorkspace(m_path, m_dataset); // before the tabs, so they see the new store state
     m_catalog->setDataset(m_dataset);
-    m_users->setDataset(m_dataset);
+    m_users->setWorkspace(m_path, m_dataset);
     m_evaluation->setWorkspace(m_path, m_dataset);
     m_stack->setCurrentIndex(TabsPage);
     setWindowFilePath(m_path);

@@ -6,6 +6,7 @@
 #include "evaluationtab.h"
 #include "importdialog.h"
 #include "mainwindow.h"
+#include "rerankpanel.h"
 #include "tablefilterproxy.h"
 #include "traindialog.h"
 #include "userstab.h"
@@ -111,6 +112,13 @@ QStringList saveScreenshots(MainWindow& window, const QString& dir, QString* err
     window.tabs()->setCurrentWidget(users);
     showFirstUser(users, UsersTab::WarmUsers);
     shoot(QStringLiteral("users-warm.png"));
+
+    // The same warm user reranked by the workspace's default endpoint (offline on the demo).
+    users->stageTabs()->setCurrentWidget(users->rerankPanel());
+    if (users->rerankPanel()->shownUser() != users->currentUser())
+        waitFor(users->rerankPanel(), &RerankPanel::rerankShown, 120000);
+    shoot(QStringLiteral("users-rerank.png"));
+    users->stageTabs()->setCurrentWidget(users->candidatesPanel());
 
     showFirstUser(users, UsersTab::ColdUsers);
     shoot(QStringLiteral("users-cold.png"));

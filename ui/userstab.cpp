@@ -1,9 +1,11 @@
 #include "userstab.h"
 
 #include "candidatespanel.h"
+#include "rerankpanel.h"
 #include "coldbadgedelegate.h"
 #include "data/dataset.h"
 #include "historymodel.h"
+#include "modelstore.h"
 #include "modelutil.h"
 #include "tablefilterproxy.h"
 #include "tableutil.h"
@@ -16,6 +18,7 @@
 #include <QLineEdit>
 #include <QLocale>
 #include <QSplitter>
+#include <QTabWidget>
 #include <QTableView>
 #include <QVBoxLayout>
 
@@ -34,6 +37,8 @@ UsersTab::UsersTab(ModelStore* store, QWidget* parent)
     , m_splitter(new QSplitter(Qt::Horizontal, this))
     , m_detailSplitter(new QSplitter(Qt::Vertical, this))
     , m_candidates(new CandidatesPanel(store, this))
+    , m_rerank(new RerankPanel(store, this))
+    , m_stages(new QTabWidget(this))
 {
     m_status->setObjectName(QStringLiteral("usersStatus"));
     m_status->addItem(tr("All users"), AllUsers);
@@ -75,7 +80,13 @@ UsersTab::UsersTab(ModelStore* store, QWidget* parent)
     rightLayout->addWidget(m_userHeader);
     m_detailSplitter->setObjectName(QStringLiteral("usersDetailSplitter"));
     m_detailSplitter->addWidget(m_historyView);
-    m_detailSplitter->addWidget(m_candidates);
+    m_stages->setObjectName(QStringLiteral("userStages"));
+    m_stages->setDocumentMode(true);
+    m_stages->addTab(m_candidates, tr("Candidates"));
+    m_stages->addTab(m_rerank, tr("Rerank"));
+    m_stages->setTabToolTip(0, tr("Stage 1: the CF model's (or the cold-start blend's) candidates"));
+    m_stages->setTabToolTip(1, tr("Stages 2-3: the candidates reranked by a prompt and an endpoint, with explanations"));
+    m_detailSplitter->addWidget(m_stages);
     m_detailSplitter->setChildrenCollapsible(false);
     m_detailSplitter->setStretchFactor(0, 2);
     m_detailSplitter->setStretchFactor(1, 3);
@@ -101,11 +112,24 @@ UsersTab::UsersTab(ModelStore* store, QWidget* parent)
     connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this,
         [this] { showUser(currentSourceRow(m_view)); });
 
+    connect(m_candidates->modelCombo(), &QComboBox::currentIndexChanged, this,
+        [this] { m_rerank->setCfModelKey(m_candidates->currentModelKey()); });
+    // The candidates panel rebuilds its combo on this signal first (connected earlier).
+    connect(store, &ModelStore::snapshotsChanged, this,
+        [this] { m_rerank->setCfModelKey(m_candidates->currentModelKey()); });
+
     showUser(-1);
     updateCount();
 }
 
 UsersTab::~UsersTab() = default;
+
+void UsersTab::setWorkspace(const QString& path, std::shared_ptr<const Dataset> dataset)
+{
+    setDataset(dataset);
+    m_rerank->setWorkspace(path, std::move(dataset));
+    m_rerank->setCfModelKey(m_candidates->currentModelKey());
+}
 
 void UsersTab::setDataset(std::shared_ptr<const Dataset> dataset)
 {
@@ -121,6 +145,7 @@ void UsersTab::setColdThreshold(int threshold)
 {
     m_model->setColdThreshold(threshold);
     m_candidates->setColdThreshold(threshold);
+    m_rerank->setColdThreshold(threshold);
     applyStatusFilter();
 }
 
@@ -167,6 +192,7 @@ void UsersTab::showUser(int user)
 {
     m_history->setUser(user);
     m_candidates->setUser(m_dataset ? user : -1);
+    m_rerank->setUser(m_dataset ? user : -1);
     if (!m_dataset || user < 0) {
         m_userHeader->setText(
             u"<span style='color:gray'>" + tr("Select a user to see their history.").toHtmlEscaped() + u"</span>");

@@ -7,6 +7,7 @@ class QComboBox;
 class QLabel;
 class QLineEdit;
 class QSplitter;
+class QTabWidget;
 class QTableView;
 
 namespace recwb {
@@ -18,6 +19,7 @@ namespace recwb::ui {
 class CandidatesPanel;
 class HistoryModel;
 class ModelStore;
+class RerankPanel;
 class TableFilterProxy;
 class UsersModel;
 
@@ -33,6 +35,8 @@ public:
     ~UsersTab() override;
 
     void setDataset(std::shared_ptr<const Dataset> dataset);
+    // The workspace behind the dataset: the rerank panel reads endpoints and prompts from it.
+    void setWorkspace(const QString& path, std::shared_ptr<const Dataset> dataset);
     void setColdThreshold(int threshold);
     void setStatusFilter(StatusFilter filter);
     // Selects the first visible row; false when the table is empty.
@@ -49,6 +53,9 @@ public:
     QSplitter* splitter() const { return m_splitter; }
     QSplitter* detailSplitter() const { return m_detailSplitter; }
     CandidatesPanel* candidatesPanel() const { return m_candidates; }
+    RerankPanel* rerankPanel() const { return m_rerank; }
+    // "Candidates" (stage 1) and "Rerank" (stages 2-3) below the history.
+    QTabWidget* stageTabs() const { return m_stages; }
     // The user whose history is shown, or -1.
     int currentUser() const;
 
@@ -71,6 +78,8 @@ private:
     QSplitter* m_splitter;
     QSplitter* m_detailSplitter;
     CandidatesPanel* m_candidates;
+    RerankPanel* m_rerank;
+    QTabWidget* m_stages;
 };
 
 } // namespace recwb::ui

@@ -1,0 +1,281 @@
+#include "data/dataset.h"
+#include "data/workspace.h"
+#include "mainwindow.h"
+#include "modelstore.h"
+#include "rerank/store.h"
+#include "rerankmodel.h"
+#include "rerankpanel.h"
+#include "settings.h"
+#include "testllmserver.h"
+#include "tablefilterproxy.h"
+#include "testutil.h"
+#include "userstab.h"
+
+#include <QAbstractItemModelTester>
+#include <QComboBox>
+#include <QLabel>
+#include <QPushButton>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QSpinBox>
+#include <QStandardPaths>
+#include <QTabWidget>
+#include <QThreadPool>
+#include <QTableView>
+#include <QTextBrowser>
+#include <memory>
+#include <set>
+
+using namespace recwb;
+using namespace recwb::ui;
+
+// The Users tab's Rerank panel against the real pipeline: the offline reranker on
+// selection, an OpenAI-compatible endpoint (the local test server) only on request,
+// the response cache, a fallback that keeps the CF order, cancel, and stored runs.
+class TestRerankPanel : public QObject {
+    Q_OBJECT
+
+private:
+    QTemporaryDir m_dir;
+    QString m_workspace;
+    std::unique_ptr<QSettings> m_settings;
+    test::TestLlmServer m_server;
+    static constexpr const char* kPath = "/v1/chat/completions";
+
+    std::unique_ptr<MainWindow> openWindow()
+    {
+        auto window = std::make_unique<MainWindow>(*m_settings);
+        new QAbstractItemModelTester(window->usersTab()->rerankPanel()->model(),
+            QAbstractItemModelTester::FailureReportingMode::QtTest, window.get());
+        window->resize(1280, 800);
+        window->show();
+        QSignalSpy loaded(window.get(), &MainWindow::workspaceLoaded);
+        QSignalSpy lists(window->usersTab()->rerankPanel(), &RerankPanel::listsLoaded);
+        window->openWorkspace(m_workspace);
+        if (!loaded.wait(60000))
+            return nullptr;
+        if (lists.count() == 0 && !lists.wait(30000))
+            return nullptr;
+        return window;
+    }
+
+    static int firstUser(const Dataset& ds, bool cold, int threshold)
+    {
+        for (int u = 0; u < ds.numUsers(); ++u)
+            if (ds.isCold(u, threshold) == cold)
+                return u;
+        return -1;
+    }
+
+    static bool selectUser(UsersTab* tab, int user)
+    {
+        for (int r = 0; r < tab->proxy()->rowCount(); ++r)
+            if (tab->proxy()->index(r, 0).data(SourceRowRole).toInt() == user) {
+                tab->view()->selectRow(r);
+                return true;
+            }
+        return false;
+    }
+
+    static bool waitShown(RerankPanel* panel, int user)
+    {
+        if (panel->shownUser() == user)
+            return true;
+        QSignalSpy shown(panel, &RerankPanel::rerankShown);
+        const bool ok = shown.wait(60000) && panel->shownUser() == user;
+        if (!ok)
+            qWarning("not shown for user %d: %s", user, qPrintable(panel->caption()->text()));
+        return ok;
+    }
+
+    void addEndpoint(const QString& name, const QString& model, int timeoutMs = 20000)
+    {
+        rerank::EndpointProfile e;
+        e.name = name;
+        e.kind = rerank::ProviderKind::OpenAiChat;
+        e.baseUrl = m_server.openAiBaseUrl();
+        e.model = model;
+        e.timeoutMs = timeoutMs;
+        e.maxRetries = 0;
+        e.prices.input = 0.4;
+        e.prices.cachedInput = 0.1;
+        e.prices.output = 1.6;
+        e.prices.asOf = QStringLiteral("2026-11-26");
+        const auto ws = Workspace::open(m_workspace);
+        rerank::store::upsertEndpoint(*ws, e);
+    }
+
+    // The panel's rows: (rank, cf rank, explanation, filled).
+    static void checkList(RerankPanel* panel, int k, int candidates)
+    {
+        const auto& items = panel->model()->items();
+        QCOMPARE(items.size(), k);
+        std::set<int> cfRanks;
+        for (qsizetype i = 0; i < items.size(); ++i) {
+            QCOMPARE(items[i].rank, static_cast<int>(i + 1));
+            QVERIFY(items[i].cfRank >= 1 && items[i].cfRank <= candidates);
+            QVERIFY2(cfRanks.insert(items[i].cfRank).second, "a candidate appears twice");
+            QVERIFY(items[i].filled || !items[i].explanation.isEmpty());
+        }
+    }
+
+private slots:
+    void initTestCase()
+    {
+        QStandardPaths::setTestModeEnabled(true);
+        QVERIFY(m_dir.isValid());
+        QVERIFY(m_server.start() != 0);
+        m_settings = std::make_unique<QSettings>(m_dir.filePath(QStringLiteral("settings.ini")), QSettings::IniFormat);
+        m_workspace = m_dir.filePath(QStringLiteral("rerank.recwb"));
+        test::generateSmallWorkspace(m_workspace);
+        addEndpoint(QStringLiteral("local"), QStringLiteral("small-model"));
+        addEndpoint(QStringLiteral("broken"), QStringLiteral("small-model[[fault:prose]]"));
+        addEndpoint(QStringLiteral("slow"), QStringLiteral("small-model[[fault:delay:20000]]"), 60000);
+    }
+
+    void init()
+    {
+        m_server.clearFault();
+        m_server.resetCounters();
+    }
+
+    // The demo's path: the workspace default (offline) reranks as soon as the tab shows a
+    // user, with explanations, nothing sent and nothing stored.
+    void offlineRerankOnSelection()
+    {
+        auto window = openWindow();
+        QVERIFY(window);
+        UsersTab* tab = window->usersTab();
+        RerankPanel* panel = tab->rerankPanel();
+        QCOMPARE(panel->endpointCombo()->currentData().toString(), QStringLiteral("offline"));
+        QVERIFY(panel->endpointCombo()->findData(QStringLiteral("local")) >= 0);
+        QVERIFY(panel->promptCombo()->findData(QStringLiteral("coldstart")) >= 0);
+        const auto ds = window->dataset();
+        const int warm = firstUser(*ds, false, window->coldThreshold());
+        window->tabs()->setCurrentWidget(tab);
+        tab->stageTabs()->setCurrentWidget(panel);
+        QVERIFY(selectUser(tab, warm));
+        QVERIFY(waitShown(panel, warm));
+        checkList(panel, 10, 50);
+        QVERIFY(panel->caption()->text().contains(QStringLiteral("Reranked by offline")));
+        QVERIFY(panel->caption()->text().contains(QStringLiteral("listwise@")));
+        QVERIFY(panel->details()->toPlainText().contains(panel->model()->items().first().explanation.left(20)));
+
+        // A cold user: cold-start candidates and the coldstart template.
+        const int cold = firstUser(*ds, true, window->coldThreshold());
+        QVERIFY(selectUser(tab, cold));
+        QVERIFY(waitShown(panel, cold));
+        QVERIFY(panel->caption()->text().contains(QStringLiteral("coldstart@")));
+        QVERIFY(panel->caption()->text().contains(QStringLiteral("cold-start candidates")));
+
+        // K follows the spin box.
+        panel->kSpin()->setValue(5);
+        QVERIFY(waitShown(panel, cold));
+        checkList(panel, 5, 50);
+
+        QCOMPARE(m_server.requestCount(), 0);
+        const auto ws = Workspace::open(m_workspace);
+        QCOMPARE(rerank::store::listRuns(*ws).size(), 0);
+    }
+
+    // An LLM endpoint is called only on the button; a repeat comes from the cache; the run
+    // is stored; tokens and cost are shown.
+    void llmEndpointOnRequestThenCached()
+    {
+        auto window = openWindow();
+        QVERIFY(window);
+        UsersTab* tab = window->usersTab();
+        RerankPanel* panel = tab->rerankPanel();
+        window->tabs()->setCurrentWidget(tab);
+        tab->stageTabs()->setCurrentWidget(panel);
+        const int warm = firstUser(*window->dataset(), false, window->coldThreshold());
+        QVERIFY(selectUser(tab, warm));
+        QVERIFY(waitShown(panel, warm)); // offline first
+        QVERIFY(panel->selectEndpoint(QStringLiteral("local")));
+        QCOMPARE(panel->model()->rowCount(), 0); // the offline list no longer applies
+        QVERIFY(panel->caption()->text().contains(QStringLiteral("Press Rerank")));
+        QTest::qWait(200);
+        QCOMPARE(m_server.requestCount(QString::fromLatin1(kPath)), 0);
+
+        QTest::mouseClick(panel->rerankButton(), Qt::LeftButton);
+        QVERIFY(waitShown(panel, warm));
+        QCOMPARE(m_server.requestCount(QString::fromLatin1(kPath)), 1);
+        checkList(panel, 10, 50);
+        const QString caption = panel->caption()->text();
+        QVERIFY2(caption.contains(QStringLiteral("Reranked by local")), qPrintable(caption));
+        QVERIFY(caption.contains(QStringLiteral("tokens")));
+        QVERIFY(caption.contains(QStringLiteral("cost $")));
+        QVERIFY(caption.contains(QStringLiteral("fresh call")));
+        QVERIFY(caption.contains(QStringLiteral("stored as run")));
+        if (const QString dir = qEnvironmentVariable("RECWB_SCREENSHOT_DIR"); !dir.isEmpty()) // for a look by eye
+        {
+            QTest::qWait(200); // let the caption lay out
+            window->grab().save(QDir(dir).filePath(QStringLiteral("rerank-llm.png")));
+        }
+
+        QTest::mouseClick(panel->rerankButton(), Qt::LeftButton);
+        QSignalSpy shown(panel, &RerankPanel::rerankShown);
+        QVERIFY(shown.wait(60000));
+        QCOMPARE(m_server.requestCount(QString::fromLatin1(kPath)), 1); // from the cache
+        QVERIFY(panel->caption()->text().contains(QStringLiteral("response cache hit")));
+
+        const auto ws = Workspace::open(m_workspace);
+        const auto runs = rerank::store::listRuns(*ws);
+        QCOMPARE(runs.size(), 2);
+        QCOMPARE(runs.first().endpoint, QStringLiteral("local"));
+    }
+
+    // An unusable answer keeps the CF order, says so and lists the defect.
+    void unusableAnswerKeepsCfOrder()
+    {
+        auto window = openWindow();
+        QVERIFY(window);
+        UsersTab* tab = window->usersTab();
+        RerankPanel* panel = tab->rerankPanel();
+        window->tabs()->setCurrentWidget(tab);
+        tab->stageTabs()->setCurrentWidget(panel);
+        const int warm = firstUser(*window->dataset(), false, window->coldThreshold());
+        QVERIFY(selectUser(tab, warm));
+        QVERIFY(waitShown(panel, warm));
+        QVERIFY(panel->selectEndpoint(QStringLiteral("broken")));
+        QVERIFY(panel->rerank());
+        QVERIFY(waitShown(panel, warm));
+        const auto& items = panel->model()->items();
+        QCOMPARE(items.size(), 10);
+        for (qsizetype i = 0; i < items.size(); ++i)
+            QCOMPARE(items[i].cfRank, static_cast<int>(i + 1));
+        QVERIFY(panel->caption()->text().contains(QStringLiteral("CF order kept")));
+        QVERIFY(panel->caption()->text().contains(QStringLiteral("Defects")));
+    }
+
+    // Cancel stops a call in flight at once; the window stays responsive meanwhile.
+    void cancelStopsAWaitingCall()
+    {
+        auto window = openWindow();
+        QVERIFY(window);
+        UsersTab* tab = window->usersTab();
+        RerankPanel* panel = tab->rerankPanel();
+        window->tabs()->setCurrentWidget(tab);
+        tab->stageTabs()->setCurrentWidget(panel);
+        const int warm = firstUser(*window->dataset(), false, window->coldThreshold());
+        QVERIFY(selectUser(tab, warm));
+        QVERIFY(waitShown(panel, warm));
+        QVERIFY(panel->selectEndpoint(QStringLiteral("slow")));
+        QVERIFY(panel->rerank());
+        QVERIFY(panel->cancelButton()->isEnabled());
+        QTRY_COMPARE_WITH_TIMEOUT(m_server.inFlight(QString::fromLatin1(kPath)), 1, 10000);
+        QElapsedTimer clock;
+        clock.start();
+        QTest::mouseClick(panel->cancelButton(), Qt::LeftButton);
+        QVERIFY(!panel->isRunning());
+        QVERIFY(panel->rerankButton()->isEnabled());
+        // The worker aborted the call and returned long before the server's 20 s answer.
+        QTRY_COMPARE_WITH_TIMEOUT(QThreadPool::globalInstance()->activeThreadCount(), 0, 5000);
+        QVERIFY(clock.elapsed() < 5000);
+        QVERIFY(panel->caption()->text().contains(QStringLiteral("Canceled")));
+        QCOMPARE(panel->model()->rowCount(), 0);
+    }
+};
+
+QTEST_MAIN(TestRerankPanel)
+#include "tst_rerankpanel.moc"
