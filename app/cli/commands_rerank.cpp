@@ -10,6 +10,7 @@
 
 #include <QDateTime>
 #include <QEventLoop>
+#include <cmath>
 #include <QSet>
 #include <QFile>
 #include <QJsonArray>
@@ -402,6 +403,15 @@ QString summaryText(const QJsonObject& s)
              .arg(rc.value(QStringLiteral("hits")).toInt())
              .arg(rc.value(QStringLiteral("misses")).toInt())
              .arg(rc.value(QStringLiteral("bypassed")).toInt());
+    if (s.contains(QStringLiteral("budget"))) {
+        const QJsonObject b = s.value(QStringLiteral("budget")).toObject();
+        t += QStringLiteral("Budget: %1 of %2 spent%3\n")
+                 .arg(usd(b.value(QStringLiteral("spent_usd"))), usd(b.value(QStringLiteral("max_usd"))),
+                     b.value(QStringLiteral("exhausted")).toBool()
+                         ? QStringLiteral("; cap reached: %1 calls not made, those users keep the CF order")
+                               .arg(b.value(QStringLiteral("calls_not_made")).toInt())
+                         : QString());
+    }
     t += QStringLiteral("Against everyone on %1: baseline %2, saved %3%4\n")
              .arg(base.value(QStringLiteral("endpoint")).toString(), usd(base.value(QStringLiteral("estimated_usd"))),
                  usd(base.value(QStringLiteral("saved_usd"))),
@@ -477,6 +487,10 @@ const Registrar rerankCommand { Command {
             QStringLiteral("n") });
         p.addOption({ QStringLiteral("seed"), QStringLiteral("Seed of the probe's shuffles (default 1)."), QStringLiteral("s"),
             QStringLiteral("1") });
+        p.addOption({ QStringLiteral("max-cost"),
+            QStringLiteral("Spending cap in USD: no call is made that could take the run past it (its worst case is "
+                           "reserved first); users past the cap keep the CF order."),
+            QStringLiteral("usd") });
         p.addOption({ QStringLiteral("no-cache"), QStringLiteral("Do not read the response cache (fresh calls).") });
         p.addOption({ QStringLiteral("no-store"), QStringLiteral("Do not store the run in the workspace.") });
         p.addOption({ QStringLiteral("summary-only"), QStringLiteral("Print the summary without per-user lists.") });
@@ -514,6 +528,13 @@ const Registrar rerankCommand { Command {
             throw Error(QStringLiteral("--probe reranks every order of every user: it does not take --route selective"));
         options.seed = static_cast<quint64>(std::max(1, intOption(p, QStringLiteral("seed"), 1)));
         options.storeRun = !p.isSet(QStringLiteral("no-store"));
+        if (p.isSet(QStringLiteral("max-cost"))) {
+            bool ok = false;
+            const double cap = p.value(QStringLiteral("max-cost")).toDouble(&ok);
+            if (!ok || !std::isfinite(cap) || cap < 0)
+                throw Error(QStringLiteral("--max-cost: \"%1\" is not an amount in USD >= 0").arg(p.value(QStringLiteral("max-cost"))));
+            options.maxCostUsd = cap;
+        }
         options.extraParams = { { QStringLiteral("cf_model"), model->algorithm() },
             { QStringLiteral("cf_model_source"), note } };
 

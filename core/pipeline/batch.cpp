@@ -11,6 +11,7 @@
 #include <QTimer>
 
 #include <algorithm>
+#include <cmath>
 
 namespace recwb::pipeline {
 namespace {
@@ -97,6 +98,16 @@ void BatchReranker::start(const std::vector<int32_t>& users)
                 throw Error(QStringLiteral("rerank batch: endpoint \"%1\" appears twice in the cascade").arg(t.profile.name));
         m_tiers.push_back(t);
     }
+    if (m_options.maxCostUsd) {
+        if (!std::isfinite(*m_options.maxCostUsd) || *m_options.maxCostUsd < 0)
+            throw Error(QStringLiteral("rerank batch: the cost cap must be a number >= 0"));
+        for (const TierInfo& t : m_tiers)
+            if (t.profile.kind != rerank::ProviderKind::Offline && (!t.prices || !t.prices->input || !t.prices->output))
+                throw Error(QStringLiteral("rerank batch: a cost cap needs the input and output prices of endpoint "
+                                           "\"%1\" (model %2); none are known (set them with endpoints add --price-input "
+                                           "--price-output, or in the price table)")
+                                .arg(t.profile.name, t.profile.model));
+    }
     m_prompt = m_ctx.promptTemplate(m_options.prompt);
     m_coldPrompt = m_options.coldPrompt.isEmpty() ? m_prompt : m_ctx.promptTemplate(m_options.coldPrompt);
     m_concurrency = m_options.concurrency > 0 ? m_options.concurrency : std::max(1, m_tiers.front().profile.maxConcurrent);
@@ -150,6 +161,11 @@ void BatchReranker::start(const std::vector<int32_t>& users)
     m_active = 0;
     m_done = 0;
     m_canceled = false;
+    m_spentUsd = 0;
+    m_reservedUsd = 0;
+    m_budgetExhausted = false;
+    m_budgetStopped = 0;
+    m_budgetWaiting.clear();
     m_running = true;
     m_wall.start();
     QTimer::singleShot(0, this, &BatchReranker::pump);
@@ -163,6 +179,7 @@ void BatchReranker::cancel()
     for (Job& j : m_jobs)
         if (j.call)
             j.call->cancel(); // finished(Canceled) follows from the event loop
+    retryBudgetWaiting(); // drops the jobs waiting for budget
     QTimer::singleShot(0, this, &BatchReranker::maybeFinish);
 }
 
@@ -171,6 +188,46 @@ void BatchReranker::fail(const QString& message)
     if (m_report.error.isEmpty())
         m_report.error = message;
     cancel();
+}
+
+BatchReranker::Budget BatchReranker::reserveBudget(Job& job, const TierInfo& tier)
+{
+    if (!m_options.maxCostUsd)
+        return Budget::Reserved;
+    if (!m_budgetExhausted) {
+        const rerank::Prices& prices = *tier.prices; // checked in start()
+        const int outputCap = job.prepared->prompt.request.maxOutputTokens.value_or(tier.profile.maxOutputTokens);
+        const double worst = (1.25 * static_cast<double>(job.prepared->outcome.promptTokensEstimate) * *prices.input
+                                 + static_cast<double>(outputCap) * *prices.output)
+            / 1e6;
+        if (m_spentUsd + m_reservedUsd + worst <= *m_options.maxCostUsd) {
+            job.reservedUsd = worst;
+            m_reservedUsd += worst;
+            return Budget::Reserved;
+        }
+        if (m_reservedUsd > 0 && m_spentUsd + worst <= *m_options.maxCostUsd)
+            return Budget::Wait;
+        m_budgetExhausted = true;
+    }
+    ++m_budgetStopped;
+    return Budget::Refused;
+}
+
+// A call settled: the jobs waiting for budget try again, in order (each may send, wait
+// again, or be refused now that the spend is known).
+void BatchReranker::retryBudgetWaiting()
+{
+    std::vector<size_t> waiting;
+    waiting.swap(m_budgetWaiting);
+    for (const size_t index : waiting) {
+        --m_active;
+        if (m_canceled) {
+            m_jobs[index].prepared.reset(); // unfinished: not reported
+            continue;
+        }
+        if (sendTier(index))
+            complete(index);
+    }
 }
 
 void BatchReranker::pump()
@@ -237,15 +294,36 @@ bool BatchReranker::sendTier(size_t index)
         rerankOffline(m_ctx, p);
         return true;
     }
-    job.clock.start();
+    const bool retry = job.lookedUpTier == job.tier; // back from waiting for budget: looked up already
+    if (!retry)
+        job.clock.start(); // the wait for budget counts as LLM-stage time
+    job.lookedUpTier = job.tier;
     job.cacheKey = rerank::cacheKey(profile, p.prompt.request);
-    if (const auto cached = m_ctx.cache().lookup(job.cacheKey, m_options.bypassCache)) {
+    if (const auto cached = retry ? std::nullopt : m_ctx.cache().lookup(job.cacheKey, m_options.bypassCache)) {
         const bool usable = applyAnswer(m_ctx, p, profile, *cached, true,
             static_cast<double>(job.clock.nsecsElapsed()) / 1e6, job.cacheKey);
         if (usable || job.tier + 1 >= static_cast<int>(m_tiers.size()))
             return true;
         ++job.tier;
         return sendTier(index);
+    }
+    const Budget budget = reserveBudget(job, m_tiers[static_cast<size_t>(job.tier)]);
+    if (budget == Budget::Wait) { // holds its concurrency slot until a call in flight settles
+        ++m_active;
+        m_budgetWaiting.push_back(index);
+        return false;
+    }
+    if (budget == Budget::Refused) {
+        const QString why = QStringLiteral("budget: the cap of $%1 is spent or held by calls in flight ($%2 spent)")
+                                .arg(*m_options.maxCostUsd, 0, 'f', 4)
+                                .arg(m_spentUsd, 0, 'f', 4);
+        if (job.tier == 0) {
+            p.outcome.result = rerank::cfFallback(p.candidates, p.k, why);
+            p.outcome.cost = 0.0;
+        } else {
+            p.outcome.result.fallbackReason += QStringLiteral("; not escalated to \"%1\": %2").arg(profile.name, why);
+        }
+        return true;
     }
     ++m_active;
     job.call = m_client.send(profile, p.prompt.request);
@@ -259,8 +337,16 @@ void BatchReranker::onAnswer(size_t index, const rerank::ChatResponse& response)
     --m_active;
     Job& job = m_jobs[index];
     job.call.clear();
+    m_reservedUsd -= job.reservedUsd;
+    // What the answer says was billed (a failed call without usage: nothing).
+    if (m_options.maxCostUsd && (response.usage.inputTokens > 0 || response.usage.outputTokens > 0)) {
+        const std::optional<rerank::Prices>& prices = m_tiers[static_cast<size_t>(job.tier)].prices;
+        m_spentUsd += rerank::costOf(response.usage, prices.value_or(rerank::Prices {})).value_or(job.reservedUsd);
+    }
+    job.reservedUsd = 0;
     if (m_canceled) {
         job.prepared.reset(); // unfinished: not reported
+        retryBudgetWaiting(); // drops them
         maybeFinish();
         return;
     }
@@ -275,6 +361,7 @@ void BatchReranker::onAnswer(size_t index, const rerank::ChatResponse& response)
         }
         if (done)
             complete(index);
+        retryBudgetWaiting();
     } catch (const Error& e) {
         fail(e.message());
     }
@@ -318,6 +405,10 @@ void BatchReranker::finalize()
     m_report.summary = summarizeBatch(m_report.outcomes, m_tiers, m_options.k,
         static_cast<double>(m_wall.nsecsElapsed()) / 1e6, delta);
     m_report.summary.insert(QStringLiteral("canceled"), m_canceled);
+    if (m_options.maxCostUsd)
+        m_report.summary.insert(QStringLiteral("budget"),
+            QJsonObject { { QStringLiteral("max_usd"), *m_options.maxCostUsd }, { QStringLiteral("spent_usd"), m_spentUsd },
+                { QStringLiteral("exhausted"), m_budgetExhausted }, { QStringLiteral("calls_not_made"), m_budgetStopped } });
     m_report.summary.insert(QStringLiteral("jobs"), m_report.total);
 
     if (m_options.probeOrders >= 2) {

@@ -39,6 +39,13 @@ struct BatchOptions {
     int concurrency = 0; // users waiting on a call at once; 0 = the first endpoint's maxConcurrent
     int probeOrders = 0; // >= 2: position-bias probe with this many shuffled orders per user
     quint64 seed = 1; // the probe's shuffles
+    // Spending cap in USD for the run's calls. Before each call, its worst case (the prompt
+    // estimate + 25 % at the input price, the output cap at the output price) is reserved;
+    // a call that fits only once the calls in flight have settled waits for them; a call
+    // that would take what is already spent past the cap is not made, and from then on no
+    // call is: those users keep the CF order (fallback "budget"). Needs known prices for
+    // every LLM tier. Cache hits and the offline reranker cost nothing.
+    std::optional<double> maxCostUsd;
     bool storeRun = true; // rerank_runs / rerank_results
     QJsonObject extraParams; // stored with the run's parameters (e.g. the CF model)
 };
@@ -93,6 +100,8 @@ private:
         QStringList candidateIds; // probe mode: the candidates in CF order
         QElapsedTimer clock;
         QPointer<rerank::LlmCall> call;
+        double reservedUsd = 0; // the budget held for the call in flight
+        int lookedUpTier = -1; // the tier whose cache lookup is done (a budget wait skips a second one)
     };
 
     void pump();
@@ -118,6 +127,14 @@ private:
     bool m_running = false;
     bool m_canceled = false;
     bool m_pumping = false;
+    double m_spentUsd = 0; // calls answered so far (budget accounting)
+    double m_reservedUsd = 0; // worst cases of the calls in flight
+    bool m_budgetExhausted = false;
+    int m_budgetStopped = 0; // users (or escalations) not sent for the budget
+    std::vector<size_t> m_budgetWaiting; // jobs whose call fits the cap once calls in flight settle
+    enum class Budget { Reserved, Wait, Refused };
+    Budget reserveBudget(Job& job, const TierInfo& tier);
+    void retryBudgetWaiting();
     CacheCounters m_cacheStart;
     QElapsedTimer m_wall;
     BatchReport m_report;

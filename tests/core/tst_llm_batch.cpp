@@ -307,6 +307,77 @@ private slots:
         QCOMPARE(r.summary[QStringLiteral("fallbacks")].toInt(), 8);
     }
 
+    // A spending cap: each call's worst case (prompt estimate + 25 % at the input price, the
+    // 2,048-token output cap at the output price) is held before it is sent; the first call
+    // that does not fit stops all sending, and the rest keep the CF order. Nothing spent
+    // goes past the cap.
+    void budgetCapStopsSpending()
+    {
+        pipeline::BatchOptions options;
+        options.cascade = { QStringLiteral("small") };
+        options.concurrency = 1; // one reservation at a time: the arithmetic below is exact
+        const double smallCall = ((1234 - 1024) * 0.1 + 1024 * 0.025 + 210 * 0.4) / 1e6;
+        options.maxCostUsd = 0.003;
+        const auto users = usersWhere([this](int32_t u) { return !m_ds.isCold(u); }, 30);
+        const pipeline::BatchReport r = runBatch(options, users).report;
+        QCOMPARE(r.outcomes.size(), size_t(30));
+        const int sent = m_server.requestCount(QString::fromLatin1(kPath));
+        QVERIFY(sent >= 1 && sent < 30);
+        const QJsonObject budget = r.summary[QStringLiteral("budget")].toObject();
+        QVERIFY(budget[QStringLiteral("exhausted")].toBool());
+        QCOMPARE(budget[QStringLiteral("calls_not_made")].toInt(), 30 - sent);
+        QVERIFY(qAbs(budget[QStringLiteral("spent_usd")].toDouble() - sent * smallCall) < 1e-12);
+        QVERIFY(budget[QStringLiteral("spent_usd")].toDouble() <= 0.003);
+        QVERIFY(qAbs(r.summary[QStringLiteral("cost_usd")].toDouble() - sent * smallCall) < 1e-12);
+        for (size_t i = 0; i < r.outcomes.size(); ++i) {
+            const auto& o = r.outcomes[i];
+            if (static_cast<int>(i) < sent) {
+                QVERIFY(!o.fallback());
+                continue;
+            }
+            QVERIFY(o.fallback());
+            QVERIFY(o.result.fallbackReason.startsWith(QStringLiteral("budget: ")));
+            QCOMPARE(o.result.items.size(), 10); // the CF order, complete
+            QVERIFY(!o.llmCalled());
+            if (static_cast<int>(i) == sent) { // the call that did not fit
+                const double worst = (1.25 * static_cast<double>(o.promptTokensEstimate) * 0.1 + 2048 * 0.4) / 1e6;
+                QVERIFY(sent * smallCall + worst > 0.003);
+                QVERIFY((sent - 1) * smallCall + worst <= 0.003);
+            }
+        }
+        QCOMPARE(r.summary[QStringLiteral("fallback_reasons")][QStringLiteral("budget")][QStringLiteral("users")].toInt(),
+            30 - sent);
+
+        // Eight at once: a call that fits once the calls in flight settle waits for them
+        // instead of ending the run early; the cap still holds.
+        rerank::store::cacheClear(*m_ws);
+        m_server.resetCounters();
+        options.concurrency = 8;
+        const pipeline::BatchReport wide = runBatch(options, users).report;
+        const int sentWide = m_server.requestCount(QString::fromLatin1(kPath));
+        QVERIFY2(sentWide >= sent - 1, qPrintable(QStringLiteral("%1 vs %2").arg(sentWide).arg(sent)));
+        const double spentWide = wide.summary[QStringLiteral("budget")][QStringLiteral("spent_usd")].toDouble();
+        QVERIFY(spentWide <= 0.003);
+        QVERIFY(qAbs(spentWide - sentWide * smallCall) < 1e-12);
+        QCOMPARE(wide.outcomes.size(), size_t(30));
+
+        // Prices must be known for a cap to mean anything.
+        rerank::EndpointProfile unpriced = endpoint(QStringLiteral("unpriced"), QStringLiteral("mystery-model"), 0, 0, 0);
+        unpriced.prices = {};
+        unpriced.baseUrl = QStringLiteral("https://api.example.com/v1"); // not loopback: no "local, free" row
+        rerank::store::upsertEndpoint(*m_ws, unpriced);
+        options.cascade = { QStringLiteral("unpriced") };
+        pipeline::PipelineContext ctx(*m_ws, m_ds, *m_cf);
+        rerank::LlmClient client;
+        pipeline::BatchReranker batch(ctx, client, options);
+        try {
+            batch.start(users);
+            QFAIL("a cap with unknown prices must be refused before anything is sent");
+        } catch (const Error& e) {
+            QVERIFY2(e.message().contains(QStringLiteral("\"unpriced\"")), qPrintable(e.message()));
+        }
+    }
+
     // Selective routing: cold users and marked high-value users go to the LLM; warm users
     // keep the CF order when CF is confident, and nothing is sent for them.
     void selectiveRoutingSendsOnlyChosenUsers()
