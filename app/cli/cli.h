@@ -5,6 +5,7 @@
 #include <QString>
 #include <QStringList>
 #include <functional>
+#include <optional>
 
 namespace recwb::cli {
 
@@ -30,5 +31,16 @@ QString requireOption(const QCommandLineParser& p, const QString& name);
 QJsonValue jsonValueFromText(const QString& text);
 // A progress printer for TaskControl that writes to stderr only when it is a terminal.
 std::function<void(double, const QString&)> progressPrinter();
+
+// Options and values every command shares.
+inline const QString kWorkspace = QStringLiteral("workspace");
+inline const QString kJson = QStringLiteral("json");
+void addWorkspaceOption(QCommandLineParser& p); // -w, --workspace FILE
+QString compact(const QJsonValue& v); // one-line JSON of an object or array
+// The first positional argument, which must be one of `accepted` (else a usage error).
+QString action(const QCommandLineParser& p, const QStringList& accepted, const QString& command);
+// --name as an integer / a number; fallback (nullopt) when absent; an Error when not one.
+int intOption(const QCommandLineParser& p, const QString& name, int fallback);
+std::optional<double> doubleOption(const QCommandLineParser& p, const QString& name);
 
 } // namespace recwb::cli

@@ -12,11 +12,8 @@
 namespace recwb::cli {
 namespace {
 
-const QString kWorkspace = QStringLiteral("workspace");
 const QString kModel = QStringLiteral("model");
 const QString kParam = QStringLiteral("param");
-const QString kJson = QStringLiteral("json");
-
 // "key=value" pairs (repeatable --param) into a params object.
 QJsonObject parseKeyValues(const QStringList& args)
 {
@@ -28,11 +25,6 @@ QJsonObject parseKeyValues(const QStringList& args)
         o.insert(a.left(eq).trimmed(), jsonValueFromText(a.mid(eq + 1).trimmed()));
     }
     return o;
-}
-
-void addWorkspaceOption(QCommandLineParser& p)
-{
-    p.addOption({ { QStringLiteral("w"), kWorkspace }, QStringLiteral("Workspace file (*.recwb)."), QStringLiteral("file") });
 }
 
 std::pair<std::unique_ptr<Workspace>, Dataset> openAndLoad(const QCommandLineParser& p)

@@ -16,13 +16,11 @@
 namespace recwb::cli {
 namespace {
 
-const QString kWorkspace = QStringLiteral("workspace");
 const QString kSplit = QStringLiteral("split");
 const QString kModels = QStringLiteral("models");
 const QString kK = QStringLiteral("k");
 const QString kSeed = QStringLiteral("seed");
 const QString kParam = QStringLiteral("param");
-const QString kJson = QStringLiteral("json");
 const QString kCompare = QStringLiteral("compare");
 const QString kMetric = QStringLiteral("metric");
 const QString kThreads = QStringLiteral("threads");

@@ -10,8 +10,6 @@
 namespace recwb::cli {
 namespace {
 
-const QString kWorkspace = QStringLiteral("workspace");
-
 QChar parseSeparator(const QString& text)
 {
     const QString t = text.toLower();

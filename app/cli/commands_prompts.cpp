@@ -17,39 +17,6 @@
 namespace recwb::cli {
 namespace {
 
-const QString kWorkspace = QStringLiteral("workspace");
-const QString kJson = QStringLiteral("json");
-
-void addWorkspaceOption(QCommandLineParser& p)
-{
-    p.addOption({ { QStringLiteral("w"), kWorkspace }, QStringLiteral("Workspace file (*.recwb)."), QStringLiteral("file") });
-}
-
-QString compact(const QJsonValue& v)
-{
-    return QString::fromUtf8(v.isArray() ? QJsonDocument(v.toArray()).toJson(QJsonDocument::Compact)
-                                         : QJsonDocument(v.toObject()).toJson(QJsonDocument::Compact));
-}
-
-QString action(const QCommandLineParser& p, const QStringList& accepted, const QString& command)
-{
-    const QStringList pos = p.positionalArguments();
-    if (pos.isEmpty() || !accepted.contains(pos.first()))
-        throw Error(QStringLiteral("usage: recwb-cli %1 %2 ...").arg(command, accepted.join(u'|')));
-    return pos.first();
-}
-
-int intOption(const QCommandLineParser& p, const QString& name, int fallback)
-{
-    if (!p.isSet(name))
-        return fallback;
-    bool ok = false;
-    const int v = p.value(name).toInt(&ok);
-    if (!ok)
-        throw Error(QStringLiteral("--%1 '%2' is not an integer").arg(name, p.value(name)));
-    return v;
-}
-
 QJsonValue priceJson(const std::optional<double>& v)
 {
     return v.has_value() ? QJsonValue(v.value_or(0.0)) : QJsonValue(QJsonValue::Null);

@@ -8,8 +8,6 @@
 namespace recwb::cli {
 namespace {
 
-const QString kWorkspace = QStringLiteral("workspace");
-
 QString isoTime(qint64 ts)
 {
     return ts ? QDateTime::fromSecsSinceEpoch(ts, Qt::UTC).toString(Qt::ISODate) : QStringLiteral("-");

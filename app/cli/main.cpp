@@ -3,6 +3,9 @@
 #include "util/error.h"
 
 #include <QCoreApplication>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QTextStream>
 #include <cstdio>
 #include <unistd.h>
@@ -48,6 +51,47 @@ QJsonValue jsonValueFromText(const QString& text)
     if (text == u"true" || text == u"false")
         return text == u"true";
     return text;
+}
+
+void addWorkspaceOption(QCommandLineParser& p)
+{
+    p.addOption({ { QStringLiteral("w"), kWorkspace }, QStringLiteral("Workspace file (*.recwb)."), QStringLiteral("file") });
+}
+
+QString compact(const QJsonValue& v)
+{
+    return QString::fromUtf8(v.isArray() ? QJsonDocument(v.toArray()).toJson(QJsonDocument::Compact)
+                                         : QJsonDocument(v.toObject()).toJson(QJsonDocument::Compact));
+}
+
+QString action(const QCommandLineParser& p, const QStringList& accepted, const QString& command)
+{
+    const QStringList pos = p.positionalArguments();
+    if (pos.isEmpty() || !accepted.contains(pos.first()))
+        throw Error(QStringLiteral("usage: recwb-cli %1 %2 ...").arg(command, accepted.join(u'|')));
+    return pos.first();
+}
+
+int intOption(const QCommandLineParser& p, const QString& name, int fallback)
+{
+    if (!p.isSet(name))
+        return fallback;
+    bool ok = false;
+    const int v = p.value(name).toInt(&ok);
+    if (!ok)
+        throw Error(QStringLiteral("--%1 '%2' is not an integer").arg(name, p.value(name)));
+    return v;
+}
+
+std::optional<double> doubleOption(const QCommandLineParser& p, const QString& name)
+{
+    if (!p.isSet(name))
+        return std::nullopt;
+    bool ok = false;
+    const double v = p.value(name).toDouble(&ok);
+    if (!ok)
+        throw Error(QStringLiteral("--%1 '%2' is not a number").arg(name, p.value(name)));
+    return v;
 }
 
 std::function<void(double, const QString&)> progressPrinter()

@@ -88,6 +88,18 @@ private:
         return ok;
     }
 
+    // The Rerank tab on the first warm user, reranked offline (the default endpoint); -1
+    // when that did not happen.
+    int showWarmUser(MainWindow& window)
+    {
+        UsersTab* tab = window.usersTab();
+        RerankPanel* panel = tab->rerankPanel();
+        window.tabs()->setCurrentWidget(tab);
+        tab->stageTabs()->setCurrentWidget(panel);
+        const int warm = firstUser(*window.dataset(), false, window.coldThreshold());
+        return selectUser(tab, warm) && waitShown(panel, warm) ? warm : -1;
+    }
+
     void addEndpoint(const QString& name, const QString& model, int timeoutMs = 20000)
     {
         rerank::EndpointProfile e;
@@ -184,13 +196,9 @@ private slots:
     {
         auto window = openWindow();
         QVERIFY(window);
-        UsersTab* tab = window->usersTab();
-        RerankPanel* panel = tab->rerankPanel();
-        window->tabs()->setCurrentWidget(tab);
-        tab->stageTabs()->setCurrentWidget(panel);
-        const int warm = firstUser(*window->dataset(), false, window->coldThreshold());
-        QVERIFY(selectUser(tab, warm));
-        QVERIFY(waitShown(panel, warm)); // offline first
+        RerankPanel* panel = window->usersTab()->rerankPanel();
+        const int warm = showWarmUser(*window); // offline first
+        QVERIFY(warm >= 0);
         QVERIFY(panel->selectEndpoint(QStringLiteral("local")));
         QCOMPARE(panel->model()->rowCount(), 0); // the offline list no longer applies
         QVERIFY(panel->caption()->text().contains(QStringLiteral("Press Rerank")));
@@ -230,13 +238,9 @@ private slots:
     {
         auto window = openWindow();
         QVERIFY(window);
-        UsersTab* tab = window->usersTab();
-        RerankPanel* panel = tab->rerankPanel();
-        window->tabs()->setCurrentWidget(tab);
-        tab->stageTabs()->setCurrentWidget(panel);
-        const int warm = firstUser(*window->dataset(), false, window->coldThreshold());
-        QVERIFY(selectUser(tab, warm));
-        QVERIFY(waitShown(panel, warm));
+        RerankPanel* panel = window->usersTab()->rerankPanel();
+        const int warm = showWarmUser(*window);
+        QVERIFY(warm >= 0);
         QVERIFY(panel->selectEndpoint(QStringLiteral("broken")));
         QVERIFY(panel->rerank());
         QVERIFY(waitShown(panel, warm));
@@ -253,13 +257,9 @@ private slots:
     {
         auto window = openWindow();
         QVERIFY(window);
-        UsersTab* tab = window->usersTab();
-        RerankPanel* panel = tab->rerankPanel();
-        window->tabs()->setCurrentWidget(tab);
-        tab->stageTabs()->setCurrentWidget(panel);
-        const int warm = firstUser(*window->dataset(), false, window->coldThreshold());
-        QVERIFY(selectUser(tab, warm));
-        QVERIFY(waitShown(panel, warm));
+        RerankPanel* panel = window->usersTab()->rerankPanel();
+        const int warm = showWarmUser(*window);
+        QVERIFY(warm >= 0);
         QVERIFY(panel->selectEndpoint(QStringLiteral("slow")));
         QVERIFY(panel->rerank());
         QVERIFY(panel->cancelButton()->isEnabled());
