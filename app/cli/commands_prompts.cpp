@@ -66,7 +66,8 @@ int renderPrompt(QCommandLineParser& p)
     const bool offline = endpoint.kind == rerank::ProviderKind::Offline;
     const rerank::PriceChoice choice = prices.choose(endpoint);
     const rerank::PromptEstimate estimate
-        = rerank::estimateCost(prompt, choice.prices.value_or(rerank::Prices {}), prepared.k);
+        = rerank::estimateCost(prompt, choice.prices.value_or(rerank::Prices {}), prepared.k,
+            rerank::kDefaultTokensPerItem, endpoint.maxOutputTokens);
     // The offline reranker makes no call: 0. Unknown prices stay unknown, never 0.
     const bool costKnown = offline || (choice.prices.has_value() && estimate.usd.has_value());
     const double costUsd = offline ? 0.0 : estimate.usd.value_or(0.0); // meaningful only when costKnown
@@ -91,6 +92,7 @@ int renderPrompt(QCommandLineParser& p)
             { QStringLiteral("estimated_input_tokens"), estimate.inputTokens },
             { QStringLiteral("estimated_output_tokens"), estimate.outputTokens },
             { QStringLiteral("tokens_per_item"), rerank::kDefaultTokensPerItem },
+            { QStringLiteral("output_capped"), estimate.outputCapped },
             { QStringLiteral("estimated_cost_usd"), costKnown ? QJsonValue(costUsd) : QJsonValue(QJsonValue::Null) },
             { QStringLiteral("prices"), pricesJson(choice) },
             { QStringLiteral("call"), !offline },
@@ -110,10 +112,16 @@ int renderPrompt(QCommandLineParser& p)
                 .arg(model->algorithm())
                 .arg(prepared.k);
     text += QStringLiteral("size: %1 characters, ~%2 input tokens (estimate)\n").arg(prompt.chars).arg(estimate.inputTokens);
-    text += QStringLiteral("output: ~%1 tokens (k %2 x %3 per item + 16)\n")
-                .arg(estimate.outputTokens)
-                .arg(prepared.k)
-                .arg(rerank::kDefaultTokensPerItem);
+    text += estimate.outputCapped
+        ? QStringLiteral("output: %1 tokens (the endpoint's output cap; k %2 x %3 per item + 16 would be more: the "
+                         "answer may be truncated)\n")
+              .arg(estimate.outputTokens)
+              .arg(prepared.k)
+              .arg(rerank::kDefaultTokensPerItem)
+        : QStringLiteral("output: ~%1 tokens (k %2 x %3 per item + 16)\n")
+              .arg(estimate.outputTokens)
+              .arg(prepared.k)
+              .arg(rerank::kDefaultTokensPerItem);
     text += QStringLiteral("endpoint: %1 (%2, model %3)\n")
                 .arg(endpoint.name, rerank::providerKindName(endpoint.kind), endpoint.model);
     if (offline) {

@@ -608,11 +608,16 @@ qint64 estimateTokens(const QString& text)
     return tokens;
 }
 
-PromptEstimate estimateCost(const RenderedPrompt& prompt, const Prices& prices, int k, int tokensPerItem)
+PromptEstimate estimateCost(const RenderedPrompt& prompt, const Prices& prices, int k, int tokensPerItem,
+    int maxOutputTokens)
 {
     PromptEstimate e;
     e.inputTokens = prompt.estimatedTokens;
     e.outputTokens = static_cast<qint64>(std::max(0, k)) * std::max(0, tokensPerItem) + 16;
+    if (maxOutputTokens > 0 && e.outputTokens > maxOutputTokens) {
+        e.outputTokens = maxOutputTokens;
+        e.outputCapped = true;
+    }
     Usage u;
     u.inputTokens = e.inputTokens;
     u.outputTokens = e.outputTokens;

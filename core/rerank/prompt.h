@@ -87,12 +87,14 @@ qint64 estimateTokens(const QString& text);
 
 struct PromptEstimate {
     qint64 inputTokens = 0;
-    qint64 outputTokens = 0; // k * tokensPerItem + a small envelope
+    qint64 outputTokens = 0; // k * tokensPerItem + a small envelope, at most the output cap
+    bool outputCapped = false; // the endpoint's output cap is below that
     std::optional<double> usd; // nullopt when a needed price is unknown
 };
 inline constexpr int kDefaultTokensPerItem = 40;
+// maxOutputTokens > 0: the endpoint's answer cap (the model cannot be billed for more).
 PromptEstimate estimateCost(const RenderedPrompt& prompt, const Prices& prices, int k,
-    int tokensPerItem = kDefaultTokensPerItem);
+    int tokensPerItem = kDefaultTokensPerItem, int maxOutputTokens = 0);
 
 // The defaults shipped in resources/prompts (listwise, coldstart, compact), version 1.
 QList<PromptTemplate> shippedTemplates();

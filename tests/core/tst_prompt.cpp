@@ -178,6 +178,12 @@ private slots:
         QCOMPARE(e.inputTokens, 10000);
         QCOMPARE(e.outputTokens, 10 * kDefaultTokensPerItem + 16);
         QVERIFY(qFuzzyCompare(*e.usd, (10000 * 0.40 + e.outputTokens * 1.60) / 1e6));
+        QVERIFY(!e.outputCapped);
+        // An endpoint capped below the estimate cannot be billed for more than its cap.
+        const PromptEstimate capped = estimateCost(r, p, 10, kDefaultTokensPerItem, 100);
+        QCOMPARE(capped.outputTokens, 100);
+        QVERIFY(capped.outputCapped);
+        QVERIFY(qFuzzyCompare(*capped.usd, (10000 * 0.40 + 100 * 1.60) / 1e6));
         p.output.reset();
         QVERIFY(!estimateCost(r, p, 10).usd.has_value());
     }
