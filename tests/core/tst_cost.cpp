@@ -182,7 +182,8 @@ private slots:
 
     void sourcesAndChoice()
     {
-        for (const PriceRow& r : PriceTable::builtin().rows())
+        const PriceTable shipped = PriceTable::builtin();
+        for (const PriceRow& r : shipped.rows())
             QCOMPARE(r.source, kShippedPriceSource);
         EndpointProfile e;
         e.kind = ProviderKind::OpenAiChat;
