@@ -2,6 +2,7 @@
 
 #include "backgroundtask.h"
 #include "cf/recommender.h"
+#include "coldstart/coldstart.h"
 #include "data/dataset.h"
 #include "data/workspace.h"
 #include "modelstore.h"
@@ -57,11 +58,13 @@ namespace {
     // One user through the batch reranker, on this worker: its own Workspace connection,
     // LLM client and event loop; the task's cancel reaches the batch within 50 ms.
     RerankAnswer runRerank(const QString& path, const std::shared_ptr<const Dataset>& dataset,
-        const std::shared_ptr<const cf::Recommender>& model, int user, int threshold,
+        const std::shared_ptr<const cf::Recommender>& model,
+        const std::shared_ptr<const coldstart::ColdStartRecommender>& coldStart, int user, int threshold,
         const pipeline::BatchOptions& options, const TaskControl& control)
     {
         const auto ws = Workspace::open(path);
         pipeline::PipelineContext ctx(*ws, *dataset, *model, threshold);
+        ctx.setColdStart(coldStart); // the store's blend and content index: not fitted per click
         rerank::LlmClient client;
         pipeline::BatchReranker batch(ctx, client, options);
         QEventLoop loop;
@@ -397,8 +400,9 @@ bool RerankPanel::rerank()
     const quint64 job = ++m_job;
     m_waitingForModel = false;
     const int user = m_user;
-    // The pipeline scores warm users with the CF model and fits its own cold-start blend.
-    if (!m_store->request(m_cfKey, false)) {
+    // The CF model, and the cold-start blend fitted on it (cold users' candidates and the
+    // content index of the offline reranker), both cached by the store for every view.
+    if (!m_store->request(m_cfKey, true)) {
         m_waitingForModel = true;
         setCaption(muted(tr("Loading the CF model…")));
         return true;
@@ -425,9 +429,10 @@ bool RerankPanel::rerank()
     setCaption(muted(e->kind == rerank::ProviderKind::Offline
             ? tr("Reranking offline…")
             : tr("Waiting for %1 (%2)… the call may take a while; Cancel stops it.").arg(e->name, e->model)));
-    auto future = runTask([path = m_path, dataset = m_dataset, model = m_store->model(m_cfKey), user,
-                              threshold = m_threshold, options](const TaskControl& control) {
-        return runRerank(path, dataset, model, user, threshold, options, control);
+    auto future = runTask([path = m_path, dataset = m_dataset, model = m_store->model(m_cfKey),
+                              coldStart = m_store->coldStart(m_cfKey), user, threshold = m_threshold,
+                              options](const TaskControl& control) {
+        return runRerank(path, dataset, model, coldStart, user, threshold, options, control);
     });
     m_cancelRun = [future]() mutable { cancelIfRunning(future); };
     continueOn(

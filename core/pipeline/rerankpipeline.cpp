@@ -153,7 +153,7 @@ const coldstart::ColdStartRecommender& PipelineContext::coldStart()
     if (!m_cold) {
         coldstart::ColdStartConfig cfg;
         cfg.threshold = m_coldThreshold;
-        auto cold = std::make_unique<coldstart::ColdStartRecommender>(cfg);
+        auto cold = std::make_shared<coldstart::ColdStartRecommender>(cfg);
         // Non-owning: the caller's model outlives the context.
         cold->fit(m_ds, m_ds.userItems, std::shared_ptr<const cf::Recommender>(&m_cf, [](const cf::Recommender*) {}));
         m_cold = std::move(cold);

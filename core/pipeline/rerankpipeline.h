@@ -101,6 +101,9 @@ public:
     const cf::Recommender& cfModel() const { return m_cf; }
     int coldThreshold() const { return m_coldThreshold; }
     const coldstart::ColdStartRecommender& coldStart(); // fitted on first use
+    // A blend already fitted on this dataset with this CF model (the GUI's, shared by its
+    // views), used instead of fitting one; null: fit on first use.
+    void setColdStart(std::shared_ptr<const coldstart::ColdStartRecommender> cold) { m_cold = std::move(cold); }
     const coldstart::ContentIndex& content(); // the cold-start blend's index
     // "name" or "name@version"; shipped defaults are seeded when the name is absent.
     // Throws Error naming the ref when it does not exist.
@@ -115,7 +118,7 @@ private:
     const Dataset& m_ds;
     const cf::Recommender& m_cf;
     int m_coldThreshold;
-    std::unique_ptr<coldstart::ColdStartRecommender> m_cold;
+    std::shared_ptr<const coldstart::ColdStartRecommender> m_cold;
     std::unique_ptr<rerank::ResponseCache> m_cache;
     rerank::PriceTable m_prices;
     QHash<QString, rerank::PromptTemplate> m_templates;
