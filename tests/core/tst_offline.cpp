@@ -6,6 +6,17 @@ using namespace recwb::rerank;
 
 namespace {
 
+// Appends an item whose external id is its 1-based position.
+void addItem(Dataset& ds, const QString& title, std::vector<int32_t> cats, const QString& desc)
+{
+    Item it;
+    it.externalId = QString::number(ds.items.size() + 1);
+    it.title = title;
+    it.categories = std::move(cats);
+    it.description = desc;
+    ds.items.push_back(it);
+}
+
 // 0-2 history: two Action thrillers and a Drama. Candidates 3..12: CF order puts six
 // near-identical "Heist" Action titles first, then Comedy, Drama, Sci-Fi items.
 Dataset makeDataset()
@@ -14,12 +25,7 @@ Dataset makeDataset()
     ds.categories = QStringList { QStringLiteral("Action"), QStringLiteral("Thriller"), QStringLiteral("Drama"),
         QStringLiteral("Comedy"), QStringLiteral("Sci-Fi") };
     auto add = [&](const QString& title, std::vector<int32_t> cats, const QString& desc) {
-        Item it;
-        it.externalId = QString::number(ds.items.size() + 1);
-        it.title = title;
-        it.categories = std::move(cats);
-        it.description = desc;
-        ds.items.push_back(it);
+        addItem(ds, title, std::move(cats), desc);
     };
     add(QStringLiteral("Heat"), { 0, 1 }, QStringLiteral("crew robbery detective los angeles"));
     add(QStringLiteral("Ronin"), { 0, 1 }, QStringLiteral("mercenaries briefcase car chase paris"));
@@ -151,12 +157,7 @@ private slots:
         Dataset ds;
         ds.categories = QStringList { QStringLiteral("Jazz"), QStringLiteral("Rock") };
         auto add = [&](const QString& title, std::vector<int32_t> cats, const QString& desc) {
-            Item it;
-            it.externalId = QString::number(ds.items.size() + 1);
-            it.title = title;
-            it.categories = std::move(cats);
-            it.description = desc;
-            ds.items.push_back(it);
+            addItem(ds, title, std::move(cats), desc);
         };
         add(QStringLiteral("Blue Trumpet"), { 0 }, QStringLiteral("trumpet jazz club night"));
         add(QStringLiteral("Blue Trumpet"), { 0 }, QStringLiteral("trumpet jazz club night remastered"));
