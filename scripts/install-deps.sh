@@ -4,7 +4,7 @@ set -euo pipefail
 PACKAGES=(
   qt6-base-dev qt6-base-dev-tools libqt6opengl6-dev qt6-charts-dev qt6-httpserver-dev
   qt6-websockets-dev qt6-svg-dev libqt6sql6-sqlite qtkeychain-qt6-dev libeigen3-dev
-  nlohmann-json3-dev libsqlite3-dev libkainjow-mustache-dev libbenchmark-dev
+  nlohmann-json3-dev libsqlite3-dev libkainjow-mustache-dev libbenchmark-dev libdtl-dev
   cmake ninja-build g++ xvfb xauth desktop-file-utils appstream dpkg-dev file
 )
 missing=()

@@ -1,14 +1,14 @@
 #include "mainwindow.h"
 
-#include "candidatespanel.h"
-#include "catalogtab.h"
+#include "users/candidatespanel.h"
+#include "catalog/catalogtab.h"
 #include "data/dataset.h"
 #include "data/generator.h"
-#include "evaluationtab.h"
-#include "importdialog.h"
-#include "modelstore.h"
-#include "traindialog.h"
-#include "userstab.h"
+#include "evaluation/evaluationtab.h"
+#include "dialogs/importdialog.h"
+#include "common/modelstore.h"
+#include "dialogs/traindialog.h"
+#include "users/userstab.h"
 
 #include <QAction>
 #include <QApplication>

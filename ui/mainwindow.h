@@ -1,8 +1,8 @@
 #pragma once
 
-#include "backgroundtask.h"
+#include "common/backgroundtask.h"
 #include "data/workspace.h"
-#include "settings.h"
+#include "common/settings.h"
 
 #include <QFuture>
 #include <QMainWindow>

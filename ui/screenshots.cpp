@@ -1,15 +1,15 @@
 #include "screenshots.h"
 
-#include "candidatespanel.h"
-#include "catalogtab.h"
+#include "users/candidatespanel.h"
+#include "catalog/catalogtab.h"
 #include "data/dataset.h"
-#include "evaluationtab.h"
-#include "importdialog.h"
+#include "evaluation/evaluationtab.h"
+#include "dialogs/importdialog.h"
 #include "mainwindow.h"
-#include "rerankpanel.h"
-#include "tablefilterproxy.h"
-#include "traindialog.h"
-#include "userstab.h"
+#include "users/rerankpanel.h"
+#include "common/tablefilterproxy.h"
+#include "dialogs/traindialog.h"
+#include "users/userstab.h"
 
 #include <QApplication>
 #include <QDir>

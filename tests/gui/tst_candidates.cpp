@@ -1,16 +1,16 @@
-#include "candidatesmodel.h"
-#include "candidatespanel.h"
+#include "users/candidatesmodel.h"
+#include "users/candidatespanel.h"
 #include "cf/snapshots.h"
 #include "data/dataset.h"
 #include "data/generator.h"
 #include "data/workspace.h"
 #include "mainwindow.h"
-#include "modelstore.h"
-#include "settings.h"
-#include "tablefilterproxy.h"
+#include "common/modelstore.h"
+#include "common/settings.h"
+#include "common/tablefilterproxy.h"
 #include "testutil.h"
-#include "traindialog.h"
-#include "userstab.h"
+#include "dialogs/traindialog.h"
+#include "users/userstab.h"
 
 #include <QAbstractItemModelTester>
 #include <QComboBox>

@@ -2,10 +2,10 @@
 #include "data/generator.h"
 #include "data/workspace.h"
 #include "eval/evaluator.h"
-#include "evalresultsmodel.h"
-#include "evaluationtab.h"
+#include "evaluation/evalresultsmodel.h"
+#include "evaluation/evaluationtab.h"
 #include "mainwindow.h"
-#include "tablefilterproxy.h"
+#include "common/tablefilterproxy.h"
 #include "testutil.h"
 
 #include <QAbstractItemModelTester>

@@ -1,15 +1,15 @@
 #include "data/dataset.h"
 #include "data/workspace.h"
 #include "mainwindow.h"
-#include "modelstore.h"
+#include "common/modelstore.h"
 #include "rerank/store.h"
-#include "rerankmodel.h"
-#include "rerankpanel.h"
-#include "settings.h"
+#include "users/rerankmodel.h"
+#include "users/rerankpanel.h"
+#include "common/settings.h"
 #include "testllmserver.h"
-#include "tablefilterproxy.h"
+#include "common/tablefilterproxy.h"
 #include "testutil.h"
-#include "userstab.h"
+#include "users/userstab.h"
 
 #include <QAbstractItemModelTester>
 #include <QComboBox>

@@ -1,4 +1,4 @@
-#include "candidatesmodel.h"
+#include "users/candidatesmodel.h"
 
 #include "data/dataset.h"
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "tablemodel.h"
+#include "common/tablemodel.h"
 
 #include <memory>
 #include <vector>

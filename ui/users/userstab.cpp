@@ -1,15 +1,15 @@
-#include "userstab.h"
+#include "users/userstab.h"
 
-#include "candidatespanel.h"
-#include "rerankpanel.h"
-#include "coldbadgedelegate.h"
+#include "users/candidatespanel.h"
+#include "users/rerankpanel.h"
+#include "users/coldbadgedelegate.h"
 #include "data/dataset.h"
-#include "historymodel.h"
-#include "modelstore.h"
-#include "modelutil.h"
-#include "tablefilterproxy.h"
-#include "tableutil.h"
-#include "usersmodel.h"
+#include "users/historymodel.h"
+#include "common/modelstore.h"
+#include "common/modelutil.h"
+#include "common/tablefilterproxy.h"
+#include "common/tableutil.h"
+#include "users/usersmodel.h"
 
 #include <QComboBox>
 #include <QHBoxLayout>

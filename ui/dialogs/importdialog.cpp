@@ -1,8 +1,8 @@
-#include "importdialog.h"
+#include "dialogs/importdialog.h"
 
 #include "data/import/importers.h"
-#include "settings.h"
-#include "tablemodel.h"
+#include "common/settings.h"
+#include "common/tablemodel.h"
 
 #include <QCheckBox>
 #include <QComboBox>

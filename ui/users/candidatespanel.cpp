@@ -1,13 +1,13 @@
-#include "candidatespanel.h"
+#include "users/candidatespanel.h"
 
-#include "backgroundtask.h"
-#include "candidatesmodel.h"
+#include "common/backgroundtask.h"
+#include "users/candidatesmodel.h"
 #include "cf/recommender.h"
 #include "coldstart/coldstart.h"
 #include "data/dataset.h"
-#include "modelstore.h"
-#include "tablefilterproxy.h"
-#include "tableutil.h"
+#include "common/modelstore.h"
+#include "common/tablefilterproxy.h"
+#include "common/tableutil.h"
 
 #include <QComboBox>
 #include <QElapsedTimer>

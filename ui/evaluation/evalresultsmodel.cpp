@@ -1,4 +1,4 @@
-#include "evalresultsmodel.h"
+#include "evaluation/evalresultsmodel.h"
 
 #include "eval/evaluator.h"
 

@@ -1,6 +1,6 @@
-#include "coldbadgedelegate.h"
+#include "users/coldbadgedelegate.h"
 
-#include "tablemodel.h"
+#include "common/tablemodel.h"
 
 #include <QApplication>
 #include <QPainter>

@@ -1,4 +1,4 @@
-#include "rerankmodel.h"
+#include "users/rerankmodel.h"
 
 #include "data/dataset.h"
 

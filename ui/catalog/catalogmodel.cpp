@@ -1,7 +1,7 @@
-#include "catalogmodel.h"
+#include "catalog/catalogmodel.h"
 
 #include "data/dataset.h"
-#include "modelutil.h"
+#include "common/modelutil.h"
 
 namespace recwb::ui {
 

@@ -1,9 +1,9 @@
-#include "traindialog.h"
+#include "dialogs/traindialog.h"
 
-#include "backgroundtask.h"
+#include "common/backgroundtask.h"
 #include "cf/recommender.h"
 #include "data/dataset.h"
-#include "modelstore.h"
+#include "common/modelstore.h"
 
 #include <QCheckBox>
 #include <QComboBox>

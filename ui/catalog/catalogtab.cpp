@@ -1,11 +1,11 @@
-#include "catalogtab.h"
+#include "catalog/catalogtab.h"
 
-#include "catalogmodel.h"
+#include "catalog/catalogmodel.h"
 #include "data/dataset.h"
-#include "htmlutil.h"
-#include "modelutil.h"
-#include "tablefilterproxy.h"
-#include "tableutil.h"
+#include "common/htmlutil.h"
+#include "common/modelutil.h"
+#include "common/tablefilterproxy.h"
+#include "common/tableutil.h"
 
 #include <QHBoxLayout>
 #include <QItemSelectionModel>

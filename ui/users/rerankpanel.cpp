@@ -1,18 +1,18 @@
-#include "rerankpanel.h"
+#include "users/rerankpanel.h"
 
-#include "backgroundtask.h"
+#include "common/backgroundtask.h"
 #include "cf/recommender.h"
 #include "coldstart/coldstart.h"
 #include "data/dataset.h"
 #include "data/workspace.h"
-#include "modelstore.h"
+#include "common/modelstore.h"
 #include "pipeline/batch.h"
 #include "rerank/llm/llmclient.h"
 #include "rerank/prompt.h"
 #include "rerank/store.h"
-#include "rerankmodel.h"
-#include "tablefilterproxy.h"
-#include "tableutil.h"
+#include "users/rerankmodel.h"
+#include "common/tablefilterproxy.h"
+#include "common/tableutil.h"
 
 #include <QCheckBox>
 #include <QComboBox>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "backgroundtask.h"
+#include "common/backgroundtask.h"
 #include "data/importwriter.h"
 
 #include <QDialog>

@@ -1,15 +1,15 @@
-#include "evaluationtab.h"
+#include "evaluation/evaluationtab.h"
 
-#include "backgroundtask.h"
+#include "common/backgroundtask.h"
 #include "cf/recommender.h"
 #include "data/dataset.h"
 #include "eval/coldstartranker.h"
 #include "eval/evaluator.h"
 #include "eval/split.h"
 #include "eval/stats.h"
-#include "evalresultsmodel.h"
-#include "tablefilterproxy.h"
-#include "tableutil.h"
+#include "evaluation/evalresultsmodel.h"
+#include "common/tablefilterproxy.h"
+#include "common/tableutil.h"
 
 #include <QBarCategoryAxis>
 #include <QBarSeries>

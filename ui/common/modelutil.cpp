@@ -1,4 +1,4 @@
-#include "modelutil.h"
+#include "common/modelutil.h"
 
 #include <QDateTime>
 #include <QJsonArray>

@@ -1,6 +1,6 @@
-#include "tablefilterproxy.h"
+#include "common/tablefilterproxy.h"
 
-#include "tablemodel.h"
+#include "common/tablemodel.h"
 
 namespace recwb::ui {
 

@@ -1,4 +1,4 @@
-#include "tablemodel.h"
+#include "common/tablemodel.h"
 
 #include <QFontDatabase>
 

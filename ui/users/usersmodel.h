@@ -1,7 +1,7 @@
 #pragma once
 
 #include "data/dataset.h"
-#include "tablemodel.h"
+#include "common/tablemodel.h"
 
 #include <memory>
 #include <vector>

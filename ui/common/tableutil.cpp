@@ -1,7 +1,7 @@
-#include "tableutil.h"
+#include "common/tableutil.h"
 
-#include "tablefilterproxy.h"
-#include "tablemodel.h"
+#include "common/tablefilterproxy.h"
+#include "common/tablemodel.h"
 
 #include <QAction>
 #include <QHeaderView>

@@ -1,4 +1,4 @@
-#include "htmlutil.h"
+#include "common/htmlutil.h"
 
 #include <QApplication>
 #include <QFontDatabase>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "backgroundtask.h"
+#include "common/backgroundtask.h"
 #include "cf/snapshots.h"
 
 #include <QFuture>

@@ -1,6 +1,6 @@
-#include "usersmodel.h"
+#include "users/usersmodel.h"
 
-#include "modelutil.h"
+#include "common/modelutil.h"
 
 namespace recwb::ui {
 

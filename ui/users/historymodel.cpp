@@ -1,7 +1,7 @@
-#include "historymodel.h"
+#include "users/historymodel.h"
 
 #include "data/dataset.h"
-#include "modelutil.h"
+#include "common/modelutil.h"
 
 #include <algorithm>
 

@@ -1,9 +1,9 @@
-#include "modelstore.h"
+#include "common/modelstore.h"
 
 #include "coldstart/coldstart.h"
 #include "data/dataset.h"
 #include "data/workspace.h"
-#include "modelutil.h"
+#include "common/modelutil.h"
 
 #include <QElapsedTimer>
 #include <QFutureWatcher>
