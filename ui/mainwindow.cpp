@@ -9,6 +9,7 @@
 #include "common/modelstore.h"
 #include "dialogs/traindialog.h"
 #include "users/userstab.h"
+#include "prompts/promptstab.h"
 
 #include <QAction>
 #include <QApplication>
@@ -74,6 +75,9 @@ MainWindow::MainWindow(QSettings& settings, QWidget* parent)
     m_evaluation = new EvaluationTab(m_tabs);
     m_tabs->addTab(m_catalog, tr("&Catalog"));
     m_tabs->addTab(m_users, tr("&Users"));
+    m_prompts = new PromptsTab(m_models, m_tabs);
+    m_prompts->setColdThreshold(coldThreshold());
+    m_tabs->addTab(m_prompts, tr("&Prompts"));
     m_tabs->addTab(m_evaluation, tr("&Evaluation"));
     connect(m_users->candidatesPanel(), &CandidatesPanel::trainRequested, this, &MainWindow::openTrainDialog);
     m_stack->addWidget(m_tabs);
@@ -296,6 +300,7 @@ void MainWindow::finishLoad(const LoadedWorkspace& loaded)
     m_catalog->setDataset(m_dataset);
     m_users->setWorkspace(m_path, m_dataset);
     m_evaluation->setWorkspace(m_path, m_dataset);
+    m_prompts->setWorkspace(m_path, m_dataset);
     m_stack->setCurrentIndex(TabsPage);
     setWindowFilePath(m_path);
     m_importAction->setEnabled(true);

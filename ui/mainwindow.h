@@ -28,6 +28,7 @@ class ImportDialog;
 class ModelStore;
 class TrainDialog;
 class UsersTab;
+class PromptsTab;
 
 // A workspace read into memory by a background load.
 struct LoadedWorkspace {
@@ -70,6 +71,7 @@ public:
     CatalogTab* catalogTab() const { return m_catalog; }
     UsersTab* usersTab() const { return m_users; }
     EvaluationTab* evaluationTab() const { return m_evaluation; }
+    PromptsTab* promptsTab() const { return m_prompts; }
     ModelStore* modelStore() const { return m_models; }
 
 signals:
@@ -111,6 +113,7 @@ private:
     QTabWidget* m_tabs = nullptr;
     CatalogTab* m_catalog = nullptr;
     UsersTab* m_users = nullptr;
+    PromptsTab* m_prompts = nullptr;
     EvaluationTab* m_evaluation = nullptr;
     ModelStore* m_models = nullptr;
     QAction* m_trainAction = nullptr;

@@ -10,6 +10,7 @@
 #include "common/tablefilterproxy.h"
 #include "dialogs/traindialog.h"
 #include "users/userstab.h"
+#include "prompts/promptstab.h"
 
 #include <QApplication>
 #include <QDir>
@@ -131,6 +132,14 @@ QStringList saveScreenshots(MainWindow& window, const QString& dir, QString* err
         stated->item(0)->setCheckState(Qt::Unchecked);
     }
     users->setStatusFilter(UsersTab::AllUsers);
+
+    // The prompt editor on listwise with the preview of the first warm user.
+    if (PromptsTab* prompts = window.promptsTab()) {
+        window.tabs()->setCurrentWidget(prompts);
+        if (!prompts->hasPreview())
+            waitFor(prompts, &PromptsTab::previewShown, 120000);
+        shoot(QStringLiteral("prompts.png"));
+    }
 
     EvaluationTab* evaluation = window.evaluationTab();
     window.tabs()->setCurrentWidget(evaluation);
