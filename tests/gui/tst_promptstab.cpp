@@ -345,6 +345,44 @@ private slots:
         QCOMPARE(ui.editor->toPlainText(), versionText);
     }
 
+    // A new template that was never saved lives only as its draft: it is listed, opens
+    // with the draft's text, and saving makes it version 1 without a parent.
+    void newTemplateDraftIsListedAndSaved()
+    {
+        const QString path = newWorkspace();
+        const QString text = QStringLiteral("{{! user }}\nPick {{k}} for {{user.id}}:\n{{#candidates}}\n- {{title}}\n"
+                                            "{{/candidates}}\n");
+        {
+            const auto ws = Workspace::open(path);
+            rerank::store::saveDraft(*ws, rerank::store::Draft { QStringLiteral("fresh"), std::nullopt, text, 0 });
+        }
+        Ui ui = open(path);
+        QVERIFY(ui.tab);
+        auto* versions = ui.tab->findChild<QTableView*>(QStringLiteral("promptVersions"));
+        const auto hits = versions->model()->match(
+            versions->model()->index(0, 0), Qt::DisplayRole, QStringLiteral("fresh (draft)"), 1, Qt::MatchExactly);
+        QCOMPARE(hits.size(), 1);
+        QCOMPARE(versions->model()->index(hits[0].row(), 1).data().toString(), QStringLiteral("draft"));
+        ui.tab->openVersion(QStringLiteral("fresh"), 0);
+        QCOMPARE(ui.editor->toPlainText(), text);
+        QVERIFY(!ui.tab->baseVersion());
+        QVERIFY(!ui.tab->findChild<QWidget*>(QStringLiteral("promptDraftBar"))->isVisible());
+        QVERIFY(waitPreview(ui.tab));
+        QVERIFY2(ui.preview->toPlainText().contains(QStringLiteral("Pick 10 for %1:").arg(shownUserId(ui.tab))),
+            qPrintable(ui.preview->toPlainText().left(500)));
+        ui.tab->findChild<QLineEdit*>(QStringLiteral("promptNote"))->setText(QStringLiteral("first cut"));
+        QSignalSpy saved(ui.tab, &PromptsTab::versionSaved);
+        QTest::mouseClick(ui.tab->findChild<QPushButton*>(QStringLiteral("promptSave")), Qt::LeftButton);
+        QVERIFY(saved.wait(30000));
+        QCOMPARE(saved.first().first().toString(), QStringLiteral("fresh@1"));
+        const auto ws = Workspace::open(path);
+        const auto v1 = rerank::store::getTemplate(*ws, QStringLiteral("fresh"));
+        QCOMPARE(v1.version, 1);
+        QVERIFY(!v1.parentVersion);
+        QCOMPARE(v1.text, text);
+        QVERIFY(!rerank::store::loadDraft(*ws, QStringLiteral("fresh")));
+    }
+
     void highlighterClassifiesTags_data()
     {
         QTest::addColumn<QString>("tag");

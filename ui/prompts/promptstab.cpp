@@ -474,6 +474,12 @@ void PromptsTab::reloadLists(const QString& openName, int openAt)
         for (auto& row : lists.rows)
             for (const auto& d : lists.drafts)
                 row.hasDraft = row.hasDraft || d.name == row.version.name;
+        // A new template that was never saved exists only as its draft: listed as version 0.
+        for (const auto& d : lists.drafts)
+            if (!names.contains(d.name))
+                lists.rows.append(PromptVersionsModel::Row {
+                    { 0, d.name, 0, std::nullopt, d.text, QStringLiteral("new template, never saved"), d.updatedAt },
+                    {}, true });
         lists.endpoints = rerank::store::listEndpoints(*ws);
         lists.defaultEndpoint = rerank::store::defaultEndpoint(*ws);
         try {
@@ -559,9 +565,10 @@ void PromptsTab::openRow(int row)
         return;
     autosave(); // the template being left keeps its draft
     const auto& v = r->version;
+    const bool draftOnly = v.version == 0; // a new template known only by its draft
     m_name = v.name;
-    m_base = v.version;
-    m_baseText = v.text;
+    m_base = draftOnly ? std::nullopt : std::optional<int>(v.version);
+    m_baseText = draftOnly ? QString() : v.text;
     m_lastDraftText = v.text;
     if (m_editor->toPlainText() != v.text) {
         const QSignalBlocker block(m_editor);
@@ -569,14 +576,17 @@ void PromptsTab::openRow(int row)
         m_undo->setEnabled(false);
         m_redo->setEnabled(false);
     } // else: the version just saved from the editor; its undo history stays
-    m_title->setText(
-        tr("<b>%1@%2</b>%3 &nbsp; <span style='color:#57606a'>%4</span>")
-            .arg(v.name.toHtmlEscaped())
-            .arg(v.version)
-            .arg(v.parentVersion ? tr(" (from version %1)").arg(*v.parentVersion) : QString(), v.note.toHtmlEscaped()));
+    if (draftOnly)
+        m_title->setText(tr("<b>%1</b> (new template, not saved yet)").arg(v.name.toHtmlEscaped()));
+    else
+        m_title->setText(tr("<b>%1@%2</b>%3 &nbsp; <span style='color:#57606a'>%4</span>")
+                             .arg(v.name.toHtmlEscaped())
+                             .arg(v.version)
+                             .arg(v.parentVersion ? tr(" (from version %1)").arg(*v.parentVersion) : QString(),
+                                 v.note.toHtmlEscaped()));
     m_draftBar->hide();
     const auto draft = m_drafts.constFind(v.name);
-    if (draft != m_drafts.cend() && draft->text != v.text) {
+    if (!draftOnly && draft != m_drafts.cend() && draft->text != v.text) {
         m_lastDraftText = draft->text;
         m_draftText->setText(
             tr("An autosaved draft of <b>%1</b> (edited from %2, %3) was not saved as a version.")
@@ -768,6 +778,8 @@ void PromptsTab::updateDiffChoices()
     if (m_name.isEmpty())
         return;
     for (const PromptVersionsModel::Row* r : m_versions->versionsOf(m_name)) {
+        if (r->version.version == 0)
+            continue; // a draft-only template has no version yet
         const QString text = r->version.note.isEmpty()
             ? r->version.ref()
             : QStringLiteral("%1 · %2").arg(r->version.ref(), r->version.note);

@@ -84,7 +84,7 @@ QVariant PromptVersionsModel::cell(int row, int column, int role) const
         case Name:
             return r.hasDraft ? tr("%1 (draft)").arg(v.name) : v.name;
         case Version:
-            return v.version;
+            return v.version > 0 ? QVariant(v.version) : QVariant(tr("draft"));
         case Parent:
             return v.parentVersion ? QVariant(*v.parentVersion) : QVariant(QStringLiteral("–"));
         case Labels:
