@@ -3,12 +3,14 @@
 #include "prompts/mustachehighlighter.h"
 #include "prompts/promptstab.h"
 #include "rerank/store.h"
+#include "testllmserver.h"
 #include "testutil.h"
 
 #include <QAbstractItemModelTester>
 #include <QAction>
 #include <QComboBox>
 #include <QElapsedTimer>
+#include <QJsonArray>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPlainTextEdit>
@@ -381,6 +383,59 @@ private slots:
         QVERIFY(!v1.parentVersion);
         QCOMPARE(v1.text, text);
         QVERIFY(!rerank::store::loadDraft(*ws, QStringLiteral("fresh")));
+    }
+
+    // "Try it": the preview user reranked with the unsaved editor text through the rerank
+    // service against the local test LLM server; nothing is saved as a version.
+    void tryItSendsTheDraft()
+    {
+        test::TestLlmServer server;
+        QVERIFY(server.start() != 0);
+        const QString path = newWorkspace();
+        {
+            const auto ws = Workspace::open(path);
+            rerank::EndpointProfile e;
+            e.name = QStringLiteral("local");
+            e.kind = rerank::ProviderKind::OpenAiChat;
+            e.baseUrl = server.openAiBaseUrl();
+            e.model = QStringLiteral("test-model");
+            e.timeoutMs = 20000;
+            e.maxRetries = 0;
+            e.prices.input = 0.4;
+            e.prices.cachedInput = 0.1;
+            e.prices.output = 1.6;
+            rerank::store::upsertEndpoint(*ws, e);
+        }
+        Ui ui = open(path);
+        QVERIFY(ui.tab);
+        auto* endpoint = ui.tab->findChild<QComboBox*>(QStringLiteral("promptEndpoint"));
+        endpoint->setCurrentIndex(endpoint->findData(QStringLiteral("local")));
+        typeAtEndOfLine(ui.editor, 25, QStringLiteral(" Try-marker-7"));
+        QVERIFY(waitPreview(ui.tab));
+        auto* tryIt = ui.tab->findChild<QPushButton*>(QStringLiteral("promptTryIt"));
+        QTRY_VERIFY_WITH_TIMEOUT(tryIt->isEnabled(), 10000);
+        QSignalSpy finished(ui.tab, &PromptsTab::tryItFinished);
+        QTest::mouseClick(tryIt, Qt::LeftButton);
+        QVERIFY(!tryIt->isEnabled()); // one at a time
+        QVERIFY(finished.wait(60000));
+        QCOMPARE(finished.first().first().toBool(), true);
+        // The model saw the draft, not version 1.
+        const QJsonObject sent = server.lastRequest(QStringLiteral("/v1/chat/completions")).json();
+        QString userText;
+        for (const QJsonValue& m : sent.value(QStringLiteral("messages")).toArray())
+            userText += m.toObject().value(QStringLiteral("content")).toString();
+        QVERIFY2(userText.contains(QStringLiteral("Try-marker-7")), qPrintable(userText.left(500)));
+        auto* result = ui.tab->findChild<QTextBrowser*>(QStringLiteral("promptTryResult"));
+        QVERIFY2(
+            result->toPlainText().contains(QStringLiteral("answered by local")), qPrintable(result->toPlainText()));
+        QVERIFY(tryIt->isEnabled());
+        const auto ws = Workspace::open(path);
+        QCOMPARE(rerank::store::templateVersions(*ws, QStringLiteral("listwise")).size(), 1);
+
+        // A broken draft cannot be tried.
+        typeAtEndOfLine(ui.editor, 26, QStringLiteral(" {{nosuch}}"));
+        QTRY_VERIFY_WITH_TIMEOUT(!ui.error->text().isEmpty(), 10000);
+        QVERIFY(!tryIt->isEnabled());
     }
 
     void highlighterClassifiesTags_data()

@@ -8,6 +8,7 @@
 #include "data/dataset.h"
 #include "data/workspace.h"
 #include "pipeline/promptpreview.h"
+#include "pipeline/rerankservice.h"
 #include "prompts/mustachehighlighter.h"
 #include "prompts/promptversionsmodel.h"
 #include "rerank/promptdiff.h"
@@ -115,6 +116,7 @@ PromptsTab::PromptsTab(ModelStore* store, QWidget* parent)
     connect(m_autosaveTimer, &QTimer::timeout, this, &PromptsTab::autosave);
     m_autosaveTimer->start();
 
+    setRerankService(m_store->rerankService());
     connect(m_store, &ModelStore::modelReady, this, [this](const QString& key) {
         if (key == m_modelKey && !m_candidates)
             requestCandidates();
@@ -360,6 +362,30 @@ void PromptsTab::buildUi()
     m_side->addTab(m_preview, tr("Preview"));
     m_side->addTab(m_variables, tr("Variables"));
     m_side->addTab(diffPage, tr("Diff"));
+
+    m_tryIt = new QPushButton(tr("Try it"));
+    m_tryIt->setObjectName(QStringLiteral("promptTryIt"));
+    m_tryIt->setToolTip(tr("Rerank the preview user with the editor's text (not saved) against the chosen endpoint"));
+    m_tryCancel = new QPushButton(tr("Cancel"));
+    m_tryCancel->setObjectName(QStringLiteral("promptTryCancel"));
+    m_tryCancel->setEnabled(false);
+    m_tryResult = new QTextBrowser;
+    m_tryResult->setObjectName(QStringLiteral("promptTryResult"));
+    m_tryResult->setPlaceholderText(tr("\"Try it\" reranks the preview user with this draft; nothing is saved."));
+    connect(m_tryIt, &QPushButton::clicked, this, &PromptsTab::tryIt);
+    connect(m_tryCancel, &QPushButton::clicked, this, [this] {
+        if (m_service && m_tryJob != 0)
+            m_service->cancel(m_tryJob);
+    });
+    auto* tryPage = new QWidget;
+    auto* tryLayout = new QVBoxLayout(tryPage);
+    auto* tryRow = new QHBoxLayout;
+    tryRow->addWidget(m_tryIt);
+    tryRow->addWidget(m_tryCancel);
+    tryRow->addStretch(1);
+    tryLayout->addLayout(tryRow);
+    tryLayout->addWidget(m_tryResult, 1);
+    m_side->addTab(tryPage, tr("Try it"));
 
     auto* right = new QWidget;
     auto* rightLayout = new QVBoxLayout(right);
@@ -837,6 +863,13 @@ void PromptsTab::updateActions()
                                   : tr("Store the editor's text as a new version (never overwrites one), with the "
                                         "note and the version it was edited from"));
     m_note->setEnabled(open);
+    const bool canTry = open && m_service && m_candidates && !m_hasError && m_tryJob == 0;
+    m_tryIt->setEnabled(canTry);
+    m_tryIt->setToolTip(!m_service ? tr("No rerank service for this workspace")
+            : m_hasError           ? tr("Fix the template error first")
+                                   : tr("Rerank the preview user with the editor's text (not saved) against the "
+                                                  "chosen endpoint"));
+    m_tryCancel->setEnabled(m_tryJob != 0);
     m_setLabel->setEnabled(open);
     m_removeLabel->setEnabled(open);
 }
@@ -1014,6 +1047,87 @@ void PromptsTab::changeLabel(bool remove)
             emit labelsChanged();
         },
         [] {});
+}
+
+void PromptsTab::setRerankService(pipeline::RerankService* service)
+{
+    if (m_service)
+        disconnect(m_service, nullptr, this, nullptr);
+    m_service = service;
+    m_tryJob = 0;
+    if (service)
+        connect(service, &pipeline::RerankService::jobFinished, this,
+            [this](quint64 job, const pipeline::RerankReply& reply) {
+                if (job == m_tryJob)
+                    showTryIt(reply);
+            });
+    updateActions();
+}
+
+void PromptsTab::tryIt()
+{
+    if (!m_service || !m_candidates || m_name.isEmpty() || m_hasError || m_tryJob != 0)
+        return;
+    const rerank::EndpointProfile* endpoint = currentEndpoint();
+    pipeline::RerankRequest request;
+    request.dataset = m_dataset;
+    request.cfModel = m_store->model(m_modelKey);
+    request.coldStart = m_store->coldStart(m_modelKey);
+    if (!request.cfModel)
+        return;
+    request.coldThreshold = m_threshold;
+    request.users = { m_user };
+    request.options.cascade = QStringList { endpoint ? endpoint->name : m_defaultEndpoint };
+    request.options.candidates = m_candidateCount->value();
+    request.options.k = m_k->value();
+    request.options.storeRun = false; // a draft is not a version: nothing to name the run by
+    request.draft = rerank::PromptTemplate { m_name, 0, m_editor->toPlainText() };
+    m_tryResult->setHtml(tr("<p>Reranking %1 with the draft of <b>%2</b> on <b>%3</b>…</p>")
+                             .arg(m_userCombo->currentText().toHtmlEscaped(), m_name.toHtmlEscaped(),
+                                 request.options.cascade.first().toHtmlEscaped()));
+    m_side->setCurrentWidget(m_tryResult->parentWidget());
+    m_tryJob = m_service->submit(std::move(request));
+    updateActions();
+}
+
+void PromptsTab::showTryIt(const pipeline::RerankReply& reply)
+{
+    m_tryJob = 0;
+    updateActions();
+    const pipeline::BatchReport& report = reply.report;
+    if (report.canceled || !report.error.isEmpty() || report.outcomes.empty()) {
+        m_tryResult->setHtml(report.canceled
+                ? tr("<p>Canceled.</p>")
+                : tr("<p style='color:#cf222e'>Failed: %1</p>")
+                      .arg((report.error.isEmpty() ? tr("no result") : report.error).toHtmlEscaped()));
+        emit tryItFinished(false);
+        return;
+    }
+    const pipeline::RerankOutcome& o = report.outcomes.front();
+    QString html = tr("<p><b>%1</b> · %2 · answered by <b>%3</b>%4</p>")
+                       .arg(o.userId.toHtmlEscaped(), o.model.toHtmlEscaped(), o.answeredBy().toHtmlEscaped(),
+                           o.fallback() ? tr(" · <span style='color:#cf222e'>CF order kept: %1</span>")
+                                              .arg(o.result.fallbackReason.toHtmlEscaped())
+                                        : QString());
+    html += tr("<p>%1 input + %2 output tokens · cost %3 · %4 ms%5</p>")
+                .arg(o.usage.inputTokens)
+                .arg(o.usage.outputTokens)
+                .arg(o.cost ? formatUsd(*o.cost) : tr("unknown"))
+                .arg(o.stageMs.total(), 0, 'f', 0)
+                .arg(o.cacheHit ? tr(" · from the response cache") : QString());
+    html += QStringLiteral("<table cellspacing='0' cellpadding='3'><tr><th>#</th><th>CF</th><th>Item</th>"
+                           "<th align='left'>Explanation</th></tr>");
+    for (qsizetype i = 0; i < o.result.items.size(); ++i) {
+        const rerank::RankedItem& it = o.result.items[i];
+        html += QStringLiteral("<tr><td>%1</td><td>%2</td><td>%3</td><td>%4</td></tr>")
+                    .arg(it.rank)
+                    .arg(it.cfRank)
+                    .arg(o.titles.value(i, it.externalId).toHtmlEscaped(),
+                        it.filled ? tr("<i>(filled from the CF order)</i>") : it.explanation.toHtmlEscaped());
+    }
+    html += QStringLiteral("</table>");
+    m_tryResult->setHtml(html);
+    emit tryItFinished(!o.fallback());
 }
 
 void PromptsTab::setStatus(const QString& text, bool error)

@@ -6,6 +6,7 @@
 #include "rerank/store.h"
 
 #include <QHash>
+#include <QPointer>
 #include <QWidget>
 #include <memory>
 #include <optional>
@@ -27,6 +28,8 @@ class QTreeWidget;
 namespace recwb {
 class Dataset;
 namespace pipeline {
+    class RerankService;
+    struct RerankReply;
     struct PreviewResult;
 } // namespace pipeline
 } // namespace recwb
@@ -44,7 +47,8 @@ class PromptVersionsModel;
 // and column marked in the editor, size, tokens and cost for an endpoint, "Save version"
 // (always a new version with its parent and a note), a word-level diff between any two
 // versions, labels, drafts autosaved into the workspace and offered back when the template
-// is opened again.
+// is opened again, and "Try it": the preview user reranked with the unsaved editor text
+// against the chosen endpoint through the workspace's RerankService (nothing is saved).
 //
 // GUI thread only. Every workspace read and write runs on a worker with its own Workspace.
 class PromptsTab final : public QWidget {
@@ -57,6 +61,9 @@ public:
     void setWorkspace(const QString& path, std::shared_ptr<const Dataset> dataset);
     void setColdThreshold(int threshold);
     void setAutosaveInterval(int ms);
+    // The rerank service "Try it" uses: the model store's (set by the constructor); null
+    // turns "Try it" off.
+    void setRerankService(pipeline::RerankService* service);
 
     // Opens NAME@VERSION in the editor once the version list has it.
     void openVersion(const QString& name, int version);
@@ -74,6 +81,7 @@ signals:
     void draftOffered(const QString& name);
     void labelsChanged();
     void failed(const QString& message);
+    void tryItFinished(bool ok);
 
 private:
     struct Lists;
@@ -97,9 +105,13 @@ private:
     void newTemplate();
     void changeLabel(bool remove);
     void setStatus(const QString& text, bool error = false);
+    void tryIt();
+    void showTryIt(const pipeline::RerankReply& reply);
     const rerank::EndpointProfile* currentEndpoint() const;
 
     ModelStore* m_store;
+    QPointer<pipeline::RerankService> m_service;
+    quint64 m_tryJob = 0; // the service's job id of the running "Try it"; 0 = none
     QString m_path;
     std::shared_ptr<const Dataset> m_dataset;
     int m_threshold;
@@ -157,6 +169,9 @@ private:
     QComboBox* m_diffFrom;
     QComboBox* m_diffTo;
     QTextBrowser* m_diff;
+    QPushButton* m_tryIt;
+    QPushButton* m_tryCancel;
+    QTextBrowser* m_tryResult;
     QTimer* m_renderTimer;
     QTimer* m_autosaveTimer;
 };
