@@ -95,6 +95,23 @@ private:
         QTest::keyClicks(editor, text);
     }
 
+    // An OpenAI-style endpoint with its own prices (USD per 1M tokens: 0.4 in, 1.6 out).
+    static void addEndpoint(const QString& path, const QString& name, const QString& baseUrl)
+    {
+        const auto ws = Workspace::open(path);
+        rerank::EndpointProfile e;
+        e.name = name;
+        e.kind = rerank::ProviderKind::OpenAiChat;
+        e.baseUrl = baseUrl;
+        e.model = QStringLiteral("test-model");
+        e.timeoutMs = 20000;
+        e.maxRetries = 0;
+        e.prices.input = 0.4;
+        e.prices.cachedInput = 0.1;
+        e.prices.output = 1.6;
+        rerank::store::upsertEndpoint(*ws, e);
+    }
+
     static QString shownUserId(PromptsTab* tab)
     {
         return tab->findChild<QComboBox*>(QStringLiteral("promptUser"))->currentText().section(u' ', 0, 0);
@@ -221,18 +238,7 @@ private slots:
     void coldUserAndEndpointEstimate()
     {
         const QString path = newWorkspace();
-        {
-            const auto ws = Workspace::open(path);
-            rerank::EndpointProfile e;
-            e.name = QStringLiteral("priced");
-            e.kind = rerank::ProviderKind::OpenAiChat;
-            e.baseUrl = QStringLiteral("http://127.0.0.1:9/v1");
-            e.model = QStringLiteral("m");
-            e.prices.input = 0.4;
-            e.prices.cachedInput = 0.1;
-            e.prices.output = 1.6;
-            rerank::store::upsertEndpoint(*ws, e);
-        }
+        addEndpoint(path, QStringLiteral("priced"), QStringLiteral("http://127.0.0.1:9/v1")); // never called
         Ui ui = open(path);
         QVERIFY(ui.tab);
         auto* estimate = ui.tab->findChild<QLabel*>(QStringLiteral("promptEstimate"));
@@ -392,20 +398,7 @@ private slots:
         test::TestLlmServer server;
         QVERIFY(server.start() != 0);
         const QString path = newWorkspace();
-        {
-            const auto ws = Workspace::open(path);
-            rerank::EndpointProfile e;
-            e.name = QStringLiteral("local");
-            e.kind = rerank::ProviderKind::OpenAiChat;
-            e.baseUrl = server.openAiBaseUrl();
-            e.model = QStringLiteral("test-model");
-            e.timeoutMs = 20000;
-            e.maxRetries = 0;
-            e.prices.input = 0.4;
-            e.prices.cachedInput = 0.1;
-            e.prices.output = 1.6;
-            rerank::store::upsertEndpoint(*ws, e);
-        }
+        addEndpoint(path, QStringLiteral("local"), server.openAiBaseUrl());
         Ui ui = open(path);
         QVERIFY(ui.tab);
         auto* endpoint = ui.tab->findChild<QComboBox*>(QStringLiteral("promptEndpoint"));
