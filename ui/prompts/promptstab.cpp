@@ -402,7 +402,7 @@ void PromptsTab::buildUi()
     splitter->setStretchFactor(0, 2);
     splitter->setStretchFactor(1, 3);
     splitter->setStretchFactor(2, 3);
-    splitter->setSizes({ 330, 520, 430 });
+    splitter->setSizes({ 400, 470, 410 });
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(splitter);
 }

@@ -14,7 +14,7 @@ class PromptVersionsModel final : public TableModel {
     Q_OBJECT
 
 public:
-    enum Column { Name, Version, Parent, Labels, Note, Created, NumColumns };
+    enum Column { Name, Version, Parent, Labels, Created, Note, NumColumns };
     struct Row {
         rerank::store::TemplateVersion version;
         QStringList labels;
