@@ -241,11 +241,11 @@ QString diffText(const PromptDiff& diff)
 
 QString diffHtml(const PromptDiff& diff)
 {
-    QString out = QStringLiteral(
-        "<table cellspacing=\"0\" cellpadding=\"1\" style=\"font-family: monospace; white-space: pre;\">");
+    QString out = QStringLiteral("<table width=\"100%\" cellspacing=\"0\" cellpadding=\"1\" style=\"font-family: "
+                                 "monospace; white-space: pre-wrap;\">");
     if (diff.identical())
         return out + QStringLiteral("<tr><td>The two versions are identical.</td></tr></table>");
-    auto cell = [](const QString& s) { return s.toHtmlEscaped().replace(u' ', QStringLiteral("&nbsp;")); };
+    auto cell = [](const QString& s) { return s.toHtmlEscaped(); }; // pre-wrap keeps spaces and wraps long lines
     for (const DiffHunk& h : diff.hunks) {
         out += QStringLiteral("<tr><td colspan=\"3\" style=\"color:#57606a; background:#ddf4ff;\">%1</td></tr>")
                    .arg(hunkHeader(h));

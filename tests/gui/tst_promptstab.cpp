@@ -166,6 +166,7 @@ private slots:
             ui.preview->toPlainText().contains(QStringLiteral("interactions). Watch-%1").arg(user)), 10000);
         auto* save = ui.tab->findChild<QPushButton*>(QStringLiteral("promptSave"));
         QVERIFY(save->isEnabled());
+        QVERIFY(ui.tab->findChild<QLabel*>(QStringLiteral("promptTitle"))->text().contains(QStringLiteral("edited")));
 
         // A broken template: the error names line and column and is marked in the editor.
         const int column = static_cast<int>(ui.editor->document()->findBlockByNumber(25).text().size()) + 2;

@@ -344,7 +344,7 @@ void PromptsTab::buildUi()
     m_diff = new QTextBrowser;
     m_diff->setObjectName(QStringLiteral("promptDiff"));
     m_diff->setFont(TableModel::monospaceFont());
-    m_diff->setLineWrapMode(QTextEdit::NoWrap);
+    m_diff->setLineWrapMode(QTextEdit::WidgetWidth);
     connect(m_diffFrom, &QComboBox::currentIndexChanged, this, &PromptsTab::updateDiff);
     connect(m_diffTo, &QComboBox::currentIndexChanged, this, &PromptsTab::updateDiff);
     auto* diffPage = new QWidget;
@@ -603,13 +603,13 @@ void PromptsTab::openRow(int row)
         m_redo->setEnabled(false);
     } // else: the version just saved from the editor; its undo history stays
     if (draftOnly)
-        m_title->setText(tr("<b>%1</b> (new template, not saved yet)").arg(v.name.toHtmlEscaped()));
+        m_titleHtml = tr("<b>%1</b> (new template, not saved yet)").arg(v.name.toHtmlEscaped());
     else
-        m_title->setText(tr("<b>%1@%2</b>%3 &nbsp; <span style='color:#57606a'>%4</span>")
-                             .arg(v.name.toHtmlEscaped())
-                             .arg(v.version)
-                             .arg(v.parentVersion ? tr(" (from version %1)").arg(*v.parentVersion) : QString(),
-                                 v.note.toHtmlEscaped()));
+        m_titleHtml = tr("<b>%1@%2</b>%3 &nbsp; <span style='color:#57606a'>%4</span>")
+                          .arg(v.name.toHtmlEscaped())
+                          .arg(v.version)
+                          .arg(v.parentVersion ? tr(" (from version %1)").arg(*v.parentVersion) : QString(),
+                              v.note.toHtmlEscaped());
     m_draftBar->hide();
     const auto draft = m_drafts.constFind(v.name);
     if (!draftOnly && draft != m_drafts.cend() && draft->text != v.text) {
@@ -863,6 +863,9 @@ void PromptsTab::updateActions()
                                   : tr("Store the editor's text as a new version (never overwrites one), with the "
                                         "note and the version it was edited from"));
     m_note->setEnabled(open);
+    m_title->setText(changed && m_base
+            ? m_titleHtml + tr(" &nbsp; <span style='color:#9a6700'>● edited, not saved</span>")
+            : m_titleHtml);
     const bool canTry = open && m_service && m_candidates && !m_hasError && m_tryJob == 0;
     m_tryIt->setEnabled(canTry);
     m_tryIt->setToolTip(!m_service ? tr("No rerank service for this workspace")
@@ -1006,7 +1009,7 @@ void PromptsTab::newTemplate()
                                                     : QStringLiteral("{{! system }}\n\n{{! user }}\nPick {{k}} of:\n"
                                                                      "{{#candidates}}\n- {{external_id}}: {{title}}\n"
                                                                      "{{/candidates}}\n"));
-    m_title->setText(tr("<b>%1</b> (new, not saved yet)").arg(name.toHtmlEscaped()));
+    m_titleHtml = tr("<b>%1</b> (new, not saved yet)").arg(name.toHtmlEscaped());
     m_draftBar->hide();
     updateDiffChoices();
     updateActions();

@@ -130,6 +130,7 @@ private:
     QString m_name; // the template open in the editor ("" = none)
     std::optional<int> m_base; // the version it was opened from; none for a new template
     QString m_baseText;
+    QString m_titleHtml; // what is open; updateActions() adds the "edited" mark
     QString m_lastDraftText; // what the workspace holds as the draft (or the base text)
     bool m_hasError = false;
     bool m_previewShown = false;
