@@ -223,6 +223,7 @@ void PromptsTab::buildUi()
     m_save->setToolTip(tr("Store the editor's text as a new version (never overwrites one), with the note and the "
                           "version it was edited from"));
     bar->addWidget(m_save);
+    m_save->setShortcut(QKeySequence::Save);
     connect(m_save, &QPushButton::clicked, this, &PromptsTab::saveVersion);
     connect(m_note, &QLineEdit::returnPressed, this, &PromptsTab::saveVersion);
 
@@ -879,8 +880,8 @@ void PromptsTab::updateActions()
 
 void PromptsTab::autosave()
 {
-    if (m_path.isEmpty() || m_name.isEmpty() || m_autosaving)
-        return;
+    if (m_path.isEmpty() || m_name.isEmpty() || m_autosaving || m_saving)
+        return; // a save in flight discards the draft; do not write one behind it
     const QString text = m_editor->toPlainText();
     if (text == m_lastDraftText)
         return;
