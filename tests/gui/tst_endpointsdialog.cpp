@@ -262,6 +262,8 @@ private slots:
     void keyFromEnvironment()
     {
         selectRow(QStringLiteral("local"));
+        QVERIFY(!w<QLineEdit>("endpointKeyEnv")->isEnabled()); // no key yet: the field waits for its mode
+        QTest::mouseClick(w<QRadioButton>("endpointKeyEnvMode"), Qt::LeftButton);
         QTest::keyClicks(w<QLineEdit>("endpointKeyEnv"), QString::fromLatin1(kEnvVar));
         QVERIFY(w<QRadioButton>("endpointKeyEnvMode")->isChecked());
         const QString status = w<QLabel>("endpointKeyStatus")->text();
@@ -297,12 +299,15 @@ private slots:
         const QJsonObject before = stored(QStringLiteral("local"))->toJson();
         auto* key = w<QLineEdit>("endpointKeychainKey");
         QCOMPARE(key->echoMode(), QLineEdit::Password);
+        QTest::mouseClick(w<QRadioButton>("endpointKeychainMode"), Qt::LeftButton);
         QTest::keyClicks(key, QString::fromLatin1(kTypedKey));
         QVERIFY(w<QRadioButton>("endpointKeychainMode")->isChecked());
         QVERIFY(!visibleText().contains(QString::fromLatin1(kTypedKey)));
 
-        if (const QString shot = qEnvironmentVariable("RECWB_ENDPOINTS_SCREENSHOT"); !shot.isEmpty())
+        if (const QString shot = qEnvironmentVariable("RECWB_ENDPOINTS_SCREENSHOT"); !shot.isEmpty()) {
+            QTest::qWait(100); // let pending layout requests run, as a user's event loop would
             QVERIFY(m_dialog->grab().save(shot));
+        }
 
         QSignalSpy changed(m_dialog.get(), &EndpointsDialog::endpointsChanged);
         QSignalSpy failed(m_dialog.get(), &EndpointsDialog::saveFailed);
@@ -316,6 +321,9 @@ private slots:
                 qPrintable(error));
             QCOMPARE(changed.count(), 0);
             QCOMPARE(stored(QStringLiteral("local"))->toJson(), before);
+            // The key section said so before anything was typed or saved.
+            QVERIFY2(w<QLabel>("endpointKeyStatus")->text().contains(QStringLiteral("keychain is unavailable here")),
+                qPrintable(w<QLabel>("endpointKeyStatus")->text()));
             QSKIP(
                 qPrintable(QStringLiteral("the unavailable path passed; no OS keychain answers here: %1").arg(error)));
         }

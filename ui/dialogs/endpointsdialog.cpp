@@ -215,6 +215,7 @@ void EndpointsDialog::buildUi()
     m_concurrency->setRange(1, 256);
     m_concurrency->setToolTip(tr("Calls in flight at once"));
     auto* requests = new QHBoxLayout;
+    requests->addWidget(new QLabel(tr("timeout"), m_form));
     requests->addWidget(m_timeout);
     requests->addWidget(new QLabel(tr("retries"), m_form));
     requests->addWidget(m_retries);
@@ -286,11 +287,13 @@ void EndpointsDialog::buildUi()
     m_keyStatus->setObjectName(QStringLiteral("endpointKeyStatus"));
     m_keyStatus->setWordWrap(true);
     m_keyStatus->setTextFormat(Qt::RichText);
-    auto* keyGrid = new QFormLayout(m_keyBox);
+    auto* keyGrid = new QFormLayout;
     keyGrid->addRow(m_keyNone);
     keyGrid->addRow(m_keyEnvMode, m_keyEnv);
     keyGrid->addRow(m_keychainMode, m_keychainKey);
-    keyGrid->addRow(m_keyStatus);
+    auto* keyColumn = new QVBoxLayout(m_keyBox);
+    keyColumn->addLayout(keyGrid);
+    keyColumn->addWidget(m_keyStatus); // outside the form layout, so a long message wraps instead of being cut
 
     m_error = new QLabel(m_form);
     m_error->setObjectName(QStringLiteral("endpointError"));
@@ -322,7 +325,7 @@ void EndpointsDialog::buildUi()
     form->addRow(tr("Kind:"), m_kind);
     form->addRow(tr("Base URL:"), m_baseUrl);
     form->addRow(tr("Model:"), m_modelName);
-    form->addRow(tr("Timeout:"), requests);
+    form->addRow(tr("Requests:"), requests);
     form->addRow(tr("Temperature:"), sampling);
     form->addRow(tr("Structured output:"), m_structured);
     form->addRow(QString(), m_insecure);
@@ -366,16 +369,32 @@ void EndpointsDialog::buildUi()
         if (on)
             updateKeyStatus();
     });
-    connect(m_keyEnv, &QLineEdit::textChanged, this, [this] {
-        if (!m_keyEnv->text().isEmpty())
-            setKeyMode(KeyMode::Env);
-        updateKeyStatus();
-    });
-    connect(m_keychainKey, &QLineEdit::textChanged, this, [this] {
-        if (!m_keychainKey->text().isEmpty())
-            setKeyMode(KeyMode::Keychain);
-        updateKeyStatus();
-    });
+    // Whether a keychain answers here at all: told before anyone types a key.
+    connect(m_keys->has(QStringLiteral("recwb-availability-probe")), &rerank::KeyJob::finished, this,
+        [this](const rerank::KeyStoreResult& r) {
+            if (r.status == rerank::KeyStoreResult::Status::Unavailable)
+                m_keychainProblem = r.error.section(QStringLiteral("unavailable: "), 1);
+            updateKeyStatus();
+        });
+    connect(m_keyEnv, &QLineEdit::textChanged, this, [this] { updateKeyStatus(); });
+    connect(m_keychainKey, &QLineEdit::textChanged, this, [this] { updateKeyStatus(); });
+    connect(m_keyEnvMode, &QRadioButton::clicked, m_keyEnv, qOverload<>(&QWidget::setFocus));
+    connect(m_keychainMode, &QRadioButton::clicked, m_keychainKey, qOverload<>(&QWidget::setFocus));
+    // Any edit marks the form unsaved, except while fillForm() is filling it.
+    auto dirty = [this] {
+        if (!m_filling)
+            m_status->setText(tr("<i>unsaved changes</i>"));
+    };
+    for (QLineEdit* e :
+        { m_name, m_baseUrl, m_modelName, m_priceInput, m_priceCached, m_priceOutput, m_keyEnv, m_keychainKey })
+        connect(e, &QLineEdit::textEdited, this, dirty);
+    for (QSpinBox* b : { m_timeout, m_retries, m_concurrency, m_maxTokens })
+        connect(b, &QSpinBox::valueChanged, this, dirty);
+    connect(m_temperature, &QDoubleSpinBox::valueChanged, this, dirty);
+    for (QComboBox* c : { m_kind, m_structured })
+        connect(c, &QComboBox::currentIndexChanged, this, dirty);
+    connect(m_insecure, &QCheckBox::toggled, this, dirty);
+    connect(m_keyModes, &QButtonGroup::idToggled, this, dirty);
     connect(m_name, &QLineEdit::textEdited, this, [this] { m_error->hide(); });
     connect(m_baseUrl, &QLineEdit::textEdited, this, [this] { m_error->hide(); });
     setBusy(false);
@@ -463,6 +482,8 @@ void EndpointsDialog::showSelected()
 
 void EndpointsDialog::fillForm(const rerank::EndpointProfile& e, const QString& originalName)
 {
+    const bool other = originalName != m_originalName || originalName.isEmpty();
+    m_filling = true;
     m_originalName = originalName;
     m_storedEntry = originalName.isEmpty() ? QString() : e.keychainEntry;
     m_probeText.clear();
@@ -488,9 +509,13 @@ void EndpointsDialog::fillForm(const rerank::EndpointProfile& e, const QString& 
     }
     setKeyMode(!e.keyEnv.isEmpty() ? KeyMode::Env : !e.keychainEntry.isEmpty() ? KeyMode::Keychain : KeyMode::None);
     m_error->hide();
-    m_status->clear();
+    if (other) {
+        m_status->clear();
+        m_testResult->clear();
+    }
     updateKindDependent();
     updateKeyStatus();
+    m_filling = false;
     if (!m_storedEntry.isEmpty())
         probeKeychain(m_storedEntry);
 }
@@ -530,6 +555,8 @@ void EndpointsDialog::updateKeyStatus()
     const bool stored = !m_storedEntry.isEmpty();
     m_keychainKey->setPlaceholderText(stored ? tr("stored in keychain — type a new key to replace it")
                                              : tr("paste the API key; it is stored on Save and never shown again"));
+    m_keyEnv->setEnabled(keyMode() == KeyMode::Env);
+    m_keychainKey->setEnabled(keyMode() == KeyMode::Keychain);
     QString text;
     switch (keyMode()) {
     case KeyMode::None: {
@@ -550,7 +577,10 @@ void EndpointsDialog::updateKeyStatus()
         break;
     }
     case KeyMode::Keychain:
-        if (!m_keychainKey->text().isEmpty())
+        if (!m_keychainProblem.isEmpty() && m_probeText.isEmpty())
+            text = red(tr("The OS keychain is unavailable here: %1. Keep the key in an environment variable instead.")
+                           .arg(m_keychainProblem.toHtmlEscaped()));
+        else if (!m_keychainKey->text().isEmpty())
             text = tr("A new key will be stored in the OS keychain on Save.");
         else if (stored)
             text = m_probeText.isEmpty() ? tr("stored in keychain") : m_probeText;
@@ -739,8 +769,8 @@ void EndpointsDialog::save()
                 showError(tr("The key was not stored, and nothing was saved: %1.%2")
                               .arg(r.error,
                                   r.status == rerank::KeyStoreResult::Status::Unavailable
-                                      ? tr(" The OS keychain is unavailable here: keep the key in an environment "
-                                           "variable and choose \"From environment variable\".")
+                                      ? tr(" Keep the key in an environment variable and choose \"From environment "
+                                           "variable\".")
                                       : QString()));
                 return;
             }
@@ -826,18 +856,20 @@ void EndpointsDialog::test()
 
 void EndpointsDialog::showTestResult(const rerank::EndpointTestResult& r)
 {
+    const QString who = r.endpoint.toHtmlEscaped();
     if (r.offline) {
-        m_testResult->setText(tr("<b>ok</b> — offline reranker: no network needed"));
+        m_testResult->setText(tr("%1: <b>ok</b> — offline reranker: no network needed").arg(who));
         return;
     }
     if (r.ok()) {
-        QString text
-            = tr("<b>ok</b> — HTTP %1 in <b>%2 ms</b><br>model that answered: <b>%3</b><br>%4 input / %5 output tokens")
-                  .arg(r.httpStatus)
-                  .arg(r.latencyMs, 0, 'f', 0)
-                  .arg(r.model.isEmpty() ? tr("(not named in the answer)") : r.model.toHtmlEscaped())
-                  .arg(r.usage.inputTokens)
-                  .arg(r.usage.outputTokens);
+        QString text = tr("%1: <b>ok</b> — HTTP %2 in <b>%3 ms</b><br>model that answered: <b>%4</b><br>"
+                          "%5 input / %6 output tokens")
+                           .arg(who)
+                           .arg(r.httpStatus)
+                           .arg(r.latencyMs, 0, 'f', 0)
+                           .arg(r.model.isEmpty() ? tr("(not named in the answer)") : r.model.toHtmlEscaped())
+                           .arg(r.usage.inputTokens)
+                           .arg(r.usage.outputTokens);
         if (r.finish == rerank::FinishReason::Truncated)
             text += tr("<br>(the answer was cut at the test's 16-token limit: fine for a test)");
         m_testResult->setText(text);
@@ -846,11 +878,11 @@ void EndpointsDialog::showTestResult(const rerank::EndpointTestResult& r)
     QString why = r.error;
     if (const QString prefix = QStringLiteral("endpoint '%1': ").arg(r.endpoint); why.startsWith(prefix))
         why = why.mid(prefix.size());
-    m_testResult->setText(red(
-        tr("<b>%1</b>%2 after %3 ms<br>POST %4<br>%5")
-            .arg(rerank::callStatusName(r.status), r.httpStatus > 0 ? tr(" (HTTP %1)").arg(r.httpStatus) : QString())
-            .arg(r.latencyMs, 0, 'f', 0)
-            .arg(r.url.toHtmlEscaped(), why.toHtmlEscaped())));
+    m_testResult->setText(red(tr("%1: <b>%2</b>%3 after %4 ms<br>POST %5<br>%6")
+                                  .arg(who, rerank::callStatusName(r.status),
+                                      r.httpStatus > 0 ? tr(" (HTTP %1)").arg(r.httpStatus) : QString())
+                                  .arg(r.latencyMs, 0, 'f', 0)
+                                  .arg(r.url.toHtmlEscaped(), why.toHtmlEscaped())));
 }
 
 } // namespace recwb::ui

@@ -94,6 +94,8 @@ private:
     QString m_originalName; // the stored name of the endpoint in the form; empty for a new one
     QString m_storedEntry; // its keychain entry as stored
     QString m_probeText; // what the keychain said about m_storedEntry
+    QString m_keychainProblem; // why no keychain answers here; empty when one does (or not known yet)
+    bool m_filling = false;
 
     QTableView* m_list;
     QPushButton* m_add;
