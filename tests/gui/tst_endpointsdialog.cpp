@@ -14,6 +14,7 @@
 #include <QFile>
 #include <QLabel>
 #include <QLineEdit>
+#include <QPointer>
 #include <QPushButton>
 #include <QRadioButton>
 #include <QSignalSpy>
@@ -351,6 +352,19 @@ private slots:
         QVERIFY(r.offline && r.ok());
         QVERIFY(w<QLabel>("endpointTestResult")->text().contains(QStringLiteral("no network needed")));
         QCOMPARE(m_server.requestCount(), 0);
+    }
+
+    // The way the Prompts and Rerank tabs open it: non-modal, gone when closed.
+    void showForDeletesOnClose()
+    {
+        QWidget host;
+        QPointer<EndpointsDialog> d = EndpointsDialog::showFor(m_ws, &host);
+        QVERIFY(d && d->isVisible());
+        QSignalSpy loaded(d.data(), &EndpointsDialog::endpointsLoaded);
+        QVERIFY(loaded.wait(20000));
+        QVERIFY(d->model()->rowOf(QStringLiteral("local")) >= 0);
+        d->close();
+        QTRY_VERIFY(d.isNull());
     }
 
     void cleanupTestCase() { m_dialog.reset(); }

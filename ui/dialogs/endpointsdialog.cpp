@@ -145,6 +145,14 @@ EndpointsDialog::EndpointsDialog(const QString& workspacePath, QWidget* parent)
     reload(QString());
 }
 
+EndpointsDialog* EndpointsDialog::showFor(const QString& workspacePath, QWidget* parent)
+{
+    auto* dialog = new EndpointsDialog(workspacePath, parent);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    dialog->show();
+    return dialog;
+}
+
 EndpointsDialog::~EndpointsDialog()
 {
     ++m_loadJob; // late worker results are dropped by their QPointer/context anyway

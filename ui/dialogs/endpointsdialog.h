@@ -36,14 +36,18 @@ class EndpointsModel;
 // request and shows status, latency, the model that answered and the error.
 // Database reads and writes run on a worker with their own Workspace; keychain jobs and the
 // test call are asynchronous on the GUI thread. Nothing here blocks.
-// Open it from any tab with `new EndpointsDialog(path, this)` and connect endpointsChanged()
-// to reload that tab's endpoint list.
+// Open it from any tab with showFor(path, this) and connect endpointsChanged() to reload
+// that tab's endpoint list.
 class EndpointsDialog final : public QDialog {
     Q_OBJECT
 
 public:
     explicit EndpointsDialog(const QString& workspacePath, QWidget* parent = nullptr);
     ~EndpointsDialog() override;
+
+    // Opens a non-modal dialog that deletes itself when closed; connect endpointsChanged()
+    // of the returned dialog to reload the caller's endpoint list.
+    static EndpointsDialog* showFor(const QString& workspacePath, QWidget* parent);
 
     EndpointsModel* model() const { return m_model; }
     const QString& workspacePath() const { return m_path; }
