@@ -1,4 +1,5 @@
 #include "data/workspace.h"
+#include "dialogs/endpointsdialog.h"
 #include "mainwindow.h"
 #include "prompts/mustachehighlighter.h"
 #include "prompts/promptstab.h"
@@ -256,6 +257,19 @@ private slots:
         QVERIFY2(m.hasMatch(), qPrintable(estimate->text()));
         const double usd = (m.captured(1).toDouble() * 0.4 + m.captured(2).toDouble() * 1.6) / 1e6;
         QVERIFY2(std::abs(m.captured(3).toDouble() - usd) < 1e-5, qPrintable(estimate->text()));
+
+        // Endpoints… opens the endpoints dialog; what it writes reaches the endpoint list.
+        QTest::mouseClick(ui.tab->findChild<QPushButton*>(QStringLiteral("promptEndpoints")), Qt::LeftButton);
+        auto* dialog = ui.tab->findChild<EndpointsDialog*>();
+        QVERIFY(dialog && dialog->isVisible());
+        QCOMPARE(dialog->workspacePath(), path);
+        addEndpoint(path, QStringLiteral("added-later"), QStringLiteral("http://127.0.0.1:9/v1"));
+        QSignalSpy loaded(ui.tab, &PromptsTab::versionsLoaded);
+        emit dialog->endpointsChanged(); // what the dialog emits after a save
+        QVERIFY(loaded.wait(30000));
+        QVERIFY(endpoint->findData(QStringLiteral("added-later")) >= 0);
+        QCOMPARE(endpoint->currentData().toString(), QStringLiteral("priced")); // the choice is kept
+        dialog->close();
 
         // A cold user: the cold-start candidates and the user's values in the variables.
         auto* users = ui.tab->findChild<QComboBox*>(QStringLiteral("promptUser"));

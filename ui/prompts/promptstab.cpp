@@ -7,6 +7,7 @@
 #include "common/tablemodel.h"
 #include "data/dataset.h"
 #include "data/workspace.h"
+#include "dialogs/endpointsdialog.h"
 #include "pipeline/promptpreview.h"
 #include "pipeline/rerankservice.h"
 #include "prompts/mustachehighlighter.h"
@@ -317,10 +318,23 @@ void PromptsTab::buildUi()
     connect(m_candidateCount, &QSpinBox::valueChanged, this, &PromptsTab::requestCandidates);
     connect(m_k, &QSpinBox::valueChanged, this, [this] { m_renderTimer->start(); });
 
+    m_endpointsButton = new QPushButton(tr("Endpoints…"));
+    m_endpointsButton->setObjectName(QStringLiteral("promptEndpoints"));
+    m_endpointsButton->setToolTip(tr("Add, edit or test endpoints and their keys"));
+    connect(m_endpointsButton, &QPushButton::clicked, this, [this] {
+        if (m_path.isEmpty())
+            return;
+        auto* dialog = EndpointsDialog::showFor(m_path, this);
+        connect(dialog, &EndpointsDialog::endpointsChanged, this, [this] { reloadLists(); });
+    });
+    auto* endpointRow = new QHBoxLayout;
+    endpointRow->addWidget(m_endpoint, 1);
+    endpointRow->addWidget(m_endpointsButton);
+
     auto* form = new QFormLayout;
     form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
     form->addRow(tr("User:"), m_userCombo);
-    form->addRow(tr("Endpoint:"), m_endpoint);
+    form->addRow(tr("Endpoint:"), endpointRow);
     auto* counts = new QHBoxLayout;
     counts->addWidget(m_candidateCount);
     counts->addWidget(new QLabel(tr("K:")));
@@ -639,6 +653,7 @@ void PromptsTab::editorChanged()
 void PromptsTab::requestCandidates()
 {
     ++m_candidateJob;
+    ++m_renderJob; // a render for the previous user or candidates must not land after this
     m_candidates.reset();
     if (!m_dataset || m_user < 0 || m_user >= m_dataset->numUsers())
         return;

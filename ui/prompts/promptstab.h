@@ -161,6 +161,7 @@ private:
     QLabel* m_position;
     QComboBox* m_userCombo;
     QComboBox* m_endpoint;
+    QPushButton* m_endpointsButton;
     QSpinBox* m_candidateCount;
     QSpinBox* m_k;
     QLabel* m_estimate;
