@@ -7,6 +7,12 @@
 #include <functional>
 #include <optional>
 
+namespace recwb::pipeline {
+class RerankService;
+struct RerankRequest;
+struct RerankReply;
+}
+
 namespace recwb::cli {
 
 // One subcommand: its parser is set up by `setup`, then `run` gets the parsed options.
@@ -42,5 +48,8 @@ QString action(const QCommandLineParser& p, const QStringList& accepted, const Q
 // --name as an integer / a number; fallback (nullopt) when absent; an Error when not one.
 int intOption(const QCommandLineParser& p, const QString& name, int fallback);
 std::optional<double> doubleOption(const QCommandLineParser& p, const QString& name);
+// Submits a request to the rerank service and waits for its reply, running this thread's
+// event loop meanwhile (the service works on its own thread); progress goes to stderr.
+pipeline::RerankReply awaitRerank(pipeline::RerankService& service, pipeline::RerankRequest request);
 
 } // namespace recwb::cli

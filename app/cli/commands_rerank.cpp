@@ -2,9 +2,7 @@
 
 #include "cf/snapshots.h"
 #include "data/workspace.h"
-#include "pipeline/batch.h"
-#include "pipeline/rerankpipeline.h"
-#include "rerank/llm/llmclient.h"
+#include "pipeline/rerankservice.h"
 #include "rerank/store.h"
 #include "util/error.h"
 
@@ -17,6 +15,32 @@
 #include <QJsonDocument>
 
 namespace recwb::cli {
+
+pipeline::RerankReply awaitRerank(pipeline::RerankService& service, pipeline::RerankRequest request)
+{
+    pipeline::RerankReply reply;
+    QEventLoop loop;
+    const auto printer = progressPrinter();
+    quint64 job = 0;
+    const QMetaObject::Connection progress = QObject::connect(&service, &pipeline::RerankService::jobProgress, &loop,
+        [&job, printer](quint64 id, int done, int total) {
+            if (id == job && printer && total > 1)
+                printer(static_cast<double>(done) / total, QStringLiteral("reranked %1 of %2").arg(done).arg(total));
+        });
+    const QMetaObject::Connection finished = QObject::connect(&service, &pipeline::RerankService::jobFinished, &loop,
+        [&](quint64 id, const pipeline::RerankReply& r) {
+            if (id != job)
+                return;
+            reply = r;
+            loop.quit();
+        });
+    job = service.submit(std::move(request)); // the reply always comes from a later event-loop turn
+    loop.exec();
+    QObject::disconnect(progress);
+    QObject::disconnect(finished);
+    return reply;
+}
+
 namespace {
 
 QString priceText(const std::optional<double>& v)
@@ -494,19 +518,14 @@ const Registrar rerankCommand { Command {
         options.extraParams = { { QStringLiteral("cf_model"), model->algorithm() },
             { QStringLiteral("cf_model_source"), note } };
 
-        pipeline::PipelineContext ctx(*ws, ds, *model);
-        rerank::LlmClient client;
-        pipeline::BatchReranker batch(ctx, client, options);
-        QEventLoop loop;
-        QObject::connect(&batch, &pipeline::BatchReranker::finished, &loop, &QEventLoop::quit);
-        const auto printer = progressPrinter();
-        QObject::connect(&batch, &pipeline::BatchReranker::progress, &batch, [&printer](int done, int total) {
-            if (printer && total > 1)
-                printer(static_cast<double>(done) / total, QStringLiteral("reranked %1 of %2").arg(done).arg(total));
-        });
-        batch.start(users);
-        loop.exec();
-        const pipeline::BatchReport& report = batch.report();
+        pipeline::RerankService service;
+        service.open(ws->path());
+        pipeline::RerankRequest request;
+        request.dataset = std::shared_ptr<const Dataset>(&ds, [](const Dataset*) {}); // outlives the service
+        request.cfModel = model;
+        request.users = users;
+        request.options = options;
+        const pipeline::BatchReport report = awaitRerank(service, std::move(request)).report;
         if (!report.error.isEmpty())
             throw Error(report.error);
 

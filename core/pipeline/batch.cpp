@@ -79,13 +79,41 @@ BatchReranker::~BatchReranker()
             j.call->disconnect(this);
 }
 
+void BatchReranker::start(const rerank::PromptUser& whatIf)
+{
+    if (m_running)
+        throw Error(QStringLiteral("rerank batch: already running"));
+    if (m_options.probeOrders >= 2)
+        throw Error(QStringLiteral("rerank batch: the position-bias probe runs on dataset users, not a what-if user"));
+    m_whatIf = whatIf;
+    begin({ -1 }, 1);
+}
+
 void BatchReranker::start(const std::vector<int32_t>& users)
 {
     if (m_running)
         throw Error(QStringLiteral("rerank batch: already running"));
+    m_whatIf.reset();
     const Dataset& ds = m_ctx.dataset();
+    QSet<int32_t> seen;
+    std::vector<int32_t> distinct;
+    for (const int32_t u : users) {
+        if (u < 0 || u >= ds.numUsers())
+            throw Error(QStringLiteral("rerank batch: no user with index %1").arg(u));
+        if (!seen.contains(u)) {
+            seen.insert(u);
+            distinct.push_back(u);
+        }
+    }
+    begin(distinct, static_cast<int>(distinct.size()));
+}
+
+void BatchReranker::begin(const std::vector<int32_t>& users, int distinctUsers)
+{
     // Configuration first: nothing is sent when any of it is wrong.
-    const QStringList names = m_options.cascade.isEmpty() ? QStringList { QString() } : m_options.cascade;
+    m_noReranker = m_options.cascade == QStringList { QStringLiteral("none") };
+    const QStringList names
+        = m_options.cascade.isEmpty() || m_noReranker ? QStringList { QString() } : m_options.cascade;
     if (!m_options.model.isEmpty() && names.size() > 1)
         throw Error(QStringLiteral("rerank batch: --model applies to a single endpoint, not to a cascade"));
     m_tiers.clear();
@@ -108,19 +136,19 @@ void BatchReranker::start(const std::vector<int32_t>& users)
                                            "--price-output, or in the price table)")
                                 .arg(t.profile.name, t.profile.model));
     }
-    m_prompt = m_ctx.promptTemplate(m_options.prompt);
-    m_coldPrompt = m_options.coldPrompt.isEmpty() ? m_prompt : m_ctx.promptTemplate(m_options.coldPrompt);
+    if (m_options.draft) {
+        rerank::checkTemplate(*m_options.draft); // throws naming line and column
+        m_prompt = *m_options.draft;
+        m_coldPrompt = m_prompt;
+    } else {
+        m_prompt = m_ctx.promptTemplate(m_options.prompt);
+        m_coldPrompt = m_options.coldPrompt.isEmpty() ? m_prompt : m_ctx.promptTemplate(m_options.coldPrompt);
+    }
     m_concurrency = m_options.concurrency > 0 ? m_options.concurrency : std::max(1, m_tiers.front().profile.maxConcurrent);
 
     m_jobs.clear();
-    QSet<int32_t> seen;
     const int orders = m_options.probeOrders >= 2 ? m_options.probeOrders : 1;
     for (const int32_t u : users) {
-        if (u < 0 || u >= ds.numUsers())
-            throw Error(QStringLiteral("rerank batch: no user with index %1").arg(u));
-        if (seen.contains(u))
-            continue;
-        seen.insert(u);
         for (int o = 0; o < orders; ++o) {
             Job j;
             j.user = u;
@@ -133,15 +161,26 @@ void BatchReranker::start(const std::vector<int32_t>& users)
     if (m_options.storeRun) {
         rerank::store::RunInfo run;
         run.promptName = m_prompt.name;
-        run.promptVersion = m_prompt.version;
-        run.endpoint = m_tiers.front().profile.name;
+        if (!m_options.draft)
+            run.promptVersion = m_prompt.version;
+        run.endpoint = m_noReranker ? QStringLiteral("none") : m_tiers.front().profile.name;
         QJsonArray cascade;
         for (const TierInfo& t : m_tiers)
             cascade.append(QJsonObject { { QStringLiteral("endpoint"), t.profile.name },
                 { QStringLiteral("model"), t.profile.model } });
         run.params = m_options.extraParams;
         run.params.insert(QStringLiteral("mode"), orders > 1 ? QStringLiteral("probe") : QStringLiteral("batch"));
-        run.params.insert(QStringLiteral("template"), m_prompt.ref());
+        run.params.insert(QStringLiteral("template"), m_options.draft ? m_prompt.name + u"@draft" : m_prompt.ref());
+        if (m_options.draft)
+            run.params.insert(QStringLiteral("draft_text"), m_prompt.text);
+        if (m_whatIf) {
+            QJsonArray history;
+            for (const rerank::HistoryEntry& h : m_whatIf->history)
+                if (h.item >= 0 && h.item < m_ctx.dataset().numItems())
+                    history.append(m_ctx.dataset().items[static_cast<size_t>(h.item)].externalId);
+            run.params.insert(QStringLiteral("what_if"),
+                QJsonObject { { QStringLiteral("user"), m_whatIf->id }, { QStringLiteral("history"), history } });
+        }
         run.params.insert(QStringLiteral("cold_template"), m_coldPrompt.ref());
         run.params.insert(QStringLiteral("cascade"), cascade);
         run.params.insert(QStringLiteral("candidates"), m_options.candidates);
@@ -149,7 +188,7 @@ void BatchReranker::start(const std::vector<int32_t>& users)
         run.params.insert(QStringLiteral("routing"), m_options.routing.toJson());
         run.params.insert(QStringLiteral("concurrency"), m_concurrency);
         run.params.insert(QStringLiteral("bypass_cache"), m_options.bypassCache);
-        run.params.insert(QStringLiteral("users"), static_cast<int>(seen.size()));
+        run.params.insert(QStringLiteral("users"), distinctUsers);
         if (orders > 1) {
             run.params.insert(QStringLiteral("probe_orders"), orders);
             run.params.insert(QStringLiteral("seed"), static_cast<double>(m_options.seed));
@@ -260,11 +299,22 @@ void BatchReranker::pump()
 bool BatchReranker::launch(size_t index)
 {
     Job& job = m_jobs[index];
-    const Dataset& ds = m_ctx.dataset();
-    const bool cold = ds.isCold(job.user, m_ctx.coldThreshold());
-    job.prepared = prepareUser(m_ctx, job.user, cold ? m_coldPrompt : m_prompt, m_options.candidates, m_options.k,
-        job.shuffleSeed);
+    const rerank::PromptUser* whatIf = job.user < 0 && m_whatIf ? &*m_whatIf : nullptr;
+    const bool cold = isColdUser(m_ctx, job.user, whatIf);
+    const rerank::PromptTemplate& tmpl = cold ? m_coldPrompt : m_prompt;
+    job.prepared = whatIf
+        ? prepareUser(m_ctx, *whatIf, tmpl, m_options.candidates, m_options.k, 0, m_options.source)
+        : prepareUser(m_ctx, job.user, tmpl, m_options.candidates, m_options.k, job.shuffleSeed, m_options.source);
     PreparedUser& p = *job.prepared;
+    if (m_options.draft)
+        p.outcome.templateRef = m_prompt.name + u"@draft";
+    if (m_noReranker) {
+        p.outcome.endpoint = QStringLiteral("none");
+        p.outcome.kind = rerank::ProviderKind::Offline;
+        if (!p.candidates.empty())
+            keepCfOrder(p, QStringLiteral("none"));
+        return true;
+    }
     const rerank::EndpointProfile& first = m_tiers.front().profile;
     p.outcome.endpoint = first.name;
     p.outcome.model = first.model;
@@ -376,8 +426,9 @@ void BatchReranker::complete(size_t index)
     ++m_done;
     if (m_options.storeRun && m_options.probeOrders < 2) {
         try {
-            rerank::store::putRunResult(m_ctx.workspace(), m_report.runId,
-                m_ctx.dataset().users[static_cast<size_t>(job.user)].dbId, job.outcome->toJson());
+            // A what-if user has no row in users: stored under user id -1, history in the run's params.
+            const qint64 dbId = job.user >= 0 ? m_ctx.dataset().users[static_cast<size_t>(job.user)].dbId : -1;
+            rerank::store::putRunResult(m_ctx.workspace(), m_report.runId, dbId, job.outcome->toJson());
         } catch (const Error& e) {
             fail(e.message());
         }

@@ -30,8 +30,13 @@ struct BatchOptions {
     // Endpoint names, cheapest first: a user whose answer from one is unusable (invalid
     // answer, failed call, timeout, open circuit) is sent to the next. Empty = the
     // workspace default endpoint.
+    // {"none"}: no reranker, every user keeps the CF order (route "none"; nothing is sent).
     QStringList cascade;
     QString model; // model override; only with a single endpoint
+    CandidateSource source = CandidateSource::Auto;
+    // An unsaved template used for every user instead of prompt / coldPrompt (never stored
+    // as a version; the run records it as NAME@draft).
+    std::optional<rerank::PromptTemplate> draft;
     int candidates = 50;
     int k = 10;
     bool bypassCache = false;
@@ -80,6 +85,8 @@ public:
     // Resolves templates and endpoints (throws Error on bad configuration before any
     // work) and starts. Users are dataset indices; duplicates are reranked once.
     void start(const std::vector<int32_t>& users);
+    // One user given by a history of dataset items (a what-if, a new user) instead.
+    void start(const rerank::PromptUser& whatIf);
     // Stops sending; calls in flight are canceled; finished() follows with what is done.
     void cancel();
     bool isRunning() const { return m_running; }
@@ -91,7 +98,7 @@ signals:
 
 private:
     struct Job {
-        int32_t user = -1;
+        int32_t user = -1; // -1: m_whatIf
         quint64 shuffleSeed = 0;
         std::optional<PreparedUser> prepared;
         std::optional<RerankOutcome> outcome;
@@ -104,6 +111,7 @@ private:
         int lookedUpTier = -1; // the tier whose cache lookup is done (a budget wait skips a second one)
     };
 
+    void begin(const std::vector<int32_t>& users, int distinctUsers);
     void pump();
     bool launch(size_t index); // true when the job finished synchronously
     bool sendTier(size_t index); // true when finished synchronously
@@ -119,6 +127,8 @@ private:
     std::vector<TierInfo> m_tiers;
     rerank::PromptTemplate m_prompt;
     rerank::PromptTemplate m_coldPrompt;
+    std::optional<rerank::PromptUser> m_whatIf;
+    bool m_noReranker = false; // cascade {"none"}
     std::vector<Job> m_jobs;
     size_t m_next = 0;
     int m_active = 0; // jobs waiting on a call

@@ -203,30 +203,61 @@ rerank::ResponseCache& PipelineContext::cache()
 
 // ---- stages ----
 
-PreparedUser prepareUser(PipelineContext& ctx, int32_t user, const rerank::PromptTemplate& tmpl, int candidates, int k,
-    quint64 shuffleSeed)
+namespace {
+
+// Stages 1-3 for a dataset user (whatIf null) or a what-if user.
+PreparedUser prepare(PipelineContext& ctx, int32_t user, const rerank::PromptUser* whatIf,
+    const rerank::PromptTemplate& tmpl, int candidates, int k, quint64 shuffleSeed, CandidateSource source)
 {
     const Dataset& ds = ctx.dataset();
-    if (user < 0 || user >= ds.numUsers())
-        throw Error(QStringLiteral("rerank: no user with index %1").arg(user));
     PreparedUser p;
     p.user = user;
+    if (whatIf)
+        p.whatIf = *whatIf;
     const int n = std::max(1, candidates);
     p.k = std::clamp(k, 1, n);
     RerankOutcome& o = p.outcome;
-    o.userId = ds.users[static_cast<size_t>(user)].externalId;
+    o.userId = whatIf ? whatIf->id : ds.users[static_cast<size_t>(user)].externalId;
     o.templateRef = tmpl.ref();
 
     QElapsedTimer timer;
     timer.start();
     // 1. Candidates: CF on the user's history, or the cold-start blend for cold users.
-    o.coldStart = ds.isCold(user, ctx.coldThreshold());
+    std::vector<int32_t> items;
+    std::vector<float> values;
+    if (whatIf) { // sorted and unique, as the models expect of a history row
+        std::vector<std::pair<int32_t, float>> rows;
+        for (const rerank::HistoryEntry& h : whatIf->history) {
+            if (h.item < 0 || h.item >= ds.numItems())
+                throw Error(QStringLiteral("rerank: what-if user \"%1\" names no item with index %2")
+                                .arg(whatIf->id)
+                                .arg(h.item));
+            rows.emplace_back(h.item, h.value);
+        }
+        std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        for (const auto& [item, value] : rows)
+            if (items.empty() || items.back() != item) {
+                items.push_back(item);
+                values.push_back(value);
+            }
+    }
+    const cf::History history
+        = whatIf ? cf::History::adHoc(items, values) : cf::History::ofUser(ds.userItems, user);
+    const bool cold = isColdUser(ctx, user, whatIf);
+    o.coldStart = source == CandidateSource::ColdStart || (source == CandidateSource::Auto && cold);
     if (o.coldStart) {
-        const auto& cold = ctx.coldStart();
-        for (const auto& c : cold.recommend(cold.userFromDataset(ds, ds.userItems, user), n))
+        const auto& blend = ctx.coldStart();
+        coldstart::ColdUser cu;
+        if (whatIf) {
+            cu.history = history;
+            cu.profile = whatIf->profile;
+        } else {
+            cu = blend.userFromDataset(ds, ds.userItems, user);
+        }
+        for (const auto& c : blend.recommend(cu, n))
             p.scored.push_back({ c.item, c.score });
     } else {
-        p.scored = cf::recommend(ctx.cfModel(), cf::History::ofUser(ds.userItems, user), n);
+        p.scored = cf::recommend(ctx.cfModel(), history, n);
     }
     p.candidates = rerank::candidatesFrom(ds, p.scored);
     o.candidateCount = static_cast<int>(p.candidates.size());
@@ -246,7 +277,8 @@ PreparedUser prepareUser(PipelineContext& ctx, int32_t user, const rerank::Promp
     rerank::EnrichOptions enrichOptions;
     enrichOptions.k = p.k;
     enrichOptions.coldThreshold = ctx.coldThreshold();
-    const QJsonObject variables = rerank::enrich(ds, user, shown, enrichOptions);
+    const QJsonObject variables = whatIf ? rerank::enrich(ds, *whatIf, shown, enrichOptions)
+                                         : rerank::enrich(ds, user, shown, enrichOptions);
     o.stageMs.enrichment = lap(timer);
 
     // 3. Render (also for the offline reranker: a template error is an error everywhere).
@@ -258,13 +290,38 @@ PreparedUser prepareUser(PipelineContext& ctx, int32_t user, const rerank::Promp
     return p;
 }
 
+} // namespace
+
+bool isColdUser(const PipelineContext& ctx, int32_t user, const rerank::PromptUser* whatIf)
+{
+    if (whatIf)
+        return static_cast<int>(whatIf->history.size()) < ctx.coldThreshold();
+    return ctx.dataset().isCold(user, ctx.coldThreshold());
+}
+
+PreparedUser prepareUser(PipelineContext& ctx, int32_t user, const rerank::PromptTemplate& tmpl, int candidates, int k,
+    quint64 shuffleSeed, CandidateSource source)
+{
+    if (user < 0 || user >= ctx.dataset().numUsers())
+        throw Error(QStringLiteral("rerank: no user with index %1").arg(user));
+    return prepare(ctx, user, nullptr, tmpl, candidates, k, shuffleSeed, source);
+}
+
+PreparedUser prepareUser(PipelineContext& ctx, const rerank::PromptUser& user, const rerank::PromptTemplate& tmpl,
+    int candidates, int k, quint64 shuffleSeed, CandidateSource source)
+{
+    return prepare(ctx, -1, &user, tmpl, candidates, k, shuffleSeed, source);
+}
+
 void rerankOffline(PipelineContext& ctx, PreparedUser& p)
 {
     QElapsedTimer timer;
     timer.start();
     rerank::OfflineOptions offline;
     offline.k = p.k;
-    p.outcome.result = rerank::OfflineReranker(ctx.dataset(), ctx.content()).rerank(p.user, p.candidates, offline);
+    const rerank::OfflineReranker reranker(ctx.dataset(), ctx.content());
+    p.outcome.result = p.whatIf ? reranker.rerank(p.whatIf->history, p.candidates, offline)
+                                : reranker.rerank(p.user, p.candidates, offline);
     p.outcome.cost = 0.0;
     p.outcome.stageMs.llm = lap(timer);
 }

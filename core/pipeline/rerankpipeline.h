@@ -34,6 +34,13 @@ class ResponseCache;
 // users around asynchronous calls (one user is a batch of one).
 namespace recwb::pipeline {
 
+// Where a user's candidates come from.
+enum class CandidateSource {
+    Auto, // CF for warm users, the cold-start blend for cold ones (the pipeline's rule)
+    Cf, // the CF model for everyone, cold users included
+    ColdStart, // the cold-start blend for everyone
+};
+
 struct StageMs {
     double candidates = 0;
     double enrichment = 0;
@@ -104,6 +111,8 @@ public:
     // A blend already fitted on this dataset with this CF model (the GUI's, shared by its
     // views), used instead of fitting one; null: fit on first use.
     void setColdStart(std::shared_ptr<const coldstart::ColdStartRecommender> cold) { m_cold = std::move(cold); }
+    // The blend in use (set, or fitted on first use; null before), for callers that keep it.
+    std::shared_ptr<const coldstart::ColdStartRecommender> coldStartShared() const { return m_cold; }
     const coldstart::ContentIndex& content(); // the cold-start blend's index
     // "name" or "name@version"; shipped defaults are seeded when the name is absent.
     // Throws Error naming the ref when it does not exist.
@@ -126,7 +135,8 @@ private:
 
 // A user after stages 1-3, waiting for the reranker.
 struct PreparedUser {
-    int32_t user = -1;
+    int32_t user = -1; // -1 for a what-if user
+    std::optional<rerank::PromptUser> whatIf; // their history replaces the dataset's
     int k = 10;
     std::vector<rerank::Candidate> candidates; // CF order
     std::vector<cf::ScoredItem> scored; // the same, as CF scored them
@@ -138,7 +148,13 @@ struct PreparedUser {
 // (the position-bias probe); parsing and filling always use the CF order. Throws Error for
 // an unknown user or a template that does not render.
 PreparedUser prepareUser(PipelineContext& ctx, int32_t user, const rerank::PromptTemplate& tmpl, int candidates, int k,
-    quint64 shuffleSeed = 0);
+    quint64 shuffleSeed = 0, CandidateSource source = CandidateSource::Auto);
+// The same for a user given by a history of dataset items (a what-if, a new user): CF
+// scores the history by fold-in; cold when it has fewer items than the threshold.
+PreparedUser prepareUser(PipelineContext& ctx, const rerank::PromptUser& user, const rerank::PromptTemplate& tmpl,
+    int candidates, int k, quint64 shuffleSeed = 0, CandidateSource source = CandidateSource::Auto);
+// Whether the pipeline treats the user as cold (fewer interactions than the threshold).
+bool isColdUser(const PipelineContext& ctx, int32_t user, const rerank::PromptUser* whatIf);
 
 // Stage 4 with the offline reranker.
 void rerankOffline(PipelineContext& ctx, PreparedUser& p);

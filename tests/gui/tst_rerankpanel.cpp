@@ -20,7 +20,7 @@
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QTabWidget>
-#include <QThreadPool>
+#include <QCheckBox>
 #include <QTableView>
 #include <QTextBrowser>
 #include <memory>
@@ -143,6 +143,7 @@ private slots:
         addEndpoint(QStringLiteral("local"), QStringLiteral("small-model"));
         addEndpoint(QStringLiteral("broken"), QStringLiteral("small-model[[fault:prose]]"));
         addEndpoint(QStringLiteral("slow"), QStringLiteral("small-model[[fault:delay:20000]]"), 60000);
+        addEndpoint(QStringLiteral("failing"), QStringLiteral("small-model[[fault:http500]]"));
     }
 
     void init()
@@ -252,6 +253,31 @@ private slots:
         QVERIFY(panel->caption()->text().contains(QStringLiteral("Defects")));
     }
 
+    // One rerank service per open workspace: the LLM client and its circuit breaker live
+    // across clicks, so after five failed calls the sixth click sends nothing.
+    void circuitBreakerLivesAcrossClicks()
+    {
+        auto window = openWindow();
+        QVERIFY(window);
+        RerankPanel* panel = window->usersTab()->rerankPanel();
+        const int warm = showWarmUser(*window);
+        QVERIFY(warm >= 0);
+        QVERIFY(panel->selectEndpoint(QStringLiteral("failing")));
+        panel->useCacheCheck()->setChecked(false);
+        for (int i = 0; i < 5; ++i) {
+            QSignalSpy shown(panel, &RerankPanel::rerankShown);
+            QTest::mouseClick(panel->rerankButton(), Qt::LeftButton);
+            QVERIFY(shown.wait(30000));
+            QVERIFY2(panel->caption()->text().contains(QStringLiteral("CF order kept")), qPrintable(panel->caption()->text()));
+        }
+        QCOMPARE(m_server.requestCount(QString::fromLatin1(kPath)), 5);
+        QSignalSpy shown(panel, &RerankPanel::rerankShown);
+        QTest::mouseClick(panel->rerankButton(), Qt::LeftButton);
+        QVERIFY(shown.wait(30000));
+        QVERIFY2(panel->caption()->text().contains(QStringLiteral("circuit_open")), qPrintable(panel->caption()->text()));
+        QCOMPARE(m_server.requestCount(QString::fromLatin1(kPath)), 5);
+    }
+
     // Cancel stops a call in flight at once; the window stays responsive meanwhile.
     void cancelStopsAWaitingCall()
     {
@@ -269,8 +295,8 @@ private slots:
         QTest::mouseClick(panel->cancelButton(), Qt::LeftButton);
         QVERIFY(!panel->isRunning());
         QVERIFY(panel->rerankButton()->isEnabled());
-        // The worker aborted the call and returned long before the server's 20 s answer.
-        QTRY_COMPARE_WITH_TIMEOUT(QThreadPool::globalInstance()->activeThreadCount(), 0, 5000);
+        // The service aborted the call long before the server's 20 s answer.
+        QTRY_COMPARE_WITH_TIMEOUT(m_server.inFlight(QString::fromLatin1(kPath)), 0, 5000);
         QVERIFY(clock.elapsed() < 5000);
         QVERIFY(panel->caption()->text().contains(QStringLiteral("Canceled")));
         QCOMPARE(panel->model()->rowCount(), 0);

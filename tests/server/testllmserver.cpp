@@ -9,6 +9,8 @@
 #include <QSet>
 #include <QTcpServer>
 #include <QTcpSocket>
+#include <memory>
+#include <utility>
 #include <QTimer>
 #include <QUrl>
 
@@ -245,7 +247,15 @@ bool TestLlmServer::handleRequest(const QHttpServerRequest& request, QTcpSocket*
         const int ms = fault.section(u':', 1, 1).toInt();
         const Answer answer = answerFor(provider, QStringLiteral("good"), withPrompt);
         QPointer<QTcpSocket> s(socket);
-        QTimer::singleShot(std::max(0, ms), this, [this, s, answer, path = rec.path] {
+        // A client that gives up (aborts, times out) is seen at once, not when the delay ends.
+        auto settled = std::make_shared<bool>(false);
+        connect(socket, &QTcpSocket::disconnected, this, [this, settled, path = rec.path] {
+            if (!std::exchange(*settled, true))
+                requestDone(path);
+        });
+        QTimer::singleShot(std::max(0, ms), this, [this, s, answer, settled, path = rec.path] {
+            if (std::exchange(*settled, true))
+                return;
             if (s && s->state() == QAbstractSocket::ConnectedState)
                 respond(s, answer, path);
             else

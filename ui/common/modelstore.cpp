@@ -3,6 +3,7 @@
 #include "coldstart/coldstart.h"
 #include "data/dataset.h"
 #include "data/workspace.h"
+#include "pipeline/rerankservice.h"
 #include "common/modelutil.h"
 
 #include <QElapsedTimer>
@@ -24,6 +25,7 @@ namespace {
 
 ModelStore::ModelStore(QObject* parent)
     : QObject(parent)
+    , m_rerank(new pipeline::RerankService(this))
 {
     qRegisterMetaType<TrainingResult>();
     rebuildChoices({});
@@ -54,6 +56,10 @@ void ModelStore::setWorkspace(const QString& path, std::shared_ptr<const Dataset
     }
     m_path = path;
     m_dataset = std::move(dataset);
+    if (path.isEmpty())
+        m_rerank->close();
+    else
+        m_rerank->open(path); // cancels the previous workspace's reranks
     m_fingerprint.clear();
     m_models.clear();
     m_coldStarts.clear();

@@ -15,6 +15,9 @@ class Dataset;
 namespace coldstart {
     class ColdStartRecommender;
 }
+namespace pipeline {
+    class RerankService;
+}
 } // namespace recwb
 
 namespace recwb::ui {
@@ -51,6 +54,9 @@ public:
     QString workspacePath() const { return m_path; }
     std::shared_ptr<const Dataset> dataset() const { return m_dataset; }
     void refreshSnapshots();
+    // The open workspace's rerank service (one for the store's lifetime, reopened on every
+    // setWorkspace): every view reranks through it.
+    pipeline::RerankService* rerankService() const { return m_rerank; }
 
     const QList<ModelChoice>& choices() const { return m_choices; }
     const ModelChoice* choice(const QString& key) const;
@@ -90,6 +96,7 @@ private:
 
     QString m_path;
     std::shared_ptr<const Dataset> m_dataset;
+    pipeline::RerankService* m_rerank;
     QString m_fingerprint; // of the loaded data; computed with the first snapshot listing
     quint64 m_generation = 0;
     QList<ModelChoice> m_choices;

@@ -6,8 +6,7 @@
 #include "data/dataset.h"
 #include "data/workspace.h"
 #include "common/modelstore.h"
-#include "pipeline/batch.h"
-#include "rerank/llm/llmclient.h"
+#include "pipeline/rerankservice.h"
 #include "rerank/prompt.h"
 #include "rerank/store.h"
 #include "users/rerankmodel.h"
@@ -16,7 +15,6 @@
 
 #include <QCheckBox>
 #include <QComboBox>
-#include <QEventLoop>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QItemSelectionModel>
@@ -27,7 +25,6 @@
 #include <QSplitter>
 #include <QTableView>
 #include <QTextBrowser>
-#include <QTimer>
 #include <QVBoxLayout>
 
 namespace recwb::ui {
@@ -40,11 +37,6 @@ struct RerankPanel::Lists {
 
 namespace {
 
-    struct RerankAnswer {
-        pipeline::RerankOutcome outcome;
-        qint64 runId = 0;
-    };
-
     QString muted(const QString& text)
     {
         return u"<span style='color:#6b7280'>" + text.toHtmlEscaped() + u"</span>";
@@ -53,37 +45,6 @@ namespace {
     QString red(const QString& text)
     {
         return u"<span style='color:#b91c1c'>" + text.toHtmlEscaped() + u"</span>";
-    }
-
-    // One user through the batch reranker, on this worker: its own Workspace connection,
-    // LLM client and event loop; the task's cancel reaches the batch within 50 ms.
-    RerankAnswer runRerank(const QString& path, const std::shared_ptr<const Dataset>& dataset,
-        const std::shared_ptr<const cf::Recommender>& model,
-        const std::shared_ptr<const coldstart::ColdStartRecommender>& coldStart, int user, int threshold,
-        const pipeline::BatchOptions& options, const TaskControl& control)
-    {
-        const auto ws = Workspace::open(path);
-        pipeline::PipelineContext ctx(*ws, *dataset, *model, threshold);
-        ctx.setColdStart(coldStart); // the store's blend and content index: not fitted per click
-        rerank::LlmClient client;
-        pipeline::BatchReranker batch(ctx, client, options);
-        QEventLoop loop;
-        QObject::connect(&batch, &pipeline::BatchReranker::finished, &loop, &QEventLoop::quit);
-        QTimer poll;
-        poll.setInterval(50);
-        QObject::connect(&poll, &QTimer::timeout, &batch, [&] {
-            if (control.canceled())
-                batch.cancel();
-        });
-        poll.start();
-        batch.start({ user });
-        loop.exec();
-        const pipeline::BatchReport& report = batch.report();
-        if (!report.error.isEmpty())
-            throw Error(report.error);
-        if (report.outcomes.empty())
-            throw Canceled();
-        return { report.outcomes.front(), report.runId };
     }
 
     QString stageText(const pipeline::StageMs& s)
@@ -199,6 +160,8 @@ RerankPanel::RerankPanel(ModelStore* store, QWidget* parent)
         if (m_waitingForModel && key == m_cfKey)
             rerank();
     });
+    connect(m_store->rerankService(), &pipeline::RerankService::jobFinished, this,
+        [this](quint64 job, const pipeline::RerankReply& reply) { onReply(job, reply); });
     connect(m_store, &ModelStore::modelFailed, this, [this](const QString& key, const QString& message) {
         if (!m_waitingForModel || key != m_cfKey)
             return;
@@ -211,8 +174,8 @@ RerankPanel::RerankPanel(ModelStore* store, QWidget* parent)
 
 RerankPanel::~RerankPanel()
 {
-    if (m_cancelRun)
-        m_cancelRun();
+    if (m_serviceJob)
+        m_store->rerankService()->cancel(m_serviceJob);
 }
 
 void RerankPanel::setWorkspace(const QString& path, std::shared_ptr<const Dataset> dataset)
@@ -397,7 +360,7 @@ bool RerankPanel::rerank()
     if (!m_dataset || m_user < 0 || m_cfKey.isEmpty() || !currentEndpoint())
         return false;
     cancel();
-    const quint64 job = ++m_job;
+    ++m_job;
     m_waitingForModel = false;
     const int user = m_user;
     // The CF model, and the cold-start blend fitted on it (cold users' candidates and the
@@ -429,47 +392,46 @@ bool RerankPanel::rerank()
     setCaption(muted(e->kind == rerank::ProviderKind::Offline
             ? tr("Reranking offline…")
             : tr("Waiting for %1 (%2)… the call may take a while; Cancel stops it.").arg(e->name, e->model)));
-    auto future = runTask([path = m_path, dataset = m_dataset, model = m_store->model(m_cfKey),
-                              coldStart = m_store->coldStart(m_cfKey), user, threshold = m_threshold,
-                              options](const TaskControl& control) {
-        return runRerank(path, dataset, model, coldStart, user, threshold, options, control);
-    });
-    m_cancelRun = [future]() mutable { cancelIfRunning(future); };
-    continueOn(
-        future, this,
-        [this, job, user](const TaskResult<RerankAnswer>& result) {
-            if (job != m_job)
-                return; // another user or setting was chosen meanwhile
-            m_cancelRun = nullptr;
-            setRunning(false);
-            if (result.canceled) {
-                setCaption(muted(tr("Canceled.")));
-                return;
-            }
-            if (!result.value) {
-                setCaption(red(tr("Could not rerank: %1").arg(result.error)));
-                emit rerankFailed(user, result.error);
-                return;
-            }
-            showOutcome(result.value->outcome, result.value->runId);
-            m_shownUser = user;
-            emit rerankShown(user);
-        },
-        [this, job] {
-            if (job != m_job)
-                return;
-            m_cancelRun = nullptr;
-            setRunning(false);
-            setCaption(muted(tr("Canceled.")));
-        });
+    pipeline::RerankRequest request;
+    request.dataset = m_dataset;
+    request.cfModel = m_store->model(m_cfKey);
+    request.coldStart = m_store->coldStart(m_cfKey); // the store's blend and content index: not fitted per click
+    request.coldThreshold = m_threshold;
+    request.users = { user };
+    request.options = options;
+    m_serviceJob = m_store->rerankService()->submit(std::move(request));
+    m_serviceUser = user;
     return true;
+}
+
+// The service's answer: shown only when it is the newest request (another user or
+// setting chosen meanwhile cancels the old job and drops its answer).
+void RerankPanel::onReply(quint64 job, const pipeline::RerankReply& reply)
+{
+    if (job != m_serviceJob)
+        return;
+    m_serviceJob = 0;
+    setRunning(false);
+    const pipeline::BatchReport& report = reply.report;
+    if (!report.error.isEmpty()) {
+        setCaption(red(tr("Could not rerank: %1").arg(report.error)));
+        emit rerankFailed(m_serviceUser, report.error);
+        return;
+    }
+    if (report.canceled || report.outcomes.empty()) {
+        setCaption(muted(tr("Canceled.")));
+        return;
+    }
+    showOutcome(report.outcomes.front(), report.runId);
+    m_shownUser = m_serviceUser;
+    emit rerankShown(m_serviceUser);
 }
 
 void RerankPanel::cancel()
 {
-    if (m_cancelRun) {
-        m_cancelRun();
-        m_cancelRun = nullptr;
+    if (m_serviceJob) {
+        m_store->rerankService()->cancel(m_serviceJob); // its reply is dropped: m_serviceJob is cleared
+        m_serviceJob = 0;
     }
     if (m_running) {
         setRunning(false);

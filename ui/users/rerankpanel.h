@@ -20,6 +20,7 @@ namespace rerank {
 }
 namespace pipeline {
     struct RerankOutcome;
+    struct RerankReply;
 }
 } // namespace recwb
 
@@ -33,9 +34,10 @@ class TableFilterProxy;
 // panel shows) reranked by a prompt and an endpoint, with each pick's CF rank, move,
 // score and explanation, and what the run cost (answered by, fallback and why, defects,
 // tokens, cost, cache, per-stage milliseconds). The offline endpoint reranks as soon as a
-// user is selected; an LLM endpoint only when asked (it costs money). The run works on a
-// worker with its own Workspace connection and LLM client; cancel stops it; an answer
-// for another user, model or setting than the newest request is dropped.
+// user is selected; an LLM endpoint only when asked (it costs money). The work runs on the
+// workspace's RerankService (the ModelStore's), which keeps its LLM client, circuit
+// breakers and connections between clicks; cancel is a call to it; an answer for another
+// user, model or setting than the newest request is dropped.
 class RerankPanel final : public QWidget {
     Q_OBJECT
 
@@ -83,6 +85,7 @@ private:
     bool autoRuns() const; // the offline endpoint: free, no network
     void settingsChanged();
     void showIdle();
+    void onReply(quint64 job, const pipeline::RerankReply& reply);
     void showOutcome(const pipeline::RerankOutcome& outcome, qint64 runId);
     void showDetails();
     void setCaption(const QString& html);
@@ -99,7 +102,8 @@ private:
     bool m_running = false;
     bool m_waitingForModel = false;
     std::unique_ptr<QList<rerank::EndpointProfile>> m_endpoints;
-    std::function<void()> m_cancelRun; // cancels the running rerank's future
+    quint64 m_serviceJob = 0; // the rerank service's job for the newest request; 0 = none
+    int m_serviceUser = -1; // the user of that job
     std::unique_ptr<pipeline::RerankOutcome> m_outcome; // the shown outcome, for details
 
     QComboBox* m_prompt;
