@@ -23,6 +23,7 @@ class Dataset;
 namespace recwb::ui {
 
 class CatalogTab;
+class CompareView;
 class EvaluationTab;
 class ImportDialog;
 class ModelStore;
@@ -70,6 +71,7 @@ public:
     CatalogTab* catalogTab() const { return m_catalog; }
     UsersTab* usersTab() const { return m_users; }
     EvaluationTab* evaluationTab() const { return m_evaluation; }
+    CompareView* compareView() const { return m_compare; }
     ModelStore* modelStore() const { return m_models; }
 
 signals:
@@ -112,6 +114,7 @@ private:
     CatalogTab* m_catalog = nullptr;
     UsersTab* m_users = nullptr;
     EvaluationTab* m_evaluation = nullptr;
+    CompareView* m_compare = nullptr;
     ModelStore* m_models = nullptr;
     QAction* m_trainAction = nullptr;
     QMenu* m_recentMenu = nullptr;
