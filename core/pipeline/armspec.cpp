@@ -66,6 +66,14 @@ ArmSpec ArmSpec::parse(const QString& text)
     }
     if (arm.cf.isEmpty())
         throw Error(QStringLiteral("arm '%1': cf= is required (a CF model or snapshot, coldstart or pop)").arg(spec));
+    if (arm.cf.startsWith(QStringLiteral("run:"))) {
+        if (!arm.storedRun())
+            throw Error(
+                QStringLiteral("arm '%1': cf=%2 must be run:ID with the id of a stored rerank run").arg(spec, arm.cf));
+        if (arm.reranks() || !arm.prompt.isEmpty())
+            throw Error(QStringLiteral("arm '%1': cf=%2 opens a stored run; rerank= and prompt= do not apply")
+                            .arg(spec, arm.cf));
+    }
     if (arm.prompt.startsWith(u'@') || arm.prompt.endsWith(u'@'))
         throw Error(
             QStringLiteral("arm '%1': prompt=%2 must be NAME, NAME@VERSION or NAME@LABEL").arg(spec, arm.prompt));
@@ -93,6 +101,15 @@ QString ArmSpec::toString() const
     if (!label.isEmpty())
         parts << QStringLiteral("label=") + label;
     return parts.join(u',');
+}
+
+std::optional<qint64> ArmSpec::storedRun() const
+{
+    if (!cf.startsWith(QStringLiteral("run:")))
+        return std::nullopt;
+    bool ok = false;
+    const qint64 id = cf.mid(4).toLongLong(&ok);
+    return ok && id > 0 ? std::optional<qint64>(id) : std::nullopt;
 }
 
 QString ArmSpec::title() const

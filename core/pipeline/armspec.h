@@ -1,13 +1,15 @@
 #pragma once
 
 #include <QString>
+#include <optional>
 
 namespace recwb::pipeline {
 
 // One column of a side-by-side comparison, named by one string of comma-separated
 // key=value pairs, the same in the GUI, the CLI and experiment files (docs/COMPARE.md):
 //   cf=NAME         a CF algorithm (pop, itemknn, ease, ials, bpr), a snapshot name or
-//                   id, "coldstart" (the cold-start blend) or "pop" (required)
+//                   id, "coldstart" (the cold-start blend) or "pop" (required); or
+//                   "run:ID": a stored rerank run's result for the user (no rerank=/prompt=)
 //   rerank=R        none (the CF order), offline, or an endpoint name (default none)
 //   prompt=REF      NAME, NAME@VERSION or NAME@LABEL (default listwise)
 //   k=N             list length, 1..200 (default 10)
@@ -32,6 +34,8 @@ struct ArmSpec {
     bool isColdStart() const { return cf == u"coldstart"; }
     bool reranks() const { return rerank != u"none"; }
     bool isOffline() const { return rerank == u"offline"; }
+    // cf=run:ID: the stored run's id; nullopt for a live arm.
+    std::optional<qint64> storedRun() const;
     bool operator==(const ArmSpec&) const = default;
 };
 

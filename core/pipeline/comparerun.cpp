@@ -12,13 +12,10 @@
 
 namespace recwb::pipeline {
 
-CompareColumn CompareColumn::ofRun(qint64 id, int k)
+CompareColumn CompareColumn::ofArm(ArmSpec a)
 {
-    CompareColumn c;
-    c.arm.cf = QStringLiteral("run:%1").arg(id);
-    c.arm.k = k;
-    c.runId = id;
-    return c;
+    const qint64 run = a.storedRun().value_or(0);
+    return { std::move(a), run };
 }
 
 struct CompareRun::Prepared {
@@ -75,8 +72,8 @@ void CompareRun::start(
     for (size_t i = 0; i < m_columns.size(); ++i) {
         ArmResult& a = m_comparison.arms[i];
         const CompareColumn& c = m_columns[i];
-        a.title = c.runId > 0 ? QStringLiteral("run %1").arg(c.runId) : c.arm.title();
-        a.spec = c.runId > 0 ? c.arm.cf : c.arm.toString();
+        a.title = c.runId > 0 && c.arm.label.isEmpty() ? QStringLiteral("run %1").arg(c.runId) : c.arm.title();
+        a.spec = c.arm.toString();
         a.k = c.arm.k;
     }
 

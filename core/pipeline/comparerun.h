@@ -24,8 +24,8 @@ struct RerankReply;
 struct CompareColumn {
     ArmSpec arm;
     qint64 runId = 0; // > 0: the stored run's result for the user, nothing is run
-    static CompareColumn ofArm(ArmSpec a) { return { std::move(a), 0 }; }
-    static CompareColumn ofRun(qint64 id, int k = 10);
+    // cf=run:ID becomes a stored-run column.
+    static CompareColumn ofArm(ArmSpec a);
 };
 
 // Runs one side-by-side comparison for one user through the RerankService: resolves every

@@ -79,6 +79,11 @@ private slots:
                                     << "offline"
                                     << "" << 20 << 30 << ""
                                     << "cf=coldstart,rerank=offline,k=20,candidates=30";
+        QTest::addRow("stored run") << "cf=run:12,k=5"
+                                    << "run:12"
+                                    << "none"
+                                    << "" << 5 << 50 << ""
+                                    << "cf=run:12,k=5";
         QTest::addRow("k above default candidates") << "cf=3,k=80"
                                                     << "3"
                                                     << "none"
@@ -97,6 +102,7 @@ private slots:
         QTEST(a.label, "label");
         QTEST(a.toString(), "canonical");
         QCOMPARE(ArmSpec::parse(a.toString()), a);
+        QCOMPARE(a.storedRun().has_value(), a.cf.startsWith(QStringLiteral("run:")));
     }
 
     void armSpecErrors_data()
@@ -123,6 +129,10 @@ private slots:
                                         << "candidates=10 is fewer than k=20";
         QTest::addRow("prompt without reranker") << "cf=ease,prompt=listwise"
                                                  << "prompt= needs a reranker";
+        QTest::addRow("bad run id") << "cf=run:x"
+                                    << "cf=run:x must be run:ID";
+        QTest::addRow("run with reranker") << "cf=run:3,rerank=offline"
+                                           << "rerank= and prompt= do not apply";
         QTest::addRow("bad prompt") << "cf=ease,rerank=offline,prompt=@3"
                                     << "prompt=@3 must be NAME";
     }

@@ -305,6 +305,56 @@ private slots:
             QVERIFY(window.grab().save(shot));
     }
 
+    // A stored run opened as a column shows the stored list for the user, next to a live arm.
+    void storedRunAsColumn()
+    {
+        pipeline::RerankService service;
+        service.open(m_workspace);
+        const int32_t user = firstWarmUser(*m_ds);
+        auto model = cf::makeRecommender(QStringLiteral("ease"));
+        model->fit(m_ds->userItems);
+        pipeline::RerankRequest request;
+        request.dataset = m_ds;
+        request.cfModel = std::move(model);
+        request.source = pipeline::CandidateSource::Cf;
+        request.users = { user };
+        request.options.cascade = QStringList { QStringLiteral("offline") };
+        request.options.storeRun = true;
+        QSignalSpy stored(&service, &pipeline::RerankService::jobFinished);
+        service.submit(std::move(request));
+        QVERIFY(stored.wait(60000));
+        const auto reply = stored.takeFirst().at(1).value<pipeline::RerankReply>();
+        QVERIFY(reply.report.runId > 0);
+        QCOMPARE(reply.report.outcomes.size(), size_t(1));
+
+        CompareView view(&service, nullptr);
+        new QAbstractItemModelTester(view.model(), QAbstractItemModelTester::FailureReportingMode::QtTest, &view);
+        QSignalSpy lists(&view, &CompareView::listsLoaded);
+        view.setWorkspace(m_workspace, m_ds);
+        QVERIFY(lists.wait(30000));
+        auto* editor = view.findChild<ArmEditor*>(QStringLiteral("compareColumn1"));
+        auto* source = editor->findChild<QComboBox*>(QStringLiteral("armSource"));
+        const int at = source->findData(QStringLiteral("run:%1").arg(reply.report.runId));
+        QVERIFY2(at >= 0, "the stored run is offered as a source");
+        source->setCurrentIndex(at);
+        QVERIFY(!editor->findChild<QComboBox*>(QStringLiteral("armRerank"))->isEnabled());
+        setArm(view, 0, QStringLiteral("ease"), QStringLiteral("offline"));
+        view.setUser(m_ds->users[static_cast<size_t>(user)].externalId);
+        QSignalSpy done(&view, &CompareView::comparisonFinished);
+        QVERIFY(view.run());
+        QVERIFY2(done.wait(60000), qPrintable(view.statusLabel()->text()));
+        std::vector<int32_t> storedList;
+        for (const rerank::RankedItem& r : reply.report.outcomes.front().result.items)
+            storedList.push_back(r.item);
+        storedList.resize(std::min<size_t>(storedList.size(), 10));
+        QCOMPARE(listOf(*view.model(), 1, *m_ds), storedList);
+        QCOMPARE(view.model()->headerData(2, Qt::Horizontal).toString(),
+            QStringLiteral("2. run %1").arg(reply.report.runId));
+        // the same offline rerank, live: the same list
+        QCOMPARE(listOf(*view.model(), 0, *m_ds), storedList);
+        QCOMPARE(view.pairsModel()->index(0, ComparePairsModel::Rbo).data(SortRole).toDouble(), 1.0);
+    }
+
     void badInputSaysWhy()
     {
         pipeline::RerankService service;

@@ -80,7 +80,14 @@ ArmEditor::ArmEditor(int index, QWidget* parent)
     , m_progress(new QProgressBar(this))
     , m_info(new QLabel(this))
 {
-    m_source->setToolTip(tr("Candidate source: a CF model or snapshot, the cold-start blend or popularity"));
+    m_source->setToolTip(tr("Candidate source: a CF model or snapshot, the cold-start blend or popularity; or a "
+                            "stored rerank run, shown as it was stored"));
+    connect(m_source, &QComboBox::currentTextChanged, this, [this] {
+        const bool live = !comboValue(m_source).startsWith(QStringLiteral("run:"));
+        m_rerank->setEnabled(live);
+        m_prompt->setEnabled(live);
+        m_candidates->setEnabled(live);
+    });
     m_rerank->addItem(tr("none (CF order)"), QStringLiteral("none"));
     m_rerank->addItem(tr("offline"), QStringLiteral("offline"));
     m_rerank->setToolTip(tr("Reranker: none keeps the CF order; offline is free; an endpoint calls the LLM"));
@@ -176,11 +183,15 @@ void ArmEditor::setArm(const pipeline::ArmSpec& arm)
 pipeline::ArmSpec ArmEditor::arm() const
 {
     // Through the one grammar, so the GUI refuses exactly what the CLI refuses.
-    QStringList parts { QStringLiteral("cf=") + comboValue(m_source), QStringLiteral("rerank=") + comboValue(m_rerank),
-        QStringLiteral("k=%1").arg(m_k->value()),
-        QStringLiteral("candidates=%1").arg(std::max(m_candidates->value(), m_k->value())) };
-    if (!m_prompt->text().trimmed().isEmpty())
-        parts << QStringLiteral("prompt=") + m_prompt->text().trimmed();
+    const QString source = comboValue(m_source);
+    const bool storedRun = source.startsWith(QStringLiteral("run:")); // reranker and prompt do not apply
+    QStringList parts { QStringLiteral("cf=") + source, QStringLiteral("k=%1").arg(m_k->value()) };
+    if (!storedRun) {
+        parts << QStringLiteral("rerank=") + comboValue(m_rerank)
+              << QStringLiteral("candidates=%1").arg(std::max(m_candidates->value(), m_k->value()));
+        if (!m_prompt->text().trimmed().isEmpty())
+            parts << QStringLiteral("prompt=") + m_prompt->text().trimmed();
+    }
     if (!m_label->text().trimmed().isEmpty())
         parts << QStringLiteral("label=") + m_label->text().trimmed();
     return pipeline::ArmSpec::parse(parts.join(u','));
@@ -334,7 +345,7 @@ void CompareView::setWorkspace(const QString& path, std::shared_ptr<const Datase
     m_model->setComparison({});
     m_pairs->setComparison({});
     refreshSources();
-    loadEndpoints();
+    loadLists();
 }
 
 void CompareView::setUser(const QString& userId)
@@ -357,30 +368,46 @@ void CompareView::refreshSources()
         sources.append({ a, a });
     sources.append({ tr("cold-start blend"), QStringLiteral("coldstart") });
     sources.append({ tr("popularity"), QStringLiteral("pop") });
+    sources += m_runs;
     for (ArmEditor* e : m_editors)
         e->setSources(sources);
 }
 
-void CompareView::loadEndpoints()
+void CompareView::loadLists()
 {
     if (m_path.isEmpty())
         return;
     const quint64 job = ++m_job;
+    struct Lists {
+        QStringList endpoints;
+        QList<QPair<QString, QString>> runs; // label, "run:ID"
+    };
     auto future = runTask([path = m_path](const TaskControl&) {
         const auto ws = Workspace::open(path);
-        QStringList names;
+        Lists lists;
         for (const rerank::EndpointProfile& e : rerank::store::listEndpoints(*ws))
-            names << e.name;
-        return names;
+            lists.endpoints << e.name;
+        for (const rerank::store::RunInfo& r : rerank::store::listRuns(*ws))
+            lists.runs.append(
+                { QObject::tr("stored run %1 · %2@%3 · %4 · %5 users")
+                        .arg(r.id)
+                        .arg(r.promptName, r.promptVersion ? QString::number(*r.promptVersion) : QStringLiteral("?"),
+                            r.endpoint)
+                        .arg(r.results),
+                    QStringLiteral("run:%1").arg(r.id) });
+        return lists;
     });
     continueOn(
         future, this,
-        [this, job](const TaskResult<QStringList>& result) {
+        [this, job](const TaskResult<Lists>& result) {
             if (job != m_job || !result.value)
                 return;
-            m_endpoints = *result.value;
+            m_endpoints = result.value->endpoints;
+            m_runs = result.value->runs;
+            refreshSources();
             for (ArmEditor* e : m_editors)
                 e->setRerankers(m_endpoints);
+            emit listsLoaded();
         },
         [] {});
 }

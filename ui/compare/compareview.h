@@ -81,6 +81,8 @@ public:
 
     void setWorkspace(const QString& path, std::shared_ptr<const Dataset> dataset);
     void setUser(const QString& userId);
+    // Reads the endpoints and stored runs again (asynchronously; listsLoaded follows).
+    void reloadLists() { loadLists(); }
     bool addColumn(const pipeline::ArmSpec& arm = {});
     void removeColumn(int index);
     int columnCount() const { return static_cast<int>(m_editors.size()); }
@@ -99,10 +101,12 @@ public:
 signals:
     void comparisonFinished();
     void exported(const QString& path);
+    // The workspace's endpoints and stored runs are in the combos (after setWorkspace, reloadLists).
+    void listsLoaded();
 
 private:
     void refreshSources();
-    void loadEndpoints();
+    void loadLists();
     void showComparison();
     void updateColumnInfo(int column);
     void askExport(const QString& format);
@@ -115,6 +119,7 @@ private:
     quint64 m_job = 0;
     bool m_refreshQueued = false;
     QStringList m_endpoints;
+    QList<QPair<QString, QString>> m_runs; // stored runs for the source combo: label, "run:ID"
     std::vector<ArmEditor*> m_editors;
     QLineEdit* m_user;
     QComboBox* m_split;
