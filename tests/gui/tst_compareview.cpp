@@ -355,6 +355,35 @@ private slots:
         QCOMPARE(view.pairsModel()->index(0, ComparePairsModel::Rbo).data(SortRole).toDouble(), 1.0);
     }
 
+    // Cancel on one column stops its call; the other columns are shown, the comparison ends.
+    void cancelOneColumn()
+    {
+        pipeline::RerankService service;
+        service.open(m_workspace);
+        CompareView view(&service, nullptr);
+        view.setWorkspace(m_workspace, m_ds);
+        view.setUser(m_ds->users[static_cast<size_t>(firstWarmUser(*m_ds))].externalId);
+        setArm(view, 0, QStringLiteral("ease"), QStringLiteral("offline"));
+        setArm(view, 1, QStringLiteral("ease"), QStringLiteral("test"));
+        m_server.resetCounters();
+        m_server.setFault(QStringLiteral("delay:20000"));
+        QSignalSpy done(&view, &CompareView::comparisonFinished);
+        QElapsedTimer clock;
+        clock.start();
+        QVERIFY(view.run());
+        QTRY_VERIFY_WITH_TIMEOUT(m_server.inFlight() > 0, 30000);
+        auto* cancel = view.findChild<ArmEditor*>(QStringLiteral("compareColumn1"))
+                           ->findChild<QPushButton*>(QStringLiteral("armCancel"));
+        QVERIFY(cancel->isEnabled());
+        cancel->click();
+        QVERIFY(done.wait(10000));
+        QVERIFY2(clock.elapsed() < 15000, "cancel did not stop the call");
+        m_server.clearFault();
+        QVERIFY2(armInfo(view, 1).contains(QStringLiteral("canceled")), qPrintable(armInfo(view, 1)));
+        QCOMPARE(listOf(*view.model(), 0, *m_ds).size(), size_t(10));
+        QVERIFY(!cancel->isEnabled());
+    }
+
     void badInputSaysWhy()
     {
         pipeline::RerankService service;
