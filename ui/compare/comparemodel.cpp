@@ -66,7 +66,7 @@ QVariant CompareModel::cell(int row, int column, int role) const
         if (role == RankRole || role == SortRole)
             return 0;
         if (role == Qt::DisplayRole)
-            return QStringLiteral("–");
+            return r.heldOut ? tr("held out, not in this top %1").arg(m_comparison.arms[arm].k) : QStringLiteral("–");
         if (role == Qt::ForegroundRole)
             return QBrush(Qt::gray);
         return {};
