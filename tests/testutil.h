@@ -2,6 +2,7 @@
 
 #include <QDir>
 #include <QEventLoop>
+#include <QFile>
 #include <QProcess>
 #include <QTimer>
 #include <QFileInfo>
@@ -21,14 +22,26 @@ inline QString testData(const QString& relative)
     return QDir(QStringLiteral(RECWB_TEST_DATA_DIR)).filePath(relative);
 }
 
+// A workspace file's bytes on disk with its write-ahead log: where a leaked secret would be.
+inline QByteArray workspaceFileBytes(const QString& path)
+{
+    QByteArray bytes;
+    for (const QString& p : QStringList { path, path + QStringLiteral("-wal") }) {
+        QFile f(p);
+        if (f.open(QIODevice::ReadOnly))
+            bytes += f.readAll();
+    }
+    return bytes;
+}
+
 } // namespace recwb::test
 
 // Skips the current test with a message when a shared data folder is missing.
-#define RECWB_REQUIRE_SHARED(relative)                                                                            \
-    do {                                                                                                          \
-        if (!QFileInfo::exists(recwb::test::sharedData(QStringLiteral(relative))))                                \
-            QSKIP(qPrintable(QStringLiteral("../shared/data/%1 is absent: skipping the real-data test")           \
-                                 .arg(QStringLiteral(relative))));                                                \
+#define RECWB_REQUIRE_SHARED(relative)                                                                                 \
+    do {                                                                                                               \
+        if (!QFileInfo::exists(recwb::test::sharedData(QStringLiteral(relative))))                                     \
+            QSKIP(qPrintable(QStringLiteral("../shared/data/%1 is absent: skipping the real-data test")                \
+                                 .arg(QStringLiteral(relative))));                                                     \
     } while (0)
 
 #include "data/generator.h"

@@ -3,6 +3,9 @@
 #include "cf/snapshots.h"
 #include "data/workspace.h"
 #include "pipeline/rerankservice.h"
+#include "rerank/llm/endpointtest.h"
+#include "rerank/llm/keystore.h"
+#include "rerank/llm/llmclient.h"
 #include "rerank/store.h"
 #include "util/error.h"
 
@@ -13,6 +16,10 @@
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <iostream>
+#include <string>
+#include <termios.h>
+#include <unistd.h>
 
 namespace recwb::cli {
 
@@ -50,119 +57,59 @@ QString priceText(const std::optional<double>& v)
 
 // ---- endpoints ----
 
-const Registrar endpointsCommand { Command {
-    QStringLiteral("endpoints"),
-    QStringLiteral("List, add or remove LLM endpoint profiles (keys are never stored: only the env variable name)."),
-    [](QCommandLineParser& p) {
-        addWorkspaceOption(p);
-        p.addPositionalArgument(QStringLiteral("action"), QStringLiteral("list | add | remove | set-default"));
-        p.addOption({ QStringLiteral("name"), QStringLiteral("Endpoint name."), QStringLiteral("name") });
-        p.addOption({ QStringLiteral("kind"), QStringLiteral("openai | anthropic | gemini | ollama | offline."),
-            QStringLiteral("kind") });
-        p.addOption({ QStringLiteral("base-url"), QStringLiteral("Base URL, e.g. https://api.openai.com/v1."),
-            QStringLiteral("url") });
-        p.addOption({ QStringLiteral("model"), QStringLiteral("Model id."), QStringLiteral("model") });
-        p.addOption({ QStringLiteral("key-env"),
-            QStringLiteral("Environment variable holding the API key (the key itself is never stored)."),
-            QStringLiteral("var") });
-        p.addOption({ QStringLiteral("keychain"),
-            QStringLiteral("OS keychain entry holding the API key (QtKeychain, service \"recwb\")."),
-            QStringLiteral("entry") });
-        p.addOption({ QStringLiteral("timeout-ms"), QStringLiteral("Deadline per request (default 60000)."),
-            QStringLiteral("ms") });
-        p.addOption({ QStringLiteral("max-concurrent"), QStringLiteral("Calls in flight at once (default 4)."),
-            QStringLiteral("n") });
-        p.addOption({ QStringLiteral("temperature"), QStringLiteral("Sampling temperature (default 0)."),
-            QStringLiteral("t") });
-        p.addOption({ QStringLiteral("max-output-tokens"), QStringLiteral("Answer token cap (default 2048)."),
-            QStringLiteral("n") });
-        p.addOption({ QStringLiteral("price-input"), QStringLiteral("USD per 1M input tokens."), QStringLiteral("usd") });
-        p.addOption({ QStringLiteral("price-cached"), QStringLiteral("USD per 1M cached input tokens."),
-            QStringLiteral("usd") });
-        p.addOption({ QStringLiteral("price-output"), QStringLiteral("USD per 1M output tokens."), QStringLiteral("usd") });
-        p.addOption({ QStringLiteral("allow-insecure-http"),
-            QStringLiteral("Allow http:// to a non-loopback host (keys travel in clear text).") });
-        p.addOption({ QStringLiteral("structured-output"),
-            QStringLiteral("How an openai or ollama endpoint is asked for JSON: json_schema (default; strict schema), "
-                           "json_object (any JSON) or text (the schema only in the prompt). Anthropic and Gemini "
-                           "always use their own schema mechanism."),
-            QStringLiteral("mode") });
-        p.addOption({ QStringLiteral("max-retries"),
-            QStringLiteral("Retries after a retryable failure (429, 5xx, network; default 2)."), QStringLiteral("n") });
-        p.addOption({ kJson, QStringLiteral("Print JSON.") });
-    },
-    [](QCommandLineParser& p) {
-        const QString what = action(p,
-            { QStringLiteral("list"), QStringLiteral("add"), QStringLiteral("remove"), QStringLiteral("set-default") },
-            QStringLiteral("endpoints"));
-        const auto ws = Workspace::open(requireOption(p, kWorkspace));
-        if (what == u"list") {
-            const auto list = rerank::store::listEndpoints(*ws);
-            const QString def = rerank::store::defaultEndpoint(*ws);
-            if (p.isSet(kJson)) {
-                QJsonArray a;
-                for (const auto& e : list) {
-                    QJsonObject o = e.toJson();
-                    o.insert(QStringLiteral("default"), e.name == def);
-                    a.append(o);
-                }
-                out(compact(a));
-                return 0;
-            }
-            for (const auto& e : list)
-                out(QStringLiteral("%1 %2  %3  %4  %5  key %6  prices in/cached/out %7/%8/%9 per 1M")
-                        .arg(e.name == def ? QStringLiteral("*") : QStringLiteral(" "))
-                        .arg(e.name.leftJustified(16), rerank::providerKindName(e.kind).leftJustified(9),
-                            e.model.leftJustified(20), (e.baseUrl.isEmpty() ? QStringLiteral("-") : e.baseUrl),
-                            !e.keyEnv.isEmpty()           ? QStringLiteral("$") + e.keyEnv
-                                : !e.keychainEntry.isEmpty() ? QStringLiteral("keychain:") + e.keychainEntry
-                                                             : QStringLiteral("-"),
-                            priceText(e.prices.input), priceText(e.prices.cachedInput), priceText(e.prices.output))
-                    + QStringLiteral("  output %1  retries %2")
-                          .arg(e.kind == rerank::ProviderKind::Offline ? QStringLiteral("-")
-                                  : rerank::outputModeName(rerank::outputModeApplies(e.kind)
-                                          ? e.structuredOutput
-                                          : rerank::OutputMode::JsonSchema))
-                          .arg(e.kind == rerank::ProviderKind::Offline ? QStringLiteral("-") : QString::number(e.maxRetries)));
-            return 0;
+    // The endpoint a command names: --name, else the positional argument after the action.
+    QString endpointName(const QCommandLineParser& p, const QString& what)
+    {
+        if (p.isSet(QStringLiteral("name")))
+            return requireOption(p, QStringLiteral("name"));
+        const QString name = p.positionalArguments().value(1).trimmed();
+        if (name.isEmpty())
+            throw Error(QStringLiteral("usage: recwb-cli endpoints %1 NAME (or --name NAME)").arg(what));
+        return name;
+    }
+
+    // Applies the options given on the command line to e: every option for add, only the given
+    // ones for edit. Validation errors name the option.
+    void applyEndpointOptions(const QCommandLineParser& p, rerank::EndpointProfile& e, bool adding)
+    {
+        QString kindName = rerank::providerKindName(e.kind);
+        if (adding || p.isSet(QStringLiteral("kind"))) {
+            kindName = requireOption(p, QStringLiteral("kind"));
+            const auto kind = rerank::providerKindFromName(kindName);
+            if (!kind)
+                throw Error(
+                    QStringLiteral("--kind '%1': expected openai, anthropic, gemini, ollama or offline").arg(kindName));
+            e.kind = *kind;
         }
-        const QString name = requireOption(p, QStringLiteral("name"));
-        if (what == u"set-default") {
-            rerank::store::setDefaultEndpoint(*ws, name);
-            out(QStringLiteral("Default endpoint: %1").arg(name));
-            return 0;
-        }
-        if (what == u"remove") {
-            if (!rerank::store::removeEndpoint(*ws, name))
-                throw Error(QStringLiteral("%1: no endpoint \"%2\"").arg(ws->path(), name));
-            out(QStringLiteral("Removed endpoint %1").arg(name));
-            return 0;
-        }
-        // add (or replace)
-        rerank::EndpointProfile e;
-        e.name = name;
-        const QString kindName = requireOption(p, QStringLiteral("kind"));
-        const auto kind = rerank::providerKindFromName(kindName);
-        if (!kind)
-            throw Error(QStringLiteral("--kind '%1': expected openai, anthropic, gemini, ollama or offline").arg(kindName));
-        e.kind = *kind;
-        e.baseUrl = p.value(QStringLiteral("base-url"));
-        e.model = p.value(QStringLiteral("model"));
-        e.keyEnv = p.value(QStringLiteral("key-env"));
-        e.keychainEntry = p.value(QStringLiteral("keychain"));
-        if (!e.keyEnv.isEmpty() && !e.keychainEntry.isEmpty())
+        for (const auto& [option, field] :
+            { std::pair { QStringLiteral("base-url"), &e.baseUrl }, std::pair { QStringLiteral("model"), &e.model } })
+            if (adding || p.isSet(option))
+                *field = p.value(option);
+        if (!p.value(QStringLiteral("key-env")).isEmpty() && !p.value(QStringLiteral("keychain")).isEmpty())
             throw Error(QStringLiteral("give --key-env or --keychain, not both"));
+        if (adding || p.isSet(QStringLiteral("key-env")) || p.isSet(QStringLiteral("keychain"))) {
+            e.keyEnv = p.value(QStringLiteral("key-env"));
+            e.keychainEntry = p.value(QStringLiteral("keychain"));
+        }
         e.timeoutMs = intOption(p, QStringLiteral("timeout-ms"), e.timeoutMs);
         e.maxConcurrent = intOption(p, QStringLiteral("max-concurrent"), e.maxConcurrent);
         e.maxOutputTokens = intOption(p, QStringLiteral("max-output-tokens"), e.maxOutputTokens);
         if (const auto t = doubleOption(p, QStringLiteral("temperature")))
             e.temperature = *t;
-        e.prices.input = doubleOption(p, QStringLiteral("price-input"));
-        e.prices.cachedInput = doubleOption(p, QStringLiteral("price-cached"));
-        e.prices.output = doubleOption(p, QStringLiteral("price-output"));
-        if (e.prices.input || e.prices.cachedInput || e.prices.output)
+        bool pricesGiven = false;
+        for (const auto& [option, field] : { std::pair { QStringLiteral("price-input"), &e.prices.input },
+                 std::pair { QStringLiteral("price-cached"), &e.prices.cachedInput },
+                 std::pair { QStringLiteral("price-output"), &e.prices.output } })
+            if (adding || p.isSet(option)) {
+                *field = doubleOption(p, option);
+                pricesGiven = pricesGiven || p.isSet(option);
+            }
+        if (pricesGiven)
             e.prices.asOf = QDateTime::currentDateTimeUtc().date().toString(Qt::ISODate);
-        e.allowInsecureHttp = p.isSet(QStringLiteral("allow-insecure-http"));
+        if (p.isSet(QStringLiteral("allow-insecure-http")) && p.isSet(QStringLiteral("no-insecure-http")))
+            throw Error(QStringLiteral("give --allow-insecure-http or --no-insecure-http, not both"));
+        if (adding || p.isSet(QStringLiteral("allow-insecure-http")) || p.isSet(QStringLiteral("no-insecure-http")))
+            e.allowInsecureHttp = p.isSet(QStringLiteral("allow-insecure-http"));
         e.maxRetries = intOption(p, QStringLiteral("max-retries"), e.maxRetries);
         if (e.maxRetries < 0)
             throw Error(QStringLiteral("--max-retries must be 0 or more"));
@@ -170,26 +117,236 @@ const Registrar endpointsCommand { Command {
             const QString modeName = p.value(QStringLiteral("structured-output"));
             const auto mode = rerank::outputModeFromName(modeName);
             if (!mode)
-                throw Error(QStringLiteral("--structured-output '%1': expected json_schema, json_object or text").arg(modeName));
+                throw Error(QStringLiteral("--structured-output '%1': expected json_schema, json_object or text")
+                                .arg(modeName));
             if (*mode != rerank::OutputMode::JsonSchema && !rerank::outputModeApplies(e.kind))
-                throw Error(QStringLiteral("--structured-output %1 applies to openai and ollama endpoints only; %2 always "
-                                           "uses its own schema mechanism")
-                                .arg(modeName, kindName));
+                throw Error(
+                    QStringLiteral("--structured-output %1 applies to openai and ollama endpoints only; %2 always "
+                                   "uses its own schema mechanism")
+                        .arg(modeName, kindName));
             e.structuredOutput = *mode;
         }
         if (e.kind != rerank::ProviderKind::Offline && e.baseUrl.isEmpty())
             throw Error(QStringLiteral("missing required option --base-url for a %1 endpoint").arg(kindName));
         if (e.kind != rerank::ProviderKind::Offline && e.model.isEmpty())
             throw Error(QStringLiteral("missing required option --model for a %1 endpoint").arg(kindName));
-        rerank::store::upsertEndpoint(*ws, e);
-        if (p.isSet(kJson))
-            out(compact(e.toJson()));
-        else
-            out(QStringLiteral("Saved endpoint %1 (%2, %3)").arg(e.name, rerank::providerKindName(e.kind), e.model));
-        return 0;
-    } } };
+        rerank::EndpointProfile::fromJson(
+            e.toJson()); // the store's own checks (URL, ranges), before anything is written
+    }
 
-// ---- rerank ----
+    // One line from standard input without echo when it is a terminal; never logged.
+    QByteArray readKeyLine(const QString& endpoint)
+    {
+        const bool tty = isatty(fileno(stdin));
+        termios saved {};
+        if (tty) {
+            err(QStringLiteral("API key for endpoint %1 (one line, not echoed): ").arg(endpoint));
+            if (tcgetattr(fileno(stdin), &saved) == 0) {
+                termios quiet = saved;
+                quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+                tcsetattr(fileno(stdin), TCSANOW, &quiet);
+            }
+        }
+        std::string line;
+        std::getline(std::cin, line);
+        if (tty) {
+            tcsetattr(fileno(stdin), TCSANOW, &saved);
+            err(QString());
+        }
+        QByteArray key = QByteArray::fromStdString(line).trimmed();
+        std::fill(line.begin(), line.end(), '\0');
+        return key;
+    }
+
+    int testEndpoint(const QCommandLineParser& p, const rerank::EndpointProfile& e)
+    {
+        rerank::LlmClient client;
+        rerank::EndpointTestResult result;
+        QEventLoop loop;
+        auto* test = rerank::EndpointTest::start(client, e);
+        QObject::connect(test, &rerank::EndpointTest::finished, &loop, [&](const rerank::EndpointTestResult& r) {
+            result = r;
+            loop.quit();
+        });
+        loop.exec();
+        if (p.isSet(kJson))
+            out(compact(result.toJson()));
+        else if (result.ok())
+            out(QStringLiteral("endpoint '%1': %2").arg(e.name, result.summary()));
+        if (!result.ok())
+            throw Error(QStringLiteral("endpoint '%1': %2").arg(e.name, result.summary()));
+        return 0;
+    }
+
+    int setEndpointKey(Workspace& ws, const QString& name)
+    {
+        rerank::EndpointProfile e = rerank::store::getEndpoint(ws, name);
+        if (e.kind == rerank::ProviderKind::Offline)
+            throw Error(QStringLiteral("endpoint '%1' is the offline reranker: it needs no key").arg(name));
+        const QByteArray key = readKeyLine(name);
+        if (key.isEmpty())
+            throw Error(
+                QStringLiteral("endpoint '%1': no key on standard input (an empty key is refused); nothing was stored")
+                    .arg(name));
+        rerank::KeyStore keys;
+        const QString entry = rerank::KeyStore::entryForEndpoint(name);
+        rerank::KeyStoreResult result;
+        QEventLoop loop;
+        QObject::connect(
+            keys.write(entry, key), &rerank::KeyJob::finished, &loop, [&](const rerank::KeyStoreResult& r) {
+                result = r;
+                loop.quit();
+            });
+        loop.exec();
+        if (!result.ok()) {
+            QString message = QStringLiteral("endpoint '%1': the key was not stored: %2").arg(name, result.error);
+            if (result.status == rerank::KeyStoreResult::Status::Unavailable)
+                message += QStringLiteral(". Keep the key in an environment variable instead: export VAR=... and run "
+                                          "recwb-cli endpoints edit %1 --key-env VAR -w %2")
+                               .arg(name, ws.path());
+            throw Error(message);
+        }
+        e.keychainEntry = entry;
+        e.keyEnv.clear();
+        rerank::store::upsertEndpoint(ws, e);
+        out(QStringLiteral("Stored the key for endpoint %1 in the OS keychain (service %2, entry %3)")
+                .arg(name, keys.service(), entry));
+        return 0;
+    }
+
+    const Registrar endpointsCommand { Command { QStringLiteral("endpoints"),
+        QStringLiteral("List, add, edit, test LLM endpoint profiles and store their keys (keys never go in the "
+                       "workspace: only an env variable name or a keychain entry name)."),
+        [](QCommandLineParser& p) {
+            addWorkspaceOption(p);
+            p.addPositionalArgument(QStringLiteral("action"),
+                QStringLiteral("list | add | edit NAME | duplicate NAME NEWNAME | remove NAME | set-default NAME | "
+                               "test NAME | set-key NAME (reads the key from standard input)"));
+            p.addOption({ QStringLiteral("name"), QStringLiteral("Endpoint name."), QStringLiteral("name") });
+            p.addOption({ QStringLiteral("kind"), QStringLiteral("openai | anthropic | gemini | ollama | offline."),
+                QStringLiteral("kind") });
+            p.addOption({ QStringLiteral("base-url"), QStringLiteral("Base URL, e.g. https://api.openai.com/v1."),
+                QStringLiteral("url") });
+            p.addOption({ QStringLiteral("model"), QStringLiteral("Model id."), QStringLiteral("model") });
+            p.addOption({ QStringLiteral("key-env"),
+                QStringLiteral("Environment variable holding the API key (the key itself is never stored)."),
+                QStringLiteral("var") });
+            p.addOption({ QStringLiteral("keychain"),
+                QStringLiteral(
+                    "OS keychain entry holding the API key (QtKeychain, service \"recwb\"; set-key writes one)."),
+                QStringLiteral("entry") });
+            p.addOption({ QStringLiteral("timeout-ms"), QStringLiteral("Deadline per request (default 60000)."),
+                QStringLiteral("ms") });
+            p.addOption({ QStringLiteral("max-concurrent"), QStringLiteral("Calls in flight at once (default 4)."),
+                QStringLiteral("n") });
+            p.addOption({ QStringLiteral("temperature"), QStringLiteral("Sampling temperature (default 0)."),
+                QStringLiteral("t") });
+            p.addOption({ QStringLiteral("max-output-tokens"), QStringLiteral("Answer token cap (default 2048)."),
+                QStringLiteral("n") });
+            p.addOption(
+                { QStringLiteral("price-input"), QStringLiteral("USD per 1M input tokens."), QStringLiteral("usd") });
+            p.addOption({ QStringLiteral("price-cached"), QStringLiteral("USD per 1M cached input tokens."),
+                QStringLiteral("usd") });
+            p.addOption(
+                { QStringLiteral("price-output"), QStringLiteral("USD per 1M output tokens."), QStringLiteral("usd") });
+            p.addOption({ QStringLiteral("allow-insecure-http"),
+                QStringLiteral("Allow http:// to a non-loopback host (keys travel in clear text).") });
+            p.addOption({ QStringLiteral("no-insecure-http"),
+                QStringLiteral("edit: refuse http:// to non-loopback hosts again (the default).") });
+            p.addOption({ QStringLiteral("structured-output"),
+                QStringLiteral(
+                    "How an openai or ollama endpoint is asked for JSON: json_schema (default; strict schema), "
+                    "json_object (any JSON) or text (the schema only in the prompt). Anthropic and Gemini "
+                    "always use their own schema mechanism."),
+                QStringLiteral("mode") });
+            p.addOption({ QStringLiteral("max-retries"),
+                QStringLiteral("Retries after a retryable failure (429, 5xx, network; default 2)."),
+                QStringLiteral("n") });
+            p.addOption({ kJson, QStringLiteral("Print JSON.") });
+        },
+        [](QCommandLineParser& p) {
+            const QString what = action(p,
+                { QStringLiteral("list"), QStringLiteral("add"), QStringLiteral("edit"), QStringLiteral("duplicate"),
+                    QStringLiteral("remove"), QStringLiteral("set-default"), QStringLiteral("test"),
+                    QStringLiteral("set-key") },
+                QStringLiteral("endpoints"));
+            const auto ws = Workspace::open(requireOption(p, kWorkspace));
+            if (what == u"list") {
+                const auto list = rerank::store::listEndpoints(*ws);
+                const QString def = rerank::store::defaultEndpoint(*ws);
+                if (p.isSet(kJson)) {
+                    QJsonArray a;
+                    for (const auto& e : list) {
+                        QJsonObject o = e.toJson();
+                        o.insert(QStringLiteral("default"), e.name == def);
+                        a.append(o);
+                    }
+                    out(compact(a));
+                    return 0;
+                }
+                for (const auto& e : list)
+                    out(QStringLiteral("%1 %2  %3  %4  %5  key %6  prices in/cached/out %7/%8/%9 per 1M")
+                            .arg(e.name == def ? QStringLiteral("*") : QStringLiteral(" "))
+                            .arg(e.name.leftJustified(16), rerank::providerKindName(e.kind).leftJustified(9),
+                                e.model.leftJustified(20), (e.baseUrl.isEmpty() ? QStringLiteral("-") : e.baseUrl),
+                                !e.keyEnv.isEmpty()              ? QStringLiteral("$") + e.keyEnv
+                                    : !e.keychainEntry.isEmpty() ? QStringLiteral("keychain:") + e.keychainEntry
+                                                                 : QStringLiteral("-"),
+                                priceText(e.prices.input), priceText(e.prices.cachedInput), priceText(e.prices.output))
+                        + QStringLiteral("  output %1  retries %2")
+                              .arg(e.kind == rerank::ProviderKind::Offline
+                                      ? QStringLiteral("-")
+                                      : rerank::outputModeName(rerank::outputModeApplies(e.kind)
+                                              ? e.structuredOutput
+                                              : rerank::OutputMode::JsonSchema))
+                              .arg(e.kind == rerank::ProviderKind::Offline ? QStringLiteral("-")
+                                                                           : QString::number(e.maxRetries)));
+                return 0;
+            }
+            const QString name = endpointName(p, what);
+            if (what == u"set-default") {
+                rerank::store::setDefaultEndpoint(*ws, name);
+                out(QStringLiteral("Default endpoint: %1").arg(name));
+                return 0;
+            }
+            if (what == u"remove") {
+                if (!rerank::store::removeEndpoint(*ws, name))
+                    throw Error(QStringLiteral("%1: no endpoint \"%2\"").arg(ws->path(), name));
+                out(QStringLiteral("Removed endpoint %1").arg(name));
+                return 0;
+            }
+            if (what == u"test")
+                return testEndpoint(p, rerank::store::getEndpoint(*ws, name));
+            if (what == u"set-key")
+                return setEndpointKey(*ws, name);
+            rerank::EndpointProfile e;
+            if (what == u"duplicate") {
+                const QStringList pos = p.positionalArguments();
+                const QString newName = pos.value(p.isSet(QStringLiteral("name")) ? 1 : 2).trimmed();
+                if (newName.isEmpty())
+                    throw Error(QStringLiteral("usage: recwb-cli endpoints duplicate NAME NEWNAME"));
+                if (rerank::store::findEndpoint(*ws, newName))
+                    throw Error(QStringLiteral("%1: an endpoint \"%2\" exists already").arg(ws->path(), newName));
+                e = rerank::store::getEndpoint(*ws, name);
+                e.name = newName;
+                applyEndpointOptions(p, e, false); // a duplicate may change a few options at once
+            } else if (what == u"edit") {
+                e = rerank::store::getEndpoint(*ws, name);
+                applyEndpointOptions(p, e, false);
+            } else { // add (or replace)
+                e.name = name;
+                applyEndpointOptions(p, e, true);
+            }
+            rerank::store::upsertEndpoint(*ws, e);
+            if (p.isSet(kJson))
+                out(compact(e.toJson()));
+            else
+                out(QStringLiteral("Saved endpoint %1 (%2, %3)")
+                        .arg(e.name, rerank::providerKindName(e.kind), e.model));
+            return 0;
+        } } };
+
+    // ---- rerank ----
 
 const QString kUsersFile = QStringLiteral("users");
 const QString kCohort = QStringLiteral("cohort");

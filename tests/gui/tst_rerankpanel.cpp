@@ -2,6 +2,7 @@
 #include "data/workspace.h"
 #include "mainwindow.h"
 #include "common/modelstore.h"
+#include "dialogs/endpointsdialog.h"
 #include "rerank/store.h"
 #include "users/rerankmodel.h"
 #include "users/rerankpanel.h"
@@ -21,6 +22,8 @@
 #include <QStandardPaths>
 #include <QTabWidget>
 #include <QCheckBox>
+#include <QLineEdit>
+#include <QPushButton>
 #include <QTableView>
 #include <QTextBrowser>
 #include <memory>
@@ -276,6 +279,36 @@ private slots:
         QVERIFY(shown.wait(30000));
         QVERIFY2(panel->caption()->text().contains(QStringLiteral("circuit_open")), qPrintable(panel->caption()->text()));
         QCOMPARE(m_server.requestCount(QString::fromLatin1(kPath)), 5);
+    }
+
+    // Endpoints… opens the endpoints dialog; an endpoint saved there appears in the
+    // Rerank tab's list at once, and the chosen endpoint stays chosen.
+    void endpointsDialogFromTheRerankTab()
+    {
+        auto window = openWindow();
+        QVERIFY(window);
+        RerankPanel* panel = window->usersTab()->rerankPanel();
+        QVERIFY(panel->selectEndpoint(QStringLiteral("local")));
+        auto* button = panel->findChild<QPushButton*>(QStringLiteral("rerankEndpoints"));
+        QVERIFY(button);
+        QTest::mouseClick(button, Qt::LeftButton);
+        auto* dialog = panel->findChild<EndpointsDialog*>(QStringLiteral("endpointsDialog"));
+        QVERIFY(dialog);
+        QVERIFY(dialog->isVisible());
+        QSignalSpy loaded(dialog, &EndpointsDialog::endpointsLoaded);
+        QVERIFY(loaded.count() > 0 || loaded.wait(20000));
+        QTest::mouseClick(dialog->findChild<QPushButton*>(QStringLiteral("endpointAdd")), Qt::LeftButton);
+        auto* name = dialog->findChild<QLineEdit*>(QStringLiteral("endpointName"));
+        name->clear();
+        QTest::keyClicks(name, QStringLiteral("fresh"));
+        dialog->findChild<QLineEdit*>(QStringLiteral("endpointBaseUrl"))->setText(m_server.openAiBaseUrl());
+        dialog->findChild<QLineEdit*>(QStringLiteral("endpointModel"))->setText(QStringLiteral("fresh-model"));
+        QSignalSpy lists(panel, &RerankPanel::listsLoaded);
+        QTest::mouseClick(dialog->findChild<QPushButton*>(QStringLiteral("endpointSave")), Qt::LeftButton);
+        QVERIFY(lists.wait(20000));
+        QVERIFY(panel->endpointCombo()->findData(QStringLiteral("fresh")) >= 0);
+        QCOMPARE(panel->endpointCombo()->currentData().toString(), QStringLiteral("local"));
+        dialog->close();
     }
 
     // Cancel stops a call in flight at once; the window stays responsive meanwhile.

@@ -1,6 +1,7 @@
 #include "users/rerankpanel.h"
 
 #include "common/backgroundtask.h"
+#include "dialogs/endpointsdialog.h"
 #include "cf/recommender.h"
 #include "coldstart/coldstart.h"
 #include "data/dataset.h"
@@ -68,6 +69,7 @@ RerankPanel::RerankPanel(ModelStore* store, QWidget* parent)
     , m_useCache(new QCheckBox(tr("Use cache"), this))
     , m_run(new QPushButton(tr("&Rerank"), this))
     , m_cancel(new QPushButton(tr("Cancel"), this))
+    , m_manageEndpoints(new QPushButton(tr("Endpoints…"), this))
     , m_caption(new QLabel(this))
     , m_model(new RerankModel(this))
     , m_view(new QTableView(this))
@@ -80,7 +82,7 @@ RerankPanel::RerankPanel(ModelStore* store, QWidget* parent)
     m_prompt->setMinimumContentsLength(10);
     m_endpoint->setObjectName(QStringLiteral("rerankEndpoint"));
     m_endpoint->setToolTip(tr("Where the rerank runs: the offline reranker (free, runs on every selection) or an LLM "
-                              "endpoint (sent only when you press Rerank). Add endpoints with recwb-cli endpoints add."));
+                              "endpoint (sent only when you press Rerank). Add and test endpoints with Endpoints…"));
     m_endpoint->setSizeAdjustPolicy(QComboBox::AdjustToContents);
     m_endpoint->setMinimumContentsLength(16);
     m_k->setObjectName(QStringLiteral("rerankK"));
@@ -95,6 +97,8 @@ RerankPanel::RerankPanel(ModelStore* store, QWidget* parent)
     m_useCache->setChecked(true);
     m_useCache->setToolTip(tr("Answer from the workspace's response cache when the same request was answered within "
                               "its TTL (unchecked: always a fresh call)"));
+    m_manageEndpoints->setObjectName(QStringLiteral("rerankEndpoints"));
+    m_manageEndpoints->setToolTip(tr("Add, edit and test endpoints and their keys"));
     m_run->setObjectName(QStringLiteral("rerankRun"));
     m_cancel->setObjectName(QStringLiteral("rerankCancel"));
     m_cancel->setEnabled(false);
@@ -127,6 +131,7 @@ RerankPanel::RerankPanel(ModelStore* store, QWidget* parent)
     bar->addWidget(m_prompt);
     bar->addWidget(endpointLabel);
     bar->addWidget(m_endpoint, 1);
+    bar->addWidget(m_manageEndpoints);
     bar->addWidget(kLabel);
     bar->addWidget(m_k);
     bar->addWidget(nLabel);
@@ -151,6 +156,12 @@ RerankPanel::RerankPanel(ModelStore* store, QWidget* parent)
 
     connect(m_run, &QPushButton::clicked, this, [this] { rerank(); });
     connect(m_cancel, &QPushButton::clicked, this, &RerankPanel::cancel);
+    connect(m_manageEndpoints, &QPushButton::clicked, this, [this] {
+        if (m_path.isEmpty())
+            return;
+        auto* dialog = EndpointsDialog::showFor(m_path, this);
+        connect(dialog, &EndpointsDialog::endpointsChanged, this, &RerankPanel::reloadLists);
+    });
     connect(m_prompt, &QComboBox::currentIndexChanged, this, &RerankPanel::settingsChanged);
     connect(m_endpoint, &QComboBox::currentIndexChanged, this, &RerankPanel::settingsChanged);
     connect(m_k, &QSpinBox::valueChanged, this, &RerankPanel::settingsChanged);
@@ -195,7 +206,17 @@ void RerankPanel::setWorkspace(const QString& path, std::shared_ptr<const Datase
         m_endpoint->clear();
     }
     showIdle();
-    auto future = runTask([path](const TaskControl&) {
+    reloadLists();
+}
+
+// Reads the endpoints and prompts again (after the endpoints dialog saved), keeping the
+// chosen endpoint and prompt when they still exist.
+void RerankPanel::reloadLists()
+{
+    const quint64 job = ++m_listJob;
+    const QString keepEndpoint = m_endpoint->currentData().toString();
+    const QString keepPrompt = m_prompt->currentData().toString();
+    auto future = runTask([path = m_path](const TaskControl&) {
         const auto ws = Workspace::open(path);
         Lists lists;
         lists.endpoints = rerank::store::listEndpoints(*ws);
@@ -210,11 +231,10 @@ void RerankPanel::setWorkspace(const QString& path, std::shared_ptr<const Datase
         lists.templates = names;
         return lists;
     });
-    const quint64 job = m_job;
     continueOn(
         future, this,
-        [this, job](const TaskResult<Lists>& result) {
-            if (job != m_job)
+        [this, job, keepEndpoint, keepPrompt](const TaskResult<Lists>& result) {
+            if (job != m_listJob)
                 return;
             if (!result.value) {
                 setCaption(red(tr("Could not read the endpoints and prompts: %1").arg(result.error)));
@@ -239,7 +259,9 @@ void RerankPanel::setWorkspace(const QString& path, std::shared_ptr<const Datase
                             : tr("%1 at %2, model %3").arg(rerank::providerKindName(e.kind), e.baseUrl, e.model),
                         Qt::ToolTipRole);
                 }
-                m_endpoint->setCurrentIndex(std::max(0, m_endpoint->findData(lists.defaultEndpoint)));
+                const int kept = keepEndpoint.isEmpty() ? -1 : m_endpoint->findData(keepEndpoint);
+                m_endpoint->setCurrentIndex(kept >= 0 ? kept : std::max(0, m_endpoint->findData(lists.defaultEndpoint)));
+                m_prompt->setCurrentIndex(std::max(0, m_prompt->findData(keepPrompt)));
             }
             emit listsLoaded();
             settingsChanged();

@@ -85,6 +85,7 @@ private:
     bool autoRuns() const; // the offline endpoint: free, no network
     void settingsChanged();
     void showIdle();
+    void reloadLists();
     void onReply(quint64 job, const pipeline::RerankReply& reply);
     void showOutcome(const pipeline::RerankOutcome& outcome, qint64 runId);
     void showDetails();
@@ -99,6 +100,7 @@ private:
     int m_shownUser = -1;
     QString m_cfKey;
     quint64 m_job = 0; // bumped per request; an older answer is dropped
+    quint64 m_listJob = 0; // bumped per endpoint/prompt list read
     bool m_running = false;
     bool m_waitingForModel = false;
     std::unique_ptr<QList<rerank::EndpointProfile>> m_endpoints;
@@ -113,6 +115,7 @@ private:
     QCheckBox* m_useCache;
     QPushButton* m_run;
     QPushButton* m_cancel;
+    QPushButton* m_manageEndpoints;
     QLabel* m_caption;
     RerankModel* m_model;
     TableFilterProxy* m_proxy = nullptr;
