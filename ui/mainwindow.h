@@ -23,6 +23,7 @@ class Dataset;
 namespace recwb::ui {
 
 class CatalogTab;
+class CompareView;
 class EvaluationTab;
 class ImportDialog;
 class ModelStore;
@@ -72,6 +73,7 @@ public:
     UsersTab* usersTab() const { return m_users; }
     EvaluationTab* evaluationTab() const { return m_evaluation; }
     PromptsTab* promptsTab() const { return m_prompts; }
+    CompareView* compareView() const { return m_compare; }
     ModelStore* modelStore() const { return m_models; }
 
 signals:
@@ -115,6 +117,7 @@ private:
     UsersTab* m_users = nullptr;
     PromptsTab* m_prompts = nullptr;
     EvaluationTab* m_evaluation = nullptr;
+    CompareView* m_compare = nullptr;
     ModelStore* m_models = nullptr;
     QAction* m_trainAction = nullptr;
     QMenu* m_recentMenu = nullptr;
