@@ -6,6 +6,8 @@
 #include "compare/compareview.h"
 #include "data/dataset.h"
 #include "evaluation/evaluationtab.h"
+#include "dialogs/endpointsdialog.h"
+#include "dialogs/endpointsmodel.h"
 #include "dialogs/importdialog.h"
 #include "mainwindow.h"
 #include "users/rerankpanel.h"
@@ -16,6 +18,9 @@
 
 #include <QApplication>
 #include <QComboBox>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QRadioButton>
 #include <QDir>
 #include <QEventLoop>
 #include <QListWidget>
@@ -184,6 +189,32 @@ QStringList saveScreenshots(MainWindow& window, const QString& dir, QString* err
                 shoot(QStringLiteral("compare.png"));
             }
         }
+    }
+
+    // The endpoints dialog, opened from the Rerank tab, with the offline endpoint selected.
+    if (EndpointsDialog* dialog = EndpointsDialog::showFor(window.workspacePath(), &window)) {
+        dialog->resize(980, 640);
+        if (dialog->model()->rowCount() == 0)
+            waitFor(dialog, &EndpointsDialog::endpointsLoaded, 30000);
+        // A new endpoint being filled in (not saved): a local Ollama server, key from a variable.
+        if (auto* add = dialog->findChild<QPushButton*>(QStringLiteral("endpointAdd"))) {
+            add->click();
+            settle();
+            const auto set = [dialog](const char* name, const QString& text) {
+                if (auto* edit = dialog->findChild<QLineEdit*>(QLatin1String(name)))
+                    edit->setText(text);
+            };
+            set("endpointName", QStringLiteral("local-ollama"));
+            set("endpointBaseUrl", QStringLiteral("http://127.0.0.1:11434/v1"));
+            set("endpointModel", QStringLiteral("llama3.1:8b"));
+            if (auto* env = dialog->findChild<QRadioButton*>(QStringLiteral("endpointKeyEnvMode")))
+                env->click();
+            set("endpointKeyEnv", QStringLiteral("OLLAMA_API_KEY"));
+        }
+        settle();
+        if (dialog->grab().save(QDir(dir).filePath(QStringLiteral("endpoints.png"))))
+            written << QDir(dir).filePath(QStringLiteral("endpoints.png"));
+        dialog->close();
     }
 
     if (TrainDialog* dialog = window.openTrainDialog()) {
