@@ -1,6 +1,7 @@
 #pragma once
 
 #include <QDir>
+#include <QElapsedTimer>
 #include <QEventLoop>
 #include <QFile>
 #include <QProcess>
@@ -93,5 +94,27 @@ inline CliRun runCliAsync(const QStringList& args, const QString& fakeKey, int t
     }
     return { p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError()) };
 }
+
+// Measures how long this thread's event loop went without running a 5 ms timer: the worst
+// gap between two ticks (5 ms when nothing stalls), from construction on.
+class EventLoopStallProbe : public QObject {
+public:
+    EventLoopStallProbe()
+    {
+        m_timer.setInterval(5);
+        QObject::connect(&m_timer, &QTimer::timeout, this, [this] {
+            m_worst = std::max(m_worst, static_cast<double>(m_clock.nsecsElapsed()) / 1e6);
+            m_clock.restart();
+        });
+        m_clock.start();
+        m_timer.start();
+    }
+    double worstMs() const { return m_worst; }
+
+private:
+    QTimer m_timer;
+    QElapsedTimer m_clock;
+    double m_worst = 0;
+};
 
 } // namespace recwb::test
