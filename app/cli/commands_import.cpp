@@ -24,7 +24,7 @@ QChar parseSeparator(const QString& text)
     if (t == u"space")
         return u' ';
     if (text.size() != 1)
-        throw Error(QStringLiteral("--sep: expected one character, tab, comma, semicolon, pipe or space, got '%1'").arg(text));
+        throw UsageError(QStringLiteral("--sep: expected one character, tab, comma, semicolon, pipe or space, got '%1'").arg(text));
     return text.front();
 }
 
@@ -39,7 +39,7 @@ DelimitedFileSpec::Kind parseKind(const QString& text)
         return DelimitedFileSpec::Kind::Tsv;
     if (t == u"jsonl" || t == u"ndjson")
         return DelimitedFileSpec::Kind::JsonLines;
-    throw Error(QStringLiteral("--kind: expected csv, tsv, jsonl or auto, got '%1'").arg(text));
+    throw UsageError(QStringLiteral("--kind: expected csv, tsv, jsonl or auto, got '%1'").arg(text));
 }
 
 QStringList listOption(const QCommandLineParser& p, const QString& name)
@@ -98,7 +98,7 @@ GenericImportSpec genericSpec(const QCommandLineParser& p)
         spec.users = f;
     }
     if (!spec.interactions && !spec.items && !spec.users)
-        throw Error(QStringLiteral("--format csv needs --interactions FILE (or PATH), --items FILE and/or --users FILE"));
+        throw UsageError(QStringLiteral("--format csv needs --interactions FILE (or PATH), --items FILE and/or --users FILE"));
     return spec;
 }
 
@@ -160,14 +160,14 @@ const Registrar import { Command {
         const QString format = requireOption(p, QStringLiteral("format")).toLower();
         const QStringList args = p.positionalArguments();
         if (format != u"csv" && format != u"ml-100k" && format != u"ml-latest" && format != u"recbole")
-            throw Error(QStringLiteral("--format: expected ml-100k, ml-latest, recbole or csv, got '%1'").arg(format));
+            throw UsageError(QStringLiteral("--format: expected ml-100k, ml-latest, recbole or csv, got '%1'").arg(format));
         if (args.size() > 1)
-            throw Error(QStringLiteral("expected one PATH, got %1").arg(args.size()));
+            throw UsageError(QStringLiteral("expected one PATH, got %1").arg(args.size()));
         GenericImportSpec spec;
         if (format == u"csv")
             spec = genericSpec(p);
         else if (args.isEmpty())
-            throw Error(QStringLiteral("--format %1 needs the dataset PATH").arg(format));
+            throw UsageError(QStringLiteral("--format %1 needs the dataset PATH").arg(format));
 
         const bool existed = QFileInfo::exists(wsPath);
         ImportReport report;

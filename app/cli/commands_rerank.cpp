@@ -2,10 +2,12 @@
 
 #include "cf/snapshots.h"
 #include "data/workspace.h"
+#include "pipeline/ceiling.h"
 #include "pipeline/rerankservice.h"
 #include "rerank/llm/endpointtest.h"
 #include "rerank/llm/keystore.h"
 #include "rerank/llm/llmclient.h"
+#include "rerank/prices.h"
 #include "rerank/store.h"
 #include "util/error.h"
 
@@ -17,6 +19,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <iostream>
+#include <limits>
 #include <string>
 #include <termios.h>
 #include <unistd.h>
@@ -333,7 +336,11 @@ QString priceText(const std::optional<double>& v)
             } else if (what == u"edit") {
                 e = rerank::store::getEndpoint(*ws, name);
                 applyEndpointOptions(p, e, false);
-            } else { // add (or replace)
+            } else { // add: never over an existing profile
+                if (rerank::store::findEndpoint(*ws, name))
+                    throw Error(QStringLiteral("%1: an endpoint \"%2\" exists already; change it with recwb-cli "
+                                               "endpoints edit %2 (or remove it first)")
+                                    .arg(ws->path(), name));
                 e.name = name;
                 applyEndpointOptions(p, e, true);
             }
@@ -357,9 +364,11 @@ std::vector<int32_t> selectUsers(const QCommandLineParser& p, const Dataset& ds,
 {
     const int chosen = int(p.isSet(QStringLiteral("user"))) + int(p.isSet(kUsersFile)) + int(p.isSet(kCohort));
     if (chosen != 1)
-        throw Error(QStringLiteral("give exactly one of --user ID, --users FILE or --cohort cold|warm|all"));
+        throw UsageError(QStringLiteral("give exactly one of --user ID, --users FILE or --cohort cold|warm|all"));
     std::vector<int32_t> users;
     if (p.isSet(QStringLiteral("user"))) {
+        if (p.value(QStringLiteral("user")).split(u',', Qt::SkipEmptyParts).isEmpty())
+            throw UsageError(QStringLiteral("--user: no user id given"));
         for (const QString& id : p.value(QStringLiteral("user")).split(u',', Qt::SkipEmptyParts)) {
             const int32_t u = ds.userIndex(id.trimmed());
             if (u < 0)
@@ -389,15 +398,50 @@ std::vector<int32_t> selectUsers(const QCommandLineParser& p, const Dataset& ds,
     } else {
         const QString cohort = p.value(kCohort);
         if (cohort != u"cold" && cohort != u"warm" && cohort != u"all")
-            throw Error(QStringLiteral("--cohort '%1': expected cold, warm or all").arg(cohort));
-        const int limit = intOption(p, QStringLiteral("limit"), 0);
+            throw UsageError(QStringLiteral("--cohort '%1': expected cold, warm or all").arg(cohort));
+        const int limit = intOption(p, QStringLiteral("limit"), 0, 1, std::numeric_limits<int>::max());
         for (int32_t u = 0; u < ds.numUsers() && (limit <= 0 || static_cast<int>(users.size()) < limit); ++u) {
             const bool cold = ds.isCold(u, coldThreshold);
             if (cohort == u"all" || (cohort == u"cold") == cold)
                 users.push_back(u);
         }
+        if (users.empty())
+            throw Error(QStringLiteral("no %1 users in the workspace").arg(cohort));
     }
     return users;
+}
+
+// Ranges of the rerank options: beyond them a value is a typo, not a wish.
+constexpr int kMaxCandidates = 1000;
+constexpr int kMaxK = 100;
+constexpr int kMaxConcurrency = 256;
+constexpr int kMaxProbeOrders = 100;
+
+// Refuses a run whose projected calls or cost exceed the confirmation ceiling, before
+// anything is sent (the user confirms with --yes).
+void checkCeiling(const QCommandLineParser& p, const Workspace& ws, const pipeline::BatchOptions& options, qint64 users)
+{
+    pipeline::RunCeiling ceiling = pipeline::RunCeiling::fromEnvironment();
+    if (p.isSet(QStringLiteral("ceiling-calls")))
+        ceiling.calls = intOption(p, QStringLiteral("ceiling-calls"), 0, 0, std::numeric_limits<int>::max());
+    if (const auto usd = doubleOption(p, QStringLiteral("ceiling-usd"))) {
+        if (!std::isfinite(*usd) || *usd < 0)
+            throw UsageError(QStringLiteral("--ceiling-usd must be an amount in USD >= 0"));
+        ceiling.usd = *usd;
+    }
+    QList<rerank::EndpointProfile> tiers;
+    for (const QString& name : options.cascade) {
+        const QString resolved = name.isEmpty() ? rerank::store::defaultEndpoint(ws) : name;
+        if (const auto e = rerank::store::findEndpoint(ws, resolved))
+            tiers.append(*e); // an unknown name fails in the batch, naming it
+    }
+    const pipeline::RunProjection projection = pipeline::projectRun(tiers, rerank::PriceTable::loadWithOverride(),
+        users * std::max(1, options.probeOrders), options.candidates, options.maxCostUsd);
+    const QString over = projection.exceeds(ceiling);
+    if (!over.isEmpty())
+        throw UsageError(QStringLiteral("this run may make %1; nothing was sent. Add --yes to run it, or lower "
+                                        "--limit / --probe, or set --max-cost")
+                             .arg(over));
 }
 
 pipeline::RoutingPolicy routingFrom(const QCommandLineParser& p, const Workspace& ws)
@@ -407,20 +451,20 @@ pipeline::RoutingPolicy routingFrom(const QCommandLineParser& p, const Workspace
     if (mode == u"all")
         return r;
     if (mode != u"selective")
-        throw Error(QStringLiteral("--route '%1': expected all or selective").arg(mode));
+        throw UsageError(QStringLiteral("--route '%1': expected all or selective").arg(mode));
     r.everyone = false;
     if (p.isSet(QStringLiteral("route-rules"))) {
         const QStringList rules = p.value(QStringLiteral("route-rules")).split(u',', Qt::SkipEmptyParts);
         for (const QString& rule : rules)
             if (rule != u"cold" && rule != u"low_confidence" && rule != u"high_value")
-                throw Error(QStringLiteral("--route-rules: unknown rule '%1' (cold, low_confidence, high_value)").arg(rule));
+                throw UsageError(QStringLiteral("--route-rules: unknown rule '%1' (cold, low_confidence, high_value)").arg(rule));
         r.cold = rules.contains(QStringLiteral("cold"));
         r.lowConfidence = rules.contains(QStringLiteral("low_confidence"));
         r.highValue = rules.contains(QStringLiteral("high_value"));
     }
     if (const auto t = doubleOption(p, QStringLiteral("confidence-threshold"))) {
         if (*t < 0 || *t > 1)
-            throw Error(QStringLiteral("--confidence-threshold must be within [0, 1]"));
+            throw UsageError(QStringLiteral("--confidence-threshold must be within [0, 1]"));
         r.confidenceThreshold = *t;
     }
     const QStringList marked = rerank::store::highValueUsers(ws);
@@ -628,6 +672,17 @@ const Registrar rerankCommand { Command {
             QStringLiteral("Spending cap in USD: no call is made that could take the run past it (its worst case is "
                            "reserved first); users past the cap keep the CF order."),
             QStringLiteral("usd") });
+        p.addOption({ QStringLiteral("yes"),
+            QStringLiteral("Run even when the projected calls or cost exceed the confirmation ceiling "
+                           "(--ceiling-calls, --ceiling-usd).") });
+        p.addOption({ QStringLiteral("ceiling-calls"),
+            QStringLiteral("Confirmation ceiling: more projected calls need --yes (default %1; env RECWB_CEILING_CALLS).")
+                .arg(pipeline::RunCeiling::kDefaultCalls),
+            QStringLiteral("n") });
+        p.addOption({ QStringLiteral("ceiling-usd"),
+            QStringLiteral("Confirmation ceiling: a higher projected cost needs --yes (default %1; env RECWB_CEILING_USD).")
+                .arg(pipeline::RunCeiling::kDefaultUsd),
+            QStringLiteral("usd") });
         p.addOption({ QStringLiteral("no-cache"), QStringLiteral("Do not read the response cache (fresh calls).") });
         p.addOption({ QStringLiteral("no-store"), QStringLiteral("Do not store the run in the workspace.") });
         p.addOption({ QStringLiteral("summary-only"), QStringLiteral("Print the summary without per-user lists.") });
@@ -648,32 +703,32 @@ const Registrar rerankCommand { Command {
             : p.isSet(QStringLiteral("prompt"))                     ? QString()
                                                                     : QStringLiteral("coldstart");
         if (p.isSet(QStringLiteral("cascade")) && p.isSet(QStringLiteral("endpoint")))
-            throw Error(QStringLiteral("give --endpoint or --cascade, not both"));
+            throw UsageError(QStringLiteral("give --endpoint or --cascade, not both"));
         options.cascade = p.isSet(QStringLiteral("cascade"))
             ? p.value(QStringLiteral("cascade")).split(u',', Qt::SkipEmptyParts)
             : QStringList { p.value(QStringLiteral("endpoint")) };
         options.model = p.value(QStringLiteral("model"));
-        options.candidates = std::max(1, intOption(p, QStringLiteral("candidates"), 50));
-        options.k = std::max(1, intOption(p, QStringLiteral("k"), 10));
+        options.candidates = intOption(p, QStringLiteral("candidates"), 50, 1, kMaxCandidates);
+        options.k = intOption(p, QStringLiteral("k"), 10, 1, kMaxK);
         options.bypassCache = p.isSet(QStringLiteral("no-cache"));
         options.routing = routingFrom(p, *ws);
-        options.concurrency = intOption(p, QStringLiteral("concurrency"), 0);
-        options.probeOrders = intOption(p, QStringLiteral("probe"), 0);
-        if (p.isSet(QStringLiteral("probe")) && options.probeOrders < 2)
-            throw Error(QStringLiteral("--probe needs at least 2 orders"));
+        options.concurrency = intOption(p, QStringLiteral("concurrency"), 0, 1, kMaxConcurrency);
+        options.probeOrders = intOption(p, QStringLiteral("probe"), 0, 2, kMaxProbeOrders);
         if (options.probeOrders >= 2 && !options.routing.everyone)
-            throw Error(QStringLiteral("--probe reranks every order of every user: it does not take --route selective"));
+            throw UsageError(QStringLiteral("--probe reranks every order of every user: it does not take --route selective"));
         options.seed = static_cast<quint64>(std::max(1, intOption(p, QStringLiteral("seed"), 1)));
         options.storeRun = !p.isSet(QStringLiteral("no-store"));
         if (p.isSet(QStringLiteral("max-cost"))) {
             bool ok = false;
             const double cap = p.value(QStringLiteral("max-cost")).toDouble(&ok);
             if (!ok || !std::isfinite(cap) || cap < 0)
-                throw Error(QStringLiteral("--max-cost: \"%1\" is not an amount in USD >= 0").arg(p.value(QStringLiteral("max-cost"))));
+                throw UsageError(QStringLiteral("--max-cost: \"%1\" is not an amount in USD >= 0").arg(p.value(QStringLiteral("max-cost"))));
             options.maxCostUsd = cap;
         }
         options.extraParams = { { QStringLiteral("cf_model"), model->algorithm() },
             { QStringLiteral("cf_model_source"), note } };
+        if (!p.isSet(QStringLiteral("yes")))
+            checkCeiling(p, *ws, options, static_cast<qint64>(users.size()));
 
         pipeline::RerankService service;
         service.open(ws->path());

@@ -121,6 +121,32 @@ private slots:
         QVERIFY(badFormat.err.contains(QStringLiteral("--format")));
     }
 
+    // Issue 12 item 8: usage errors exit 2, as docs/IMPORT.md says.
+    void usageErrorsExit2_data()
+    {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<QString>("message");
+        QTest::addRow("missing --format") << QStringList { data("good.csv") } << QStringLiteral("--format");
+        QTest::addRow("unknown format") << QStringList { QStringLiteral("-f"), QStringLiteral("parquet"), data("good.csv") }
+                                        << QStringLiteral("--format");
+        QTest::addRow("no path") << QStringList { QStringLiteral("-f"), QStringLiteral("ml-100k") }
+                                 << QStringLiteral("PATH");
+        QTest::addRow("bad --sep") << QStringList { QStringLiteral("-f"), QStringLiteral("csv"), QStringLiteral("--sep"),
+            QStringLiteral("ab"), data("good.csv") } << QStringLiteral("--sep");
+    }
+    void usageErrorsExit2()
+    {
+        QFETCH(QStringList, args);
+        QFETCH(QString, message);
+        const QString ws = m_dir.filePath(QStringLiteral("usage.recwb"));
+        const Run r = cli(QStringList { QStringLiteral("import"), QStringLiteral("-w"), ws } + args);
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains(message), qPrintable(r.err));
+        QVERIFY(!QFileInfo::exists(ws));
+        const Run noWorkspace = cli({ QStringLiteral("import"), QStringLiteral("-f"), QStringLiteral("csv"), data("good.csv") });
+        QCOMPARE(noWorkspace.exitCode, 2);
+    }
+
     void recBoleFolder()
     {
         const QString ws = m_dir.filePath(QStringLiteral("recbole.recwb"));
