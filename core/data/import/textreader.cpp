@@ -37,6 +37,10 @@ RecordReader::RecordReader(const QString& path, Options options)
         throw Error(QStringLiteral("%1: file not found").arg(path));
     if (info.isDir())
         throw Error(QStringLiteral("%1: is a folder, expected a file").arg(path));
+    if (!info.isFile())
+        throw Error(QStringLiteral("%1: not a regular file (a pipe or device): an import reads its files more than "
+                                   "once; save the data to a file first")
+                        .arg(path));
     if (!m_file.open(QIODevice::ReadOnly))
         throw Error(QStringLiteral("%1: cannot open: %2").arg(path, m_file.errorString()));
     m_size = m_file.size();
@@ -292,6 +296,9 @@ QString RecordReader::toQString(std::string_view bytes) const
 QByteArray RecordReader::firstLine(const QString& path, qint64 maxBytes)
 {
     QFile f(path);
+    const QFileInfo info(path);
+    if (info.exists() && !info.isDir() && !info.isFile())
+        return {}; // a pipe: opening it could block, reading it would consume it; the reader refuses it
     if (!f.open(QIODevice::ReadOnly))
         return {};
     QByteArray head = f.read(maxBytes);
