@@ -1,7 +1,10 @@
 #pragma once
 
 #include <QDir>
+#include <QEventLoop>
 #include <QFile>
+#include <QProcess>
+#include <QTimer>
 #include <QFileInfo>
 #include <QString>
 #include <QTemporaryDir>
@@ -56,6 +59,39 @@ inline void generateSmallWorkspace(const QString& path)
     config.interactions = 6000;
     const auto ws = Workspace::open(path, Workspace::Mode::CreateOrOpen);
     generateIntoWorkspace(*ws, config);
+}
+
+} // namespace recwb::test
+
+namespace recwb::test {
+
+// What a recwb-cli run left: exit code (-1 when it did not finish), stdout, stderr.
+struct CliRun {
+    int code = -1;
+    QString out;
+    QString err;
+};
+
+// Runs recwb-cli without blocking this thread's event loop, so a test LLM server living
+// in the test process can answer it. `fakeKey` goes into $RECWB_TEST_FAKE_KEY.
+inline CliRun runCliAsync(const QStringList& args, const QString& fakeKey, int timeoutMs = 300000)
+{
+    QProcess p;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("RECWB_TEST_FAKE_KEY"), fakeKey);
+    p.setProcessEnvironment(env);
+    QEventLoop loop;
+    QObject::connect(&p, &QProcess::finished, &loop, &QEventLoop::quit);
+    QObject::connect(&p, &QProcess::errorOccurred, &loop, &QEventLoop::quit);
+    QTimer::singleShot(timeoutMs, &loop, &QEventLoop::quit);
+    p.start(QStringLiteral(RECWB_CLI_PATH), args);
+    loop.exec();
+    if (p.state() != QProcess::NotRunning) {
+        p.kill();
+        p.waitForFinished();
+        return {};
+    }
+    return { p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError()) };
 }
 
 } // namespace recwb::test

@@ -2,6 +2,7 @@
 
 #include "users/candidatespanel.h"
 #include "catalog/catalogtab.h"
+#include "compare/compareview.h"
 #include "data/dataset.h"
 #include "data/generator.h"
 #include "evaluation/evaluationtab.h"
@@ -9,6 +10,7 @@
 #include "common/modelstore.h"
 #include "dialogs/traindialog.h"
 #include "users/userstab.h"
+#include "prompts/promptstab.h"
 
 #include <QAction>
 #include <QApplication>
@@ -74,7 +76,16 @@ MainWindow::MainWindow(QSettings& settings, QWidget* parent)
     m_evaluation = new EvaluationTab(m_tabs);
     m_tabs->addTab(m_catalog, tr("&Catalog"));
     m_tabs->addTab(m_users, tr("&Users"));
+    m_prompts = new PromptsTab(m_models, m_tabs);
+    m_prompts->setColdThreshold(coldThreshold());
+    m_tabs->addTab(m_prompts, tr("&Prompts"));
+    m_compare = new CompareView(m_models->rerankService(), m_models, m_tabs);
+    m_tabs->addTab(m_compare, tr("Compa&re"));
     m_tabs->addTab(m_evaluation, tr("&Evaluation"));
+    connect(m_users, &UsersTab::compareRequested, this, [this](const QString& userId) {
+        m_compare->setUser(userId);
+        m_tabs->setCurrentWidget(m_compare);
+    });
     connect(m_users->candidatesPanel(), &CandidatesPanel::trainRequested, this, &MainWindow::openTrainDialog);
     m_stack->addWidget(m_tabs);
     setCentralWidget(m_stack);
@@ -296,6 +307,8 @@ void MainWindow::finishLoad(const LoadedWorkspace& loaded)
     m_catalog->setDataset(m_dataset);
     m_users->setWorkspace(m_path, m_dataset);
     m_evaluation->setWorkspace(m_path, m_dataset);
+    m_prompts->setWorkspace(m_path, m_dataset);
+    m_compare->setWorkspace(m_path, m_dataset);
     m_stack->setCurrentIndex(TabsPage);
     setWindowFilePath(m_path);
     m_importAction->setEnabled(true);

@@ -23,11 +23,13 @@ class Dataset;
 namespace recwb::ui {
 
 class CatalogTab;
+class CompareView;
 class EvaluationTab;
 class ImportDialog;
 class ModelStore;
 class TrainDialog;
 class UsersTab;
+class PromptsTab;
 
 // A workspace read into memory by a background load.
 struct LoadedWorkspace {
@@ -70,6 +72,8 @@ public:
     CatalogTab* catalogTab() const { return m_catalog; }
     UsersTab* usersTab() const { return m_users; }
     EvaluationTab* evaluationTab() const { return m_evaluation; }
+    PromptsTab* promptsTab() const { return m_prompts; }
+    CompareView* compareView() const { return m_compare; }
     ModelStore* modelStore() const { return m_models; }
 
 signals:
@@ -111,7 +115,9 @@ private:
     QTabWidget* m_tabs = nullptr;
     CatalogTab* m_catalog = nullptr;
     UsersTab* m_users = nullptr;
+    PromptsTab* m_prompts = nullptr;
     EvaluationTab* m_evaluation = nullptr;
+    CompareView* m_compare = nullptr;
     ModelStore* m_models = nullptr;
     QAction* m_trainAction = nullptr;
     QMenu* m_recentMenu = nullptr;

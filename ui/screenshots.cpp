@@ -2,6 +2,8 @@
 
 #include "users/candidatespanel.h"
 #include "catalog/catalogtab.h"
+#include "compare/comparemodel.h"
+#include "compare/compareview.h"
 #include "data/dataset.h"
 #include "evaluation/evaluationtab.h"
 #include "dialogs/importdialog.h"
@@ -10,8 +12,10 @@
 #include "common/tablefilterproxy.h"
 #include "dialogs/traindialog.h"
 #include "users/userstab.h"
+#include "prompts/promptstab.h"
 
 #include <QApplication>
+#include <QComboBox>
 #include <QDir>
 #include <QEventLoop>
 #include <QListWidget>
@@ -132,6 +136,14 @@ QStringList saveScreenshots(MainWindow& window, const QString& dir, QString* err
     }
     users->setStatusFilter(UsersTab::AllUsers);
 
+    // The prompt editor on listwise with the preview of the first warm user.
+    if (PromptsTab* prompts = window.promptsTab()) {
+        window.tabs()->setCurrentWidget(prompts);
+        if (!prompts->hasPreview())
+            waitFor(prompts, &PromptsTab::previewShown, 120000);
+        shoot(QStringLiteral("prompts.png"));
+    }
+
     EvaluationTab* evaluation = window.evaluationTab();
     window.tabs()->setCurrentWidget(evaluation);
     evaluation->setSplit(QStringLiteral("ratio"));
@@ -144,6 +156,34 @@ QStringList saveScreenshots(MainWindow& window, const QString& dir, QString* err
         if (evaluation->compare(QStringLiteral("pop"), QStringLiteral("ease")))
             waitFor(evaluation, &EvaluationTab::comparisonFinished, 60000);
         shoot(QStringLiteral("evaluation.png"));
+    }
+
+    // The Compare tab on a warm user: plain CF, the offline reranker, iALS + offline, with loo.
+    if (CompareView* compare = window.compareView()) {
+        showFirstUser(users, UsersTab::WarmUsers);
+        if (const int user = users->currentUser(); user >= 0) {
+            compare->setUser(dataset->users[static_cast<size_t>(user)].externalId);
+            window.tabs()->setCurrentWidget(compare);
+            while (compare->columnCount() < 3)
+                compare->addColumn();
+            const QStringList specs { QStringLiteral("cf=ease,label=EASE (CF order)"),
+                QStringLiteral("cf=ease,rerank=offline,label=EASE + offline rerank"),
+                QStringLiteral("cf=ials,rerank=offline,label=iALS + offline rerank") };
+            for (int i = 0; i < 3; ++i)
+                compare->column(i)->setArm(pipeline::ArmSpec::parse(specs[i]));
+            if (auto* split = compare->findChild<QComboBox*>(QStringLiteral("compareSplit")))
+                split->setCurrentIndex(split->findData(QStringLiteral("loo")));
+            if (compare->run() && waitFor(compare, &CompareView::comparisonFinished, 120000)) {
+                // the first held-out row in view, selected: its cells light up in every column
+                int row = 0;
+                while (row + 1 < compare->model()->rowCount()
+                    && !compare->model()->index(row, 0).data(HeldOutRole).toBool())
+                    ++row;
+                compare->table()->selectRow(row);
+                compare->table()->scrollTo(compare->model()->index(row, 0));
+                shoot(QStringLiteral("compare.png"));
+            }
+        }
     }
 
     if (TrainDialog* dialog = window.openTrainDialog()) {

@@ -5,6 +5,7 @@
 #include "pipeline/rerankpipeline.h"
 #include "rerank/prices.h"
 #include "rerank/prompt.h"
+#include "rerank/promptdiff.h"
 #include "rerank/store.h"
 #include "util/error.h"
 
@@ -146,6 +147,104 @@ int renderPrompt(QCommandLineParser& p)
     return 0;
 }
 
+// ---- prompts versions / diff / label ----
+
+QString utcTime(qint64 secs)
+{
+    return QDateTime::fromSecsSinceEpoch(secs, Qt::UTC).toString(Qt::ISODate);
+}
+
+QJsonObject templateJson(const rerank::store::TemplateVersion& t, const QStringList& labels, bool withText)
+{
+    QJsonObject o { { QStringLiteral("name"), t.name }, { QStringLiteral("version"), t.version },
+        { QStringLiteral("ref"), t.ref() }, { QStringLiteral("note"), t.note },
+        { QStringLiteral("created_at"), t.createdAt },
+        { QStringLiteral("labels"), QJsonArray::fromStringList(labels) } };
+    if (t.parentVersion)
+        o.insert(QStringLiteral("parent_version"), *t.parentVersion);
+    if (withText)
+        o.insert(QStringLiteral("text"), t.text);
+    return o;
+}
+
+int listVersions(const Workspace& ws, const QString& name, bool json)
+{
+    const auto versions = rerank::store::templateVersions(ws, name);
+    if (versions.isEmpty())
+        throw Error(QStringLiteral("%1: no prompt template \"%2\"").arg(ws.path(), name));
+    const auto labels = rerank::store::labelsFor(ws, name);
+    if (json) {
+        QJsonArray a;
+        for (const auto& t : versions)
+            a.append(templateJson(t, labels.value(t.version), false));
+        out(compact(a));
+        return 0;
+    }
+    QString text = QStringLiteral("%1 %2 %3  %4  %5\n")
+                       .arg(QStringLiteral("version").leftJustified(8), QStringLiteral("parent").leftJustified(7),
+                           QStringLiteral("created (UTC)").leftJustified(20),
+                           QStringLiteral("labels").leftJustified(20), QStringLiteral("note"));
+    for (const auto& t : versions)
+        text += QStringLiteral("%1 %2 %3  %4  %5\n")
+                    .arg(QString::number(t.version).leftJustified(8),
+                        (t.parentVersion ? QString::number(*t.parentVersion) : QStringLiteral("-")).leftJustified(7),
+                        utcTime(t.createdAt).leftJustified(20),
+                        labels.value(t.version).join(QStringLiteral(", ")).leftJustified(20), t.note);
+    text.chop(1);
+    out(text);
+    return 0;
+}
+
+int diffVersions(const Workspace& ws, const QString& a, const QString& b, bool json)
+{
+    const auto oldT = rerank::store::getTemplate(ws, a);
+    const auto newT = rerank::store::getTemplate(ws, b);
+    const rerank::PromptDiff diff = rerank::diffTemplates(oldT.text, newT.text, oldT.ref(), newT.ref());
+    if (json)
+        out(compact(rerank::diffJson(diff)));
+    else if (diff.identical())
+        out(QStringLiteral("%1 and %2 are identical").arg(oldT.ref(), newT.ref()));
+    else
+        out(rerank::diffText(diff).chopped(1));
+    return 0;
+}
+
+// `prompts label NAME@V LABEL` sets or moves; `prompts label NAME[@V] LABEL --remove` removes.
+int labelVersion(Workspace& ws, const QString& ref, const QString& label, bool remove, bool json)
+{
+    const qsizetype at = ref.lastIndexOf(u'@');
+    const QString name = at < 0 ? ref : ref.left(at);
+    if (remove) {
+        if (!rerank::store::removeLabel(ws, name, label))
+            throw Error(QStringLiteral("%1: prompt template \"%2\" has no label \"%3\"").arg(ws.path(), name, label));
+        if (json)
+            out(compact(QJsonObject { { QStringLiteral("name"), name }, { QStringLiteral("label"), label },
+                { QStringLiteral("removed"), true } }));
+        else
+            out(QStringLiteral("Removed label %1 from %2").arg(label, name));
+        return 0;
+    }
+    if (at < 0)
+        throw Error(QStringLiteral("usage: recwb-cli prompts label NAME@VERSION LABEL (the version to point at)"));
+    const auto t = rerank::store::getTemplate(ws, ref); // a label as the target resolves to its version
+    const std::optional<int> before = rerank::store::labelVersion(ws, name, label);
+    rerank::store::setLabel(ws, t.name, label, t.version);
+    if (json) {
+        QJsonObject o { { QStringLiteral("name"), t.name }, { QStringLiteral("label"), label },
+            { QStringLiteral("version"), t.version } };
+        if (before)
+            o.insert(QStringLiteral("previous_version"), *before);
+        out(compact(o));
+    } else {
+        out(before && *before != t.version ? QStringLiteral("Moved label %1 of %2 from version %3 to %4")
+                                                 .arg(label, t.name)
+                                                 .arg(*before)
+                                                 .arg(t.version)
+                                           : QStringLiteral("Label %1 -> %2").arg(label, t.ref()));
+    }
+    return 0;
+}
+
 // ---- prompts ----
 
 const Registrar promptsCommand { Command {
@@ -155,8 +254,10 @@ const Registrar promptsCommand { Command {
     [](QCommandLineParser& p) {
         addWorkspaceOption(p);
         p.addPositionalArgument(QStringLiteral("action"),
-            QStringLiteral("list | show NAME[@VERSION] | add-version NAME --file F [--note N] [--parent V] | "
-                           "render --user ID [--prompt NAME[@VERSION]] [--endpoint NAME] [--model M]"));
+            QStringLiteral("list | show NAME[@VERSION|@LABEL] | versions NAME | diff NAME@A NAME@B | "
+                           "label NAME@VERSION LABEL [--remove] | add-version NAME --file F [--note N] [--parent V] | "
+                           "render --user ID [--prompt NAME[@VERSION|@LABEL]] [--endpoint NAME] [--model M]"));
+        p.addOption({ QStringLiteral("remove"), QStringLiteral("label: remove the label instead of setting it.") });
         p.addOption({ QStringLiteral("file"), QStringLiteral("Template text file (mustache)."), QStringLiteral("file") });
         p.addOption({ QStringLiteral("note"), QStringLiteral("A note for the new version."), QStringLiteral("text") });
         p.addOption({ QStringLiteral("parent"),
@@ -164,7 +265,8 @@ const Registrar promptsCommand { Command {
             QStringLiteral("version") });
         p.addOption({ QStringLiteral("user"), QStringLiteral("render: the user's external id."), QStringLiteral("id") });
         p.addOption({ QStringLiteral("prompt"),
-            QStringLiteral("render: template NAME or NAME@VERSION (default listwise; coldstart for cold users)."),
+            QStringLiteral("render: template NAME, NAME@VERSION or NAME@LABEL (default listwise; coldstart for cold "
+                           "users)."),
             QStringLiteral("ref") });
         p.addOption({ QStringLiteral("cold-prompt"), QStringLiteral("render: template for a cold user (as in rerank)."),
             QStringLiteral("ref") });
@@ -184,21 +286,15 @@ const Registrar promptsCommand { Command {
     },
     [](QCommandLineParser& p) {
         const QString what = action(p,
-            { QStringLiteral("list"), QStringLiteral("show"), QStringLiteral("add-version"), QStringLiteral("render") },
+            { QStringLiteral("list"), QStringLiteral("show"), QStringLiteral("versions"), QStringLiteral("diff"),
+                QStringLiteral("label"), QStringLiteral("add-version"), QStringLiteral("render") },
             QStringLiteral("prompts"));
         if (what == u"render")
             return renderPrompt(p);
         const auto ws = Workspace::open(requireOption(p, kWorkspace));
         rerank::store::seedDefaultTemplates(*ws);
-        auto toJson = [](const rerank::store::TemplateVersion& t, bool withText) {
-            QJsonObject o { { QStringLiteral("name"), t.name }, { QStringLiteral("version"), t.version },
-                { QStringLiteral("ref"), t.ref() }, { QStringLiteral("note"), t.note },
-                { QStringLiteral("created_at"), t.createdAt } };
-            if (t.parentVersion)
-                o.insert(QStringLiteral("parent_version"), *t.parentVersion);
-            if (withText)
-                o.insert(QStringLiteral("text"), t.text);
-            return o;
+        auto toJson = [&ws](const rerank::store::TemplateVersion& t, bool withText) {
+            return templateJson(t, rerank::store::labelsFor(*ws, t.name).value(t.version), withText);
         };
         if (what == u"list") {
             const auto list = rerank::store::listTemplates(*ws);
@@ -210,15 +306,30 @@ const Registrar promptsCommand { Command {
                 return 0;
             }
             for (const auto& t : list)
-                out(QStringLiteral("%1  %2  %3")
-                        .arg(t.ref().leftJustified(20),
-                            QDateTime::fromSecsSinceEpoch(t.createdAt, Qt::UTC).toString(Qt::ISODate), t.note));
+                out(QStringLiteral("%1  %2  %3").arg(t.ref().leftJustified(20), utcTime(t.createdAt), t.note));
             return 0;
         }
         const QStringList pos = p.positionalArguments();
+        if (what == u"versions") {
+            if (pos.size() != 2)
+                throw Error(QStringLiteral("usage: recwb-cli prompts versions NAME"));
+            return listVersions(*ws, pos[1], p.isSet(kJson));
+        }
+        if (what == u"diff") {
+            if (pos.size() != 3)
+                throw Error(QStringLiteral("usage: recwb-cli prompts diff NAME@A NAME@B"));
+            return diffVersions(*ws, pos[1], pos[2], p.isSet(kJson));
+        }
+        if (what == u"label") {
+            if (pos.size() != 3)
+                throw Error(QStringLiteral("usage: recwb-cli prompts label NAME@VERSION LABEL [--remove]"));
+            return labelVersion(*ws, pos[1], pos[2], p.isSet(QStringLiteral("remove")), p.isSet(kJson));
+        }
         if (pos.size() < 2)
-            throw Error(QStringLiteral("usage: recwb-cli prompts %1 NAME%2").arg(what,
-                what == u"show" ? QStringLiteral("[@VERSION]") : QStringLiteral(" --file F [--note N] [--parent V]")));
+            throw Error(QStringLiteral("usage: recwb-cli prompts %1 NAME%2")
+                            .arg(what,
+                                what == u"show" ? QStringLiteral("[@VERSION|@LABEL]")
+                                                : QStringLiteral(" --file F [--note N] [--parent V]")));
         if (what == u"show") {
             const auto t = rerank::store::getTemplate(*ws, pos[1]);
             if (p.isSet(kJson))

@@ -760,8 +760,9 @@ const Registrar rerankCommand { Command {
         p.addOption({ kCohort, QStringLiteral("All users of a cohort: cold, warm or all."), QStringLiteral("cohort") });
         p.addOption({ QStringLiteral("limit"), QStringLiteral("With --cohort: at most this many users (in user order)."),
             QStringLiteral("n") });
-        p.addOption({ QStringLiteral("prompt"), QStringLiteral("Template NAME or NAME@VERSION (default listwise)."),
-            QStringLiteral("ref"), QStringLiteral("listwise") });
+        p.addOption(
+            { QStringLiteral("prompt"), QStringLiteral("Template NAME, NAME@VERSION or NAME@LABEL (default listwise)."),
+                QStringLiteral("ref"), QStringLiteral("listwise") });
         p.addOption({ QStringLiteral("cold-prompt"),
             QStringLiteral("Template for cold-start users (default: coldstart, or --prompt when --prompt is given)."),
             QStringLiteral("ref") });

@@ -124,6 +124,22 @@ CREATE TABLE rerank_results(
   result TEXT NOT NULL DEFAULT '{}',
   PRIMARY KEY(run_id, user_id)) WITHOUT ROWID;
 )sql",
+    // 3 -> 4: the prompt editor: labels (production, staging, ...) pointing at one version
+    // of a template, and autosaved drafts (one per template name, also for a new name)
+    R"sql(
+CREATE TABLE prompt_labels(
+  name TEXT NOT NULL,
+  label TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY(name, label),
+  FOREIGN KEY(name, version) REFERENCES prompt_templates(name, version) ON DELETE CASCADE) WITHOUT ROWID;
+CREATE TABLE prompt_drafts(
+  name TEXT PRIMARY KEY,
+  base_version INTEGER,
+  text TEXT NOT NULL,
+  updated_at INTEGER NOT NULL) WITHOUT ROWID;
+)sql",
 };
 static_assert(std::size(kMigrations) == Workspace::kSchemaVersion);
 

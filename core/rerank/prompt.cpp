@@ -243,9 +243,9 @@ struct Split {
     std::optional<Part> user;
 };
 
-[[noreturn]] void templateError(const PromptTemplate& t, int line, const QString& what)
+[[noreturn]] void templateError(const PromptTemplate& t, int line, int column, const QString& what)
 {
-    throw Error(QStringLiteral("prompt template %1 line %2: %3").arg(t.ref()).arg(line).arg(what));
+    throw TemplateError(t.ref(), line, column, what);
 }
 
 // Lines holding only {{! system }} or {{! user }} start the parts; no marker: all user.
@@ -262,9 +262,9 @@ Split splitTemplate(const PromptTemplate& t)
             const bool system = m.captured(1).compare(QStringLiteral("system"), Qt::CaseInsensitive) == 0;
             auto& target = system ? s.system : s.user;
             if (target)
-                templateError(t, i + 1, QStringLiteral("a second {{! %1 }} marker").arg(m.captured(1).toLower()));
+                templateError(t, i + 1, 1, QStringLiteral("a second {{! %1 }} marker").arg(m.captured(1).toLower()));
             if (system && s.user)
-                templateError(t, i + 1, QStringLiteral("the {{! system }} part must come before {{! user }}"));
+                templateError(t, i + 1, 1, QStringLiteral("the {{! system }} part must come before {{! user }}"));
             target = Part { {}, i + 2 };
             current = &target;
             continue;
@@ -280,10 +280,22 @@ Split splitTemplate(const PromptTemplate& t)
     return s;
 }
 
-int lineAt(const std::string& utf8, size_t bytePos, int firstLine)
+struct Position {
+    int line = 1;
+    int column = 1; // in characters (UTF-16 code units, as the editor counts)
+};
+
+Position positionAt(const std::string& utf8, size_t bytePos, int firstLine)
 {
     bytePos = std::min(bytePos, utf8.size());
-    return firstLine + static_cast<int>(std::count(utf8.begin(), utf8.begin() + static_cast<std::ptrdiff_t>(bytePos), '\n'));
+    const auto end = utf8.begin() + static_cast<std::ptrdiff_t>(bytePos);
+    Position p;
+    p.line = firstLine + static_cast<int>(std::count(utf8.begin(), end, '\n'));
+    const size_t lineEnd = bytePos == 0 ? std::string::npos : utf8.rfind('\n', bytePos - 1);
+    const size_t from = lineEnd == std::string::npos ? 0 : lineEnd + 1;
+    p.column
+        = 1 + static_cast<int>(QString::fromUtf8(utf8.data() + from, static_cast<qsizetype>(bytePos - from)).size());
+    return p;
 }
 
 // Keys visible in a value pushed by a section: an object's keys, the union of a list's
@@ -337,20 +349,21 @@ void checkNames(const PromptTemplate& t, const Part& part, const QJsonObject& sh
         const bool triple = s.compare(pos, 3, "{{{") == 0;
         const size_t start = pos + (triple ? 3 : 2);
         const size_t end = s.find(triple ? "}}}" : "}}", start);
+        const Position at = positionAt(s, pos, part.firstLine);
         if (end == std::string::npos)
-            templateError(t, lineAt(s, pos, part.firstLine), QStringLiteral("unclosed tag"));
+            templateError(t, at.line, at.column, QStringLiteral("unclosed tag"));
         QString tag = QString::fromStdString(s.substr(start, end - start)).trimmed();
-        const int line = lineAt(s, pos, part.firstLine);
         pos = end + (triple ? 3 : 2);
         if (tag.isEmpty())
-            templateError(t, line, QStringLiteral("empty tag"));
+            templateError(t, at.line, at.column, QStringLiteral("empty tag"));
         const QChar sigil = tag.front();
         if (sigil == u'!')
             continue;
         if (sigil == u'=')
             return; // custom delimiters: the syntax check still runs, names are not checked
         if (sigil == u'>')
-            templateError(t, line, QStringLiteral("partials ({{> %1}}) are not supported").arg(tag.mid(1).trimmed()));
+            templateError(t, at.line, at.column,
+                QStringLiteral("partials ({{> %1}}) are not supported").arg(tag.mid(1).trimmed()));
         if (sigil == u'/') {
             if (scopes.size() > 1)
                 scopes.pop_back();
@@ -361,7 +374,8 @@ void checkNames(const PromptTemplate& t, const Part& part, const QJsonObject& sh
             tag = tag.mid(1).trimmed();
         const auto v = resolve(scopes, tag);
         if (!v)
-            templateError(t, line, QStringLiteral("unknown variable \"%1\" (see docs/PROMPTS.md)").arg(tag));
+            templateError(
+                t, at.line, at.column, QStringLiteral("unknown variable \"%1\" (see docs/PROMPTS.md)").arg(tag));
         if (section)
             scopes.push_back(sigil == u'#' ? scopeOf(*v) : QJsonObject {});
     }
@@ -402,19 +416,19 @@ QString renderPart(const PromptTemplate& t, const Part& part, const mustache::da
     mustache::mustache m(text);
     if (!m.is_valid()) {
         QString msg = QString::fromStdString(m.error_message());
-        static const QRegularExpression at(QStringLiteral(R"( at (\d+)$)"));
-        const auto match = at.match(msg);
-        int line = part.firstLine;
+        static const QRegularExpression atPos(QStringLiteral(R"( at (\d+)$)"));
+        const auto match = atPos.match(msg);
+        Position at { part.firstLine, 1 };
         if (match.hasMatch()) {
-            line = lineAt(text, match.captured(1).toULongLong(), part.firstLine);
+            at = positionAt(text, match.captured(1).toULongLong(), part.firstLine);
             msg.truncate(match.capturedStart());
         }
-        templateError(t, line, msg.left(1).toLower() + msg.mid(1));
+        templateError(t, at.line, at.column, msg.left(1).toLower() + msg.mid(1));
     }
     m.set_custom_escape([](const std::string& s) { return s; }); // prompts are text, not HTML
     const std::string out = m.render(data);
     if (!m.is_valid())
-        templateError(t, part.firstLine, QString::fromStdString(m.error_message()));
+        templateError(t, part.firstLine, 1, QString::fromStdString(m.error_message()));
     return tidy(QString::fromStdString(out));
 }
 
@@ -432,6 +446,14 @@ void checkParts(const PromptTemplate& t, const Split& split, const QJsonObject& 
 }
 
 } // namespace
+
+TemplateError::TemplateError(const QString& ref, int line, int column, const QString& what)
+    : Error(QStringLiteral("prompt template %1 line %2, column %3: %4").arg(ref).arg(line).arg(column).arg(what))
+    , m_line(line)
+    , m_column(column)
+    , m_what(what)
+{
+}
 
 std::vector<Candidate> candidatesFrom(const Dataset& ds, std::span<const cf::ScoredItem> scored)
 {
@@ -527,7 +549,7 @@ RenderedPrompt renderPrompt(const PromptTemplate& t, const QJsonObject& variable
     checkParts(t, split, shapeFor(variables));
     const mustache::data data = toMustache(variables);
     if (split.preface && !renderPart(t, *split.preface, data).trimmed().isEmpty())
-        templateError(t, split.preface->firstLine,
+        templateError(t, split.preface->firstLine, 1,
             QStringLiteral("text before the first {{! system }} or {{! user }} marker"));
     RenderedPrompt r;
     r.templateRef = t.ref();
@@ -539,7 +561,7 @@ RenderedPrompt renderPrompt(const PromptTemplate& t, const QJsonObject& variable
     if (split.user)
         r.request.messages.append(ChatMessage { QStringLiteral("user"), renderPart(t, *split.user, data), false });
     if (r.request.messages.isEmpty() || r.request.messages.back().role != u"user" || r.userText().isEmpty())
-        templateError(t, split.user ? split.user->firstLine : 1, QStringLiteral("the user part renders empty"));
+        templateError(t, split.user ? split.user->firstLine : 1, 1, QStringLiteral("the user part renders empty"));
     r.request.jsonSchema = answerSchema();
     for (const ChatMessage& m : r.request.messages) {
         r.chars += m.content.size();

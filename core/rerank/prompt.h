@@ -3,6 +3,7 @@
 #include "cf/recommender.h"
 #include "data/dataset.h"
 #include "rerank/llmtypes.h"
+#include "util/error.h"
 
 #include <QJsonObject>
 #include <QList>
@@ -74,9 +75,24 @@ struct RenderedPrompt {
     QString userText() const;
 };
 
+// A template that does not parse or check: where (1-based line and column in the template
+// text, the column in characters) and what. message() is
+// "prompt template NAME@V line L, column C: WHAT".
+class TemplateError : public Error {
+public:
+    TemplateError(const QString& ref, int line, int column, const QString& what);
+    int line() const { return m_line; }
+    int column() const { return m_column; }
+    const QString& detail() const { return m_what; } // without the "prompt template ..." prefix
+
+private:
+    int m_line = 0;
+    int m_column = 0;
+    QString m_what;
+};
+
 // Parses and checks a template without data: syntax (unclosed sections and tags), the
-// system/user markers, and names that are not documented variables. Throws Error
-// "prompt template NAME@V line L: ...".
+// system/user markers, and names that are not documented variables. Throws TemplateError.
 void checkTemplate(const PromptTemplate& t);
 // Renders with variables from enrich() (extra top-level variables are allowed and may be
 // used by the template). Throws the same errors as checkTemplate().

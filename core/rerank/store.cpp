@@ -8,6 +8,7 @@
 #include <QDateTime>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QRegularExpression>
 #include <QSysInfo>
 #include <cerrno>
 #include <signal.h>
@@ -107,36 +108,84 @@ QList<TemplateVersion> templateVersions(const Workspace& ws, const QString& name
     return out;
 }
 
+namespace {
+
+    struct ParsedRef {
+        QString name;
+        std::optional<int> version; // NAME@V
+        QString label; // NAME@LABEL
+    };
+
+    bool isNumber(const QString& s)
+    {
+        bool ok = false;
+        s.toLongLong(&ok);
+        return ok;
+    }
+
+    ParsedRef parseRef(const QString& ref)
+    {
+        const qsizetype at = ref.lastIndexOf(u'@');
+        ParsedRef r;
+        r.name = at < 0 ? ref : ref.left(at);
+        if (at < 0)
+            return r;
+        const QString tail = ref.mid(at + 1);
+        if (tail.isEmpty())
+            throw Error(QStringLiteral("prompt template \"%1\": a version number or a label must follow @").arg(ref));
+        if (isNumber(tail)) {
+            r.version = tail.toInt();
+            if (*r.version < 1)
+                throw Error(
+                    QStringLiteral("prompt template \"%1\": the version after @ must be a number >= 1").arg(ref));
+        } else {
+            r.label = tail;
+        }
+        return r;
+    }
+
+    std::optional<TemplateVersion> templateAt(const Workspace& ws, const QString& name, int version)
+    {
+        sql::Statement st(ws.db(),
+            QStringLiteral("SELECT %1 FROM prompt_templates WHERE name = ? AND version = ?")
+                .arg(QLatin1String(kTemplateColumns))
+                .toUtf8()
+                .constData());
+        st.bind(1, name).bind(2, version);
+        if (!st.step())
+            return std::nullopt;
+        return readTemplate(st);
+    }
+
+} // namespace
+
 std::optional<TemplateVersion> findTemplate(const Workspace& ws, const QString& ref)
 {
-    const qsizetype at = ref.lastIndexOf(u'@');
-    const QString name = at < 0 ? ref : ref.left(at);
-    std::optional<int> version;
-    if (at >= 0) {
-        bool ok = false;
-        version = ref.mid(at + 1).toInt(&ok);
-        if (!ok || *version < 1)
-            throw Error(QStringLiteral("prompt template \"%1\": the version after @ must be a number >= 1").arg(ref));
-    } else {
-        version = newestVersion(ws, name);
-        if (!version)
-            return std::nullopt;
-    }
-    sql::Statement st(ws.db(),
-        QStringLiteral("SELECT %1 FROM prompt_templates WHERE name = ? AND version = ?")
-            .arg(QLatin1String(kTemplateColumns))
-            .toUtf8()
-            .constData());
-    st.bind(1, name).bind(2, *version);
-    if (!st.step())
+    const ParsedRef r = parseRef(ref);
+    std::optional<int> version = r.version;
+    if (!r.label.isEmpty())
+        version = labelVersion(ws, r.name, r.label);
+    else if (!version)
+        version = newestVersion(ws, r.name);
+    if (!version)
         return std::nullopt;
-    return readTemplate(st);
+    return templateAt(ws, r.name, *version);
 }
 
 TemplateVersion getTemplate(const Workspace& ws, const QString& ref)
 {
     if (auto t = findTemplate(ws, ref))
         return *t;
+    const ParsedRef r = parseRef(ref);
+    if (!r.label.isEmpty() && newestVersion(ws, r.name)) {
+        QStringList labels;
+        for (const QStringList& l : labelsFor(ws, r.name))
+            labels += l;
+        labels.sort();
+        throw Error(QStringLiteral("%1: prompt template \"%2\" has no label \"%3\" (labels: %4)")
+                        .arg(ws.path(), r.name, r.label,
+                            labels.isEmpty() ? QStringLiteral("none") : labels.join(QStringLiteral(", "))));
+    }
     throw Error(QStringLiteral("%1: no prompt template \"%2\"").arg(ws.path(), ref));
 }
 
@@ -186,6 +235,119 @@ int seedDefaultTemplates(Workspace& ws)
         }
         return added;
     });
+}
+
+// ---- labels ----
+
+void checkLabelName(const QString& label)
+{
+    static const QRegularExpression bad(QStringLiteral(R"([@\s])"));
+    if (label.isEmpty() || isNumber(label) || label.contains(bad))
+        throw Error(
+            QStringLiteral("prompt label \"%1\": must be a name (not a number), without @ or spaces").arg(label));
+}
+
+void setLabel(Workspace& ws, const QString& name, const QString& label, int version)
+{
+    checkLabelName(label);
+    write(ws, [&] {
+        if (!templateAt(ws, name, version))
+            throw Error(QStringLiteral("%1: no prompt template \"%2@%3\" to label").arg(ws.path(), name).arg(version));
+        sql::Statement st(ws.db(),
+            "INSERT INTO prompt_labels(name, label, version, updated_at) VALUES(?, ?, ?, ?) "
+            "ON CONFLICT(name, label) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at");
+        st.bind(1, name).bind(2, label).bind(3, version).bind(4, static_cast<int64_t>(nowSeconds())).exec();
+    });
+}
+
+bool removeLabel(Workspace& ws, const QString& name, const QString& label)
+{
+    return write(ws, [&] {
+        sql::Statement st(ws.db(), "DELETE FROM prompt_labels WHERE name = ? AND label = ?");
+        st.bind(1, name).bind(2, label).exec();
+        return sql::queryInt(ws.db(), "SELECT changes()") > 0;
+    });
+}
+
+std::optional<int> labelVersion(const Workspace& ws, const QString& name, const QString& label)
+{
+    sql::Statement st(ws.db(), "SELECT version FROM prompt_labels WHERE name = ? AND label = ?");
+    st.bind(1, name).bind(2, label);
+    if (st.step())
+        return static_cast<int>(st.int64(0));
+    return std::nullopt;
+}
+
+QMap<int, QStringList> labelsFor(const Workspace& ws, const QString& name)
+{
+    QMap<int, QStringList> out;
+    sql::Statement st(ws.db(), "SELECT version, label FROM prompt_labels WHERE name = ? ORDER BY version, label");
+    st.bind(1, name);
+    while (st.step())
+        out[static_cast<int>(st.int64(0))].append(st.text(1));
+    return out;
+}
+
+// ---- drafts ----
+
+namespace {
+
+    Draft readDraft(const sql::Statement& st)
+    {
+        Draft d;
+        d.name = st.text(0);
+        if (!st.isNull(1))
+            d.baseVersion = static_cast<int>(st.int64(1));
+        d.text = st.text(2);
+        d.updatedAt = st.int64(3);
+        return d;
+    }
+
+} // namespace
+
+void saveDraft(Workspace& ws, const Draft& draft)
+{
+    if (draft.name.trimmed().isEmpty() || draft.name.contains(u'@'))
+        throw Error(
+            QStringLiteral("prompt draft \"%1\": the template name must be non-empty and without @").arg(draft.name));
+    write(ws, [&] {
+        sql::Statement st(ws.db(),
+            "INSERT INTO prompt_drafts(name, base_version, text, updated_at) VALUES(?, ?, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET base_version = excluded.base_version, text = excluded.text, "
+            "updated_at = excluded.updated_at");
+        st.bind(1, draft.name)
+            .bind(2, draft.baseVersion ? std::optional<int64_t>(*draft.baseVersion) : std::nullopt)
+            .bind(3, draft.text.isNull() ? QStringLiteral("") : draft.text)
+            .bind(4, static_cast<int64_t>(draft.updatedAt > 0 ? draft.updatedAt : nowSeconds()))
+            .exec();
+    });
+}
+
+std::optional<Draft> loadDraft(const Workspace& ws, const QString& name)
+{
+    sql::Statement st(ws.db(), "SELECT name, base_version, text, updated_at FROM prompt_drafts WHERE name = ?");
+    st.bind(1, name);
+    if (st.step())
+        return readDraft(st);
+    return std::nullopt;
+}
+
+bool discardDraft(Workspace& ws, const QString& name)
+{
+    return write(ws, [&] {
+        sql::Statement st(ws.db(), "DELETE FROM prompt_drafts WHERE name = ?");
+        st.bind(1, name).exec();
+        return sql::queryInt(ws.db(), "SELECT changes()") > 0;
+    });
+}
+
+QList<Draft> listDrafts(const Workspace& ws)
+{
+    QList<Draft> out;
+    sql::Statement st(ws.db(), "SELECT name, base_version, text, updated_at FROM prompt_drafts ORDER BY name");
+    while (st.step())
+        out.append(readDraft(st));
+    return out;
 }
 
 QList<EndpointProfile> listEndpoints(const Workspace& ws)

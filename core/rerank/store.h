@@ -4,16 +4,17 @@
 
 #include <QJsonObject>
 #include <QList>
+#include <QMap>
 #include <QPair>
-#include <QStringList>
 #include <QString>
+#include <QStringList>
 #include <optional>
 
 namespace recwb {
 class Workspace;
 }
 
-// Every read and write of the rerank tables (schema v3) goes through here: prompt
+// Every read and write of the rerank tables (schema v3, labels and drafts v4) goes through here: prompt
 // templates with all their versions, endpoint profiles, the LLM response cache.
 // Same thread contract as Workspace: call from the thread that opened it. Writes run in
 // their own transaction unless the caller has one open.
@@ -34,7 +35,10 @@ struct TemplateVersion {
 QList<TemplateVersion> listTemplates(const Workspace& ws);
 // Every version of one template, oldest first.
 QList<TemplateVersion> templateVersions(const Workspace& ws, const QString& name);
-// "name" (newest version) or "name@version". Throws Error when absent or malformed.
+// "name" (newest version), "name@version" or "name@label" (a label is any name after @
+// that is not a number). getTemplate throws Error naming the ref when absent or malformed
+// (an unknown label lists the labels the template has); findTemplate returns nullopt
+// when absent and throws only when malformed.
 TemplateVersion getTemplate(const Workspace& ws, const QString& ref);
 std::optional<TemplateVersion> findTemplate(const Workspace& ws, const QString& ref);
 // Stores text as the next version of name (1 for a new name). parentVersion is the version
@@ -44,6 +48,30 @@ TemplateVersion addTemplateVersion(Workspace& ws, const QString& name, const QSt
 // Inserts each shipped default (resources/prompts) as version 1 when no template of that
 // name exists yet. Returns how many were added.
 int seedDefaultTemplates(Workspace& ws);
+
+// ---- labels (schema v4): a label (production, staging, any name that is not a number)
+// points at one version of a template; setting it again moves it ----
+// Throws Error unless label is non-empty, not a number, without @ or whitespace.
+void checkLabelName(const QString& label);
+// Throws Error when the version does not exist or the label is malformed.
+void setLabel(Workspace& ws, const QString& name, const QString& label, int version);
+bool removeLabel(Workspace& ws, const QString& name, const QString& label); // false when absent
+std::optional<int> labelVersion(const Workspace& ws, const QString& name, const QString& label);
+// version -> its labels, sorted; versions without a label are absent.
+QMap<int, QStringList> labelsFor(const Workspace& ws, const QString& name);
+
+// ---- drafts (schema v4): the editor's autosave, one per template name (a name that has no
+// version yet too). Saving a version does not remove the draft; the editor discards it. ----
+struct Draft {
+    QString name;
+    std::optional<int> baseVersion; // the version being edited; none for a new template
+    QString text;
+    qint64 updatedAt = 0; // seconds since the epoch, UTC
+};
+void saveDraft(Workspace& ws, const Draft& draft); // replaces; updatedAt 0 = now
+std::optional<Draft> loadDraft(const Workspace& ws, const QString& name);
+bool discardDraft(Workspace& ws, const QString& name);
+QList<Draft> listDrafts(const Workspace& ws); // by name
 
 QList<EndpointProfile> listEndpoints(const Workspace& ws); // by name
 std::optional<EndpointProfile> findEndpoint(const Workspace& ws, const QString& name);

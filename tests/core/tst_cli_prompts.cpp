@@ -320,6 +320,98 @@ private slots:
         QVERIFY(QFile::remove(m_config + QStringLiteral("/recwb/prices.json")));
     }
 
+    // versions / label / diff / NAME@LABEL in show, render and rerank, on a template of its
+    // own (other tests use listwise@1).
+    void versionsLabelsDiffAndLabelRefs()
+    {
+        const QString v1Text
+            = QStringLiteral("{{! system }}\nYou rank films.\n{{! user }}\nPick the best {{k}} of:\n"
+                             "{{#candidates}}\n{{external_id}} {{title}}\n{{/candidates}}\n{{{schema}}}\n");
+        QString v2Text = v1Text;
+        v2Text.replace(QStringLiteral("Pick the best"), QStringLiteral("Pick the top"));
+        writeFile(QStringLiteral("tuned1.txt"), v1Text.toUtf8());
+        writeFile(QStringLiteral("tuned2.txt"), v2Text.toUtf8());
+        auto prompts = [this](const QStringList& args) {
+            return cli(QStringList { QStringLiteral("prompts") } + args + QStringList { QStringLiteral("-w"), m_ws });
+        };
+        Run r = prompts({ QStringLiteral("add-version"), QStringLiteral("tuned"), QStringLiteral("--file"),
+            m_dir.filePath(QStringLiteral("tuned1.txt")), QStringLiteral("--note"), QStringLiteral("first") });
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        r = prompts({ QStringLiteral("add-version"), QStringLiteral("tuned"), QStringLiteral("--file"),
+            m_dir.filePath(QStringLiteral("tuned2.txt")), QStringLiteral("--note"), QStringLiteral("top, not best") });
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+
+        r = prompts({ QStringLiteral("label"), QStringLiteral("tuned@1"), QStringLiteral("production") });
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        r = prompts({ QStringLiteral("label"), QStringLiteral("tuned@2"), QStringLiteral("staging") });
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        // A number is not a label; a version that does not exist is refused.
+        QCOMPARE(prompts({ QStringLiteral("label"), QStringLiteral("tuned@1"), QStringLiteral("7") }).code, 1);
+        r = prompts({ QStringLiteral("label"), QStringLiteral("tuned@9"), QStringLiteral("x") });
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains(QStringLiteral("tuned@9")), qPrintable(r.err));
+
+        r = prompts({ QStringLiteral("versions"), QStringLiteral("tuned"), QStringLiteral("--json") });
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const QJsonArray versions = QJsonDocument::fromJson(r.out.toUtf8()).array();
+        QCOMPARE(versions.size(), 2);
+        const QJsonObject v1 = versions[0].toObject();
+        const QJsonObject v2 = versions[1].toObject();
+        QCOMPARE(v1.value(QStringLiteral("version")).toInt(), 1);
+        QCOMPARE(v1.value(QStringLiteral("note")).toString(), QStringLiteral("first"));
+        QVERIFY(!v1.contains(QStringLiteral("parent_version")));
+        QCOMPARE(v1.value(QStringLiteral("labels")).toArray(), QJsonArray { QStringLiteral("production") });
+        QCOMPARE(v2.value(QStringLiteral("parent_version")).toInt(), 1);
+        QCOMPARE(v2.value(QStringLiteral("labels")).toArray(), QJsonArray { QStringLiteral("staging") });
+        QVERIFY(v2.value(QStringLiteral("created_at")).toInteger() > 0);
+        r = prompts({ QStringLiteral("versions"), QStringLiteral("tuned") });
+        QVERIFY2(r.code == 0 && r.out.contains(QStringLiteral("production"))
+                && r.out.contains(QStringLiteral("top, not best")),
+            qPrintable(r.out + r.err));
+
+        // Labels resolve in show, and diff takes labels and versions alike.
+        r = prompts({ QStringLiteral("show"), QStringLiteral("tuned@production") });
+        QCOMPARE(r.out.trimmed(), v1Text.trimmed());
+        r = prompts({ QStringLiteral("diff"), QStringLiteral("tuned@production"), QStringLiteral("tuned@2") });
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains(QStringLiteral("--- tuned@1\n+++ tuned@2\n")), qPrintable(r.out));
+        QVERIFY2(r.out.contains(QStringLiteral("-Pick the [-best-] {{k}} of:")), qPrintable(r.out));
+        QVERIFY2(r.out.contains(QStringLiteral("+Pick the {+top+} {{k}} of:")), qPrintable(r.out));
+        r = prompts({ QStringLiteral("diff"), QStringLiteral("tuned@1"), QStringLiteral("tuned@staging"),
+            QStringLiteral("--json") });
+        const QJsonObject d = jsonOf(r);
+        QCOMPARE(d.value(QStringLiteral("added")).toInt(), 1);
+        QCOMPARE(d.value(QStringLiteral("removed")).toInt(), 1);
+        QCOMPARE(d.value(QStringLiteral("new")).toString(), QStringLiteral("tuned@2"));
+
+        // render and rerank resolve the label through the pipeline.
+        r = render({ QStringLiteral("--user"), QStringLiteral("u1"), QStringLiteral("--prompt"),
+            QStringLiteral("tuned@production"), QStringLiteral("--endpoint"), QStringLiteral("offline"),
+            QStringLiteral("--json") });
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QCOMPARE(jsonOf(r).value(QStringLiteral("template")).toString(), QStringLiteral("tuned@1"));
+        r = cli({ QStringLiteral("rerank"), QStringLiteral("-w"), m_ws, QStringLiteral("--user"), QStringLiteral("u1"),
+            QStringLiteral("--prompt"), QStringLiteral("tuned@staging"), QStringLiteral("--endpoint"),
+            QStringLiteral("offline"), QStringLiteral("--no-store"), QStringLiteral("--json") });
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QCOMPARE(jsonOf(r).value(QStringLiteral("template")).toString(), QStringLiteral("tuned@2"));
+
+        // Moving a label, then removing it; an unknown label names what exists.
+        r = prompts({ QStringLiteral("label"), QStringLiteral("tuned@2"), QStringLiteral("production") });
+        QVERIFY2(r.out.contains(QStringLiteral("from version 1 to 2")), qPrintable(r.out));
+        QCOMPARE(
+            prompts({ QStringLiteral("show"), QStringLiteral("tuned@production") }).out.trimmed(), v2Text.trimmed());
+        r = prompts({ QStringLiteral("label"), QStringLiteral("tuned"), QStringLiteral("staging"),
+            QStringLiteral("--remove") });
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        r = render({ QStringLiteral("--user"), QStringLiteral("u1"), QStringLiteral("--prompt"),
+            QStringLiteral("tuned@staging") });
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains(QStringLiteral("no label \"staging\"")) && r.err.contains(QStringLiteral("production")),
+            qPrintable(r.err));
+        QCOMPARE(m_connections, 0);
+    }
+
     void malformedOverrideIsAnError()
     {
         const QString file

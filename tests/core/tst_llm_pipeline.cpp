@@ -21,31 +21,9 @@ private:
     recwb::test::TestLlmServer m_server;
     static constexpr const char* kPath = "/v1/chat/completions";
 
-    struct Run {
-        int code = -1;
-        QString out;
-        QString err;
-    };
-    // Runs the CLI without blocking the event loop, so the server can answer it.
-    static Run cli(const QStringList& args)
-    {
-        QProcess p;
-        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-        env.insert(QStringLiteral("RECWB_TEST_FAKE_KEY"), QStringLiteral("sk-fake-pipeline-777"));
-        p.setProcessEnvironment(env);
-        QEventLoop loop;
-        QObject::connect(&p, &QProcess::finished, &loop, &QEventLoop::quit);
-        QObject::connect(&p, &QProcess::errorOccurred, &loop, &QEventLoop::quit);
-        QTimer::singleShot(300000, &loop, &QEventLoop::quit);
-        p.start(QStringLiteral(RECWB_CLI_PATH), args);
-        loop.exec();
-        if (p.state() != QProcess::NotRunning) {
-            p.kill();
-            p.waitForFinished();
-            return {};
-        }
-        return { p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError()) };
-    }
+    using Run = recwb::test::CliRun;
+    // Without blocking the event loop, so the server can answer.
+    static Run cli(const QStringList& args) { return recwb::test::runCliAsync(args, QStringLiteral("sk-fake-pipeline-777")); }
     static QJsonObject jsonOf(const Run& r) { return QJsonDocument::fromJson(r.out.toUtf8()).object(); }
     Run rerank(const QStringList& extra = {})
     {

@@ -192,22 +192,29 @@ private slots:
     {
         QTest::addColumn<QString>("text");
         QTest::addColumn<int>("line");
+        QTest::addColumn<int>("column");
         QTest::addColumn<QString>("what");
-        QTest::addRow("unclosed section") << QStringLiteral("{{! user }}\nline2\n{{#candidates}}\n{{title}}\n") << 3
-                                          << QStringLiteral("unclosed section");
+        QTest::addRow("unclosed section") << QStringLiteral("{{! user }}\nline2\n  {{#candidates}}\n{{title}}\n") << 3
+                                          << 3 << QStringLiteral("unclosed section");
         QTest::addRow("unknown variable") << QStringLiteral("{{! system }}\nok\n{{! user }}\nhello\n{{usr.id}}\n") << 5
-                                          << QStringLiteral("unknown variable \"usr.id\"");
-        QTest::addRow("unknown in section") << QStringLiteral("a\n{{#history}}\n{{titel}}\n{{/history}}\n") << 3
-                                            << QStringLiteral("titel");
-        QTest::addRow("unclosed tag") << QStringLiteral("a\nb {{user.id\n") << 2 << QStringLiteral("unclosed tag");
-        QTest::addRow("unopened") << QStringLiteral("a\n\n{{/history}}\n") << 3 << QStringLiteral("unopened");
-        QTest::addRow("partial") << QStringLiteral("{{> other}}\n") << 1 << QStringLiteral("partials");
-        QTest::addRow("two system") << QStringLiteral("{{! system }}\na\n{{! system }}\n") << 3 << QStringLiteral("second");
+                                          << 1 << QStringLiteral("unknown variable \"usr.id\"");
+        QTest::addRow("unknown mid-line") << QStringLiteral("{{! user }}\nHi {{user.id}}, see {{user.nme}}\n") << 2
+                                          << 21 << QStringLiteral("unknown variable \"user.nme\"");
+        QTest::addRow("column in characters")
+            << QStringLiteral("\u00e9t\u00e9 \u2014 {{nope}}\n") << 1 << 7 << QStringLiteral("\"nope\"");
+        QTest::addRow("unknown in section")
+            << QStringLiteral("a\n{{#history}}\n\t{{titel}}\n{{/history}}\n") << 3 << 2 << QStringLiteral("titel");
+        QTest::addRow("unclosed tag") << QStringLiteral("a\nb {{user.id\n") << 2 << 3 << QStringLiteral("unclosed tag");
+        QTest::addRow("unopened") << QStringLiteral("a\n\n{{/history}}\n") << 3 << 1 << QStringLiteral("unopened");
+        QTest::addRow("partial") << QStringLiteral("{{> other}}\n") << 1 << 1 << QStringLiteral("partials");
+        QTest::addRow("two system") << QStringLiteral("{{! system }}\na\n{{! system }}\n") << 3 << 1
+                                    << QStringLiteral("second");
     }
     void templateErrorsNameTheLine()
     {
         QFETCH(QString, text);
         QFETCH(int, line);
+        QFETCH(int, column);
         QFETCH(QString, what);
         const Dataset ds = makeDataset();
         const auto cands = makeCandidates(ds);
@@ -215,11 +222,22 @@ private slots:
         try {
             renderPrompt(t, enrich(ds, 0, cands));
             QFAIL("expected an error");
-        } catch (const Error& e) {
-            QVERIFY2(e.message().contains(QStringLiteral("broken@4 line %1:").arg(line)), qPrintable(e.message()));
+        } catch (const TemplateError& e) {
+            QVERIFY2(e.message().contains(QStringLiteral("broken@4 line %1, column %2:").arg(line).arg(column)),
+                qPrintable(e.message()));
             QVERIFY2(e.message().contains(what, Qt::CaseInsensitive), qPrintable(e.message()));
+            QCOMPARE(e.line(), line);
+            QCOMPARE(e.column(), column);
+            QVERIFY2(e.detail().contains(what, Qt::CaseInsensitive) && !e.detail().contains(QStringLiteral("broken@4")),
+                qPrintable(e.detail()));
         }
-        QVERIFY_THROWS_EXCEPTION(Error, checkTemplate(t));
+        try {
+            checkTemplate(t);
+            QFAIL("expected an error from checkTemplate");
+        } catch (const TemplateError& e) {
+            QCOMPARE(e.line(), line);
+            QCOMPARE(e.column(), column);
+        }
     }
 
     void customVariablesAllowed()

@@ -21,7 +21,7 @@ private slots:
     void newWorkspaceHasOfflineDefault()
     {
         auto ws = Workspace::open(newPath(), Workspace::Mode::CreateOrOpen);
-        QCOMPARE(ws->schemaVersion(), 3);
+        QCOMPARE(ws->schemaVersion(), Workspace::kSchemaVersion);
         const auto eps = store::listEndpoints(*ws);
         QCOMPARE(eps.size(), 1);
         QCOMPARE(eps[0].name, QStringLiteral("offline"));
@@ -57,6 +57,108 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(Error, store::addTemplateVersion(*ws, QStringLiteral("listwise"), QStringLiteral("t"), {}, 7));
         // Every version is in the file.
         QCOMPARE(sql::queryInt(ws->db(), "SELECT count(*) FROM prompt_templates"), 5);
+    }
+
+    // Labels point at one version each, move when set again, resolve as NAME@LABEL, and
+    // refuse names that would read as a version number or a missing target version.
+    void labelsPointMoveAndResolve()
+    {
+        auto ws = Workspace::open(newPath(), Workspace::Mode::CreateOrOpen);
+        store::seedDefaultTemplates(*ws);
+        const QString name = QStringLiteral("listwise");
+        store::addTemplateVersion(*ws, name, QStringLiteral("{{! user }}\nv2 {{k}}"), QStringLiteral("two"));
+        store::addTemplateVersion(*ws, name, QStringLiteral("{{! user }}\nv3 {{k}}"), QStringLiteral("three"));
+        store::setLabel(*ws, name, QStringLiteral("production"), 1);
+        store::setLabel(*ws, name, QStringLiteral("staging"), 2);
+        store::setLabel(*ws, name, QStringLiteral("canary"), 2);
+        QCOMPARE(store::getTemplate(*ws, QStringLiteral("listwise@production")).version, 1);
+        QCOMPARE(
+            store::getTemplate(*ws, QStringLiteral("listwise@staging")).text, QStringLiteral("{{! user }}\nv2 {{k}}"));
+        auto labels = store::labelsFor(*ws, name);
+        QCOMPARE(labels.value(2), (QStringList { QStringLiteral("canary"), QStringLiteral("staging") }));
+        QCOMPARE(labels.value(1), QStringList { QStringLiteral("production") });
+        QVERIFY(!labels.contains(3));
+
+        store::setLabel(*ws, name, QStringLiteral("production"), 3); // moves, one version per label
+        QCOMPARE(store::getTemplate(*ws, QStringLiteral("listwise@production")).version, 3);
+        labels = store::labelsFor(*ws, name);
+        QVERIFY(!labels.contains(1));
+        QCOMPARE(sql::queryInt(ws->db(), "SELECT count(*) FROM prompt_labels WHERE label = 'production'"), 1);
+
+        QVERIFY(store::removeLabel(*ws, name, QStringLiteral("canary")));
+        QVERIFY(!store::removeLabel(*ws, name, QStringLiteral("canary")));
+        QVERIFY(!store::findTemplate(*ws, QStringLiteral("listwise@canary")));
+        try {
+            store::getTemplate(*ws, QStringLiteral("listwise@canary"));
+            QFAIL("expected an error");
+        } catch (const Error& e) {
+            QVERIFY2(e.message().contains(QStringLiteral("no label \"canary\"")), qPrintable(e.message()));
+            QVERIFY2(e.message().contains(QStringLiteral("production, staging")), qPrintable(e.message()));
+        }
+        // Bad names and targets change nothing.
+        for (const char* bad : { "12", "-3", "", "a b", "x@y" })
+            QVERIFY_THROWS_EXCEPTION(Error, store::setLabel(*ws, name, QString::fromLatin1(bad), 1));
+        QVERIFY_THROWS_EXCEPTION(Error, store::setLabel(*ws, name, QStringLiteral("prod"), 9));
+        QVERIFY_THROWS_EXCEPTION(Error, store::setLabel(*ws, QStringLiteral("nope"), QStringLiteral("prod"), 1));
+        QVERIFY_THROWS_EXCEPTION(Error, store::getTemplate(*ws, QStringLiteral("listwise@0")));
+        QVERIFY_THROWS_EXCEPTION(Error, store::getTemplate(*ws, QStringLiteral("listwise@")));
+        QCOMPARE(sql::queryInt(ws->db(), "SELECT count(*) FROM prompt_labels"), 2);
+        // Labels of one template do not leak to another.
+        QVERIFY(!store::findTemplate(*ws, QStringLiteral("compact@production")));
+    }
+
+    void draftsSaveReplaceDiscard()
+    {
+        const QString p = newPath();
+        {
+            auto ws = Workspace::open(p, Workspace::Mode::CreateOrOpen);
+            store::seedDefaultTemplates(*ws);
+            store::saveDraft(*ws, store::Draft { QStringLiteral("listwise"), 1, QStringLiteral("edited once"), 0 });
+            store::saveDraft(*ws, store::Draft { QStringLiteral("listwise"), 1, QStringLiteral("edited twice"), 0 });
+            store::saveDraft(
+                *ws, store::Draft { QStringLiteral("brand-new"), std::nullopt, QStringLiteral("new one"), 5 });
+            QVERIFY_THROWS_EXCEPTION(Error, store::saveDraft(*ws, store::Draft { QStringLiteral("a@b"), {}, {}, 0 }));
+        }
+        auto ws = Workspace::open(p); // a new connection: what a restart after a crash sees
+        const auto d = store::loadDraft(*ws, QStringLiteral("listwise"));
+        QVERIFY(d);
+        QCOMPARE(d->text, QStringLiteral("edited twice"));
+        QCOMPARE(*d->baseVersion, 1);
+        QVERIFY(d->updatedAt > 0);
+        const auto fresh = store::loadDraft(*ws, QStringLiteral("brand-new"));
+        QVERIFY(fresh && !fresh->baseVersion);
+        QCOMPARE(fresh->updatedAt, 5);
+        QCOMPARE(store::listDrafts(*ws).size(), 2);
+        QVERIFY(store::discardDraft(*ws, QStringLiteral("listwise")));
+        QVERIFY(!store::loadDraft(*ws, QStringLiteral("listwise")));
+        QVERIFY(!store::discardDraft(*ws, QStringLiteral("listwise")));
+        // Drafts are not versions.
+        QCOMPARE(store::templateVersions(*ws, QStringLiteral("listwise")).size(), 1);
+        QVERIFY(!store::findTemplate(*ws, QStringLiteral("brand-new")));
+    }
+
+    void migrationFromV3KeepsTemplatesAndAddsLabels()
+    {
+        const QString p = newPath();
+        Workspace::createAtVersion(p, 3);
+        {
+            sqlite3* db = nullptr;
+            QCOMPARE(sqlite3_open(p.toUtf8().constData(), &db), SQLITE_OK);
+            QCOMPARE(sqlite3_exec(db,
+                         "INSERT INTO prompt_templates(name, version, text, created_at) VALUES('old', 1, 'x {{k}}', 1);"
+                         "INSERT INTO prompt_templates(name, version, parent_version, text, created_at) "
+                         "VALUES('old', 2, 1, 'y {{k}}', 2);",
+                         nullptr, nullptr, nullptr),
+                SQLITE_OK);
+            sqlite3_close(db);
+        }
+        auto ws = Workspace::open(p);
+        QCOMPARE(ws->schemaVersion(), 4);
+        QCOMPARE(store::templateVersions(*ws, QStringLiteral("old")).size(), 2);
+        QVERIFY(store::labelsFor(*ws, QStringLiteral("old")).isEmpty());
+        store::setLabel(*ws, QStringLiteral("old"), QStringLiteral("production"), 1);
+        QCOMPARE(store::getTemplate(*ws, QStringLiteral("old@production")).text, QStringLiteral("x {{k}}"));
+        QVERIFY(store::listDrafts(*ws).isEmpty());
     }
 
     void endpointsRoundTripWithoutSecrets()
@@ -250,7 +352,7 @@ private slots:
             sqlite3_close(db);
         }
         auto ws = Workspace::open(p);
-        QCOMPARE(ws->schemaVersion(), 3);
+        QCOMPARE(ws->schemaVersion(), Workspace::kSchemaVersion);
         QCOMPARE(ws->summary().interactions, 1);
         QCOMPARE(ws->meta(QStringLiteral("name")), QStringLiteral("old"));
         QCOMPARE(sql::queryInt(ws->db(), "SELECT count(*) FROM annotations"), 1);

@@ -17,6 +17,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QLocale>
+#include <QPushButton>
 #include <QSplitter>
 #include <QTabWidget>
 #include <QTableView>
@@ -77,7 +78,18 @@ UsersTab::UsersTab(ModelStore* store, QWidget* parent)
     m_userHeader->setTextFormat(Qt::RichText);
     m_userHeader->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_userHeader->setMinimumHeight(m_filter->sizeHint().height());
-    rightLayout->addWidget(m_userHeader);
+    auto* compare = new QPushButton(tr("Compare…"), right);
+    compare->setObjectName(QStringLiteral("compareUserButton"));
+    compare->setToolTip(tr("Open the Compare tab on this user: lists and explanations side by side"));
+    connect(compare, &QPushButton::clicked, this, [this] {
+        const int user = currentUser();
+        if (m_dataset && user >= 0)
+            emit compareRequested(m_dataset->users[static_cast<size_t>(user)].externalId);
+    });
+    auto* header = new QHBoxLayout;
+    header->addWidget(m_userHeader, 1);
+    header->addWidget(compare, 0, Qt::AlignTop);
+    rightLayout->addLayout(header);
     m_detailSplitter->setObjectName(QStringLiteral("usersDetailSplitter"));
     m_detailSplitter->addWidget(m_historyView);
     m_stages->setObjectName(QStringLiteral("userStages"));

@@ -59,6 +59,10 @@ public:
     // The user whose history is shown, or -1.
     int currentUser() const;
 
+signals:
+    // The "Compare…" button: open the Compare tab on this user (external id).
+    void compareRequested(const QString& userId);
+
 private:
     void applyStatusFilter();
     void updateCount();

@@ -1,0 +1,327 @@
+// recwb-cli compare end to end: the real CLI on a generated workspace (and on ML-100K when
+// present), against the local test LLM server. Every figure the CLI prints is checked
+// against lists, held-out items and metrics computed here independently.
+#include "testllmserver.h"
+#include "testutil.h"
+
+#include "cf/recommender.h"
+#include "data/import/importers.h"
+#include "data/workspace.h"
+#include "eval/listcompare.h"
+#include "eval/metrics.h"
+#include "eval/split.h"
+
+#include <QEventLoop>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTcpServer>
+#include <QTimer>
+#include <cmath>
+
+using namespace recwb;
+
+class TestCliCompare : public QObject {
+    Q_OBJECT
+
+private:
+    QTemporaryDir m_dir;
+    QString m_ws;
+    test::TestLlmServer m_server;
+
+    using Run = test::CliRun;
+    static Run cli(const QStringList& args) { return test::runCliAsync(args, QStringLiteral("sk-fake-compare-99")); }
+    static QJsonObject jsonOf(const Run& r) { return QJsonDocument::fromJson(r.out.toUtf8()).object(); }
+
+    static void addEndpoint(const QString& ws, const QString& name, const QString& baseUrl)
+    {
+        const Run add = cli({ QStringLiteral("endpoints"), QStringLiteral("add"), QStringLiteral("-w"), ws,
+            QStringLiteral("--name"), name, QStringLiteral("--kind"), QStringLiteral("openai"),
+            QStringLiteral("--base-url"), baseUrl, QStringLiteral("--model"), QStringLiteral("gpt-test"),
+            QStringLiteral("--key-env"), QStringLiteral("RECWB_TEST_FAKE_KEY"), QStringLiteral("--timeout-ms"),
+            QStringLiteral("3000"), QStringLiteral("--max-retries"), QStringLiteral("0"),
+            QStringLiteral("--price-input"), QStringLiteral("0.4"), QStringLiteral("--price-cached"),
+            QStringLiteral("0.1"), QStringLiteral("--price-output"), QStringLiteral("1.6") });
+        QVERIFY2(add.code == 0, qPrintable(add.err));
+    }
+
+    // The item ids of an arm's list, as dataset indices.
+    static std::vector<int32_t> listOf(const QJsonObject& arm, const Dataset& ds)
+    {
+        std::vector<int32_t> out;
+        for (const QJsonValue& v : arm.value(QStringLiteral("list")).toArray())
+            out.push_back(ds.itemIndex(v.toObject().value(QStringLiteral("item_id")).toString()));
+        return out;
+    }
+
+    // Checks everything the comparison says against the dataset and the split computed here.
+    static void checkComparison(
+        const QJsonObject& c, const Dataset& ds, const QString& userId, const QString& splitName)
+    {
+        const int32_t user = ds.userIndex(userId);
+        QVERIFY(user >= 0);
+        const eval::Split split = eval::makeSplit(ds, splitName);
+        const std::vector<int32_t>& test = split.test[static_cast<size_t>(user)];
+        QVERIFY(!test.empty());
+        QStringList heldOut;
+        for (const int32_t item : test)
+            heldOut << ds.items[static_cast<size_t>(item)].externalId;
+        QStringList got;
+        for (const QJsonValue& v : c.value(QStringLiteral("held_out")).toArray())
+            got << v.toString();
+        QCOMPARE(got, heldOut);
+        QCOMPARE(c.value(QStringLiteral("split")).toString(), splitName);
+
+        const QJsonArray arms = c.value(QStringLiteral("arms")).toArray();
+        std::vector<std::vector<int32_t>> lists;
+        for (const QJsonValue& v : arms) {
+            const QJsonObject arm = v.toObject();
+            const int k = arm.value(QStringLiteral("k")).toInt();
+            const auto list = listOf(arm, ds);
+            QCOMPARE(static_cast<int>(list.size()), k);
+            const QJsonArray rows = arm.value(QStringLiteral("list")).toArray();
+            for (qsizetype i = 0; i < rows.size(); ++i) {
+                const QJsonObject r = rows[i].toObject();
+                const int32_t item = list[static_cast<size_t>(i)];
+                QVERIFY(item >= 0);
+                QCOMPARE(r.value(QStringLiteral("rank")).toInt(), i + 1);
+                QCOMPARE(r.value(QStringLiteral("title")).toString(), ds.items[static_cast<size_t>(item)].title);
+                const bool isTest = std::binary_search(test.begin(), test.end(), item);
+                QCOMPARE(r.value(QStringLiteral("held_out")).toBool(), isTest);
+                QVERIFY2(!split.train.contains(user, item), "a listed item is in the user's train part");
+            }
+            const eval::Accuracy acc = eval::accuracyAtK(list, test, k);
+            const QJsonObject m = arm.value(QStringLiteral("metrics")).toObject();
+            QCOMPARE(m.value(QStringLiteral("hr")).toDouble(), acc.hr);
+            QCOMPARE(m.value(QStringLiteral("ndcg")).toDouble(), acc.ndcg);
+            QCOMPARE(m.value(QStringLiteral("recall")).toDouble(), acc.recall);
+            lists.push_back(list);
+        }
+        const QJsonArray pairs = c.value(QStringLiteral("pairs")).toArray();
+        QCOMPARE(pairs.size(), arms.size() * (arms.size() - 1) / 2);
+        for (const QJsonValue& v : pairs) {
+            const QJsonObject p = v.toObject();
+            const auto& a = lists[static_cast<size_t>(p.value(QStringLiteral("a")).toInt())];
+            const auto& b = lists[static_cast<size_t>(p.value(QStringLiteral("b")).toInt())];
+            // overlap@K and tau counted naively here
+            const int k = p.value(QStringLiteral("k")).toInt();
+            int shared = 0;
+            for (int i = 0; i < k; ++i)
+                shared += std::find(b.begin(), b.begin() + k, a[static_cast<size_t>(i)]) != b.begin() + k ? 1 : 0;
+            QCOMPARE(p.value(QStringLiteral("overlap")).toDouble(), static_cast<double>(shared) / k);
+            std::vector<std::pair<long, long>> pos;
+            for (size_t i = 0; i < a.size(); ++i)
+                if (const auto it = std::find(b.begin(), b.end(), a[i]); it != b.end())
+                    pos.emplace_back(static_cast<long>(i), it - b.begin());
+            if (pos.size() < 2) {
+                QVERIFY(p.value(QStringLiteral("kendall_tau")).isNull());
+            } else {
+                double s = 0;
+                for (size_t i = 0; i < pos.size(); ++i)
+                    for (size_t j = i + 1; j < pos.size(); ++j)
+                        s += (pos[i].second < pos[j].second) ? 1 : -1;
+                const double tau = s / (static_cast<double>(pos.size() * (pos.size() - 1)) / 2);
+                QVERIFY(std::abs(p.value(QStringLiteral("kendall_tau")).toDouble() - tau) < 1e-12);
+            }
+            QVERIFY(std::abs(p.value(QStringLiteral("rbo")).toDouble() - eval::rankBiasedOverlap(a, b)) < 1e-12);
+        }
+    }
+
+    // The plain CF list a model fitted only on the split's train part gives.
+    static std::vector<int32_t> cfTopK(
+        const QString& algorithm, const Dataset& ds, const QString& userId, const QString& splitName, int k)
+    {
+        const eval::Split split = eval::makeSplit(ds, splitName);
+        auto model = cf::makeRecommender(algorithm);
+        model->fit(split.train);
+        std::vector<int32_t> out;
+        for (const cf::ScoredItem& s : cf::recommend(*model, cf::History::ofUser(split.train, ds.userIndex(userId)), k))
+            out.push_back(s.item);
+        return out;
+    }
+
+private slots:
+    void initTestCase()
+    {
+        QVERIFY(m_dir.isValid());
+        QVERIFY(m_server.start() != 0);
+        m_ws = m_dir.filePath(QStringLiteral("small.recwb"));
+        test::generateSmallWorkspace(m_ws);
+        addEndpoint(m_ws, QStringLiteral("test"), m_server.openAiBaseUrl());
+        // A port nobody listens on: connection refused.
+        QTcpServer probe;
+        QVERIFY(probe.listen(QHostAddress::LocalHost));
+        const quint16 deadPort = probe.serverPort();
+        probe.close();
+        addEndpoint(m_ws, QStringLiteral("dead"), QStringLiteral("http://127.0.0.1:%1/v1").arg(deadPort));
+    }
+
+    // Plain CF, the offline reranker and an LLM endpoint with loo: lists, held-out marks,
+    // metrics and the measures between columns agree with what is computed here.
+    void threeArmsWithSplit()
+    {
+        m_server.resetCounters();
+        const Run r = cli({ QStringLiteral("compare"), QStringLiteral("-w"), m_ws, QStringLiteral("--user"),
+            QStringLiteral("u1"), QStringLiteral("--arm"), QStringLiteral("cf=ease,label=CF"), QStringLiteral("--arm"),
+            QStringLiteral("cf=ease,rerank=offline"), QStringLiteral("--arm"),
+            QStringLiteral("cf=ease,rerank=test,prompt=listwise"), QStringLiteral("--split"), QStringLiteral("loo"),
+            QStringLiteral("--json") });
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const QJsonObject c = jsonOf(r);
+        auto ws = Workspace::open(m_ws);
+        const Dataset ds = ws->load();
+        checkComparison(c, ds, QStringLiteral("u1"), QStringLiteral("loo"));
+        const QJsonArray arms = c.value(QStringLiteral("arms")).toArray();
+        QCOMPARE(arms.size(), 3);
+        QCOMPARE(arms[0].toObject().value(QStringLiteral("label")).toString(), QStringLiteral("CF"));
+        // the CF column is EASE fitted on the train part only
+        QCOMPARE(listOf(arms[0].toObject(), ds),
+            cfTopK(QStringLiteral("ease"), ds, QStringLiteral("u1"), QStringLiteral("loo"), 10));
+        for (const QJsonValue& v : arms) {
+            QCOMPARE(v.toObject().value(QStringLiteral("fallback")).toBool(), false);
+            QVERIFY(v.toObject().value(QStringLiteral("error")).isUndefined());
+        }
+        // the LLM column was really asked, and paid for
+        QCOMPARE(m_server.requestCount(QStringLiteral("/v1/chat/completions")), 1);
+        const QJsonObject llm = arms[2].toObject();
+        QVERIFY(llm.value(QStringLiteral("tokens")).toObject().value(QStringLiteral("input")).toInt() > 0);
+        QVERIFY(llm.value(QStringLiteral("cost")).toDouble() > 0);
+        QVERIFY(llm.value(QStringLiteral("stage_ms")).toObject().value(QStringLiteral("llm")).toDouble() > 0);
+        QVERIFY(!llm.value(QStringLiteral("list"))
+                     .toArray()[0]
+                     .toObject()
+                     .value(QStringLiteral("explanation"))
+                     .toString()
+                     .isEmpty());
+        // the offline column picks among the CF candidates; its explanations are its own
+        const QJsonObject offline = arms[1].toObject();
+        QVERIFY(!offline.value(QStringLiteral("list"))
+                     .toArray()[0]
+                     .toObject()
+                     .value(QStringLiteral("explanation"))
+                     .toString()
+                     .isEmpty());
+    }
+
+    // A dead endpoint: that column shows the CF order with the reason; the others finish.
+    void deadEndpointColumnFallsBack()
+    {
+        const Run r = cli({ QStringLiteral("compare"), QStringLiteral("-w"), m_ws, QStringLiteral("--user"),
+            QStringLiteral("u1"), QStringLiteral("--arm"), QStringLiteral("cf=ease"), QStringLiteral("--arm"),
+            QStringLiteral("cf=ease,rerank=dead"), QStringLiteral("--arm"), QStringLiteral("cf=ease,rerank=nosuch"),
+            QStringLiteral("--arm"), QStringLiteral("cf=pop,rerank=offline,k=5"), QStringLiteral("--json") });
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const QJsonArray arms = jsonOf(r).value(QStringLiteral("arms")).toArray();
+        QCOMPARE(arms.size(), 4);
+        auto ws = Workspace::open(m_ws);
+        const Dataset ds = ws->load();
+        const auto cf = listOf(arms[0].toObject(), ds);
+        for (int i : { 1, 2 }) {
+            const QJsonObject a = arms[i].toObject();
+            QCOMPARE(a.value(QStringLiteral("fallback")).toBool(), true);
+            QVERIFY2(!a.value(QStringLiteral("fallback_reason")).toString().isEmpty(), qPrintable(compactOf(a)));
+            QCOMPARE(listOf(a, ds), cf); // the CF order
+            QVERIFY(a.value(QStringLiteral("metrics")).isNull()); // no split
+        }
+        QVERIFY(arms[2].toObject().value(QStringLiteral("error")).toString().contains(QStringLiteral("nosuch")));
+        QCOMPARE(arms[3].toObject().value(QStringLiteral("list")).toArray().size(), 5);
+        QCOMPARE(arms[3].toObject().value(QStringLiteral("fallback")).toBool(), false);
+        // CF vs its own fallback copy: identical lists
+        const QJsonObject p01 = jsonOf(r).value(QStringLiteral("pairs")).toArray()[0].toObject();
+        QCOMPARE(p01.value(QStringLiteral("overlap")).toDouble(), 1.0);
+        QCOMPARE(p01.value(QStringLiteral("kendall_tau")).toDouble(), 1.0);
+        QVERIFY(std::abs(p01.value(QStringLiteral("rbo")).toDouble() - 1.0) < 1e-12);
+    }
+
+    void exportsAndText()
+    {
+        const QString html = m_dir.filePath(QStringLiteral("c.html"));
+        const QString csv = m_dir.filePath(QStringLiteral("c.csv"));
+        const Run r = cli({ QStringLiteral("compare"), QStringLiteral("-w"), m_ws, QStringLiteral("--user"),
+            QStringLiteral("u1"), QStringLiteral("--arm"), QStringLiteral("cf=ease"), QStringLiteral("--arm"),
+            QStringLiteral("cf=ials,rerank=offline,k=5"), QStringLiteral("--split"), QStringLiteral("strat75"),
+            QStringLiteral("--seed"), QStringLiteral("3"), QStringLiteral("--html"), html, QStringLiteral("--csv"),
+            csv });
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QFile h(html);
+        QVERIFY(h.open(QIODevice::ReadOnly));
+        const QString page = QString::fromUtf8(h.readAll());
+        QVERIFY(page.startsWith(QStringLiteral("<!DOCTYPE html>")));
+        QVERIFY(page.contains(QStringLiteral("<style>")) && !page.contains(QStringLiteral("<link")));
+        QVERIFY(page.contains(QStringLiteral("strat75")) && page.contains(QStringLiteral("seed 3")));
+        QFile c(csv);
+        QVERIFY(c.open(QIODevice::ReadOnly));
+        const QStringList lines = QString::fromUtf8(c.readAll()).split(QStringLiteral("\r\n"), Qt::SkipEmptyParts);
+        QCOMPARE(lines.size(), 1 + 10 + 5);
+        QVERIFY(lines[0].startsWith(QStringLiteral("arm,label,spec,rank,item_id")));
+
+        const Run t = cli({ QStringLiteral("compare"), QStringLiteral("-w"), m_ws, QStringLiteral("--user"),
+            QStringLiteral("u1"), QStringLiteral("--arm"), QStringLiteral("cf=ease"), QStringLiteral("--arm"),
+            QStringLiteral("cf=pop") });
+        QVERIFY2(t.code == 0, qPrintable(t.err));
+        QVERIFY(t.out.contains(QStringLiteral("[1] cf=ease")) && t.out.contains(QStringLiteral("Kendall tau")));
+    }
+
+    void badInput_data()
+    {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<QString>("message");
+        QTest::addRow("one arm") << QStringList { QStringLiteral("--arm"), QStringLiteral("cf=ease") }
+                                 << "2 to 4 --arm";
+        QTest::addRow("bad key") << QStringList { QStringLiteral("--arm"), QStringLiteral("cf=ease"),
+            QStringLiteral("--arm"), QStringLiteral("cf=ease,rernk=offline") }
+                                 << "unknown key 'rernk'";
+        QTest::addRow("unknown model") << QStringList { QStringLiteral("--arm"), QStringLiteral("cf=ease"),
+            QStringLiteral("--arm"), QStringLiteral("cf=nomodel") }
+                                       << "cf=nomodel";
+        QTest::addRow("bad split") << QStringList { QStringLiteral("--arm"), QStringLiteral("cf=ease"),
+            QStringLiteral("--arm"), QStringLiteral("cf=pop"), QStringLiteral("--split"), QStringLiteral("half") }
+                                   << "half";
+    }
+    void badInput()
+    {
+        QFETCH(QStringList, args);
+        QFETCH(QString, message);
+        const Run r = cli(QStringList { QStringLiteral("compare"), QStringLiteral("-w"), m_ws, QStringLiteral("--user"),
+                              QStringLiteral("u1") }
+            + args);
+        QVERIFY(r.code != 0);
+        QVERIFY2(r.err.contains(message), qPrintable(r.err));
+    }
+
+    // ML-100K: iALS + offline vs EASE vs popularity for user 1 with loo.
+    void movieLens100k()
+    {
+        RECWB_REQUIRE_SHARED("ml-100k");
+        const QString path = m_dir.filePath(QStringLiteral("ml100k.recwb"));
+        {
+            auto ws = Workspace::open(path, Workspace::Mode::CreateOrOpen);
+            importMovieLens100k(*ws, test::sharedData(QStringLiteral("ml-100k")));
+        }
+        const Run r = cli({ QStringLiteral("compare"), QStringLiteral("-w"), path, QStringLiteral("--user"),
+            QStringLiteral("1"), QStringLiteral("--arm"), QStringLiteral("cf=ease"), QStringLiteral("--arm"),
+            QStringLiteral("cf=ials,rerank=offline"), QStringLiteral("--arm"), QStringLiteral("cf=pop,k=20"),
+            QStringLiteral("--split"), QStringLiteral("ratio"), QStringLiteral("--json") });
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        auto ws = Workspace::open(path);
+        const Dataset ds = ws->load();
+        const QJsonObject c = jsonOf(r);
+        checkComparison(c, ds, QStringLiteral("1"), QStringLiteral("ratio"));
+        const QJsonArray arms = c.value(QStringLiteral("arms")).toArray();
+        QCOMPARE(listOf(arms[0].toObject(), ds),
+            cfTopK(QStringLiteral("ease"), ds, QStringLiteral("1"), QStringLiteral("ratio"), 10));
+        QCOMPARE(listOf(arms[2].toObject(), ds),
+            cfTopK(QStringLiteral("pop"), ds, QStringLiteral("1"), QStringLiteral("ratio"), 20));
+    }
+
+private:
+    static QString compactOf(const QJsonObject& o)
+    {
+        return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));
+    }
+};
+
+QTEST_MAIN(TestCliCompare)
+#include "tst_cli_compare.moc"
