@@ -18,10 +18,24 @@ QList<Command>& registry()
     return commands;
 }
 
+// Catalog values reach the terminal here: a control character (an ANSI/OSC escape in a
+// title) is written as \uXXXX, visible and inert. Inside JSON text that is the same value.
+static QString terminalSafe(const QString& text)
+{
+    const auto unsafe = [](QChar c) { return c.category() == QChar::Other_Control && c != u'\n' && c != u'\t'; };
+    if (std::none_of(text.begin(), text.end(), unsafe))
+        return text;
+    QString s;
+    s.reserve(text.size() + 16);
+    for (const QChar c : text)
+        s += unsafe(c) ? QStringLiteral("\\u%1").arg(c.unicode(), 4, 16, QChar(u'0')) : QString(c);
+    return s;
+}
+
 void out(const QString& text)
 {
     QTextStream s(stdout);
-    s << text;
+    s << terminalSafe(text);
     if (!text.endsWith(u'\n'))
         s << '\n';
 }
@@ -29,7 +43,7 @@ void out(const QString& text)
 void err(const QString& text)
 {
     QTextStream s(stderr);
-    s << text;
+    s << terminalSafe(text);
     if (!text.endsWith(u'\n'))
         s << '\n';
 }

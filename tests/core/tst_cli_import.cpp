@@ -358,6 +358,32 @@ private slots:
         QFile::setPermissions(dir.path(), QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner);
     }
 
+    // Issue 12 item 6: escape codes in catalog titles never reach the terminal (candidates,
+    // prompts render); they show as \u001b.
+    void escapesInTitlesAreInertOnTheTerminal()
+    {
+        const QString items = m_dir.filePath(QStringLiteral("ansi-items.csv"));
+        {
+            QFile f(items);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("item_id,title\ni1,Alpha\x1b]0;pwned\x07\ni2,Beta\x1b[2J\ni3,Gamma\x1b[31mred\n");
+        }
+        const QString ws = m_dir.filePath(QStringLiteral("ansi.recwb"));
+        const Run imp = cli({ QStringLiteral("import"), QStringLiteral("-w"), ws, QStringLiteral("-f"), QStringLiteral("csv"),
+            QStringLiteral("--items"), items, QStringLiteral("--title-col"), QStringLiteral("title"), data("good.csv") });
+        QVERIFY2(imp.exitCode == 0, qPrintable(imp.err));
+        for (const QStringList& args : { QStringList { QStringLiteral("candidates"), QStringLiteral("-w"), ws,
+                                             QStringLiteral("--user"), QStringLiteral("u2"), QStringLiteral("--model"),
+                                             QStringLiteral("pop") },
+                 QStringList { QStringLiteral("prompts"), QStringLiteral("render"), QStringLiteral("-w"), ws,
+                     QStringLiteral("--user"), QStringLiteral("u2") } }) {
+            const Run r = cli(args);
+            QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+            QVERIFY2(!r.out.contains(QChar(0x1b)) && !r.out.contains(QChar(0x07)), qPrintable(args.first()));
+            QVERIFY2(r.out.contains(QStringLiteral("Beta")), qPrintable(r.out));
+        }
+    }
+
     void recBoleFolder()
     {
         const QString ws = m_dir.filePath(QStringLiteral("recbole.recwb"));
