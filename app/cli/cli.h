@@ -1,5 +1,7 @@
 #pragma once
 
+#include "util/error.h"
+
 #include <QCommandLineParser>
 #include <QJsonValue>
 #include <QString>
@@ -29,6 +31,13 @@ struct Registrar {
     explicit Registrar(Command c) { registry().append(std::move(c)); }
 };
 
+// A bad command line (missing or unknown option value, a value out of range): main()
+// prints it and exits with code 2, as docs/IMPORT.md says; other Errors exit 1.
+class UsageError : public Error {
+public:
+    using Error::Error;
+};
+
 // Output helpers: stdout for results, stderr for one-line errors and progress.
 void out(const QString& text);
 void err(const QString& text);
@@ -45,8 +54,10 @@ void addWorkspaceOption(QCommandLineParser& p); // -w, --workspace FILE
 QString compact(const QJsonValue& v); // one-line JSON of an object or array
 // The first positional argument, which must be one of `accepted` (else a usage error).
 QString action(const QCommandLineParser& p, const QStringList& accepted, const QString& command);
-// --name as an integer / a number; fallback (nullopt) when absent; an Error when not one.
+// --name as an integer / a number; fallback (nullopt) when absent; a UsageError when not one.
 int intOption(const QCommandLineParser& p, const QString& name, int fallback);
+// The same within [min, max] (a UsageError naming the range otherwise; the fallback is not checked).
+int intOption(const QCommandLineParser& p, const QString& name, int fallback, int min, int max);
 std::optional<double> doubleOption(const QCommandLineParser& p, const QString& name);
 // Submits a request to the rerank service and waits for its reply, running this thread's
 // event loop meanwhile (the service works on its own thread); progress goes to stderr.

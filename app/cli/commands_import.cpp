@@ -6,6 +6,12 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QJsonDocument>
+#include <QTemporaryFile>
+#include <QThread>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
 
 namespace recwb::cli {
 namespace {
@@ -24,7 +30,7 @@ QChar parseSeparator(const QString& text)
     if (t == u"space")
         return u' ';
     if (text.size() != 1)
-        throw Error(QStringLiteral("--sep: expected one character, tab, comma, semicolon, pipe or space, got '%1'").arg(text));
+        throw UsageError(QStringLiteral("--sep: expected one character, tab, comma, semicolon, pipe or space, got '%1'").arg(text));
     return text.front();
 }
 
@@ -39,7 +45,7 @@ DelimitedFileSpec::Kind parseKind(const QString& text)
         return DelimitedFileSpec::Kind::Tsv;
     if (t == u"jsonl" || t == u"ndjson")
         return DelimitedFileSpec::Kind::JsonLines;
-    throw Error(QStringLiteral("--kind: expected csv, tsv, jsonl or auto, got '%1'").arg(text));
+    throw UsageError(QStringLiteral("--kind: expected csv, tsv, jsonl or auto, got '%1'").arg(text));
 }
 
 QStringList listOption(const QCommandLineParser& p, const QString& name)
@@ -98,8 +104,51 @@ GenericImportSpec genericSpec(const QCommandLineParser& p)
         spec.users = f;
     }
     if (!spec.interactions && !spec.items && !spec.users)
-        throw Error(QStringLiteral("--format csv needs --interactions FILE (or PATH), --items FILE and/or --users FILE"));
+        throw UsageError(QStringLiteral("--format csv needs --interactions FILE (or PATH), --items FILE and/or --users FILE"));
     return spec;
+}
+
+// A fresh empty file beside target, created exclusively (an empty file opens as a new workspace).
+QString newWorkspaceFile(const QString& target)
+{
+    const QFileInfo info(target);
+    QTemporaryFile f(info.absolutePath() + QStringLiteral("/.") + info.fileName() + QStringLiteral(".XXXXXX.importing"));
+    f.setAutoRemove(false);
+    if (!f.open())
+        throw Error(QStringLiteral("%1: cannot create the workspace: %2").arg(target, f.errorString()));
+    f.setPermissions(QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ReadGroup | QFileDevice::ReadOther);
+    return f.fileName();
+}
+
+void removeWorkspaceFiles(const QString& path)
+{
+    for (const char* suffix : { "", "-wal", "-shm", "-journal" })
+        QFile::remove(path + QLatin1StringView(suffix));
+}
+
+// Moves the finished workspace into place atomically; refuses when target exists by now.
+void publishNewWorkspace(const QString& built, const QString& target)
+{
+    if (::renameat2(AT_FDCWD, QFile::encodeName(built).constData(), AT_FDCWD, QFile::encodeName(target).constData(),
+            RENAME_NOREPLACE)
+        == 0)
+        return;
+    const int code = errno;
+    if (code == EEXIST)
+        throw Error(QStringLiteral("%1 was created by another process while this import ran; this import was not "
+                                   "kept. Import again into the workspace that is there now")
+                        .arg(target));
+    throw Error(QStringLiteral("%1: cannot move the new workspace into place: %2")
+                    .arg(target, QString::fromLocal8Bit(std::strerror(code))));
+}
+
+// Tests only: RECWB_TEST_IMPORT_PAUSE_MS holds an import after its workspace is open, so a
+// test can run a second import into the same path at a known point.
+void pauseForTests()
+{
+    const int ms = qEnvironmentVariableIntValue("RECWB_TEST_IMPORT_PAUSE_MS");
+    if (ms > 0)
+        QThread::msleep(static_cast<unsigned long>(ms));
 }
 
 const Registrar import { Command {
@@ -160,19 +209,27 @@ const Registrar import { Command {
         const QString format = requireOption(p, QStringLiteral("format")).toLower();
         const QStringList args = p.positionalArguments();
         if (format != u"csv" && format != u"ml-100k" && format != u"ml-latest" && format != u"recbole")
-            throw Error(QStringLiteral("--format: expected ml-100k, ml-latest, recbole or csv, got '%1'").arg(format));
+            throw UsageError(QStringLiteral("--format: expected ml-100k, ml-latest, recbole or csv, got '%1'").arg(format));
         if (args.size() > 1)
-            throw Error(QStringLiteral("expected one PATH, got %1").arg(args.size()));
+            throw UsageError(QStringLiteral("expected one PATH, got %1").arg(args.size()));
         GenericImportSpec spec;
         if (format == u"csv")
             spec = genericSpec(p);
         else if (args.isEmpty())
-            throw Error(QStringLiteral("--format %1 needs the dataset PATH").arg(format));
+            throw UsageError(QStringLiteral("--format %1 needs the dataset PATH").arg(format));
 
-        const bool existed = QFileInfo::exists(wsPath);
+        // A new workspace is built under a unique name beside the target and moved into place
+        // only when its import succeeded, refusing a target that appeared meanwhile: a failed
+        // or losing import removes only its own file, never another process's workspace.
+        const QString target = Workspace::resolvePath(wsPath); // a link's target; loops, FIFOs refused
+        const bool existed = QFileInfo::exists(target);
+        const QString buildPath = existed ? target : newWorkspaceFile(target);
         ImportReport report;
         try {
-            auto ws = Workspace::open(wsPath, Workspace::Mode::CreateOrOpen);
+            auto ws = Workspace::open(buildPath, Workspace::Mode::CreateOrOpen);
+            if (existed)
+                ws->checkIntegrity(); // never add to a damaged workspace
+            pauseForTests();
             const TaskControl control { progressPrinter(), {} };
             if (format == u"ml-100k")
                 report = importMovieLens100k(*ws, args.first(), control);
@@ -182,11 +239,12 @@ const Registrar import { Command {
                 report = importRecBole(*ws, args.first(), control);
             else
                 report = importGeneric(*ws, spec, control);
+            ws.reset(); // closed: the WAL is checkpointed into the file and removed
+            if (!existed)
+                publishNewWorkspace(buildPath, target);
         } catch (...) {
-            if (!existed) { // do not leave an empty workspace behind for a failed first import
-                for (const char* suffix : { "", "-wal", "-shm" })
-                    QFile::remove(wsPath + QLatin1StringView(suffix));
-            }
+            if (!existed)
+                removeWorkspaceFiles(buildPath);
             throw;
         }
         if (p.isSet(QStringLiteral("json"))) {

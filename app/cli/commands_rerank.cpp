@@ -2,31 +2,61 @@
 
 #include "cf/snapshots.h"
 #include "data/workspace.h"
+#include "pipeline/ceiling.h"
 #include "pipeline/rerankservice.h"
 #include "rerank/llm/endpointtest.h"
 #include "rerank/llm/keystore.h"
 #include "rerank/llm/llmclient.h"
+#include "rerank/prices.h"
 #include "rerank/store.h"
 #include "util/error.h"
 
 #include <QDateTime>
 #include <QEventLoop>
+#include <QSocketNotifier>
+#include <csignal>
+#include <fcntl.h>
+#include <optional>
 #include <cmath>
 #include <QSet>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <iostream>
+#include <limits>
 #include <string>
 #include <termios.h>
 #include <unistd.h>
 
 namespace recwb::cli {
 
+namespace {
+    int g_interruptPipe[2] = { -1, -1 };
+    void onInterrupt(int)
+    {
+        const char byte = 1;
+        [[maybe_unused]] const auto n = ::write(g_interruptPipe[1], &byte, 1); // async-signal-safe
+    }
+}
+
 pipeline::RerankReply awaitRerank(pipeline::RerankService& service, pipeline::RerankRequest request)
 {
     pipeline::RerankReply reply;
     QEventLoop loop;
+    // SIGINT cancels the job (stop sending, keep the finished users) through a self-pipe the
+    // event loop watches; a second SIGINT (SA_RESETHAND) ends the process as usual.
+    if (g_interruptPipe[0] < 0 && ::pipe2(g_interruptPipe, O_CLOEXEC | O_NONBLOCK) != 0)
+        g_interruptPipe[0] = g_interruptPipe[1] = -1;
+    struct sigaction previous {};
+    std::optional<QSocketNotifier> interrupt;
+    if (g_interruptPipe[0] >= 0) {
+        struct sigaction action {};
+        action.sa_handler = onInterrupt;
+        action.sa_flags = SA_RESETHAND | SA_RESTART;
+        sigemptyset(&action.sa_mask);
+        ::sigaction(SIGINT, &action, &previous);
+        interrupt.emplace(g_interruptPipe[0], QSocketNotifier::Read);
+    }
     const auto printer = progressPrinter();
     quint64 job = 0;
     const QMetaObject::Connection progress = QObject::connect(&service, &pipeline::RerankService::jobProgress, &loop,
@@ -42,7 +72,18 @@ pipeline::RerankReply awaitRerank(pipeline::RerankService& service, pipeline::Re
             loop.quit();
         });
     job = service.submit(std::move(request)); // the reply always comes from a later event-loop turn
+    if (interrupt)
+        QObject::connect(&*interrupt, &QSocketNotifier::activated, &loop, [&] {
+            char drain[16];
+            while (::read(g_interruptPipe[0], drain, sizeof drain) > 0) { }
+            err(QStringLiteral("\ninterrupted: canceling; the finished users are kept"));
+            service.cancel(job);
+        });
     loop.exec();
+    if (interrupt) {
+        interrupt.reset();
+        ::sigaction(SIGINT, &previous, nullptr);
+    }
     QObject::disconnect(progress);
     QObject::disconnect(finished);
     return reply;
@@ -333,7 +374,11 @@ QString priceText(const std::optional<double>& v)
             } else if (what == u"edit") {
                 e = rerank::store::getEndpoint(*ws, name);
                 applyEndpointOptions(p, e, false);
-            } else { // add (or replace)
+            } else { // add: never over an existing profile
+                if (rerank::store::findEndpoint(*ws, name))
+                    throw Error(QStringLiteral("%1: an endpoint \"%2\" exists already; change it with recwb-cli "
+                                               "endpoints edit %2 (or remove it first)")
+                                    .arg(ws->path(), name));
                 e.name = name;
                 applyEndpointOptions(p, e, true);
             }
@@ -357,9 +402,11 @@ std::vector<int32_t> selectUsers(const QCommandLineParser& p, const Dataset& ds,
 {
     const int chosen = int(p.isSet(QStringLiteral("user"))) + int(p.isSet(kUsersFile)) + int(p.isSet(kCohort));
     if (chosen != 1)
-        throw Error(QStringLiteral("give exactly one of --user ID, --users FILE or --cohort cold|warm|all"));
+        throw UsageError(QStringLiteral("give exactly one of --user ID, --users FILE or --cohort cold|warm|all"));
     std::vector<int32_t> users;
     if (p.isSet(QStringLiteral("user"))) {
+        if (p.value(QStringLiteral("user")).split(u',', Qt::SkipEmptyParts).isEmpty())
+            throw UsageError(QStringLiteral("--user: no user id given"));
         for (const QString& id : p.value(QStringLiteral("user")).split(u',', Qt::SkipEmptyParts)) {
             const int32_t u = ds.userIndex(id.trimmed());
             if (u < 0)
@@ -389,15 +436,137 @@ std::vector<int32_t> selectUsers(const QCommandLineParser& p, const Dataset& ds,
     } else {
         const QString cohort = p.value(kCohort);
         if (cohort != u"cold" && cohort != u"warm" && cohort != u"all")
-            throw Error(QStringLiteral("--cohort '%1': expected cold, warm or all").arg(cohort));
-        const int limit = intOption(p, QStringLiteral("limit"), 0);
+            throw UsageError(QStringLiteral("--cohort '%1': expected cold, warm or all").arg(cohort));
+        const int limit = intOption(p, QStringLiteral("limit"), 0, 1, std::numeric_limits<int>::max());
         for (int32_t u = 0; u < ds.numUsers() && (limit <= 0 || static_cast<int>(users.size()) < limit); ++u) {
             const bool cold = ds.isCold(u, coldThreshold);
             if (cohort == u"all" || (cohort == u"cold") == cold)
                 users.push_back(u);
         }
+        if (users.empty())
+            throw Error(QStringLiteral("no %1 users in the workspace").arg(cohort));
     }
     return users;
+}
+
+// Ranges of the rerank options: beyond them a value is a typo, not a wish.
+constexpr int kMaxCandidates = 1000;
+constexpr int kMaxK = 100;
+constexpr int kMaxConcurrency = 256;
+constexpr int kMaxProbeOrders = 100;
+
+// --resume RUN: the stored run to continue, checked (nullopt without --resume).
+std::optional<rerank::store::RunInfo> runToResume(const QCommandLineParser& p, const Workspace& ws)
+{
+    if (!p.isSet(QStringLiteral("resume")))
+        return std::nullopt;
+    for (const char* option : { "user", "users", "cohort", "probe", "prompt", "cold-prompt", "endpoint", "cascade",
+             "candidates", "k", "route", "no-store" })
+        if (p.isSet(QLatin1StringView(option)))
+            throw UsageError(QStringLiteral("--resume continues a run with its own users and settings: it does not "
+                                            "take --%1")
+                                 .arg(QLatin1StringView(option)));
+    bool ok = false;
+    const qint64 id = p.value(QStringLiteral("resume")).toLongLong(&ok);
+    if (!ok || id <= 0)
+        throw UsageError(QStringLiteral("--resume '%1' is not a run id").arg(p.value(QStringLiteral("resume"))));
+    const auto run = rerank::store::findRun(ws, id);
+    if (!run)
+        throw Error(QStringLiteral("%1: no rerank run %2").arg(ws.path()).arg(id));
+    const QString status = rerank::store::runStatus(*run);
+    if (status == u"finished" || status == u"running")
+        throw Error(QStringLiteral("run %1 is %2: only an interrupted, canceled or failed run can be resumed")
+                        .arg(id)
+                        .arg(status));
+    if (run->params.value(QStringLiteral("mode")).toString() == u"probe")
+        throw Error(QStringLiteral("run %1 is a position-bias probe: probes cannot be resumed").arg(id));
+    if (run->params.value(QStringLiteral("template")).toString().endsWith(QStringLiteral("@draft"))
+        || !run->params.value(QStringLiteral("user_ids")).isArray())
+        throw Error(QStringLiteral("run %1 cannot be resumed (a draft template, a what-if user, or a run stored "
+                                   "before runs recorded their users)")
+                        .arg(id));
+    return run;
+}
+
+// The users of a run to resume that have no stored result yet, in the run's order.
+std::vector<int32_t> usersLeft(const Workspace& ws, const Dataset& ds, const rerank::store::RunInfo& run)
+{
+    QSet<QString> done;
+    for (const auto& r : rerank::store::runResults(ws, run.id))
+        done.insert(r.first);
+    std::vector<int32_t> users;
+    for (const QJsonValue& v : run.params.value(QStringLiteral("user_ids")).toArray()) {
+        const QString id = v.toString();
+        if (done.contains(id))
+            continue;
+        const int32_t u = ds.userIndex(id);
+        if (u < 0)
+            throw Error(QStringLiteral("run %1: user '%2' is no longer in the workspace").arg(run.id).arg(id));
+        users.push_back(u);
+    }
+    if (users.empty())
+        throw Error(QStringLiteral("run %1 holds a result for every one of its users: nothing to resume").arg(run.id));
+    return users;
+}
+
+// The settings of the run being resumed (what the command line could still change: the
+// concurrency, the cache, the spending cap).
+void applyRunParams(const QCommandLineParser& p, const rerank::store::RunInfo& run, pipeline::BatchOptions& options)
+{
+    const QJsonObject& params = run.params;
+    options.prompt = params.value(QStringLiteral("template")).toString();
+    options.coldPrompt = params.value(QStringLiteral("cold_template")).toString();
+    options.cascade.clear();
+    for (const QJsonValue& t : params.value(QStringLiteral("cascade")).toArray())
+        options.cascade.append(t.toObject().value(QStringLiteral("endpoint")).toString());
+    if (options.cascade.isEmpty())
+        options.cascade = QStringList { run.endpoint };
+    options.candidates = params.value(QStringLiteral("candidates")).toInt(options.candidates);
+    options.k = params.value(QStringLiteral("k")).toInt(options.k);
+    options.bypassCache = options.bypassCache || params.value(QStringLiteral("bypass_cache")).toBool();
+    if (!p.isSet(QStringLiteral("concurrency")))
+        options.concurrency = params.value(QStringLiteral("concurrency")).toInt(0);
+    const QJsonObject routing = params.value(QStringLiteral("routing")).toObject();
+    if (routing.value(QStringLiteral("mode")).toString() == u"selective") {
+        options.routing.everyone = false;
+        options.routing.cold = routing.value(QStringLiteral("cold")).toBool(true);
+        options.routing.lowConfidence = routing.value(QStringLiteral("low_confidence")).toBool(true);
+        options.routing.highValue = routing.value(QStringLiteral("high_value")).toBool(true);
+        options.routing.confidenceThreshold
+            = routing.value(QStringLiteral("confidence_threshold")).toDouble(options.routing.confidenceThreshold);
+    } else {
+        options.routing.everyone = true;
+    }
+    options.extraParams = {};
+    options.storeRun = true;
+    options.resumeRunId = run.id;
+}
+
+// Refuses a run whose projected calls or cost exceed the confirmation ceiling, before
+// anything is sent (the user confirms with --yes).
+void checkCeiling(const QCommandLineParser& p, const Workspace& ws, const pipeline::BatchOptions& options, qint64 users)
+{
+    pipeline::RunCeiling ceiling = pipeline::RunCeiling::fromEnvironment();
+    if (p.isSet(QStringLiteral("ceiling-calls")))
+        ceiling.calls = intOption(p, QStringLiteral("ceiling-calls"), 0, 0, std::numeric_limits<int>::max());
+    if (const auto usd = doubleOption(p, QStringLiteral("ceiling-usd"))) {
+        if (!std::isfinite(*usd) || *usd < 0)
+            throw UsageError(QStringLiteral("--ceiling-usd must be an amount in USD >= 0"));
+        ceiling.usd = *usd;
+    }
+    QList<rerank::EndpointProfile> tiers;
+    for (const QString& name : options.cascade) {
+        const QString resolved = name.isEmpty() ? rerank::store::defaultEndpoint(ws) : name;
+        if (const auto e = rerank::store::findEndpoint(ws, resolved))
+            tiers.append(*e); // an unknown name fails in the batch, naming it
+    }
+    const pipeline::RunProjection projection = pipeline::projectRun(tiers, rerank::PriceTable::loadWithOverride(),
+        users * std::max(1, options.probeOrders), options.candidates, options.maxCostUsd);
+    const QString over = projection.exceeds(ceiling);
+    if (!over.isEmpty())
+        throw UsageError(QStringLiteral("this run may make %1; nothing was sent. Add --yes to run it, or lower "
+                                        "--limit / --probe, or set --max-cost")
+                             .arg(over));
 }
 
 pipeline::RoutingPolicy routingFrom(const QCommandLineParser& p, const Workspace& ws)
@@ -407,20 +576,20 @@ pipeline::RoutingPolicy routingFrom(const QCommandLineParser& p, const Workspace
     if (mode == u"all")
         return r;
     if (mode != u"selective")
-        throw Error(QStringLiteral("--route '%1': expected all or selective").arg(mode));
+        throw UsageError(QStringLiteral("--route '%1': expected all or selective").arg(mode));
     r.everyone = false;
     if (p.isSet(QStringLiteral("route-rules"))) {
         const QStringList rules = p.value(QStringLiteral("route-rules")).split(u',', Qt::SkipEmptyParts);
         for (const QString& rule : rules)
             if (rule != u"cold" && rule != u"low_confidence" && rule != u"high_value")
-                throw Error(QStringLiteral("--route-rules: unknown rule '%1' (cold, low_confidence, high_value)").arg(rule));
+                throw UsageError(QStringLiteral("--route-rules: unknown rule '%1' (cold, low_confidence, high_value)").arg(rule));
         r.cold = rules.contains(QStringLiteral("cold"));
         r.lowConfidence = rules.contains(QStringLiteral("low_confidence"));
         r.highValue = rules.contains(QStringLiteral("high_value"));
     }
     if (const auto t = doubleOption(p, QStringLiteral("confidence-threshold"))) {
         if (*t < 0 || *t > 1)
-            throw Error(QStringLiteral("--confidence-threshold must be within [0, 1]"));
+            throw UsageError(QStringLiteral("--confidence-threshold must be within [0, 1]"));
         r.confidenceThreshold = *t;
     }
     const QStringList marked = rerank::store::highValueUsers(ws);
@@ -629,6 +798,21 @@ const Registrar rerankCommand { Command {
             QStringLiteral("Spending cap in USD: no call is made that could take the run past it (its worst case is "
                            "reserved first); users past the cap keep the CF order."),
             QStringLiteral("usd") });
+        p.addOption({ QStringLiteral("yes"),
+            QStringLiteral("Run even when the projected calls or cost exceed the confirmation ceiling "
+                           "(--ceiling-calls, --ceiling-usd).") });
+        p.addOption({ QStringLiteral("ceiling-calls"),
+            QStringLiteral("Confirmation ceiling: more projected calls need --yes (default %1; env RECWB_CEILING_CALLS).")
+                .arg(pipeline::RunCeiling::kDefaultCalls),
+            QStringLiteral("n") });
+        p.addOption({ QStringLiteral("ceiling-usd"),
+            QStringLiteral("Confirmation ceiling: a higher projected cost needs --yes (default %1; env RECWB_CEILING_USD).")
+                .arg(pipeline::RunCeiling::kDefaultUsd),
+            QStringLiteral("usd") });
+        p.addOption({ QStringLiteral("resume"),
+            QStringLiteral("Continue an interrupted or canceled stored run: its users that have no result yet, with "
+                           "its prompt, endpoints, candidates, K and routing."),
+            QStringLiteral("run") });
         p.addOption({ QStringLiteral("no-cache"), QStringLiteral("Do not read the response cache (fresh calls).") });
         p.addOption({ QStringLiteral("no-store"), QStringLiteral("Do not store the run in the workspace.") });
         p.addOption({ QStringLiteral("summary-only"), QStringLiteral("Print the summary without per-user lists.") });
@@ -636,10 +820,14 @@ const Registrar rerankCommand { Command {
     },
     [](QCommandLineParser& p) {
         const auto ws = Workspace::open(requireOption(p, kWorkspace));
+        const std::optional<rerank::store::RunInfo> resumed = runToResume(p, *ws);
         const Dataset ds = ws->load(TaskControl { progressPrinter(), {} });
-        const std::vector<int32_t> users = selectUsers(p, ds, kDefaultColdThreshold);
+        const std::vector<int32_t> users
+            = resumed ? usersLeft(*ws, ds, *resumed) : selectUsers(p, ds, kDefaultColdThreshold);
         QString note;
-        const auto model = cf::snapshotOrTrain(*ws, ds, p.value(QStringLiteral("cf-model")), &note);
+        const auto model = cf::snapshotOrTrain(*ws, ds,
+            resumed ? resumed->params.value(QStringLiteral("cf_model")).toString() : p.value(QStringLiteral("cf-model")),
+            &note);
 
         pipeline::BatchOptions options;
         options.prompt = p.value(QStringLiteral("prompt"));
@@ -649,32 +837,34 @@ const Registrar rerankCommand { Command {
             : p.isSet(QStringLiteral("prompt"))                     ? QString()
                                                                     : QStringLiteral("coldstart");
         if (p.isSet(QStringLiteral("cascade")) && p.isSet(QStringLiteral("endpoint")))
-            throw Error(QStringLiteral("give --endpoint or --cascade, not both"));
+            throw UsageError(QStringLiteral("give --endpoint or --cascade, not both"));
         options.cascade = p.isSet(QStringLiteral("cascade"))
             ? p.value(QStringLiteral("cascade")).split(u',', Qt::SkipEmptyParts)
             : QStringList { p.value(QStringLiteral("endpoint")) };
         options.model = p.value(QStringLiteral("model"));
-        options.candidates = std::max(1, intOption(p, QStringLiteral("candidates"), 50));
-        options.k = std::max(1, intOption(p, QStringLiteral("k"), 10));
+        options.candidates = intOption(p, QStringLiteral("candidates"), 50, 1, kMaxCandidates);
+        options.k = intOption(p, QStringLiteral("k"), 10, 1, kMaxK);
         options.bypassCache = p.isSet(QStringLiteral("no-cache"));
         options.routing = routingFrom(p, *ws);
-        options.concurrency = intOption(p, QStringLiteral("concurrency"), 0);
-        options.probeOrders = intOption(p, QStringLiteral("probe"), 0);
-        if (p.isSet(QStringLiteral("probe")) && options.probeOrders < 2)
-            throw Error(QStringLiteral("--probe needs at least 2 orders"));
+        options.concurrency = intOption(p, QStringLiteral("concurrency"), 0, 1, kMaxConcurrency);
+        options.probeOrders = intOption(p, QStringLiteral("probe"), 0, 2, kMaxProbeOrders);
         if (options.probeOrders >= 2 && !options.routing.everyone)
-            throw Error(QStringLiteral("--probe reranks every order of every user: it does not take --route selective"));
+            throw UsageError(QStringLiteral("--probe reranks every order of every user: it does not take --route selective"));
         options.seed = static_cast<quint64>(std::max(1, intOption(p, QStringLiteral("seed"), 1)));
         options.storeRun = !p.isSet(QStringLiteral("no-store"));
         if (p.isSet(QStringLiteral("max-cost"))) {
             bool ok = false;
             const double cap = p.value(QStringLiteral("max-cost")).toDouble(&ok);
             if (!ok || !std::isfinite(cap) || cap < 0)
-                throw Error(QStringLiteral("--max-cost: \"%1\" is not an amount in USD >= 0").arg(p.value(QStringLiteral("max-cost"))));
+                throw UsageError(QStringLiteral("--max-cost: \"%1\" is not an amount in USD >= 0").arg(p.value(QStringLiteral("max-cost"))));
             options.maxCostUsd = cap;
         }
         options.extraParams = { { QStringLiteral("cf_model"), model->algorithm() },
             { QStringLiteral("cf_model_source"), note } };
+        if (resumed)
+            applyRunParams(p, *resumed, options);
+        if (!p.isSet(QStringLiteral("yes")))
+            checkCeiling(p, *ws, options, static_cast<qint64>(users.size()));
 
         pipeline::RerankService service;
         service.open(ws->path());
@@ -686,8 +876,9 @@ const Registrar rerankCommand { Command {
         const pipeline::BatchReport report = awaitRerank(service, std::move(request)).report;
         if (!report.error.isEmpty())
             throw Error(report.error);
+        const int code = report.canceled ? 130 : 0; // SIGINT: the partial summary, then 130
 
-        const bool single = users.size() == 1 && options.probeOrders < 2;
+        const bool single = users.size() == 1 && options.probeOrders < 2 && !report.outcomes.empty() && !resumed;
         if (p.isSet(kJson)) {
             if (single) { // the single-user shape: one outcome object
                 QJsonObject j = report.outcomes.front().toJson();
@@ -700,7 +891,7 @@ const Registrar rerankCommand { Command {
                 j.insert(QStringLiteral("cf_model"), model->algorithm());
                 out(compact(j));
             }
-            return 0;
+            return code;
         }
         if (single) {
             out(userText(report.outcomes.front(), model->algorithm(), options.bypassCache));
@@ -735,8 +926,14 @@ const Registrar rerankCommand { Command {
             out(summaryText(report.summary));
         }
         if (report.runId > 0)
-            err(QStringLiteral("Stored as run %1 (recwb-cli runs show %1 -w %2)").arg(report.runId).arg(ws->path()));
-        return 0;
+            err(QStringLiteral("%1 run %2 (recwb-cli runs show %2 -w %3%4)")
+                    .arg(report.canceled ? QStringLiteral("Canceled; the finished users are kept in")
+                                         : QStringLiteral("Stored as"))
+                    .arg(report.runId)
+                    .arg(ws->path(),
+                        report.canceled ? QStringLiteral("; continue with recwb-cli rerank --resume %1").arg(report.runId)
+                                        : QString()));
+        return code;
     } } };
 
 // ---- runs ----
@@ -753,11 +950,22 @@ const Registrar runsCommand { Command {
         const QString what = action(p, { QStringLiteral("list"), QStringLiteral("show"), QStringLiteral("remove") },
             QStringLiteral("runs"));
         const auto ws = Workspace::open(requireOption(p, kWorkspace));
-        auto runJson = [](const rerank::store::RunInfo& r) {
+        // A run that did not finish in one go (interrupted, canceled, failed, resumed): its
+        // summary is computed from what it holds, not from the session that stored it last.
+        auto effectiveSummary = [&ws](const rerank::store::RunInfo& r, const QString& status) {
+            if (status == u"finished" && !r.params.contains(QStringLiteral("resumed")))
+                return r.summary;
+            QJsonObject s = rerank::store::summarizeStoredResults(rerank::store::runResults(*ws, r.id));
+            s.insert(QStringLiteral("canceled"), status != u"finished" && status != u"running");
+            return s;
+        };
+        auto runJson = [&](const rerank::store::RunInfo& r) {
+            const QString status = rerank::store::runStatus(r);
             return QJsonObject { { QStringLiteral("id"), r.id }, { QStringLiteral("created_at"), r.createdAt },
                 { QStringLiteral("prompt"), r.promptName }, { QStringLiteral("prompt_version"), r.promptVersion.value_or(0) },
                 { QStringLiteral("endpoint"), r.endpoint }, { QStringLiteral("params"), r.params },
-                { QStringLiteral("summary"), r.summary }, { QStringLiteral("results"), r.results } };
+                { QStringLiteral("status"), status }, { QStringLiteral("summary"), effectiveSummary(r, status) },
+                { QStringLiteral("results"), r.results } };
         };
         if (what == u"list") {
             const auto runs = rerank::store::listRuns(*ws);
@@ -768,14 +976,17 @@ const Registrar runsCommand { Command {
                 out(compact(a));
                 return 0;
             }
-            for (const auto& r : runs)
-                out(QStringLiteral("%1  %2  %3  %4  %5 users  cost %6  fallbacks %7")
+            for (const auto& r : runs) {
+                const QString status = rerank::store::runStatus(r);
+                const QJsonObject summary = effectiveSummary(r, status);
+                out(QStringLiteral("%1  %2  %3  %4  %5  %6 users  cost %7  fallbacks %8")
                         .arg(QString::number(r.id).rightJustified(4),
                             QDateTime::fromSecsSinceEpoch(r.createdAt, Qt::UTC).toString(Qt::ISODate),
-                            r.params.value(QStringLiteral("mode")).toString().leftJustified(5),
+                            r.params.value(QStringLiteral("mode")).toString().leftJustified(5), status.leftJustified(11),
                             QString(r.promptName + u'@' + QString::number(r.promptVersion.value_or(0))).leftJustified(14),
-                            QString::number(r.results).rightJustified(5), usd(r.summary.value(QStringLiteral("cost_usd"))))
-                        .arg(r.summary.value(QStringLiteral("fallbacks")).toInt()));
+                            QString::number(r.results).rightJustified(5), usd(summary.value(QStringLiteral("cost_usd"))))
+                        .arg(summary.value(QStringLiteral("fallbacks")).toInt()));
+            }
             return 0;
         }
         const QStringList pos = p.positionalArguments();
@@ -802,12 +1013,22 @@ const Registrar runsCommand { Command {
             out(compact(j));
             return 0;
         }
-        out(QStringLiteral("Run %1, %2, %3 user results; parameters %4")
+        const QString status = rerank::store::runStatus(*run);
+        QJsonObject shownParams = run->params;
+        const qsizetype asked = shownParams.value(QStringLiteral("user_ids")).toArray().size();
+        shownParams.remove(QStringLiteral("user_ids")); // can be long; --json has them
+        out(QStringLiteral("Run %1, %2, %3, %4 user results%5; parameters %6")
                 .arg(run->id)
-                .arg(QDateTime::fromSecsSinceEpoch(run->createdAt, Qt::UTC).toString(Qt::ISODate))
+                .arg(QDateTime::fromSecsSinceEpoch(run->createdAt, Qt::UTC).toString(Qt::ISODate), status)
                 .arg(results.size())
-                .arg(compact(run->params)));
-        out(summaryText(run->summary));
+                .arg(asked > 0 ? QStringLiteral(" of %1 users").arg(asked) : QString())
+                .arg(compact(shownParams)));
+        if (status != u"finished" && status != u"running")
+            out(QStringLiteral("This run did not finish; the summary is computed from the results it holds. Continue "
+                               "it with recwb-cli rerank --resume %1 -w %2")
+                    .arg(run->id)
+                    .arg(ws->path()));
+        out(summaryText(effectiveSummary(*run, status)));
         return 0;
     } } };
 

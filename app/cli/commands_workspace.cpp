@@ -30,6 +30,10 @@ const Registrar info { Command {
         if (p.isSet(QStringLiteral("json"))) {
             QJsonObject o = s.toJson();
             o.insert(QStringLiteral("workspace"), ws->path());
+            if (ws->file() != ws->path())
+                o.insert(QStringLiteral("file"), ws->file()); // a symbolic link's target
+            if (ws->readOnly())
+                o.insert(QStringLiteral("read_only"), true);
             out(QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact)));
             return 0;
         }
@@ -38,7 +42,9 @@ const Registrar info { Command {
                            "Items        %6 in %7 categories, %8 tags\n"
                            "Interactions %9\n"
                            "Time range   %10 .. %11")
-                .arg(ws->path())
+                .arg(ws->path()
+                    + (ws->file() != ws->path() ? QStringLiteral(" -> ") + ws->file() : QString())
+                    + (ws->readOnly() ? QStringLiteral(", read-only") : QString()))
                 .arg(s.schemaVersion)
                 .arg(s.users)
                 .arg(s.coldUsers)

@@ -18,10 +18,24 @@ QList<Command>& registry()
     return commands;
 }
 
+// Catalog values reach the terminal here: a control character (an ANSI/OSC escape in a
+// title) is written as \uXXXX, visible and inert. Inside JSON text that is the same value.
+static QString terminalSafe(const QString& text)
+{
+    const auto unsafe = [](QChar c) { return c.category() == QChar::Other_Control && c != u'\n' && c != u'\t'; };
+    if (std::none_of(text.begin(), text.end(), unsafe))
+        return text;
+    QString s;
+    s.reserve(text.size() + 16);
+    for (const QChar c : text)
+        s += unsafe(c) ? QStringLiteral("\\u%1").arg(c.unicode(), 4, 16, QChar(u'0')) : QString(c);
+    return s;
+}
+
 void out(const QString& text)
 {
     QTextStream s(stdout);
-    s << text;
+    s << terminalSafe(text);
     if (!text.endsWith(u'\n'))
         s << '\n';
 }
@@ -29,7 +43,7 @@ void out(const QString& text)
 void err(const QString& text)
 {
     QTextStream s(stderr);
-    s << text;
+    s << terminalSafe(text);
     if (!text.endsWith(u'\n'))
         s << '\n';
 }
@@ -38,7 +52,7 @@ QString requireOption(const QCommandLineParser& p, const QString& name)
 {
     const QString v = p.value(name);
     if (v.isEmpty())
-        throw Error(QStringLiteral("missing required option --%1").arg(name));
+        throw UsageError(QStringLiteral("missing required option --%1").arg(name));
     return v;
 }
 
@@ -68,7 +82,7 @@ QString action(const QCommandLineParser& p, const QStringList& accepted, const Q
 {
     const QStringList pos = p.positionalArguments();
     if (pos.isEmpty() || !accepted.contains(pos.first()))
-        throw Error(QStringLiteral("usage: recwb-cli %1 %2 ...").arg(command, accepted.join(u'|')));
+        throw UsageError(QStringLiteral("usage: recwb-cli %1 %2 ...").arg(command, accepted.join(u'|')));
     return pos.first();
 }
 
@@ -79,7 +93,15 @@ int intOption(const QCommandLineParser& p, const QString& name, int fallback)
     bool ok = false;
     const int v = p.value(name).toInt(&ok);
     if (!ok)
-        throw Error(QStringLiteral("--%1 '%2' is not an integer").arg(name, p.value(name)));
+        throw UsageError(QStringLiteral("--%1 '%2' is not an integer").arg(name, p.value(name)));
+    return v;
+}
+
+int intOption(const QCommandLineParser& p, const QString& name, int fallback, int min, int max)
+{
+    const int v = intOption(p, name, fallback);
+    if (p.isSet(name) && (v < min || v > max))
+        throw UsageError(QStringLiteral("--%1 %2 is out of range: expected %3 to %4").arg(name).arg(v).arg(min).arg(max));
     return v;
 }
 
@@ -90,7 +112,7 @@ std::optional<double> doubleOption(const QCommandLineParser& p, const QString& n
     bool ok = false;
     const double v = p.value(name).toDouble(&ok);
     if (!ok)
-        throw Error(QStringLiteral("--%1 '%2' is not a number").arg(name, p.value(name)));
+        throw UsageError(QStringLiteral("--%1 '%2' is not a number").arg(name, p.value(name)));
     return v;
 }
 
@@ -179,6 +201,9 @@ int main(int argc, char** argv)
     } catch (const Canceled&) {
         err(QStringLiteral("recwb-cli %1: canceled").arg(name));
         return 130;
+    } catch (const UsageError& e) {
+        err(QStringLiteral("recwb-cli %1: %2").arg(name, e.message().simplified()));
+        return 2;
     } catch (const Error& e) {
         err(QStringLiteral("recwb-cli %1: %2").arg(name, e.message().simplified()));
         return 1;

@@ -35,6 +35,13 @@ QJsonObject ImportReport::toJson() const
         { QStringLiteral("rows_skipped"), rowsSkipped },
         { QStringLiteral("seconds"), seconds },
         { QStringLiteral("skipped"), skippedRows },
+        { QStringLiteral("timestamp_outliers"), timestampOutliers },
+        { QStringLiteral("timestamp_outlier_rows"), [this] {
+             QJsonArray a;
+             for (const auto& s : outlierRows)
+                 a.append(s.toString());
+             return a;
+         }() },
     };
 }
 
@@ -53,6 +60,12 @@ QString ImportReport::toText() const
         out += QStringLiteral("    skipped %1\n").arg(s.toString());
     if (rowsSkipped > skipped.size())
         out += QStringLiteral("    ... and %1 more skipped rows\n").arg(rowsSkipped - skipped.size());
+    if (timestampOutliers > 0) {
+        out += QStringLiteral("  timestamps far outside their file's range (kept; check them): %1 rows\n")
+                   .arg(timestampOutliers);
+        for (const auto& s : outlierRows)
+            out += QStringLiteral("    %1\n").arg(s.toString());
+    }
     return out;
 }
 

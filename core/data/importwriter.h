@@ -35,6 +35,10 @@ struct ImportReport {
     qint64 rowsSkipped = 0;
     double seconds = 0;
     QList<SkippedRow> skipped;
+    // Rows kept whose timestamp lies far outside their file's own range (a truncated
+    // "88" in a file of the 1990s): counted, the first kMaxSkipped listed.
+    qint64 timestampOutliers = 0;
+    QList<SkippedRow> outlierRows;
 
     void skip(const QString& file, qint64 line, const QString& reason);
     QJsonObject toJson() const;

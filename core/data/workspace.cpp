@@ -2,11 +2,19 @@
 
 #include "data/sqlite.h"
 
+#include <QDir>
 #include <QFile>
 #include <QFileInfo>
 #include <QJsonDocument>
+#include <QUrl>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <thread>
+#include <unistd.h>
 
 namespace recwb {
 
@@ -144,16 +152,23 @@ void applyPragmas(sqlite3* db)
     sql::exec(db, "PRAGMA temp_store = MEMORY");
 }
 
-void checkHeader(const QString& path)
+// False for an empty file (a new workspace when creating).
+bool checkHeader(const QString& path)
 {
     QFile f(path);
     if (!f.open(QIODevice::ReadOnly))
         throw Error(QStringLiteral("%1: cannot open: %2").arg(path, f.errorString()));
     const QByteArray head = f.read(16);
     if (head.isEmpty())
-        return; // empty file: treated as a new workspace
+        return false;
     if (head != QByteArray("SQLite format 3\0", 16))
         throw Error(QStringLiteral("%1: not a workspace: the file is not an SQLite database").arg(path));
+    return true;
+}
+
+QString systemError(int code)
+{
+    return QString::fromLocal8Bit(std::strerror(code));
 }
 
 } // namespace
@@ -185,19 +200,64 @@ Workspace::~Workspace()
     sqlite3_close_v2(m_db);
 }
 
+QString Workspace::resolvePath(const QString& path)
+{
+    const QByteArray native = QFile::encodeName(path);
+    struct stat st {};
+    if (::lstat(native.constData(), &st) != 0) {
+        if (errno == ENOENT)
+            return path;
+        throw Error(QStringLiteral("%1: %2").arg(path, systemError(errno)));
+    }
+    QString file = path;
+    if (S_ISLNK(st.st_mode)) {
+        char resolved[PATH_MAX];
+        if (!::realpath(native.constData(), resolved)) {
+            const int code = errno;
+            if (code == ELOOP)
+                throw Error(QStringLiteral("%1: a loop of symbolic links").arg(path));
+            if (code == ENOENT)
+                throw Error(QStringLiteral("%1: a symbolic link to %2, which does not exist (give the target's path "
+                                           "to create a workspace there)")
+                                .arg(path, QFileInfo(path).symLinkTarget()));
+            throw Error(QStringLiteral("%1: %2").arg(path, systemError(code)));
+        }
+        file = QFile::decodeName(resolved);
+        if (::stat(resolved, &st) != 0)
+            throw Error(QStringLiteral("%1 (a link to %2): %3").arg(path, file, systemError(errno)));
+    }
+    if (S_ISDIR(st.st_mode))
+        throw Error(QStringLiteral("%1: is a folder, not a workspace file").arg(path));
+    if (!S_ISREG(st.st_mode))
+        throw Error(QStringLiteral("%1: not a regular file (a pipe, socket or device); a workspace is a file").arg(path));
+    return file;
+}
+
 std::unique_ptr<Workspace> Workspace::open(const QString& path, Mode mode)
 {
-    const bool exists = QFileInfo::exists(path);
+    const QString file = resolvePath(path);
+    const bool exists = QFileInfo::exists(file);
     if (!exists && mode == Mode::OpenExisting)
         throw Error(QStringLiteral("%1: no such workspace").arg(path));
-    if (exists) {
-        if (QFileInfo(path).isDir())
-            throw Error(QStringLiteral("%1: is a folder, not a workspace file").arg(path));
-        checkHeader(path);
-    }
+    const bool filled = exists && checkHeader(file);
+    if (exists && !filled && mode == Mode::OpenExisting)
+        throw Error(QStringLiteral("%1: the file is empty, not a workspace").arg(path));
+    // No write permission on the file or its folder (SQLite's -wal and -shm live beside it):
+    // read-only; with no folder permission nothing may be created, so the file is immutable.
+    const QByteArray dirName = QFile::encodeName(QFileInfo(file).absolutePath());
+    const bool dirWritable = ::access(dirName.constData(), W_OK) == 0;
+    const bool readOnly = exists && (::access(QFile::encodeName(file).constData(), W_OK) != 0 || !dirWritable);
+    if (readOnly && mode == Mode::CreateOrOpen)
+        throw Error(QStringLiteral("%1: read-only (no write permission on the file or its folder)").arg(path));
     sqlite3* db = nullptr;
-    const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (exists ? 0 : SQLITE_OPEN_CREATE);
-    if (sqlite3_open_v2(path.toUtf8().constData(), &db, flags, nullptr) != SQLITE_OK) {
+    QByteArray name = file.toUtf8();
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (exists ? 0 : SQLITE_OPEN_CREATE);
+    if (readOnly) {
+        name = QUrl::fromLocalFile(QFileInfo(file).absoluteFilePath()).toEncoded()
+            + (dirWritable ? QByteArray("?mode=ro") : QByteArray("?mode=ro&immutable=1"));
+        flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
+    }
+    if (sqlite3_open_v2(name.constData(), &db, flags, nullptr) != SQLITE_OK) {
         const QString msg = QString::fromUtf8(db ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close_v2(db);
         throw Error(QStringLiteral("%1: cannot open workspace: %2").arg(path, msg));
@@ -206,6 +266,8 @@ std::unique_ptr<Workspace> Workspace::open(const QString& path, Mode mode)
     // moment (WAL switch, a write), and every statement here should wait for it, not fail.
     sqlite3_busy_timeout(db, 5000);
     std::unique_ptr<Workspace> ws(new Workspace(path, db));
+    ws->m_file = file;
+    ws->m_readOnly = readOnly;
     // Touch the schema first: a corrupt or encrypted file fails here with a clear message.
     const int64_t tables = sql::queryInt(db, "SELECT count(*) FROM sqlite_schema");
     const int64_t appId = sql::queryInt(db, "PRAGMA application_id");
@@ -218,11 +280,31 @@ std::unique_ptr<Workspace> Workspace::open(const QString& path, Mode mode)
                         .arg(path)
                         .arg(version)
                         .arg(kSchemaVersion));
+    if (readOnly) {
+        if (tables == 0 || version < kSchemaVersion)
+            throw Error(QStringLiteral("%1: read-only, and the workspace needs an upgrade to schema %2 first (open "
+                                       "it once with write permission)")
+                            .arg(path)
+                            .arg(kSchemaVersion));
+        sql::exec(db, "PRAGMA foreign_keys = ON");
+        return ws;
+    }
     if (tables == 0)
         sql::exec(db, "PRAGMA page_size = 16384"); // bulk inserts and full scans: fewer, larger pages
     applyPragmas(db);
     ws->migrate();
     return ws;
+}
+
+void Workspace::checkIntegrity() const
+{
+    sql::Statement st(m_db, "PRAGMA quick_check");
+    if (!st.step())
+        return;
+    const QString first = st.text(0);
+    if (first != u"ok")
+        throw Error(QStringLiteral("%1: the workspace is damaged (%2); nothing was changed. Restore it from a copy")
+                        .arg(m_path, first));
 }
 
 void Workspace::createAtVersion(const QString& path, int version)
@@ -384,8 +466,8 @@ Csr Workspace::readInteractions(int32_t numUsers, int32_t numItems, const std::v
     // Two halves of the user ids, read in parallel on two connections (WAL lets readers run
     // side by side); a large workspace reopens in about half the time on two cores.
     sqlite3* second = nullptr;
-    if (total > 200'000
-        && sqlite3_open_v2(m_path.toUtf8().constData(), &second, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr)
+    if (total > 200'000 && !m_readOnly
+        && sqlite3_open_v2(m_file.toUtf8().constData(), &second, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr)
             != SQLITE_OK) {
         sqlite3_close_v2(second);
         second = nullptr;

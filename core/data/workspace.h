@@ -37,13 +37,24 @@ public:
     static constexpr int kSchemaVersion = 4;
     static constexpr int kApplicationId = 0x52574231; // "RWB1"
 
-    // Throws Error naming the file: missing, not SQLite, not a workspace, newer schema.
+    // Throws Error naming the file: missing, empty (OpenExisting), not a regular file, a
+    // symbolic link loop or dangling link, not SQLite, not a workspace, newer schema. A file
+    // or folder without write permission is opened read-only (OpenExisting only).
     static std::unique_ptr<Workspace> open(const QString& path, Mode mode = Mode::OpenExisting);
+    // The file a workspace path names: a symbolic link is followed to its final target.
+    // Throws Error naming the path for a link loop, a dangling link, a folder and anything
+    // that is not a regular file (a FIFO, a socket, a device). A path that does not exist
+    // is returned as is.
+    static QString resolvePath(const QString& path);
     ~Workspace();
     Workspace(const Workspace&) = delete;
     Workspace& operator=(const Workspace&) = delete;
 
-    const QString& path() const { return m_path; }
+    const QString& path() const { return m_path; } // as given
+    const QString& file() const { return m_file; } // the file opened (a link's target)
+    bool readOnly() const { return m_readOnly; }
+    // PRAGMA quick_check; throws Error naming the file and the first problem.
+    void checkIntegrity() const;
     sqlite3* db() const { return m_db; }
     int schemaVersion() const;
 
@@ -65,6 +76,8 @@ private:
         const std::vector<int32_t>& itemIndex, const TaskControl& control) const;
 
     QString m_path;
+    QString m_file;
+    bool m_readOnly = false;
     sqlite3* m_db = nullptr;
 };
 

@@ -6,8 +6,10 @@
 #include "rerank/store.h"
 #include "util/error.h"
 
+#include <QCoreApplication>
 #include <QJsonArray>
 #include <QSet>
+#include <QSysInfo>
 #include <QTimer>
 
 #include <algorithm>
@@ -193,7 +195,30 @@ void BatchReranker::begin(const std::vector<int32_t>& users, int distinctUsers)
             run.params.insert(QStringLiteral("probe_orders"), orders);
             run.params.insert(QStringLiteral("seed"), static_cast<double>(m_options.seed));
         }
-        m_report.runId = rerank::store::createRun(m_ctx.workspace(), run);
+        // Honest records: running until finalize() says otherwise; a run left running by a
+        // process that is gone was killed (store::runStatus). The users, for a resume.
+        run.params.insert(QStringLiteral("status"), QStringLiteral("running"));
+        run.params.insert(QStringLiteral("pid"), static_cast<qint64>(QCoreApplication::applicationPid()));
+        run.params.insert(QStringLiteral("host"), QSysInfo::machineHostName());
+        if (!m_whatIf) {
+            QJsonArray ids;
+            for (const int32_t u : users)
+                ids.append(m_ctx.dataset().users[static_cast<size_t>(u)].externalId);
+            run.params.insert(QStringLiteral("user_ids"), ids);
+        }
+        if (m_options.resumeRunId > 0) {
+            m_report.runId = m_options.resumeRunId;
+            rerank::store::setRunStatus(m_ctx.workspace(), m_report.runId, QStringLiteral("running"));
+            rerank::store::setRunParam(m_ctx.workspace(), m_report.runId, QStringLiteral("pid"),
+                static_cast<qint64>(QCoreApplication::applicationPid()));
+            rerank::store::setRunParam(m_ctx.workspace(), m_report.runId, QStringLiteral("host"),
+                QSysInfo::machineHostName());
+            const auto previous = rerank::store::findRun(m_ctx.workspace(), m_report.runId);
+            rerank::store::setRunParam(m_ctx.workspace(), m_report.runId, QStringLiteral("resumed"),
+                (previous ? previous->params.value(QStringLiteral("resumed")).toInt() : 0) + 1);
+        } else {
+            m_report.runId = rerank::store::createRun(m_ctx.workspace(), run);
+        }
     }
     m_cacheStart = countersOf(m_ctx.cache());
     m_next = 0;
@@ -530,6 +555,10 @@ void BatchReranker::finalize()
     if (m_options.storeRun && m_report.runId > 0) {
         try {
             rerank::store::setRunSummary(m_ctx.workspace(), m_report.runId, m_report.summary);
+            rerank::store::setRunStatus(m_ctx.workspace(), m_report.runId,
+                !m_report.error.isEmpty() ? QStringLiteral("failed")
+                    : m_canceled          ? QStringLiteral("canceled")
+                                          : QStringLiteral("finished"));
         } catch (const Error& e) {
             if (m_report.error.isEmpty())
                 m_report.error = e.message();

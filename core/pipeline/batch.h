@@ -52,6 +52,9 @@ struct BatchOptions {
     // every LLM tier. Cache hits and the offline reranker cost nothing.
     std::optional<double> maxCostUsd;
     bool storeRun = true; // rerank_runs / rerank_results
+    // > 0: continue this stored run (interrupted or canceled) instead of creating one; the
+    // caller passes only the users it does not hold yet. Its status goes back to running.
+    qint64 resumeRunId = 0;
     QJsonObject extraParams; // stored with the run's parameters (e.g. the CF model)
 };
 

@@ -59,11 +59,39 @@ QString valueText(float v)
     return QString::number(static_cast<double>(v), 'g', 6);
 }
 
+// Catalog text as prompt data: control characters (ANSI/OSC escapes, NUL, ...) and line
+// breaks become spaces, so a value can neither forge prompt lines nor carry escapes.
+QString promptText(const QString& text)
+{
+    QString s = text;
+    for (QChar& c : s)
+        if (c.category() == QChar::Other_Control || c == QChar::LineSeparator || c == QChar::ParagraphSeparator)
+            c = u' ';
+    return s.simplified();
+}
+
+// An id inside the template's quotes ("{{external_id}}"): escaped as in a JSON string, so
+// the model copies it into its JSON answer and the answer decodes to the id itself.
+QString promptId(const QString& id)
+{
+    QString out;
+    out.reserve(id.size());
+    for (const QChar c : id) {
+        if (c == u'"' || c == u'\\')
+            out += u'\\';
+        if (c.category() == QChar::Other_Control)
+            out += QStringLiteral("\\u%1").arg(c.unicode(), 4, 16, QChar(u'0'));
+        else
+            out += c;
+    }
+    return out;
+}
+
 // Collapses whitespace (newlines in a description must not start new prompt lines) and
 // cuts to `max` characters at a word boundary when one is near, with an ellipsis.
 QString cutText(const QString& text, int max)
 {
-    QString s = text.simplified();
+    QString s = promptText(text);
     if (max <= 0 || s.size() <= max)
         return s;
     int cut = max;
@@ -78,7 +106,7 @@ QString cutText(const QString& text, int max)
 
 QString categoriesText(const Dataset& ds, const Item& it)
 {
-    return ds.categoryNames(it, QStringLiteral(", "));
+    return promptText(ds.categoryNames(it, QStringLiteral(", ")));
 }
 
 QJsonArray profileList(const QJsonObject& profile)
@@ -87,10 +115,10 @@ QJsonArray profileList(const QJsonObject& profile)
     QStringList keys = profile.keys();
     std::sort(keys.begin(), keys.end());
     for (const QString& k : keys) {
-        const QString v = jsonScalarText(profile.value(k));
+        const QString v = cutText(jsonScalarText(profile.value(k)), 200);
         if (v.isEmpty())
             continue;
-        out.append(QJsonObject { { QStringLiteral("key"), k }, { QStringLiteral("value"), v } });
+        out.append(QJsonObject { { QStringLiteral("key"), promptText(k) }, { QStringLiteral("value"), v } });
     }
     return out;
 }
@@ -101,7 +129,7 @@ QJsonObject enrichImpl(const Dataset& ds, const QString& userId, const QJsonObje
     const auto interactions = static_cast<int>(history.size());
     const bool cold = interactions < o.coldThreshold;
     QJsonObject user {
-        { QStringLiteral("id"), userId },
+        { QStringLiteral("id"), promptText(userId) },
         { QStringLiteral("profile"), profileList(profile) },
         { QStringLiteral("interactions"), interactions },
         { QStringLiteral("cold"), cold },
@@ -130,7 +158,7 @@ QJsonObject enrichImpl(const Dataset& ds, const QString& userId, const QJsonObje
     QJsonArray prefs;
     for (size_t i = 0; i < cats.size() && static_cast<int>(i) < o.topCategories; ++i)
         prefs.append(QJsonObject {
-            { QStringLiteral("name"), cats[i].second },
+            { QStringLiteral("name"), promptText(cats[i].second) },
             { QStringLiteral("share_percent"),
                 static_cast<int>(std::lround(100.0 * cats[i].first / std::max(1, catTotal))) },
         });
@@ -147,8 +175,8 @@ QJsonObject enrichImpl(const Dataset& ds, const QString& userId, const QJsonObje
             continue;
         const Item& it = ds.items[static_cast<size_t>(h.item)];
         hist.append(QJsonObject {
-            { QStringLiteral("external_id"), it.externalId },
-            { QStringLiteral("title"), it.title },
+            { QStringLiteral("external_id"), promptId(it.externalId) },
+            { QStringLiteral("title"), cutText(it.title, o.titleChars) },
             { QStringLiteral("categories"), categoriesText(ds, it) },
             { QStringLiteral("value"), valueText(h.value) },
             { QStringLiteral("time"), isoDate(h.timestamp) },
@@ -161,10 +189,10 @@ QJsonObject enrichImpl(const Dataset& ds, const QString& userId, const QJsonObje
             throw Error(QStringLiteral("prompt: candidate item index %1 is outside the catalog").arg(c.item));
         const Item& it = ds.items[static_cast<size_t>(c.item)];
         cands.append(QJsonObject {
-            { QStringLiteral("external_id"), c.externalId.isEmpty() ? it.externalId : c.externalId },
-            { QStringLiteral("title"), it.title },
+            { QStringLiteral("external_id"), promptId(c.externalId.isEmpty() ? it.externalId : c.externalId) },
+            { QStringLiteral("title"), cutText(it.title, o.titleChars) },
             { QStringLiteral("categories"), categoriesText(ds, it) },
-            { QStringLiteral("tags"), it.tags.mid(0, 8).join(QStringLiteral(", ")) },
+            { QStringLiteral("tags"), cutText(it.tags.mid(0, 8).join(QStringLiteral(", ")), o.descriptionChars) },
             { QStringLiteral("description"), cutText(it.description, o.descriptionChars) },
             { QStringLiteral("year"), it.year > 0 ? QString::number(it.year) : QString() },
             { QStringLiteral("cf_score"), QString::number(c.cfScore, 'f', 4) },
@@ -344,6 +372,7 @@ void checkNames(const PromptTemplate& t, const Part& part, const QJsonObject& sh
 {
     const std::string s = part.text.toStdString();
     std::vector<QJsonObject> scopes { shape };
+    std::vector<bool> listSections; // per open section: does it iterate a list?
     size_t pos = 0;
     while ((pos = s.find("{{", pos)) != std::string::npos) {
         const bool triple = s.compare(pos, 3, "{{{") == 0;
@@ -367,6 +396,8 @@ void checkNames(const PromptTemplate& t, const Part& part, const QJsonObject& sh
         if (sigil == u'/') {
             if (scopes.size() > 1)
                 scopes.pop_back();
+            if (!listSections.empty())
+                listSections.pop_back();
             continue;
         }
         const bool section = sigil == u'#' || sigil == u'^';
@@ -376,8 +407,19 @@ void checkNames(const PromptTemplate& t, const Part& part, const QJsonObject& sh
         if (!v)
             templateError(
                 t, at.line, at.column, QStringLiteral("unknown variable \"%1\" (see docs/PROMPTS.md)").arg(tag));
-        if (section)
+        if (section) {
             scopes.push_back(sigil == u'#' ? scopeOf(*v) : QJsonObject {});
+            listSections.push_back(sigil == u'#' && v->isArray());
+            if (static_cast<int>(listSections.size()) > kMaxSectionDepth)
+                templateError(t, at.line, at.column,
+                    QStringLiteral("sections nested more than %1 deep").arg(kMaxSectionDepth));
+            if (std::count(listSections.begin(), listSections.end(), true) > kMaxListNesting)
+                templateError(t, at.line, at.column,
+                    QStringLiteral("list section \"%1\" nested inside %2 other list sections (at most %2: each level "
+                                   "repeats everything inside it once per element)")
+                        .arg(tag)
+                        .arg(kMaxListNesting));
+        }
     }
 }
 
@@ -429,6 +471,11 @@ QString renderPart(const PromptTemplate& t, const Part& part, const mustache::da
     const std::string out = m.render(data);
     if (!m.is_valid())
         templateError(t, part.firstLine, 1, QString::fromStdString(m.error_message()));
+    if (out.size() > static_cast<size_t>(kMaxRenderedChars))
+        templateError(t, part.firstLine, 1,
+            QStringLiteral("this part renders to %1 MB, more than the %2 MB a prompt may have")
+                .arg(static_cast<double>(out.size()) / 1e6, 0, 'f', 1)
+                .arg(static_cast<double>(kMaxRenderedChars) / 1e6, 0, 'f', 1));
     return tidy(QString::fromStdString(out));
 }
 

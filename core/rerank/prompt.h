@@ -43,6 +43,7 @@ struct EnrichOptions {
     int k = 10; // how many the model is asked to pick
     int historyLength = 10; // the last N interactions by time
     int descriptionChars = 200; // candidate descriptions are cut to this, with an ellipsis
+    int titleChars = 200; // titles (history and candidates) too
     int topCategories = 5;
     int coldThreshold = kDefaultColdThreshold;
 };
@@ -94,6 +95,14 @@ private:
 // Parses and checks a template without data: syntax (unclosed sections and tags), the
 // system/user markers, and names that are not documented variables. Throws TemplateError.
 void checkTemplate(const PromptTemplate& t);
+// Expansion caps: sections nested deeper than kMaxSectionDepth, or list sections nested
+// deeper than kMaxListNesting (each level repeats everything inside it per element: six
+// nested candidate lists are 50^6 copies), are refused by checkTemplate(); a part that
+// renders to more than kMaxRenderedChars is refused by renderPrompt(). Both throw
+// TemplateError naming the template and the line.
+inline constexpr int kMaxSectionDepth = 8;
+inline constexpr int kMaxListNesting = 2;
+inline constexpr qsizetype kMaxRenderedChars = qsizetype(1) << 20;
 // Renders with variables from enrich() (extra top-level variables are allowed and may be
 // used by the template). Throws the same errors as checkTemplate().
 RenderedPrompt renderPrompt(const PromptTemplate& t, const QJsonObject& variables);

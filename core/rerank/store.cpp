@@ -6,8 +6,12 @@
 #include "util/error.h"
 
 #include <QDateTime>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QRegularExpression>
+#include <QSysInfo>
+#include <cerrno>
+#include <signal.h>
 
 #include <string>
 
@@ -553,6 +557,83 @@ std::optional<RunInfo> findRun(const Workspace& ws, qint64 runId)
     if (st.step())
         return readRun(st);
     return std::nullopt;
+}
+
+QString runStatus(const RunInfo& run)
+{
+    const QString status = run.params.value(QStringLiteral("status")).toString();
+    if (status.isEmpty())
+        return run.summary.isEmpty() ? QStringLiteral("interrupted") : QStringLiteral("finished");
+    if (status != u"running")
+        return status;
+    const qint64 pid = run.params.value(QStringLiteral("pid")).toInteger();
+    if (run.params.value(QStringLiteral("host")).toString() != QSysInfo::machineHostName() || pid <= 0)
+        return status; // cannot tell from here
+    const bool alive = ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+    return alive ? status : QStringLiteral("interrupted");
+}
+
+void setRunStatus(Workspace& ws, qint64 runId, const QString& status)
+{
+    setRunParam(ws, runId, QStringLiteral("status"), status);
+}
+
+void setRunParam(Workspace& ws, qint64 runId, const QString& key, const QJsonValue& value)
+{
+    write(ws, [&] {
+        sql::Statement st(ws.db(),
+            "UPDATE rerank_runs SET params = json_set(params, '$.' || ?, json_extract(?, '$[0]')) WHERE id = ?");
+        st.bind(1, key)
+            .bind(2, QString::fromUtf8(QJsonDocument(QJsonArray { value }).toJson(QJsonDocument::Compact)))
+            .bind(3, static_cast<int64_t>(runId))
+            .exec();
+        if (sql::queryInt(ws.db(), "SELECT changes()") != 1)
+            throw Error(QStringLiteral("%1: no rerank run %2").arg(ws.path()).arg(runId));
+    });
+}
+
+QJsonObject summarizeStoredResults(const QList<QPair<QString, QJsonObject>>& results)
+{
+    int users = 0, cold = 0, fallbacks = 0;
+    qint64 input = 0, output = 0;
+    double cost = 0;
+    bool costKnown = true;
+    QJsonObject answeredBy;
+    for (const auto& [id, r] : results) {
+        Q_UNUSED(id);
+        if (r.contains(QStringLiteral("orders"))) { // a probe user: one result per order
+            users += 1;
+            continue;
+        }
+        ++users;
+        cold += r.value(QStringLiteral("cold_start")).toBool() ? 1 : 0;
+        fallbacks += r.value(QStringLiteral("fallback")).toBool() ? 1 : 0;
+        const QString by = r.value(QStringLiteral("answered_by")).toString();
+        QJsonObject entry = answeredBy.value(by).toObject();
+        entry.insert(QStringLiteral("users"), entry.value(QStringLiteral("users")).toInt() + 1);
+        answeredBy.insert(by, entry);
+        const QJsonObject tokens = r.value(QStringLiteral("tokens")).toObject();
+        input += tokens.value(QStringLiteral("input")).toInteger();
+        output += tokens.value(QStringLiteral("output")).toInteger();
+        if (r.value(QStringLiteral("cost")).isDouble())
+            cost += r.value(QStringLiteral("cost")).toDouble();
+        else
+            costKnown = false;
+    }
+    for (auto it = answeredBy.begin(); it != answeredBy.end(); ++it) {
+        QJsonObject entry = it.value().toObject();
+        entry.insert(QStringLiteral("share"), users ? entry.value(QStringLiteral("users")).toDouble() / users : 0.0);
+        it.value() = entry;
+    }
+    return QJsonObject {
+        { QStringLiteral("users"), users },
+        { QStringLiteral("cold_users"), cold },
+        { QStringLiteral("fallbacks"), fallbacks },
+        { QStringLiteral("answered_by"), answeredBy },
+        { QStringLiteral("tokens"), QJsonObject { { QStringLiteral("input"), input }, { QStringLiteral("output"), output } } },
+        { QStringLiteral("cost_usd"), costKnown ? QJsonValue(cost) : QJsonValue(QJsonValue::Null) },
+        { QStringLiteral("from_stored_results"), true },
+    };
 }
 
 QList<QPair<QString, QJsonObject>> runResults(const Workspace& ws, qint64 runId)

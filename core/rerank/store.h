@@ -117,6 +117,17 @@ std::optional<RunInfo> findRun(const Workspace& ws, qint64 runId);
 // (user's external id, result) in user order.
 QList<QPair<QString, QJsonObject>> runResults(const Workspace& ws, qint64 runId);
 bool removeRun(Workspace& ws, qint64 runId); // its results go with it
+// A run's status lives in params.status (no schema change): "running" from createRun until
+// the batch ends "finished", "canceled" or "failed". runStatus() says "interrupted" for a
+// "running" run whose process (params.pid on params.host) is gone (killed), and "finished"
+// for a run stored before statuses existed that has a summary.
+QString runStatus(const RunInfo& run);
+void setRunStatus(Workspace& ws, qint64 runId, const QString& status);
+// Sets one scalar key of a run's params (a string, number or bool).
+void setRunParam(Workspace& ws, qint64 runId, const QString& key, const QJsonValue& value);
+// What the stored results of a run hold: users, cold-start users, fallbacks, answered_by,
+// tokens, cost (null when a result had none). The summary of a run that did not finish.
+QJsonObject summarizeStoredResults(const QList<QPair<QString, QJsonObject>>& results);
 
 // ---- users marked high-value (routing) ----
 QStringList highValueUsers(const Workspace& ws); // external ids, sorted

@@ -235,6 +235,7 @@ private slots:
         QStringList extra;
         if (!keyEnv.isEmpty())
             extra = { QStringLiteral("--key-env"), keyEnv };
+        cli(ep(QStringLiteral("remove"), { name })); // the previous row's profile: add never overwrites
         const Run a
             = add(name, QStringLiteral("openai"), baseUrl.isEmpty() ? m_server.openAiBaseUrl() : baseUrl, model, extra);
         QVERIFY2(a.code == 0, qPrintable(a.err));

@@ -267,7 +267,7 @@ private slots:
         QCOMPARE(missing.code, 1);
         QVERIFY2(missing.err.contains(QStringLiteral("no version 9")), qPrintable(missing.err));
         const Run notNumber = add({ QStringLiteral("--parent"), QStringLiteral("x") });
-        QCOMPARE(notNumber.code, 1);
+        QCOMPARE(notNumber.code, 2); // a usage error
     }
 
     void overrideFileChangesTheEstimate()

@@ -220,6 +220,117 @@ private slots:
             QCOMPARE(items[i].toObject().value(QStringLiteral("cf_rank")).toInt(), i + 1);
     }
 
+    // Issue 12 item 4: out-of-range values are refused before any work, with exit code 2
+    // and a message naming the option; nothing is stored.
+    void outOfRangeValuesExit2_data()
+    {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<QString>("message");
+        const QString cohort = QStringLiteral("--cohort");
+        const QString all = QStringLiteral("all");
+        QTest::addRow("limit 0") << QStringList { cohort, all, QStringLiteral("--limit"), QStringLiteral("0") }
+                                 << QStringLiteral("--limit");
+        QTest::addRow("limit -5") << QStringList { cohort, all, QStringLiteral("--limit"), QStringLiteral("-5") }
+                                  << QStringLiteral("--limit");
+        QTest::addRow("k 0") << QStringList { QStringLiteral("--user"), QStringLiteral("u1"), QStringLiteral("-k"),
+            QStringLiteral("0") } << QStringLiteral("--k");
+        QTest::addRow("k huge") << QStringList { QStringLiteral("--user"), QStringLiteral("u1"), QStringLiteral("-k"),
+            QStringLiteral("100000") } << QStringLiteral("--k");
+        QTest::addRow("candidates 0") << QStringList { QStringLiteral("--user"), QStringLiteral("u1"),
+            QStringLiteral("--candidates"), QStringLiteral("0") } << QStringLiteral("--candidates");
+        QTest::addRow("candidates -1") << QStringList { QStringLiteral("--user"), QStringLiteral("u1"),
+            QStringLiteral("--candidates"), QStringLiteral("-1") } << QStringLiteral("--candidates");
+        QTest::addRow("concurrency 0") << QStringList { QStringLiteral("--user"), QStringLiteral("u1"),
+            QStringLiteral("--concurrency"), QStringLiteral("0") } << QStringLiteral("--concurrency");
+        QTest::addRow("probe 100000") << QStringList { QStringLiteral("--user"), QStringLiteral("u1"),
+            QStringLiteral("--probe"), QStringLiteral("100000") } << QStringLiteral("--probe");
+        QTest::addRow("probe 1") << QStringList { QStringLiteral("--user"), QStringLiteral("u1"), QStringLiteral("--probe"),
+            QStringLiteral("1") } << QStringLiteral("--probe");
+        QTest::addRow("k not a number") << QStringList { QStringLiteral("--user"), QStringLiteral("u1"),
+            QStringLiteral("-k"), QStringLiteral("ten") } << QStringLiteral("--k");
+        QTest::addRow("empty user") << QStringList { QStringLiteral("--user"), QString() } << QStringLiteral("--user");
+        QTest::addRow("no users") << QStringList {} << QStringLiteral("--cohort");
+    }
+    void outOfRangeValuesExit2()
+    {
+        QFETCH(QStringList, args);
+        QFETCH(QString, message);
+        const Run before = cli({ QStringLiteral("runs"), QStringLiteral("list"), QStringLiteral("-w"), m_ws,
+            QStringLiteral("--json") });
+        const Run r = cli(QStringList { QStringLiteral("rerank"), QStringLiteral("-w"), m_ws, QStringLiteral("--endpoint"),
+                              QStringLiteral("offline") }
+            + args);
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains(message), qPrintable(r.err));
+        QVERIFY(r.out.isEmpty());
+        const Run after = cli({ QStringLiteral("runs"), QStringLiteral("list"), QStringLiteral("-w"), m_ws,
+            QStringLiteral("--json") });
+        QCOMPARE(after.out, before.out);
+    }
+
+    // Issue 12 item 4: a run projected past the confirmation ceiling (calls or cost) needs
+    // --yes; nothing is sent or stored without it. The endpoint listens nowhere, so a call
+    // that were made would only fall back.
+    void ceilingNeedsYes()
+    {
+        const Run add = cli({ QStringLiteral("endpoints"), QStringLiteral("add"), QStringLiteral("-w"), m_ws,
+            QStringLiteral("--name"), QStringLiteral("pricey"), QStringLiteral("--kind"), QStringLiteral("openai"),
+            QStringLiteral("--base-url"), QStringLiteral("http://127.0.0.1:1/v1"), QStringLiteral("--model"),
+            QStringLiteral("m"), QStringLiteral("--key-env"), QStringLiteral("RECWB_TEST_FAKE_KEY"),
+            QStringLiteral("--max-retries"), QStringLiteral("0"), QStringLiteral("--price-input"), QStringLiteral("1000"),
+            QStringLiteral("--price-output"), QStringLiteral("1000") });
+        QVERIFY2(add.code == 0, qPrintable(add.err));
+        const QStringList base { QStringLiteral("rerank"), QStringLiteral("-w"), m_ws, QStringLiteral("--endpoint"),
+            QStringLiteral("pricey"), QStringLiteral("--no-store"), QStringLiteral("--summary-only") };
+        // Cost: one call's worst case at $1000 per million tokens is above the $5 default.
+        const Run costly = cli(base + QStringList { QStringLiteral("--user"), m_user });
+        QCOMPARE(costly.code, 2);
+        QVERIFY2(costly.err.contains(QStringLiteral("--yes")) && costly.err.contains(QStringLiteral("ceiling $5.00")),
+            qPrintable(costly.err));
+        // A spending cap under the ceiling bounds the projection: allowed.
+        const Run capped = cli(base + QStringList { QStringLiteral("--user"), m_user, QStringLiteral("--max-cost"),
+                                          QStringLiteral("1") });
+        QVERIFY2(capped.code == 0, qPrintable(capped.err));
+        // Calls: 40 users over a ceiling of 30 calls, from the option and from the environment.
+        const QStringList cohort { QStringLiteral("--cohort"), QStringLiteral("all"), QStringLiteral("--limit"),
+            QStringLiteral("40"), QStringLiteral("--max-cost"), QStringLiteral("0") };
+        const Run many = cli(base + cohort + QStringList { QStringLiteral("--ceiling-calls"), QStringLiteral("30") });
+        QCOMPARE(many.code, 2);
+        QVERIFY2(many.err.contains(QStringLiteral("up to 40 calls (ceiling 30)")), qPrintable(many.err));
+        qputenv("RECWB_CEILING_CALLS", "30");
+        const Run viaEnv = cli(base + cohort);
+        qunsetenv("RECWB_CEILING_CALLS");
+        QCOMPARE(viaEnv.code, 2);
+        QVERIFY2(viaEnv.err.contains(QStringLiteral("ceiling 30")), qPrintable(viaEnv.err));
+        const Run yes = cli(base + cohort + QStringList { QStringLiteral("--ceiling-calls"), QStringLiteral("30"),
+                                                QStringLiteral("--yes") });
+        QVERIFY2(yes.code == 0, qPrintable(yes.err));
+        QVERIFY2(yes.out.contains(QStringLiteral("Users: 40")), qPrintable(yes.out));
+        // The offline reranker makes no calls: no ceiling applies.
+        const Run offline = cli({ QStringLiteral("rerank"), QStringLiteral("-w"), m_ws, QStringLiteral("--endpoint"),
+            QStringLiteral("offline"), QStringLiteral("--no-store"), QStringLiteral("--summary-only"),
+            QStringLiteral("--cohort"), QStringLiteral("all"), QStringLiteral("--ceiling-calls"), QStringLiteral("0") });
+        QVERIFY2(offline.code == 0, qPrintable(offline.err));
+    }
+
+    // Issue 12 item 8: endpoints add does not overwrite an existing profile.
+    void endpointsAddRefusesExistingName()
+    {
+        const QStringList args { QStringLiteral("endpoints"), QStringLiteral("add"), QStringLiteral("-w"), m_ws,
+            QStringLiteral("--name"), QStringLiteral("once"), QStringLiteral("--kind"), QStringLiteral("openai"),
+            QStringLiteral("--base-url"), QStringLiteral("http://127.0.0.1:1/v1"), QStringLiteral("--key-env"),
+            QStringLiteral("RECWB_TEST_FAKE_KEY"), QStringLiteral("--model") };
+        QVERIFY(cli(args + QStringList { QStringLiteral("first") }).code == 0);
+        const Run again = cli(args + QStringList { QStringLiteral("second") });
+        QCOMPARE(again.code, 1);
+        QVERIFY2(again.err.contains(QStringLiteral("exists already")) && again.err.contains(QStringLiteral("endpoints edit")),
+            qPrintable(again.err));
+        const Run list = cli({ QStringLiteral("endpoints"), QStringLiteral("list"), QStringLiteral("-w"), m_ws,
+            QStringLiteral("--json") });
+        QVERIFY(list.out.contains(QStringLiteral("\"first\"")));
+        QVERIFY(!list.out.contains(QStringLiteral("\"second\"")));
+    }
+
     void promptsListShowAddVersion()
     {
         const Run list = cli({ QStringLiteral("prompts"), QStringLiteral("list"), QStringLiteral("-w"), m_ws });

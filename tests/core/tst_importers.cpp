@@ -377,6 +377,70 @@ private slots:
         QVERIFY(r.toText().contains(QStringLiteral("ragged.csv:3: expected 4 fields, found 3")));
     }
 
+    // Issue 12 item 5: an oversized id skips its row naming the line; a runaway record stops
+    // the import naming the line; a timestamp far outside the file's own range (a u.data
+    // line cut in its timestamp) is counted and listed in the report.
+    void oversizedFieldsAndOutlierTimestamps()
+    {
+        QTemporaryDir dir;
+        const QString csv = dir.filePath(QStringLiteral("long.csv"));
+        {
+            QFile f(csv);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("user_id,item_id,ts\n");
+            for (int i = 0; i < 100; ++i)
+                f.write(QStringLiteral("u%1,i%2,%3\n").arg(i % 7).arg(i % 11).arg(874965758 + i * 5000).toUtf8());
+            f.write("u1," + QByteArray(300, 'x') + ",874965758\n"); // line 102
+            f.write("u2,i3,88\n"); // line 103: cut in its timestamp
+        }
+        auto ws = freshWorkspace();
+        GenericImportSpec spec;
+        spec.interactions = csvSpec("good.csv");
+        spec.interactions->path = csv;
+        spec.interactions->columns.time = QStringLiteral("ts");
+        const auto r = importGeneric(*ws, spec);
+        QVERIFY2(hasSkip(r, QStringLiteral("long.csv"), 102, QStringLiteral("item id of 300 bytes is longer than 256 bytes")),
+            qPrintable(skipsText(r)));
+        QCOMPARE(r.timestampOutliers, 1);
+        QCOMPARE(r.outlierRows.size(), 1);
+        QCOMPARE(r.outlierRows.front().line, 103);
+        QVERIFY2(r.toText().contains(QStringLiteral("long.csv:103: timestamp in 1970")), qPrintable(r.toText()));
+        QCOMPARE(r.toJson().value(QStringLiteral("timestamp_outliers")).toInt(), 1);
+
+        // MovieLens 100K: the same cut line in u.data.
+        const QString folder = dir.filePath(QStringLiteral("ml"));
+        QVERIFY(QDir().mkpath(folder));
+        QVERIFY(QFile::copy(QDir(stagedFixture("ml100k_bad")).filePath(QStringLiteral("u.item")),
+            QDir(folder).filePath(QStringLiteral("u.item"))));
+        {
+            QFile f(QDir(folder).filePath(QStringLiteral("u.data")));
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            for (int i = 0; i < 40; ++i)
+                f.write(QStringLiteral("%1\t%2\t4\t%3\n").arg(1 + i % 5).arg(1 + i % 3).arg(874965758 + i * 9000).toUtf8());
+            f.write("3\t2\t5\t88\n"); // line 41
+        }
+        auto ml = freshWorkspace();
+        const auto m = importMovieLens100k(*ml, folder);
+        QCOMPARE(m.timestampOutliers, 1);
+        QCOMPARE(m.outlierRows.front().line, 41);
+
+        // A runaway record (a 5 MB id) stops the import, naming the line; nothing is kept.
+        const QString huge = dir.filePath(QStringLiteral("huge.csv"));
+        {
+            QFile f(huge);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("user_id,item_id\nu1,i1\nu2," + QByteArray(5 << 20, 'y') + "\n");
+        }
+        auto hws = freshWorkspace();
+        GenericImportSpec hugeSpec;
+        hugeSpec.interactions = csvSpec("good.csv");
+        hugeSpec.interactions->path = huge;
+        const QString message = expectError([&] { importGeneric(*hws, hugeSpec); });
+        QVERIFY2(message.contains(QStringLiteral("huge.csv:3")) && message.contains(QStringLiteral("longer than 4 MiB")),
+            qPrintable(message));
+        QCOMPARE(hws->summary().interactions, 0);
+    }
+
     void quotedNewlinesKeepLineNumbers()
     {
         auto ws = freshWorkspace();

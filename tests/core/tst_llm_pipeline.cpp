@@ -7,6 +7,7 @@
 #include <QJsonObject>
 #include <QProcess>
 #include <QTimer>
+#include <csignal>
 
 // recwb-cli rerank against the in-process test LLM server: usable answer, cache hit on a
 // repeat, --no-cache bypass. The CLI runs as a child process while this process's event
@@ -203,6 +204,89 @@ private slots:
         const Run bad = cli({ QStringLiteral("rerank"), QStringLiteral("-w"), m_ws, QStringLiteral("--user"), QStringLiteral("u5"),
             QStringLiteral("--probe"), QStringLiteral("1") });
         QVERIFY(bad.code != 0 && bad.err.contains(QStringLiteral("--probe")));
+    }
+
+    // Issue 12 item 7: SIGINT during a batch cancels cleanly (no new calls, finished users
+    // kept, the partial summary printed, exit 130); a SIGKILLed run is listed as interrupted
+    // with a summary of what it holds; --resume finishes both without redoing a user.
+    void interruptedRunsAreHonestAndResumable()
+    {
+        const QStringList batch { QStringLiteral("rerank"), QStringLiteral("-w"), m_ws, QStringLiteral("--cohort"),
+            QStringLiteral("warm"), QStringLiteral("--limit"), QStringLiteral("20"), QStringLiteral("--endpoint"),
+            QStringLiteral("test"), QStringLiteral("--concurrency"), QStringLiteral("2"), QStringLiteral("--no-cache"),
+            QStringLiteral("--summary-only") };
+        auto interrupt = [&](int signal, Run& result) {
+            m_server.resetCounters();
+            m_server.setFault(QStringLiteral("delay:250"));
+            QProcess p;
+            QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+            env.insert(QStringLiteral("RECWB_TEST_FAKE_KEY"), QStringLiteral("sk-fake-pipeline-777"));
+            p.setProcessEnvironment(env);
+            p.start(QStringLiteral(RECWB_CLI_PATH), batch);
+            QVERIFY(QTest::qWaitFor([&] { return m_server.requestCount(QString::fromLatin1(kPath)) >= 6; }, 60000));
+            ::kill(static_cast<pid_t>(p.processId()), signal);
+            QVERIFY(QTest::qWaitFor([&] { return p.state() == QProcess::NotRunning; }, 30000));
+            const int sent = m_server.requestCount(QString::fromLatin1(kPath));
+            QTest::qWait(600); // nothing more arrives once it has stopped
+            QCOMPARE(m_server.requestCount(QString::fromLatin1(kPath)), sent);
+            QVERIFY2(sent < 20, "the batch finished before the signal");
+            m_server.clearFault();
+            result = { p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2,
+                QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError()) };
+        };
+        auto lastRun = [&] {
+            const Run list = cli({ QStringLiteral("runs"), QStringLiteral("list"), QStringLiteral("-w"), m_ws,
+                QStringLiteral("--json") });
+            return QJsonDocument::fromJson(list.out.toUtf8()).array().first().toObject();
+        };
+
+        Run canceled;
+        interrupt(SIGINT, canceled);
+        if (QTest::currentTestFailed())
+            return;
+        QCOMPARE(canceled.code, 130);
+        QVERIFY2(canceled.out.contains(QStringLiteral("CANCELED")), qPrintable(canceled.out));
+        QVERIFY2(canceled.err.contains(QStringLiteral("--resume")), qPrintable(canceled.err));
+        QJsonObject run = lastRun();
+        QCOMPARE(run.value(QStringLiteral("status")).toString(), QStringLiteral("canceled"));
+        const int kept = run.value(QStringLiteral("results")).toInt();
+        QVERIFY(kept > 0 && kept < 20);
+        QCOMPARE(run.value(QStringLiteral("summary")).toObject().value(QStringLiteral("users")).toInt(), kept);
+        QVERIFY2(canceled.out.contains(QStringLiteral("Users: %1").arg(kept)), qPrintable(canceled.out));
+
+        Run killed;
+        interrupt(SIGKILL, killed);
+        if (QTest::currentTestFailed())
+            return;
+        QCOMPARE(killed.code, -2);
+        const QJsonObject killedRun = lastRun();
+        const qint64 killedId = killedRun.value(QStringLiteral("id")).toInteger();
+        QCOMPARE(killedRun.value(QStringLiteral("status")).toString(), QStringLiteral("interrupted"));
+        const int held = killedRun.value(QStringLiteral("results")).toInt();
+        QVERIFY(held > 0);
+        QCOMPARE(killedRun.value(QStringLiteral("summary")).toObject().value(QStringLiteral("users")).toInt(), held);
+        const Run shown = cli({ QStringLiteral("runs"), QStringLiteral("show"), QString::number(killedId),
+            QStringLiteral("-w"), m_ws });
+        QVERIFY2(shown.out.contains(QStringLiteral("interrupted")) && shown.out.contains(QStringLiteral("Users: %1").arg(held))
+                && shown.out.contains(QStringLiteral("of 20 users")),
+            qPrintable(shown.out));
+
+        // --resume: only the users without a result are sent, into the same run.
+        m_server.resetCounters();
+        const Run resumed = cli({ QStringLiteral("rerank"), QStringLiteral("-w"), m_ws, QStringLiteral("--resume"),
+            QString::number(killedId), QStringLiteral("--summary-only") });
+        QVERIFY2(resumed.code == 0, qPrintable(resumed.err));
+        QCOMPARE(m_server.requestCount(QString::fromLatin1(kPath)), 20 - held);
+        const Run after = cli({ QStringLiteral("runs"), QStringLiteral("show"), QString::number(killedId),
+            QStringLiteral("-w"), m_ws, QStringLiteral("--json") });
+        const QJsonObject done = QJsonDocument::fromJson(after.out.toUtf8()).object();
+        QCOMPARE(done.value(QStringLiteral("status")).toString(), QStringLiteral("finished"));
+        QCOMPARE(done.value(QStringLiteral("results")).toInt(), 20);
+        QCOMPARE(done.value(QStringLiteral("summary")).toObject().value(QStringLiteral("users")).toInt(), 20);
+        const Run again = cli({ QStringLiteral("rerank"), QStringLiteral("-w"), m_ws, QStringLiteral("--resume"),
+            QString::number(killedId) });
+        QCOMPARE(again.code, 1);
+        QVERIFY2(again.err.contains(QStringLiteral("finished")), qPrintable(again.err));
     }
 
     void setDefaultEndpoint()

@@ -297,6 +297,8 @@ void importItems(Context& ctx, const DelimitedFileSpec& spec)
             rows.skip(QStringLiteral("empty item id"));
             continue;
         }
+        if (!rows.idFits(idBytes, "item"))
+            continue;
         ItemRecord rec;
         rec.externalId = src.text(id);
         if (title >= 0) {
@@ -346,6 +348,8 @@ void importUsers(Context& ctx, const DelimitedFileSpec& spec)
             rows.skip(QStringLiteral("empty user id"));
             continue;
         }
+        if (!rows.idFits(textio::trim(src.get(id)), "user"))
+            continue;
         UserRecord rec;
         rec.externalId = src.text(id);
         for (const auto& [name, col] : attrs) {
@@ -384,6 +388,8 @@ void importInteractions(Context& ctx, const DelimitedFileSpec& spec)
             rows.skip(QStringLiteral("empty item id"));
             continue;
         }
+        if (!rows.idFits(user, "user") || !rows.idFits(item, "item"))
+            continue;
         double value = 1.0;
         if (v >= 0) {
             const auto d = textio::parseDouble(src.get(v));
@@ -401,6 +407,7 @@ void importInteractions(Context& ctx, const DelimitedFileSpec& spec)
                 continue;
             }
             ts = *parsed;
+            rows.timestamp(ts);
         }
         ctx.writer().addInteraction(ctx.userId(r, user), ctx.itemId(r, item), value, ts);
     }

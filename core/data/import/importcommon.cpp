@@ -1,5 +1,6 @@
 #include "data/import/importcommon.h"
 
+#include <QDateTime>
 #include <QRegularExpression>
 
 namespace recwb::importdetail {
@@ -78,6 +79,67 @@ void FileRows::skip(const QString& reason)
         m_firstReasons.append(QStringLiteral("line %1: %2").arg(m_reader.line()).arg(reason));
 }
 
+bool FileRows::idFits(std::string_view id, const char* what)
+{
+    if (id.size() <= kMaxIdBytes)
+        return true;
+    skip(QStringLiteral("%1 id of %2 bytes is longer than %3 bytes")
+             .arg(QLatin1StringView(what))
+             .arg(id.size())
+             .arg(kMaxIdBytes));
+    return false;
+}
+
+void FileRows::timestamp(qint64 ts)
+{
+    constexpr qint64 kYear = 31'556'952; // seconds in a mean Gregorian year
+    const qint64 year = ts >= 0 ? ts / kYear : -1 - (-1 - ts) / kYear;
+    YearRows& y = m_years[year];
+    if (y.rows++ == 0)
+        y.firstTimestamp = ts;
+    if (y.firstLines.size() < static_cast<size_t>(ImportReport::kMaxSkipped))
+        y.firstLines.push_back(m_reader.line());
+}
+
+// The core of the file's time range is the years between its 2.5 % and 97.5 % quantiles;
+// rows more than that range's own length (at least a year) before or after it are flagged.
+void FileRows::flagOutliers()
+{
+    qint64 total = 0;
+    for (const auto& [year, y] : m_years)
+        total += y.rows;
+    if (total < 20 || m_years.size() < 2)
+        return;
+    const qint64 lowRank = total / 40, highRank = total - 1 - total / 40;
+    qint64 seen = 0, low = 0, high = 0;
+    bool lowSet = false;
+    for (const auto& [year, y] : m_years) {
+        if (!lowSet && seen + y.rows > lowRank) {
+            low = year;
+            lowSet = true;
+        }
+        seen += y.rows;
+        if (seen > highRank) {
+            high = year;
+            break;
+        }
+    }
+    const qint64 margin = std::max<qint64>(1, high - low + 1);
+    ImportReport& report = m_ctx.report();
+    for (const auto& [year, y] : m_years) {
+        if (year >= low - margin && year <= high + margin)
+            continue;
+        report.timestampOutliers += y.rows;
+        for (const qint64 line : y.firstLines)
+            if (report.outlierRows.size() < ImportReport::kMaxSkipped)
+                report.outlierRows.append(SkippedRow { m_reader.path(), line,
+                    QStringLiteral("timestamp in %1, far outside the file's range %2-%3")
+                        .arg(QDateTime::fromSecsSinceEpoch(y.firstTimestamp, Qt::UTC).date().year())
+                        .arg(1970 + low)
+                        .arg(1970 + high) });
+    }
+}
+
 void FileRows::judge()
 {
     if (m_judged)
@@ -96,6 +158,7 @@ void FileRows::judge()
 void FileRows::finish()
 {
     judge();
+    flagOutliers();
     m_ctx.fileDone(m_reader.fileSize());
     m_ctx.progress(0, QStringLiteral("Read %1").arg(m_reader.fileName()));
 }

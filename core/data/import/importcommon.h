@@ -10,6 +10,7 @@
 #include <QJsonValue>
 #include <deque>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -108,6 +109,9 @@ private:
     std::string m_keyScratch;
 };
 
+// The longest external id (user, item) an import stores; a longer one skips its row.
+inline constexpr size_t kMaxIdBytes = 256;
+
 // Accounting for the data rows of one file.
 class FileRows {
 public:
@@ -127,6 +131,10 @@ public:
     }
     // The current row is skipped for `reason`.
     void skip(const QString& reason);
+    // False (and the row skipped, naming `what`) when id is longer than kMaxIdBytes.
+    bool idFits(std::string_view id, const char* what);
+    // The current row's timestamp, for flagging those far outside the file's own range.
+    void timestamp(qint64 ts);
     // At end of file. Throws when the file was mostly skipped.
     void finish();
     qint64 rows() const { return m_rows; }
@@ -142,6 +150,15 @@ private:
     qint64 m_skipped = 0;
     bool m_judged = false;
     QStringList m_firstReasons;
+    // Rows per year of their timestamp, with the first lines of each year: a truncated
+    // "88" lands in 1970, far from a file of 1997-1998 (flagOutliers at finish()).
+    struct YearRows {
+        qint64 rows = 0;
+        std::vector<qint64> firstLines;
+        qint64 firstTimestamp = 0;
+    };
+    std::map<qint64, YearRows> m_years;
+    void flagOutliers();
 };
 
 // Header handling for delimited files.

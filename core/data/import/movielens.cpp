@@ -68,6 +68,7 @@ void interactionRow(Context& ctx, FileRows& rows, const RecordReader& r, int u, 
         return rows.skip(QStringLiteral("timestamp %1 is not seconds, milliseconds or ISO-8601").arg(describeValue(r.field(t))));
     const qint64 uid = ctx.userId(r, textio::trim(r.field(u)));
     const qint64 iid = ctx.itemId(r, textio::trim(r.field(i)));
+    rows.timestamp(*ts);
     ctx.writer().addInteraction(uid, iid, *rating, *ts);
 }
 

@@ -100,6 +100,8 @@ std::optional<QString> rowId(RecordReader& r, FileRows& rows, int n, int id, con
         rows.skip(QStringLiteral("empty ") + QLatin1StringView(idName));
         return std::nullopt;
     }
+    if (!rows.idFits(idBytes, idName))
+        return std::nullopt;
     return r.toQString(idBytes);
 }
 
@@ -197,6 +199,8 @@ void importInteractions(Context& ctx, const QString& path)
             rows.skip(QStringLiteral("empty user_id or item_id"));
             continue;
         }
+        if (!rows.idFits(user, "user") || !rows.idFits(item, "item"))
+            continue;
         double value = 1.0;
         if (v >= 0) {
             const auto d = textio::parseDouble(r.field(v));
@@ -214,6 +218,7 @@ void importInteractions(Context& ctx, const QString& path)
                 continue;
             }
             ts = *parsed;
+            rows.timestamp(ts);
         }
         ctx.writer().addInteraction(ctx.userId(r, user), ctx.itemId(r, item), value, ts);
     }

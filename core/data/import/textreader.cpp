@@ -12,7 +12,9 @@ namespace recwb::textio {
 namespace {
 
 constexpr size_t kChunk = size_t(1) << 20; // 1 MiB reads
-constexpr size_t kMaxRecord = size_t(256) << 20; // a single record may not exceed 256 MiB
+// A single record may not exceed 4 MiB: far above any real row (a long description), far
+// below what would hold a runaway field in memory (a 100 MB id, an unterminated quote).
+constexpr size_t kMaxRecord = size_t(4) << 20;
 
 } // namespace
 
@@ -37,6 +39,10 @@ RecordReader::RecordReader(const QString& path, Options options)
         throw Error(QStringLiteral("%1: file not found").arg(path));
     if (info.isDir())
         throw Error(QStringLiteral("%1: is a folder, expected a file").arg(path));
+    if (!info.isFile())
+        throw Error(QStringLiteral("%1: not a regular file (a pipe or device): an import reads its files more than "
+                                   "once; save the data to a file first")
+                        .arg(path));
     if (!m_file.open(QIODevice::ReadOnly))
         throw Error(QStringLiteral("%1: cannot open: %2").arg(path, m_file.errorString()));
     m_size = m_file.size();
@@ -78,7 +84,7 @@ bool RecordReader::fill()
     }
     if (m_end == m_buf.size()) {
         if (m_buf.size() >= kMaxRecord)
-            fail(QStringLiteral("a record is longer than 256 MiB (an unterminated quote?)"), m_line);
+            fail(QStringLiteral("a record is longer than 4 MiB (an unterminated quote, or a runaway field?)"), m_line);
         m_buf.resize(m_buf.size() * 2);
     }
     const qint64 n = m_file.read(m_buf.data() + m_end, static_cast<qint64>(m_buf.size() - m_end));
@@ -292,6 +298,9 @@ QString RecordReader::toQString(std::string_view bytes) const
 QByteArray RecordReader::firstLine(const QString& path, qint64 maxBytes)
 {
     QFile f(path);
+    const QFileInfo info(path);
+    if (info.exists() && !info.isDir() && !info.isFile())
+        return {}; // a pipe: opening it could block, reading it would consume it; the reader refuses it
     if (!f.open(QIODevice::ReadOnly))
         return {};
     QByteArray head = f.read(maxBytes);
