@@ -1,3 +1,4 @@
+#include "data/import/importers.h"
 #include "data/workspace.h"
 #include "dialogs/endpointsdialog.h"
 #include "mainwindow.h"
@@ -524,6 +525,54 @@ private slots:
         typeAtEndOfLine(ui.editor, 26, QStringLiteral(" {{nosuch}}"));
         QTRY_VERIFY_WITH_TIMEOUT(!ui.error->text().isEmpty(), 10000);
         QVERIFY(!tryIt->isEnabled());
+    }
+
+    // Typing 200 characters (a key every 20 ms, a 250 ms pause every 25) into the editor
+    // with the live preview on, on ML-100K: a 5 ms timer on the GUI thread reports the
+    // longest gap between its ticks, i.e. the worst stall the typist could feel. Printed for
+    // docs/PERFORMANCE.md; the bound is only a sanity check (the figures depend on the load).
+    void typingStallWithLivePreview()
+    {
+        RECWB_REQUIRE_SHARED("ml-100k");
+        const QString path = m_dir.filePath(QStringLiteral("ml100k.recwb"));
+        if (!QFileInfo::exists(path)) {
+            auto ws = Workspace::open(path, Workspace::Mode::CreateOrOpen);
+            importMovieLens100k(*ws, test::sharedData(QStringLiteral("ml-100k")));
+        }
+        Ui ui = open(path);
+        QVERIFY(ui.tab);
+        QTextCursor c(ui.editor->document()->findBlockByNumber(24));
+        c.movePosition(QTextCursor::EndOfBlock);
+        ui.editor->setTextCursor(c);
+        ui.editor->setFocus();
+
+        QElapsedTimer sinceTick;
+        double worstMs = 0;
+        QTimer probe;
+        probe.setInterval(5);
+        connect(&probe, &QTimer::timeout, this, [&] {
+            worstMs = std::max(worstMs, static_cast<double>(sinceTick.nsecsElapsed()) / 1e6);
+            sinceTick.restart();
+        });
+        QSignalSpy shown(ui.tab, &PromptsTab::previewShown);
+        const QString typed = QStringLiteral(" Recommend {{k}} titles for user {{user.id}}; prefer what they "
+                                             "rated highly, avoid what they have seen, and explain each pick in one "
+                                             "short sentence that names the history item it follows from. Thanks!");
+        QVERIFY(typed.size() >= 195);
+        sinceTick.start();
+        probe.start();
+        for (qsizetype i = 0; i < typed.size(); ++i) {
+            QTest::keyClicks(ui.editor, QString(typed[i]));
+            QTest::qWait(i % 25 == 24 ? 250 : 20); // a pause every 25 keys: a render lands mid-typing
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(ui.preview->toPlainText().contains(QStringLiteral("Thanks!")), 10000);
+        probe.stop();
+        QVERIFY(ui.editor->toPlainText().contains(typed));
+        QVERIFY2(shown.count() >= 5, "the preview did not re-render during the pauses");
+        qInfo("typing %d chars into the Prompts tab on ML-100K (live preview, %d renders shown): worst GUI stall "
+              "%.1f ms",
+            static_cast<int>(typed.size()), static_cast<int>(shown.count()), worstMs);
+        QVERIFY2(worstMs < 500, qPrintable(QStringLiteral("worst stall %1 ms").arg(worstMs)));
     }
 
     void highlighterClassifiesTags_data()
