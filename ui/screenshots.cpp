@@ -27,6 +27,7 @@
 #include <QTimer>
 #include <QLineEdit>
 #include <QPixmap>
+#include <QSplitter>
 #include <QTabWidget>
 #include <QTableView>
 
@@ -146,7 +147,15 @@ QStringList saveScreenshots(MainWindow& window, const QString& dir, QString* err
         window.tabs()->setCurrentWidget(prompts);
         if (!prompts->hasPreview())
             waitFor(prompts, &PromptsTab::previewShown, 120000);
+        // A wider version list, so the Note column is read whole (the demo has no labels:
+        // the screenshot does not write any into the workspace).
+        auto* splitter = prompts->findChild<QSplitter*>(QStringLiteral("promptSplitter"));
+        const QList<int> sizes = splitter ? splitter->sizes() : QList<int>();
+        if (splitter)
+            splitter->setSizes({ 500, 420, 360 });
         shoot(QStringLiteral("prompts.png"));
+        if (splitter)
+            splitter->setSizes(sizes);
     }
 
     EvaluationTab* evaluation = window.evaluationTab();

@@ -1,8 +1,11 @@
+#include "data/import/importers.h"
 #include "data/workspace.h"
 #include "dialogs/endpointsdialog.h"
 #include "mainwindow.h"
 #include "prompts/mustachehighlighter.h"
 #include "prompts/promptstab.h"
+#include "prompts/promptversionsmodel.h"
+#include "rerank/prices.h"
 #include "rerank/store.h"
 #include "testllmserver.h"
 #include "testutil.h"
@@ -15,6 +18,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QPlainTextEdit>
+#include <QProcess>
 #include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
@@ -23,6 +27,7 @@
 #include <QTableView>
 #include <QTextBlock>
 #include <QTextBrowser>
+#include <QTextDocument>
 #include <QTreeWidget>
 #include <memory>
 
@@ -118,6 +123,21 @@ private:
         return tab->findChild<QComboBox*>(QStringLiteral("promptUser"))->currentText().section(u' ', 0, 0);
     }
 
+    // What the title above the editor says, as plain text ("listwise@2 (from version 1) …").
+    static QString titleText(PromptsTab* tab)
+    {
+        QTextDocument doc;
+        doc.setHtml(tab->findChild<QLabel*>(QStringLiteral("promptTitle"))->text());
+        return doc.toPlainText();
+    }
+
+    // A column of the version list's current row.
+    static QString selectedCell(PromptsTab* tab, PromptVersionsModel::Column column)
+    {
+        auto* view = tab->findChild<QTableView*>(QStringLiteral("promptVersions"));
+        return view->model()->index(view->currentIndex().row(), column).data().toString();
+    }
+
     static QTreeWidgetItem* variable(QTreeWidget* tree, const QString& top, const QString& child)
     {
         for (int i = 0; i < tree->topLevelItemCount(); ++i) {
@@ -146,8 +166,9 @@ private slots:
         const QString path = newWorkspace();
         Ui ui = open(path);
         QVERIFY(ui.tab);
-        QCOMPARE(ui.tab->currentName(), QStringLiteral("listwise"));
-        QCOMPARE(ui.tab->baseVersion().value_or(0), 1);
+        QVERIFY2(titleText(ui.tab).startsWith(QStringLiteral("listwise@1")), qPrintable(titleText(ui.tab)));
+        QCOMPARE(selectedCell(ui.tab, PromptVersionsModel::Name), QStringLiteral("listwise"));
+        QCOMPARE(selectedCell(ui.tab, PromptVersionsModel::Version), QStringLiteral("1"));
         const QString user = shownUserId(ui.tab);
         QVERIFY(!user.isEmpty());
         QVERIFY2(ui.preview->toPlainText().contains(QStringLiteral("User %1 (warm user").arg(user)),
@@ -212,7 +233,9 @@ private slots:
                 !rerank::store::getTemplate(*ws, QStringLiteral("listwise@1")).text.contains(QStringLiteral("Watch")));
             QVERIFY(!rerank::store::loadDraft(*ws, QStringLiteral("listwise"))); // saved: no draft left
         }
-        QTRY_COMPARE_WITH_TIMEOUT(ui.tab->baseVersion().value_or(0), 2, 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(titleText(ui.tab).startsWith(QStringLiteral("listwise@2 (from version 1)")), 10000);
+        QCOMPARE(selectedCell(ui.tab, PromptVersionsModel::Version), QStringLiteral("2"));
+        QVERIFY(!titleText(ui.tab).contains(QStringLiteral("edited")));
         auto* versions = ui.tab->findChild<QTableView*>(QStringLiteral("promptVersions"));
         QCOMPARE(versions->model()->rowCount(), 4); // listwise 1-2, coldstart, compact
 
@@ -283,6 +306,42 @@ private slots:
         QCOMPARE(variable(variables, QStringLiteral("user"), QStringLiteral("id"))->text(1), shownUserId(ui.tab));
     }
 
+    // An endpoint without prices of its own: the estimate uses the built-in table's row for
+    // its model and says the row's date and where it came from.
+    void estimateFromThePriceTableShowsItsDate()
+    {
+        const QString path = newWorkspace();
+        {
+            const auto ws = Workspace::open(path);
+            rerank::EndpointProfile e;
+            e.name = QStringLiteral("table-priced");
+            e.kind = rerank::ProviderKind::OpenAiChat;
+            e.baseUrl = QStringLiteral("https://api.openai.com/v1"); // never called: nothing is sent
+            e.model = QStringLiteral("gpt-4.1-mini");
+            rerank::store::upsertEndpoint(*ws, e);
+        }
+        const auto row = rerank::PriceTable::builtin().lookup(QStringLiteral("openai"), QStringLiteral("gpt-4.1-mini"));
+        QVERIFY(row && row->prices.input && row->prices.output);
+        QVERIFY(!row->prices.asOf.isEmpty());
+        Ui ui = open(path);
+        QVERIFY(ui.tab);
+        auto* endpoint = ui.tab->findChild<QComboBox*>(QStringLiteral("promptEndpoint"));
+        const int index = endpoint->findData(QStringLiteral("table-priced"));
+        QVERIFY(index >= 0);
+        endpoint->setCurrentIndex(index);
+        QVERIFY(waitPreview(ui.tab));
+        const QString text = ui.tab->findChild<QLabel*>(QStringLiteral("promptEstimate"))->text();
+        static const QRegularExpression re(
+            QStringLiteral(R"(~(\d+) input tokens · ~(\d+) output tokens.*≈ \$([0-9.]+) per call at gpt-4\.1-mini)"));
+        const auto m = re.match(text);
+        QVERIFY2(m.hasMatch(), qPrintable(text));
+        const double usd
+            = (m.captured(1).toDouble() * *row->prices.input + m.captured(2).toDouble() * *row->prices.output) / 1e6;
+        QVERIFY2(usd > 0 && std::abs(m.captured(3).toDouble() - usd) < 1e-5, qPrintable(text));
+        QVERIFY2(text.contains(QStringLiteral("prices as of %1, built-in price table").arg(row->prices.asOf)),
+            qPrintable(text));
+    }
+
     void labelsFromTheTab()
     {
         const QString path = newWorkspace();
@@ -299,7 +358,8 @@ private slots:
         QSignalSpy opened(ui.tab, &PromptsTab::versionOpened);
         ui.tab->openVersion(QStringLiteral("compact"), 1);
         QCOMPARE(opened.count(), 1);
-        QCOMPARE(ui.tab->currentName(), QStringLiteral("compact"));
+        QVERIFY2(titleText(ui.tab).startsWith(QStringLiteral("compact@1")), qPrintable(titleText(ui.tab)));
+        QCOMPARE(selectedCell(ui.tab, PromptVersionsModel::Version), QStringLiteral("1"));
         auto* label = ui.tab->findChild<QComboBox*>(QStringLiteral("promptLabel"));
         label->setCurrentText(QStringLiteral("production"));
         QSignalSpy changed(ui.tab, &PromptsTab::labelsChanged);
@@ -329,27 +389,45 @@ private slots:
         QVERIFY(rerank::store::labelsFor(*ws, QStringLiteral("compact")).isEmpty());
     }
 
-    // Autosave writes the draft into the workspace; the window dies without saving; the
-    // next window offers the draft back, restores it, and Undo returns to the version.
+    // A separate recwb process types into the editor, the tab autosaves the draft into the
+    // workspace (RECWB_AUTOSAVE_MS=200), and the process is killed with SIGKILL: nothing runs
+    // on the way down. The next window offers the draft back, restores it, and Undo returns
+    // to the version.
     void draftSurvivesACrash()
     {
         const QString path = newWorkspace();
+        const QString marker = QStringLiteral(" Unsaved-work");
+        QProcess helper;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+        env.insert(QStringLiteral("RECWB_AUTOSAVE_MS"), QStringLiteral("200"));
+        helper.setProcessEnvironment(env);
+        helper.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        helper.start(QStringLiteral(RECWB_DRAFT_CRASH_HELPER),
+            { path, m_dir.filePath(QStringLiteral("crash-settings.ini")), marker });
+        QVERIFY2(helper.waitForStarted(10000), qPrintable(helper.errorString()));
+        QByteArray out;
+        QElapsedTimer clock;
+        clock.start();
+        while (!out.contains("draft-saved\n") && helper.state() == QProcess::Running && clock.elapsed() < 120000) {
+            helper.waitForReadyRead(1000);
+            out += helper.readAllStandardOutput();
+        }
+        QVERIFY2(out.contains("draft-saved\n"), out.constData());
+        QCOMPARE(helper.state(), QProcess::Running);
+        helper.kill(); // SIGKILL
+        QVERIFY(helper.waitForFinished(10000));
+        QCOMPARE(helper.exitStatus(), QProcess::CrashExit);
         QString versionText;
         {
-            Ui ui = open(path);
-            QVERIFY(ui.tab);
-            versionText = ui.editor->toPlainText();
-            ui.tab->setAutosaveInterval(200);
-            QSignalSpy saved(ui.tab, &PromptsTab::draftSaved);
-            typeAtEndOfLine(ui.editor, 25, QStringLiteral(" Unsaved-work"));
-            QVERIFY(saved.wait(10000));
             const auto ws = Workspace::open(path);
+            versionText = rerank::store::getTemplate(*ws, QStringLiteral("listwise@1")).text;
             const auto draft = rerank::store::loadDraft(*ws, QStringLiteral("listwise"));
             QVERIFY(draft);
-            QVERIFY(draft->text.contains(QStringLiteral(" Unsaved-work")));
+            QVERIFY(draft->text.contains(marker));
             QCOMPARE(draft->baseVersion.value_or(0), 1);
-            // "Crash": the window goes away without any save.
         }
+
         QSignalSpy* offered = nullptr;
         Ui ui = open(path, &offered);
         std::unique_ptr<QSignalSpy> own(offered);
@@ -361,9 +439,10 @@ private slots:
         QCOMPARE(ui.editor->toPlainText(), versionText); // the version until the user chooses
         QTest::mouseClick(ui.tab->findChild<QPushButton*>(QStringLiteral("promptRestoreDraft")), Qt::LeftButton);
         QVERIFY(!bar->isVisible());
-        QVERIFY(ui.editor->toPlainText().contains(QStringLiteral(" Unsaved-work")));
+        QVERIFY(ui.editor->document()->findBlockByNumber(24).text().endsWith(marker));
+        QCOMPARE(ui.editor->toPlainText().count(marker), 1);
         QVERIFY(waitPreview(ui.tab));
-        QVERIFY(ui.preview->toPlainText().contains(QStringLiteral(" Unsaved-work")));
+        QVERIFY(ui.preview->toPlainText().contains(marker));
         ui.tab->findChild<QAction*>(QStringLiteral("promptUndo"))->trigger();
         QCOMPARE(ui.editor->toPlainText(), versionText);
     }
@@ -388,7 +467,9 @@ private slots:
         QCOMPARE(versions->model()->index(hits[0].row(), 1).data().toString(), QStringLiteral("draft"));
         ui.tab->openVersion(QStringLiteral("fresh"), 0);
         QCOMPARE(ui.editor->toPlainText(), text);
-        QVERIFY(!ui.tab->baseVersion());
+        QVERIFY2(titleText(ui.tab).contains(QStringLiteral("fresh (new template, not saved yet)")),
+            qPrintable(titleText(ui.tab)));
+        QCOMPARE(selectedCell(ui.tab, PromptVersionsModel::Version), QStringLiteral("draft"));
         QVERIFY(!ui.tab->findChild<QWidget*>(QStringLiteral("promptDraftBar"))->isVisible());
         QVERIFY(waitPreview(ui.tab));
         QVERIFY2(ui.preview->toPlainText().contains(QStringLiteral("Pick 10 for %1:").arg(shownUserId(ui.tab))),
@@ -444,6 +525,54 @@ private slots:
         typeAtEndOfLine(ui.editor, 26, QStringLiteral(" {{nosuch}}"));
         QTRY_VERIFY_WITH_TIMEOUT(!ui.error->text().isEmpty(), 10000);
         QVERIFY(!tryIt->isEnabled());
+    }
+
+    // Typing 200 characters (a key every 20 ms, a 250 ms pause every 25) into the editor
+    // with the live preview on, on ML-100K: a 5 ms timer on the GUI thread reports the
+    // longest gap between its ticks, i.e. the worst stall the typist could feel. Printed for
+    // docs/PERFORMANCE.md; the bound is only a sanity check (the figures depend on the load).
+    void typingStallWithLivePreview()
+    {
+        RECWB_REQUIRE_SHARED("ml-100k");
+        const QString path = m_dir.filePath(QStringLiteral("ml100k.recwb"));
+        if (!QFileInfo::exists(path)) {
+            auto ws = Workspace::open(path, Workspace::Mode::CreateOrOpen);
+            importMovieLens100k(*ws, test::sharedData(QStringLiteral("ml-100k")));
+        }
+        Ui ui = open(path);
+        QVERIFY(ui.tab);
+        QTextCursor c(ui.editor->document()->findBlockByNumber(24));
+        c.movePosition(QTextCursor::EndOfBlock);
+        ui.editor->setTextCursor(c);
+        ui.editor->setFocus();
+
+        QElapsedTimer sinceTick;
+        double worstMs = 0;
+        QTimer probe;
+        probe.setInterval(5);
+        connect(&probe, &QTimer::timeout, this, [&] {
+            worstMs = std::max(worstMs, static_cast<double>(sinceTick.nsecsElapsed()) / 1e6);
+            sinceTick.restart();
+        });
+        QSignalSpy shown(ui.tab, &PromptsTab::previewShown);
+        const QString typed = QStringLiteral(" Recommend {{k}} titles for user {{user.id}}; prefer what they "
+                                             "rated highly, avoid what they have seen, and explain each pick in one "
+                                             "short sentence that names the history item it follows from. Thanks!");
+        QVERIFY(typed.size() >= 195);
+        sinceTick.start();
+        probe.start();
+        for (qsizetype i = 0; i < typed.size(); ++i) {
+            QTest::keyClicks(ui.editor, QString(typed[i]));
+            QTest::qWait(i % 25 == 24 ? 250 : 20); // a pause every 25 keys: a render lands mid-typing
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(ui.preview->toPlainText().contains(QStringLiteral("Thanks!")), 10000);
+        probe.stop();
+        QVERIFY(ui.editor->toPlainText().contains(typed));
+        QVERIFY2(shown.count() >= 5, "the preview did not re-render during the pauses");
+        qInfo("typing %d chars into the Prompts tab on ML-100K (live preview, %d renders shown): worst GUI stall "
+              "%.1f ms",
+            static_cast<int>(typed.size()), static_cast<int>(shown.count()), worstMs);
+        QVERIFY2(worstMs < 500, qPrintable(QStringLiteral("worst stall %1 ms").arg(worstMs)));
     }
 
     void highlighterClassifiesTags_data()

@@ -113,7 +113,9 @@ PromptsTab::PromptsTab(ModelStore* store, QWidget* parent)
     m_renderTimer->setInterval(kRenderDelayMs);
     connect(m_renderTimer, &QTimer::timeout, this, &PromptsTab::renderNow);
     m_autosaveTimer = new QTimer(this);
-    m_autosaveTimer->setInterval(kDefaultAutosaveMs);
+    bool envOk = false;
+    const int envMs = qEnvironmentVariableIntValue("RECWB_AUTOSAVE_MS", &envOk);
+    m_autosaveTimer->setInterval(envOk && envMs > 0 ? envMs : kDefaultAutosaveMs);
     connect(m_autosaveTimer, &QTimer::timeout, this, &PromptsTab::autosave);
     m_autosaveTimer->start();
 
@@ -461,16 +463,6 @@ void PromptsTab::setColdThreshold(int threshold)
     fillUsers();
 }
 
-void PromptsTab::setAutosaveInterval(int ms)
-{
-    m_autosaveTimer->setInterval(ms);
-}
-
-QString PromptsTab::editorText() const
-{
-    return m_editor->toPlainText();
-}
-
 void PromptsTab::fillUsers()
 {
     const QSignalBlocker block(m_userCombo);
@@ -764,8 +756,18 @@ void PromptsTab::showPreview(const pipeline::PreviewResult& r)
             cost = tr("no endpoint");
         else if (e->kind == rerank::ProviderKind::Offline)
             cost = tr("$0 (offline reranker: no call)");
-        else if (r.estimate.usd)
+        else if (r.estimate.usd) {
             cost = tr("≈ %1 per call at %2").arg(formatUsd(*r.estimate.usd), e->model.toHtmlEscaped());
+            // Table prices are dated: say which row's date (and file) the estimate rests on.
+            const rerank::PriceChoice choice = m_prices ? m_prices->choose(*e) : rerank::PriceChoice {};
+            if (choice.prices && !choice.source.isEmpty() && choice.source != QStringLiteral("endpoint"))
+                cost += tr(" (prices as of %1, %2)")
+                            .arg(choice.prices->asOf.isEmpty() ? tr("an undated row")
+                                                               : choice.prices->asOf.toHtmlEscaped(),
+                                choice.source == rerank::kShippedPriceSource
+                                    ? tr("built-in price table")
+                                    : tr("price file %1").arg(choice.source.toHtmlEscaped()));
+        }
         else if (!m_pricesError.isEmpty())
             cost = tr("unknown (price table: %1)").arg(m_pricesError.toHtmlEscaped());
         else

@@ -46,9 +46,10 @@ class PromptVersionsModel;
 // 150 ms after the last keystroke; stale renders are dropped), template errors with line
 // and column marked in the editor, size, tokens and cost for an endpoint, "Save version"
 // (always a new version with its parent and a note), a word-level diff between any two
-// versions, labels, drafts autosaved into the workspace and offered back when the template
-// is opened again, and "Try it": the preview user reranked with the unsaved editor text
-// against the chosen endpoint through the workspace's RerankService (nothing is saved).
+// versions, labels, drafts autosaved into the workspace (every 3 s, or RECWB_AUTOSAVE_MS)
+// and offered back when the template is opened again, and "Try it": the preview user
+// reranked with the unsaved editor text against the chosen endpoint through the
+// workspace's RerankService (nothing is saved).
 //
 // GUI thread only. Every workspace read and write runs on a worker with its own Workspace.
 class PromptsTab final : public QWidget {
@@ -60,16 +61,12 @@ public:
 
     void setWorkspace(const QString& path, std::shared_ptr<const Dataset> dataset);
     void setColdThreshold(int threshold);
-    void setAutosaveInterval(int ms);
     // The rerank service "Try it" uses: the model store's (set by the constructor); null
     // turns "Try it" off.
     void setRerankService(pipeline::RerankService* service);
 
     // Opens NAME@VERSION in the editor once the version list has it.
     void openVersion(const QString& name, int version);
-    QString currentName() const { return m_name; }
-    std::optional<int> baseVersion() const { return m_base; }
-    QString editorText() const;
     bool hasPreview() const { return m_previewShown; } // a render reached the screen since the workspace opened
 
 signals:

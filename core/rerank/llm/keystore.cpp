@@ -93,19 +93,22 @@ KeyJob* KeyStore::run(Op op, const QString& entry, const QByteArray& key)
         return job;
     }
 #ifdef RECWB_HAVE_QTKEYCHAIN
+    // No parent: the backend's (libsecret's) callback still points at the QKeychain job when
+    // the store goes away first (a dialog closed before its probe answered) and crashed in a
+    // deleted job. autoDelete frees it when it ends; the KeyJob connection then is gone.
     QKeychain::Job* kc = nullptr;
     switch (op) {
     case Op::Write: {
-        auto* w = new QKeychain::WritePasswordJob(m_service, this);
+        auto* w = new QKeychain::WritePasswordJob(m_service, nullptr);
         w->setBinaryData(key);
         kc = w;
         break;
     }
     case Op::Remove:
-        kc = new QKeychain::DeletePasswordJob(m_service, this);
+        kc = new QKeychain::DeletePasswordJob(m_service, nullptr);
         break;
     case Op::Check:
-        kc = new QKeychain::ReadPasswordJob(m_service, this);
+        kc = new QKeychain::ReadPasswordJob(m_service, nullptr);
         break;
     }
     kc->setAutoDelete(true);
