@@ -384,6 +384,49 @@ private slots:
         QVERIFY(!cancel->isEnabled());
     }
 
+    // A slow LLM column (3 s delay) does not hold back the offline and CF columns: their
+    // lists are in the table while the LLM column still runs.
+    void offlineColumnsAppearAtOnce()
+    {
+        pipeline::RerankService service;
+        service.open(m_workspace);
+        CompareView view(&service, nullptr);
+        new QAbstractItemModelTester(view.model(), QAbstractItemModelTester::FailureReportingMode::QtTest, &view);
+        view.resize(1400, 900);
+        view.show();
+        view.setWorkspace(m_workspace, m_ds);
+        view.findChild<QLineEdit*>(QStringLiteral("compareUser"))
+            ->setText(m_ds->users[static_cast<size_t>(firstWarmUser(*m_ds))].externalId);
+        view.findChild<QPushButton*>(QStringLiteral("compareAddColumn"))->click();
+        setArm(view, 0, QStringLiteral("ease"), QStringLiteral("none"));
+        setArm(view, 1, QStringLiteral("ease"), QStringLiteral("offline"));
+        setArm(view, 2, QStringLiteral("ease"), QStringLiteral("test"));
+        m_server.setFault(QStringLiteral("delay:3000"));
+        auto* llmCancel = view.findChild<ArmEditor*>(QStringLiteral("compareColumn2"))
+                              ->findChild<QPushButton*>(QStringLiteral("armCancel"));
+        QSignalSpy done(&view, &CompareView::comparisonFinished);
+        QElapsedTimer clock;
+        clock.start();
+        view.findChild<QPushButton*>(QStringLiteral("compareRunButton"))->click();
+        QTRY_VERIFY_WITH_TIMEOUT(view.model()->columnCount() == 4 && listOf(*view.model(), 0, *m_ds).size() == 10
+                && listOf(*view.model(), 1, *m_ds).size() == 10,
+            2500);
+        const qint64 offlineMs = clock.elapsed();
+        QVERIFY2(llmCancel->isEnabled(), "the LLM column should still run");
+        QVERIFY(done.isEmpty());
+        QVERIFY(listOf(*view.model(), 2, *m_ds).empty());
+        QVERIFY(!armInfo(view, 0).isEmpty());
+        QVERIFY(!armInfo(view, 1).isEmpty());
+        QVERIFY(armInfo(view, 2).isEmpty());
+        qInfo("small workspace, ease / ease+offline / LLM column (3000 ms delay): offline columns shown %lld ms after "
+              "the click",
+            offlineMs);
+        QVERIFY(done.wait(30000));
+        m_server.clearFault();
+        QVERIFY2(clock.elapsed() >= 3000, "the LLM column finished before its delay");
+        QCOMPARE(listOf(*view.model(), 2, *m_ds).size(), size_t(10));
+    }
+
     void badInputSaysWhy()
     {
         pipeline::RerankService service;
