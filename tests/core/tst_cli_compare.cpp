@@ -10,6 +10,7 @@
 #include "eval/listcompare.h"
 #include "eval/metrics.h"
 #include "eval/split.h"
+#include "pipeline/armspec.h"
 
 #include <QEventLoop>
 #include <QFile>
@@ -82,11 +83,26 @@ private:
             const auto list = listOf(arm, ds);
             QCOMPARE(static_cast<int>(list.size()), k);
             const QJsonArray rows = arm.value(QStringLiteral("list")).toArray();
+            // cf_rank: the item's place in this arm's own CF candidates (EASE etc. fitted on
+            // the train part), null when it is not among them
+            const pipeline::ArmSpec spec = pipeline::ArmSpec::parse(arm.value(QStringLiteral("spec")).toString());
+            const std::vector<int32_t> candidates
+                = cfTopK(spec.cf, ds, userId, splitName, spec.reranks() ? spec.candidates : spec.k);
             for (qsizetype i = 0; i < rows.size(); ++i) {
                 const QJsonObject r = rows[i].toObject();
                 const int32_t item = list[static_cast<size_t>(i)];
                 QVERIFY(item >= 0);
                 QCOMPARE(r.value(QStringLiteral("rank")).toInt(), i + 1);
+                const auto at = std::find(candidates.begin(), candidates.end(), item);
+                if (at == candidates.end())
+                    QVERIFY2(r.value(QStringLiteral("cf_rank")).isNull(), qPrintable(spec.toString()));
+                else
+                    QCOMPARE(r.value(QStringLiteral("cf_rank")).toInt(), static_cast<int>(at - candidates.begin()) + 1);
+                if (!spec.reranks())
+                    QCOMPARE(r.value(QStringLiteral("cf_rank")).toInt(), i + 1);
+                else // every row of a reranked column has its explanation
+                    QVERIFY2(!r.value(QStringLiteral("explanation")).toString().trimmed().isEmpty(),
+                        qPrintable(QStringLiteral("%1 rank %2").arg(spec.toString()).arg(i + 1)));
                 QCOMPARE(r.value(QStringLiteral("title")).toString(), ds.items[static_cast<size_t>(item)].title);
                 const bool isTest = std::binary_search(test.begin(), test.end(), item);
                 QCOMPARE(r.value(QStringLiteral("held_out")).toBool(), isTest);

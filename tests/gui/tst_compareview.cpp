@@ -75,13 +75,14 @@ private:
     std::shared_ptr<const Dataset> m_ds;
     test::TestLlmServer m_server;
 
-    void addEndpoint(Workspace& ws, const QString& name, const QString& baseUrl)
+    void addEndpoint(
+        Workspace& ws, const QString& name, const QString& baseUrl, const QString& model = QStringLiteral("gpt-test"))
     {
         rerank::EndpointProfile e;
         e.name = name;
         e.kind = rerank::ProviderKind::OpenAiChat;
         e.baseUrl = baseUrl;
-        e.model = QStringLiteral("gpt-test");
+        e.model = model;
         e.timeoutMs = 5000;
         e.maxRetries = 0;
         e.keyEnv = QStringLiteral("RECWB_TEST_FAKE_KEY");
@@ -156,6 +157,9 @@ private slots:
         const quint16 deadPort = probe.serverPort();
         probe.close();
         addEndpoint(*ws, QStringLiteral("dead"), QStringLiteral("http://127.0.0.1:%1/v1").arg(deadPort));
+        for (const char* fault : { "invented_ids", "repeated_ids", "truncated" })
+            addEndpoint(*ws, QString::fromLatin1(fault), m_server.openAiBaseUrl(),
+                QStringLiteral("m[[fault:%1]]").arg(QString::fromLatin1(fault)));
         m_ds = std::make_shared<const Dataset>(ws->load());
     }
 
@@ -246,6 +250,37 @@ private slots:
             const auto tau = eval::kendallTauShared(a, b);
             QCOMPARE(pairs.index(r, ComparePairsModel::KendallTau).data(SortRole).toDouble(), tau ? *tau : -2.0);
         }
+    }
+
+    // An endpoint answering with invented ids, repeated ids or a cut-off answer: its column
+    // says which defect, next to a clean offline column.
+    void defectMarks_data()
+    {
+        QTest::addColumn<QString>("endpoint");
+        QTest::addColumn<QString>("defect");
+        QTest::addRow("invented ids") << QStringLiteral("invented_ids") << QStringLiteral("unknown_id");
+        QTest::addRow("repeated ids") << QStringLiteral("repeated_ids") << QStringLiteral("duplicate_id");
+        QTest::addRow("truncated") << QStringLiteral("truncated") << QStringLiteral("truncated");
+    }
+    void defectMarks()
+    {
+        QFETCH(QString, endpoint);
+        QFETCH(QString, defect);
+        pipeline::RerankService service;
+        service.open(m_workspace);
+        CompareView view(&service, nullptr);
+        view.setWorkspace(m_workspace, m_ds);
+        view.findChild<QLineEdit*>(QStringLiteral("compareUser"))
+            ->setText(m_ds->users[static_cast<size_t>(firstWarmUser(*m_ds))].externalId);
+        setArm(view, 0, QStringLiteral("ease"), QStringLiteral("offline"));
+        setArm(view, 1, QStringLiteral("ease"), endpoint);
+        QSignalSpy done(&view, &CompareView::comparisonFinished);
+        view.findChild<QPushButton*>(QStringLiteral("compareRunButton"))->click();
+        QVERIFY(done.wait(60000));
+        const QString info = armInfo(view, 1);
+        QVERIFY2(info.contains(QStringLiteral("defects: ")), qPrintable(info));
+        QVERIFY2(info.contains(defect), qPrintable(info));
+        QVERIFY2(!armInfo(view, 0).contains(QStringLiteral("defects")), qPrintable(armInfo(view, 0)));
     }
 
     // A dead endpoint: its column shows the CF order with the reason; the others finish.
