@@ -202,6 +202,7 @@ private slots:
         // the LLM column was really asked, and paid for
         QCOMPARE(m_server.requestCount(QStringLiteral("/v1/chat/completions")), 1);
         const QJsonObject llm = arms[2].toObject();
+        QCOMPARE(llm.value(QStringLiteral("answered_by")).toString(), QStringLiteral("test"));
         QVERIFY(llm.value(QStringLiteral("tokens")).toObject().value(QStringLiteral("input")).toInt() > 0);
         QVERIFY(llm.value(QStringLiteral("cost")).toDouble() > 0);
         QVERIFY(llm.value(QStringLiteral("stage_ms")).toObject().value(QStringLiteral("llm")).toDouble() > 0);
@@ -249,6 +250,39 @@ private slots:
         QCOMPARE(p01.value(QStringLiteral("overlap")).toDouble(), 1.0);
         QCOMPARE(p01.value(QStringLiteral("kendall_tau")).toDouble(), 1.0);
         QVERIFY(std::abs(p01.value(QStringLiteral("rbo")).toDouble() - 1.0) < 1e-12);
+    }
+
+    // "seed" is the seed given when the split uses one (strat75), else null; an arm without
+    // a reranker has no template.
+    void seedAndTemplate_data()
+    {
+        QTest::addColumn<QStringList>("splitArgs");
+        QTest::addColumn<QJsonValue>("seed");
+        QTest::addRow("no split") << QStringList { QStringLiteral("--seed"), QStringLiteral("7") }
+                                  << QJsonValue(QJsonValue::Null);
+        QTest::addRow("loo ignores the seed") << QStringList { QStringLiteral("--split"), QStringLiteral("loo"),
+            QStringLiteral("--seed"), QStringLiteral("7") } << QJsonValue(QJsonValue::Null);
+        QTest::addRow("strat75 seed 7") << QStringList { QStringLiteral("--split"), QStringLiteral("strat75"),
+            QStringLiteral("--seed"), QStringLiteral("7") } << QJsonValue(7);
+    }
+    void seedAndTemplate()
+    {
+        QFETCH(QStringList, splitArgs);
+        QFETCH(QJsonValue, seed);
+        const Run r = cli(QStringList { QStringLiteral("compare"), QStringLiteral("-w"), m_ws, QStringLiteral("--user"),
+                              QStringLiteral("u1"), QStringLiteral("--arm"), QStringLiteral("cf=ease"),
+                              QStringLiteral("--arm"), QStringLiteral("cf=ease,rerank=offline"), QStringLiteral("--json") }
+            + splitArgs);
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const QJsonObject c = jsonOf(r);
+        QCOMPARE(c.value(QStringLiteral("seed")), seed);
+        const QJsonArray arms = c.value(QStringLiteral("arms")).toArray();
+        QVERIFY2(arms[0].toObject().value(QStringLiteral("template")).isNull(),
+            qPrintable(arms[0].toObject().value(QStringLiteral("template")).toString()));
+        QVERIFY2(arms[1].toObject().value(QStringLiteral("template")).toString().startsWith(QStringLiteral("listwise@")),
+            qPrintable(arms[1].toObject().value(QStringLiteral("template")).toString()));
+        QCOMPARE(arms[0].toObject().value(QStringLiteral("answered_by")).toString(), QStringLiteral("none"));
+        QCOMPARE(arms[1].toObject().value(QStringLiteral("answered_by")).toString(), QStringLiteral("offline"));
     }
 
     void exportsAndText()
