@@ -237,6 +237,17 @@ private slots:
         table->selectRow(row);
         for (int c = 0; c < m.columnCount(); ++c)
             QVERIFY(table->selectionModel()->isSelected(m.index(row, c)));
+        // hovering another row highlights it in every column and leaves the selection alone
+        const int other = row == 0 ? 1 : 0;
+        QTest::mouseMove(table->viewport(), table->visualRect(m.index(other, 2)).center());
+        QTRY_COMPARE(m.index(other, 0).data(HoveredRole).toBool(), true);
+        for (int c = 0; c < m.columnCount(); ++c) {
+            QVERIFY(m.index(other, c).data(HoveredRole).toBool());
+            QCOMPARE(m.index(other, c).data(Qt::BackgroundRole).value<QBrush>().color(), QColor(0xdb, 0xea, 0xfe));
+            QVERIFY(!m.index(row, c).data(HoveredRole).toBool());
+            QVERIFY(!table->selectionModel()->isSelected(m.index(other, c)));
+            QVERIFY(table->selectionModel()->isSelected(m.index(row, c)));
+        }
         // the figures between columns
         const ComparePairsModel& pairs = *view.pairsModel();
         QCOMPARE(pairs.rowCount(), 3);

@@ -98,6 +98,9 @@ public:
     ComparePairsModel* pairsModel() const { return m_pairs; }
     QLabel* statusLabel() const { return m_status; }
 
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override;
+
 signals:
     void comparisonFinished();
     void exported(const QString& path);
