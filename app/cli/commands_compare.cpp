@@ -30,7 +30,7 @@ namespace {
         QString t = QStringLiteral("User %1").arg(c.userId);
         if (!c.split.isEmpty())
             t += QStringLiteral(", split %1%2, held out: %3")
-                     .arg(c.split, c.seed ? QStringLiteral(" (seed %1)").arg(c.seed) : QString(),
+                     .arg(c.split, c.seed ? QStringLiteral(" (seed %1)").arg(*c.seed) : QString(),
                          c.heldOutIds.join(QStringLiteral(", ")));
         t += u'\n';
         for (size_t i = 0; i < c.arms.size(); ++i) {

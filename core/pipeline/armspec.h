@@ -6,7 +6,8 @@
 namespace recwb::pipeline {
 
 // One column of a side-by-side comparison, named by one string of comma-separated
-// key=value pairs, the same in the GUI, the CLI and experiment files (docs/COMPARE.md):
+// key=value pairs, the same in the GUI and the CLI, and the grammar experiment files will
+// use (docs/COMPARE.md):
 //   cf=NAME         a CF algorithm (pop, itemknn, ease, ials, bpr), a snapshot name or
 //                   id, "coldstart" (the cold-start blend) or "pop" (required); or
 //                   "run:ID": a stored rerank run's result for the user (no rerank=/prompt=)

@@ -67,7 +67,7 @@ void CompareRun::start(
     m_comparison = Comparison {};
     m_comparison.userId = userId;
     m_comparison.split = split ? split->name() : QString();
-    m_comparison.seed = split && split->usesSeed() ? seed : 0;
+    m_comparison.seed = split && split->usesSeed() ? std::optional<quint64>(seed) : std::nullopt;
     m_comparison.arms.resize(m_columns.size());
     for (size_t i = 0; i < m_columns.size(); ++i) {
         ArmResult& a = m_comparison.arms[i];
@@ -216,6 +216,8 @@ void CompareRun::onJobFinished(quint64 job, const RerankReply& reply)
     const ArmResult header = a;
     if (!report.outcomes.empty())
         a = ArmResult::fromOutcomeJson(report.outcomes.front().toJson(), *m_dataset, header.k, split);
+    if (!m_columns[column].arm.reranks())
+        a.templateRef.clear(); // the CF order: no prompt was rendered
     a.title = header.title;
     a.spec = header.spec;
     a.note = header.note;

@@ -125,7 +125,8 @@ QJsonObject ArmResult::toJson() const
         { QStringLiteral("fallback"), fallback },
         { QStringLiteral("fallback_reason"), fallback ? QJsonValue(fallbackReason) : QJsonValue(QJsonValue::Null) },
         { QStringLiteral("answered_by"), answeredBy },
-        { QStringLiteral("template"), templateRef },
+        { QStringLiteral("template"),
+            templateRef.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(templateRef) },
         { QStringLiteral("stage_ms"),
             QJsonObject { { QStringLiteral("candidates"), stageMs.candidates },
                 { QStringLiteral("enrichment"), stageMs.enrichment }, { QStringLiteral("render"), stageMs.render },
@@ -244,7 +245,7 @@ QJsonObject Comparison::toJson() const
         { QStringLiteral("user"), userId },
         { QStringLiteral("split"), split.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(split) },
         { QStringLiteral("seed"),
-            split.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(static_cast<qint64>(seed)) },
+            seed ? QJsonValue(static_cast<qint64>(*seed)) : QJsonValue(QJsonValue::Null) },
         { QStringLiteral("held_out"), QJsonArray::fromStringList(heldOutIds) },
         { QStringLiteral("arms"), armList },
         { QStringLiteral("pairs"), pairList },
@@ -285,7 +286,7 @@ QString Comparison::toHtml() const
     else
         h += QStringLiteral("Split <b>%1</b>%2: %3 held-out item(s), marked <span class=\"badge\">held out</span>; the "
                             "models saw only the training part.")
-                 .arg(esc(split), seed ? QStringLiteral(" (seed %1)").arg(seed) : QString())
+                 .arg(esc(split), seed ? QStringLiteral(" (seed %1)").arg(*seed) : QString())
                  .arg(heldOutIds.size());
     h += QStringLiteral("</p>\n<table>\n<tr><th>Item</th>");
     for (const ArmResult& a : arms) {

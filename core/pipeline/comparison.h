@@ -52,7 +52,7 @@ struct ArmResult {
     std::optional<double> cost;
     bool cacheHit = false;
     QString answeredBy;
-    QString templateRef;
+    QString templateRef; // NAME@VERSION of the prompt; empty when the arm does not rerank
     QString note; // e.g. "ease trained on the loo train part", "snapshot 3"
 
     bool hasList() const { return !rows.empty(); }
@@ -88,7 +88,7 @@ struct AlignedRow {
 struct Comparison {
     QString userId;
     QString split; // empty: no split
-    quint64 seed = 0;
+    std::optional<quint64> seed; // the seed given, for a split that uses one (strat75)
     QStringList heldOutIds; // the user's test items (external ids)
     QStringList heldOutTitles;
     std::vector<ArmResult> arms;

@@ -10,6 +10,7 @@
 #include "eval/listcompare.h"
 #include "eval/metrics.h"
 #include "eval/split.h"
+#include "pipeline/armspec.h"
 
 #include <QEventLoop>
 #include <QFile>
@@ -82,11 +83,26 @@ private:
             const auto list = listOf(arm, ds);
             QCOMPARE(static_cast<int>(list.size()), k);
             const QJsonArray rows = arm.value(QStringLiteral("list")).toArray();
+            // cf_rank: the item's place in this arm's own CF candidates (EASE etc. fitted on
+            // the train part), null when it is not among them
+            const pipeline::ArmSpec spec = pipeline::ArmSpec::parse(arm.value(QStringLiteral("spec")).toString());
+            const std::vector<int32_t> candidates
+                = cfTopK(spec.cf, ds, userId, splitName, spec.reranks() ? spec.candidates : spec.k);
             for (qsizetype i = 0; i < rows.size(); ++i) {
                 const QJsonObject r = rows[i].toObject();
                 const int32_t item = list[static_cast<size_t>(i)];
                 QVERIFY(item >= 0);
                 QCOMPARE(r.value(QStringLiteral("rank")).toInt(), i + 1);
+                const auto at = std::find(candidates.begin(), candidates.end(), item);
+                if (at == candidates.end())
+                    QVERIFY2(r.value(QStringLiteral("cf_rank")).isNull(), qPrintable(spec.toString()));
+                else
+                    QCOMPARE(r.value(QStringLiteral("cf_rank")).toInt(), static_cast<int>(at - candidates.begin()) + 1);
+                if (!spec.reranks())
+                    QCOMPARE(r.value(QStringLiteral("cf_rank")).toInt(), i + 1);
+                else // every row of a reranked column has its explanation
+                    QVERIFY2(!r.value(QStringLiteral("explanation")).toString().trimmed().isEmpty(),
+                        qPrintable(QStringLiteral("%1 rank %2").arg(spec.toString()).arg(i + 1)));
                 QCOMPARE(r.value(QStringLiteral("title")).toString(), ds.items[static_cast<size_t>(item)].title);
                 const bool isTest = std::binary_search(test.begin(), test.end(), item);
                 QCOMPARE(r.value(QStringLiteral("held_out")).toBool(), isTest);
@@ -186,6 +202,7 @@ private slots:
         // the LLM column was really asked, and paid for
         QCOMPARE(m_server.requestCount(QStringLiteral("/v1/chat/completions")), 1);
         const QJsonObject llm = arms[2].toObject();
+        QCOMPARE(llm.value(QStringLiteral("answered_by")).toString(), QStringLiteral("test"));
         QVERIFY(llm.value(QStringLiteral("tokens")).toObject().value(QStringLiteral("input")).toInt() > 0);
         QVERIFY(llm.value(QStringLiteral("cost")).toDouble() > 0);
         QVERIFY(llm.value(QStringLiteral("stage_ms")).toObject().value(QStringLiteral("llm")).toDouble() > 0);
@@ -233,6 +250,39 @@ private slots:
         QCOMPARE(p01.value(QStringLiteral("overlap")).toDouble(), 1.0);
         QCOMPARE(p01.value(QStringLiteral("kendall_tau")).toDouble(), 1.0);
         QVERIFY(std::abs(p01.value(QStringLiteral("rbo")).toDouble() - 1.0) < 1e-12);
+    }
+
+    // "seed" is the seed given when the split uses one (strat75), else null; an arm without
+    // a reranker has no template.
+    void seedAndTemplate_data()
+    {
+        QTest::addColumn<QStringList>("splitArgs");
+        QTest::addColumn<QJsonValue>("seed");
+        QTest::addRow("no split") << QStringList { QStringLiteral("--seed"), QStringLiteral("7") }
+                                  << QJsonValue(QJsonValue::Null);
+        QTest::addRow("loo ignores the seed") << QStringList { QStringLiteral("--split"), QStringLiteral("loo"),
+            QStringLiteral("--seed"), QStringLiteral("7") } << QJsonValue(QJsonValue::Null);
+        QTest::addRow("strat75 seed 7") << QStringList { QStringLiteral("--split"), QStringLiteral("strat75"),
+            QStringLiteral("--seed"), QStringLiteral("7") } << QJsonValue(7);
+    }
+    void seedAndTemplate()
+    {
+        QFETCH(QStringList, splitArgs);
+        QFETCH(QJsonValue, seed);
+        const Run r = cli(QStringList { QStringLiteral("compare"), QStringLiteral("-w"), m_ws, QStringLiteral("--user"),
+                              QStringLiteral("u1"), QStringLiteral("--arm"), QStringLiteral("cf=ease"),
+                              QStringLiteral("--arm"), QStringLiteral("cf=ease,rerank=offline"), QStringLiteral("--json") }
+            + splitArgs);
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const QJsonObject c = jsonOf(r);
+        QCOMPARE(c.value(QStringLiteral("seed")), seed);
+        const QJsonArray arms = c.value(QStringLiteral("arms")).toArray();
+        QVERIFY2(arms[0].toObject().value(QStringLiteral("template")).isNull(),
+            qPrintable(arms[0].toObject().value(QStringLiteral("template")).toString()));
+        QVERIFY2(arms[1].toObject().value(QStringLiteral("template")).toString().startsWith(QStringLiteral("listwise@")),
+            qPrintable(arms[1].toObject().value(QStringLiteral("template")).toString()));
+        QCOMPARE(arms[0].toObject().value(QStringLiteral("answered_by")).toString(), QStringLiteral("none"));
+        QCOMPARE(arms[1].toObject().value(QStringLiteral("answered_by")).toString(), QStringLiteral("offline"));
     }
 
     void exportsAndText()

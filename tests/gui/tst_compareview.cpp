@@ -75,13 +75,14 @@ private:
     std::shared_ptr<const Dataset> m_ds;
     test::TestLlmServer m_server;
 
-    void addEndpoint(Workspace& ws, const QString& name, const QString& baseUrl)
+    void addEndpoint(
+        Workspace& ws, const QString& name, const QString& baseUrl, const QString& model = QStringLiteral("gpt-test"))
     {
         rerank::EndpointProfile e;
         e.name = name;
         e.kind = rerank::ProviderKind::OpenAiChat;
         e.baseUrl = baseUrl;
-        e.model = QStringLiteral("gpt-test");
+        e.model = model;
         e.timeoutMs = 5000;
         e.maxRetries = 0;
         e.keyEnv = QStringLiteral("RECWB_TEST_FAKE_KEY");
@@ -133,6 +134,28 @@ private:
             ->text();
     }
 
+    static QString statusOf(const QWidget& view)
+    {
+        return view.findChild<QLabel*>(QStringLiteral("compareStatus"))->text();
+    }
+
+    static ComparePairsModel* pairsOf(const QWidget& view)
+    {
+        return qobject_cast<ComparePairsModel*>(view.findChild<QTableView*>(QStringLiteral("comparePairs"))->model());
+    }
+
+    static void typeUser(QWidget& view, const QString& userId)
+    {
+        auto* edit = view.findChild<QLineEdit*>(QStringLiteral("compareUser"));
+        edit->clear();
+        QTest::keyClicks(edit, userId);
+    }
+
+    static void clickCompare(QWidget& view)
+    {
+        view.findChild<QPushButton*>(QStringLiteral("compareRunButton"))->click();
+    }
+
     static int firstWarmUser(const Dataset& ds)
     {
         for (int32_t u = 0; u < ds.numUsers(); ++u)
@@ -156,6 +179,9 @@ private slots:
         const quint16 deadPort = probe.serverPort();
         probe.close();
         addEndpoint(*ws, QStringLiteral("dead"), QStringLiteral("http://127.0.0.1:%1/v1").arg(deadPort));
+        for (const char* fault : { "invented_ids", "repeated_ids", "truncated" })
+            addEndpoint(*ws, QString::fromLatin1(fault), m_server.openAiBaseUrl(),
+                QStringLiteral("m[[fault:%1]]").arg(QString::fromLatin1(fault)));
         m_ds = std::make_shared<const Dataset>(ws->load());
     }
 
@@ -167,7 +193,7 @@ private slots:
         service.open(m_workspace);
         CompareView view(&service, nullptr);
         new QAbstractItemModelTester(view.model(), QAbstractItemModelTester::FailureReportingMode::QtTest, &view);
-        new QAbstractItemModelTester(view.pairsModel(), QAbstractItemModelTester::FailureReportingMode::QtTest, &view);
+        new QAbstractItemModelTester(pairsOf(view), QAbstractItemModelTester::FailureReportingMode::QtTest, &view);
         view.resize(1400, 900);
         view.show();
         view.setWorkspace(m_workspace, m_ds);
@@ -187,7 +213,7 @@ private slots:
         QSignalSpy done(&view, &CompareView::comparisonFinished);
         m_server.resetCounters();
         view.findChild<QPushButton*>(QStringLiteral("compareRunButton"))->click();
-        QVERIFY2(done.wait(60000), qPrintable(view.statusLabel()->text()));
+        QVERIFY2(done.wait(60000), qPrintable(statusOf(view)));
         QCOMPARE(m_server.requestCount(QStringLiteral("/v1/chat/completions")), 1);
 
         const CompareModel& m = *view.model();
@@ -233,8 +259,19 @@ private slots:
         table->selectRow(row);
         for (int c = 0; c < m.columnCount(); ++c)
             QVERIFY(table->selectionModel()->isSelected(m.index(row, c)));
+        // hovering another row highlights it in every column and leaves the selection alone
+        const int other = row == 0 ? 1 : 0;
+        QTest::mouseMove(table->viewport(), table->visualRect(m.index(other, 2)).center());
+        QTRY_COMPARE(m.index(other, 0).data(HoveredRole).toBool(), true);
+        for (int c = 0; c < m.columnCount(); ++c) {
+            QVERIFY(m.index(other, c).data(HoveredRole).toBool());
+            QCOMPARE(m.index(other, c).data(Qt::BackgroundRole).value<QBrush>().color(), QColor(0xdb, 0xea, 0xfe));
+            QVERIFY(!m.index(row, c).data(HoveredRole).toBool());
+            QVERIFY(!table->selectionModel()->isSelected(m.index(other, c)));
+            QVERIFY(table->selectionModel()->isSelected(m.index(row, c)));
+        }
         // the figures between columns
-        const ComparePairsModel& pairs = *view.pairsModel();
+        const ComparePairsModel& pairs = *pairsOf(view);
         QCOMPARE(pairs.rowCount(), 3);
         for (int r = 0; r < pairs.rowCount(); ++r) {
             const QStringList ab
@@ -248,6 +285,37 @@ private slots:
         }
     }
 
+    // An endpoint answering with invented ids, repeated ids or a cut-off answer: its column
+    // says which defect, next to a clean offline column.
+    void defectMarks_data()
+    {
+        QTest::addColumn<QString>("endpoint");
+        QTest::addColumn<QString>("defect");
+        QTest::addRow("invented ids") << QStringLiteral("invented_ids") << QStringLiteral("unknown_id");
+        QTest::addRow("repeated ids") << QStringLiteral("repeated_ids") << QStringLiteral("duplicate_id");
+        QTest::addRow("truncated") << QStringLiteral("truncated") << QStringLiteral("truncated");
+    }
+    void defectMarks()
+    {
+        QFETCH(QString, endpoint);
+        QFETCH(QString, defect);
+        pipeline::RerankService service;
+        service.open(m_workspace);
+        CompareView view(&service, nullptr);
+        view.setWorkspace(m_workspace, m_ds);
+        view.findChild<QLineEdit*>(QStringLiteral("compareUser"))
+            ->setText(m_ds->users[static_cast<size_t>(firstWarmUser(*m_ds))].externalId);
+        setArm(view, 0, QStringLiteral("ease"), QStringLiteral("offline"));
+        setArm(view, 1, QStringLiteral("ease"), endpoint);
+        QSignalSpy done(&view, &CompareView::comparisonFinished);
+        view.findChild<QPushButton*>(QStringLiteral("compareRunButton"))->click();
+        QVERIFY(done.wait(60000));
+        const QString info = armInfo(view, 1);
+        QVERIFY2(info.contains(QStringLiteral("defects: ")), qPrintable(info));
+        QVERIFY2(info.contains(defect), qPrintable(info));
+        QVERIFY2(!armInfo(view, 0).contains(QStringLiteral("defects")), qPrintable(armInfo(view, 0)));
+    }
+
     // A dead endpoint: its column shows the CF order with the reason; the others finish.
     void deadEndpointColumn()
     {
@@ -256,14 +324,14 @@ private slots:
         CompareView view(&service, nullptr);
         new QAbstractItemModelTester(view.model(), QAbstractItemModelTester::FailureReportingMode::QtTest, &view);
         view.setWorkspace(m_workspace, m_ds);
-        view.setUser(m_ds->users[static_cast<size_t>(firstWarmUser(*m_ds))].externalId);
+        typeUser(view, m_ds->users[static_cast<size_t>(firstWarmUser(*m_ds))].externalId);
         view.findChild<QPushButton*>(QStringLiteral("compareAddColumn"))->click();
         setArm(view, 0, QStringLiteral("ease"), QStringLiteral("none"));
         setArm(view, 1, QStringLiteral("ease"), QStringLiteral("dead"));
         setArm(view, 2, QStringLiteral("pop"), QStringLiteral("offline"), 5);
         QSignalSpy done(&view, &CompareView::comparisonFinished);
-        QVERIFY(view.run());
-        QVERIFY2(done.wait(60000), qPrintable(view.statusLabel()->text()));
+        clickCompare(view);
+        QVERIFY2(done.wait(60000), qPrintable(statusOf(view)));
         QVERIFY2(armInfo(view, 1).contains(QStringLiteral("CF order (fallback:")), qPrintable(armInfo(view, 1)));
         QCOMPARE(listOf(*view.model(), 1, *m_ds), listOf(*view.model(), 0, *m_ds));
         QCOMPARE(listOf(*view.model(), 2, *m_ds).size(), size_t(5));
@@ -298,7 +366,7 @@ private slots:
         split->setCurrentIndex(split->findData(QStringLiteral("loo")));
         QSignalSpy done(view, &CompareView::comparisonFinished);
         view->findChild<QPushButton*>(QStringLiteral("compareRunButton"))->click();
-        QVERIFY2(done.wait(60000), qPrintable(view->statusLabel()->text()));
+        QVERIFY2(done.wait(60000), qPrintable(statusOf(*view)));
         QVERIFY(view->model()->rowCount() >= 10);
         // the screenshot of the Compare view (RECWB_COMPARE_SCREENSHOT=/tmp/compare.png)
         if (const QString shot = qEnvironmentVariable("RECWB_COMPARE_SCREENSHOT"); !shot.isEmpty())
@@ -339,10 +407,10 @@ private slots:
         source->setCurrentIndex(at);
         QVERIFY(!editor->findChild<QComboBox*>(QStringLiteral("armRerank"))->isEnabled());
         setArm(view, 0, QStringLiteral("ease"), QStringLiteral("offline"));
-        view.setUser(m_ds->users[static_cast<size_t>(user)].externalId);
+        typeUser(view, m_ds->users[static_cast<size_t>(user)].externalId);
         QSignalSpy done(&view, &CompareView::comparisonFinished);
-        QVERIFY(view.run());
-        QVERIFY2(done.wait(60000), qPrintable(view.statusLabel()->text()));
+        clickCompare(view);
+        QVERIFY2(done.wait(60000), qPrintable(statusOf(view)));
         std::vector<int32_t> storedList;
         for (const rerank::RankedItem& r : reply.report.outcomes.front().result.items)
             storedList.push_back(r.item);
@@ -352,7 +420,7 @@ private slots:
             QStringLiteral("2. run %1").arg(reply.report.runId));
         // the same offline rerank, live: the same list
         QCOMPARE(listOf(*view.model(), 0, *m_ds), storedList);
-        QCOMPARE(view.pairsModel()->index(0, ComparePairsModel::Rbo).data(SortRole).toDouble(), 1.0);
+        QCOMPARE(pairsOf(view)->index(0, ComparePairsModel::Rbo).data(SortRole).toDouble(), 1.0);
     }
 
     // Cancel on one column stops its call; the other columns are shown, the comparison ends.
@@ -362,7 +430,7 @@ private slots:
         service.open(m_workspace);
         CompareView view(&service, nullptr);
         view.setWorkspace(m_workspace, m_ds);
-        view.setUser(m_ds->users[static_cast<size_t>(firstWarmUser(*m_ds))].externalId);
+        typeUser(view, m_ds->users[static_cast<size_t>(firstWarmUser(*m_ds))].externalId);
         setArm(view, 0, QStringLiteral("ease"), QStringLiteral("offline"));
         setArm(view, 1, QStringLiteral("ease"), QStringLiteral("test"));
         m_server.resetCounters();
@@ -370,7 +438,7 @@ private slots:
         QSignalSpy done(&view, &CompareView::comparisonFinished);
         QElapsedTimer clock;
         clock.start();
-        QVERIFY(view.run());
+        clickCompare(view);
         QTRY_VERIFY_WITH_TIMEOUT(m_server.inFlight() > 0, 30000);
         auto* cancel = view.findChild<ArmEditor*>(QStringLiteral("compareColumn1"))
                            ->findChild<QPushButton*>(QStringLiteral("armCancel"));
@@ -384,23 +452,67 @@ private slots:
         QVERIFY(!cancel->isEnabled());
     }
 
+    // A slow LLM column (3 s delay) does not hold back the offline and CF columns: their
+    // lists are in the table while the LLM column still runs.
+    void offlineColumnsAppearAtOnce()
+    {
+        pipeline::RerankService service;
+        service.open(m_workspace);
+        CompareView view(&service, nullptr);
+        new QAbstractItemModelTester(view.model(), QAbstractItemModelTester::FailureReportingMode::QtTest, &view);
+        view.resize(1400, 900);
+        view.show();
+        view.setWorkspace(m_workspace, m_ds);
+        view.findChild<QLineEdit*>(QStringLiteral("compareUser"))
+            ->setText(m_ds->users[static_cast<size_t>(firstWarmUser(*m_ds))].externalId);
+        view.findChild<QPushButton*>(QStringLiteral("compareAddColumn"))->click();
+        setArm(view, 0, QStringLiteral("ease"), QStringLiteral("none"));
+        setArm(view, 1, QStringLiteral("ease"), QStringLiteral("offline"));
+        setArm(view, 2, QStringLiteral("ease"), QStringLiteral("test"));
+        m_server.setFault(QStringLiteral("delay:3000"));
+        auto* llmCancel = view.findChild<ArmEditor*>(QStringLiteral("compareColumn2"))
+                              ->findChild<QPushButton*>(QStringLiteral("armCancel"));
+        QSignalSpy done(&view, &CompareView::comparisonFinished);
+        QElapsedTimer clock;
+        clock.start();
+        view.findChild<QPushButton*>(QStringLiteral("compareRunButton"))->click();
+        QTRY_VERIFY_WITH_TIMEOUT(view.model()->columnCount() == 4 && listOf(*view.model(), 0, *m_ds).size() == 10
+                && listOf(*view.model(), 1, *m_ds).size() == 10,
+            2500);
+        const qint64 offlineMs = clock.elapsed();
+        QVERIFY2(llmCancel->isEnabled(), "the LLM column should still run");
+        QVERIFY(done.isEmpty());
+        QVERIFY(listOf(*view.model(), 2, *m_ds).empty());
+        QVERIFY(!armInfo(view, 0).isEmpty());
+        QVERIFY(!armInfo(view, 1).isEmpty());
+        QVERIFY(armInfo(view, 2).isEmpty());
+        qInfo("small workspace, ease / ease+offline / LLM column (3000 ms delay): offline columns shown %lld ms after "
+              "the click",
+            offlineMs);
+        QVERIFY(done.wait(30000));
+        m_server.clearFault();
+        QVERIFY2(clock.elapsed() >= 3000, "the LLM column finished before its delay");
+        QCOMPARE(listOf(*view.model(), 2, *m_ds).size(), size_t(10));
+    }
+
     void badInputSaysWhy()
     {
         pipeline::RerankService service;
         service.open(m_workspace);
         CompareView view(&service, nullptr);
         view.setWorkspace(m_workspace, m_ds);
-        view.setUser(QStringLiteral("nobody-here"));
-        QVERIFY(!view.run());
-        QVERIFY(view.statusLabel()->text().contains(QStringLiteral("nobody-here")));
-        view.setUser(m_ds->users[0].externalId);
+        typeUser(view, QStringLiteral("nobody-here"));
+        clickCompare(view);
+        QVERIFY(statusOf(view).contains(QStringLiteral("nobody-here")));
+        QVERIFY2(!view.findChild<QPushButton*>(QStringLiteral("compareCancelButton"))->isEnabled(), "a run started");
+        typeUser(view, m_ds->users[0].externalId);
         setArm(view, 1, QStringLiteral("ease"), QStringLiteral("none"));
         view.findChild<ArmEditor*>(QStringLiteral("compareColumn1"))
             ->findChild<QLineEdit*>(QStringLiteral("armPrompt"))
             ->setText(QStringLiteral("listwise"));
-        QVERIFY(!view.run());
-        QVERIFY2(view.statusLabel()->text().contains(QStringLiteral("prompt= needs a reranker")),
-            qPrintable(view.statusLabel()->text()));
+        clickCompare(view);
+        QVERIFY2(statusOf(view).contains(QStringLiteral("prompt= needs a reranker")),
+            qPrintable(statusOf(view)));
         // 2..4 columns
         auto* add = view.findChild<QPushButton*>(QStringLiteral("compareAddColumn"));
         add->click();
@@ -429,9 +541,9 @@ private slots:
         view.resize(1400, 900);
         view.show();
         view.setWorkspace(path, ds);
-        view.setUser(QStringLiteral("1"));
-        view.addColumn();
-        view.addColumn();
+        typeUser(view, QStringLiteral("1"));
+        view.findChild<QPushButton*>(QStringLiteral("compareAddColumn"))->click();
+        view.findChild<QPushButton*>(QStringLiteral("compareAddColumn"))->click();
         setArm(view, 0, QStringLiteral("ease"), QStringLiteral("none"));
         setArm(view, 1, QStringLiteral("ease"), QStringLiteral("offline"));
         setArm(view, 2, QStringLiteral("ials"), QStringLiteral("offline"));

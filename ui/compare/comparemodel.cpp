@@ -4,6 +4,7 @@
 
 #include <QBrush>
 #include <QColor>
+#include <utility>
 
 namespace recwb::ui {
 
@@ -12,6 +13,7 @@ void CompareModel::setComparison(const pipeline::Comparison& comparison)
     beginResetModel();
     m_comparison = comparison;
     m_rows = m_comparison.alignedRows();
+    m_hovered = -1;
     endResetModel();
 }
 
@@ -38,6 +40,17 @@ QString CompareModel::headerToolTip(int column) const
     return a.spec + (a.note.isEmpty() ? QString() : QStringLiteral("\n") + a.note);
 }
 
+void CompareModel::setHoveredRow(int row)
+{
+    row = row >= 0 && row < rows() ? row : -1;
+    if (row == m_hovered)
+        return;
+    const int old = std::exchange(m_hovered, row);
+    for (const int r : { old, row })
+        if (r >= 0)
+            emit dataChanged(index(r, 0), index(r, columns() - 1), { Qt::BackgroundRole, HoveredRole });
+}
+
 QVariant CompareModel::cell(int row, int column, int role) const
 {
     const pipeline::AlignedRow& r = m_rows[static_cast<size_t>(row)];
@@ -45,8 +58,13 @@ QVariant CompareModel::cell(int row, int column, int role) const
         return r.heldOut;
     if (role == ItemIdRole)
         return r.itemId;
-    if (role == Qt::BackgroundRole)
+    if (role == HoveredRole)
+        return row == m_hovered;
+    if (role == Qt::BackgroundRole) {
+        if (row == m_hovered)
+            return QBrush(QColor(0xdb, 0xea, 0xfe));
         return r.heldOut ? QVariant(QBrush(QColor(255, 240, 200))) : QVariant();
+    }
     if (column == 0) {
         switch (role) {
         case Qt::DisplayRole:

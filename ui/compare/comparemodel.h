@@ -11,6 +11,7 @@ enum CompareRole {
     HeldOutRole = Qt::UserRole + 40, // bool: the row's item is a held-out (test) item
     ItemIdRole, // the row's item external id
     RankRole, // int: the item's rank in that column; 0 when the column does not list it
+    HoveredRole, // bool: the mouse is over the row (highlighted in every column, not selected)
 };
 
 // The aligned view of a comparison: one row per item (ordered by its best rank, held-out
@@ -26,6 +27,10 @@ public:
     const pipeline::Comparison& comparison() const { return m_comparison; }
     // The row showing itemId, or -1.
     int rowOf(const QString& itemId) const;
+    // The row under the mouse (-1: none): painted highlighted in every column, without
+    // touching the selection.
+    void setHoveredRow(int row);
+    int hoveredRow() const { return m_hovered; }
 
 protected:
     int rows() const override { return static_cast<int>(m_rows.size()); }
@@ -37,6 +42,7 @@ protected:
 private:
     pipeline::Comparison m_comparison;
     std::vector<pipeline::AlignedRow> m_rows;
+    int m_hovered = -1;
 };
 
 // overlap@K, Kendall tau and RBO between every two columns.

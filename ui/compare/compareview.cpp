@@ -10,6 +10,7 @@
 #include "rerank/store.h"
 
 #include <QComboBox>
+#include <QEvent>
 #include <QCompleter>
 #include <QFileDialog>
 #include <QFormLayout>
@@ -281,14 +282,17 @@ CompareView::CompareView(pipeline::RerankService* service, ModelStore* store, QW
     m_table->verticalHeader()->setDefaultSectionSize(fontMetrics().lineSpacing() * 3 + 8);
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
     m_table->setTextElideMode(Qt::ElideRight);
-    m_table->setStyleSheet(QStringLiteral("QTableView::item:hover { background: #dbeafe; }"));
     m_pairsView->setObjectName(QStringLiteral("comparePairs"));
     m_pairsView->setModel(m_pairs);
     m_pairsView->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
     m_pairsView->verticalHeader()->hide();
     m_pairsView->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 8);
-    // Hovering a cell selects its row, so the item lights up in every column.
-    connect(m_table, &QTableView::entered, this, [this](const QModelIndex& index) { m_table->selectRow(index.row()); });
+    // Hovering a cell highlights its row, so the item lights up in every column; the
+    // selection stays where the user put it.
+    connect(m_table, &QTableView::entered, this,
+        [this](const QModelIndex& index) { m_model->setHoveredRow(index.row()); });
+    connect(m_table, &QTableView::viewportEntered, this, [this] { m_model->setHoveredRow(-1); });
+    m_table->viewport()->installEventFilter(this);
 
     auto columns = new QWidget(this);
     columns->setLayout(m_columnsLayout);
@@ -326,6 +330,13 @@ CompareView::CompareView(pipeline::RerankService* service, ModelStore* store, QW
 }
 
 CompareView::~CompareView() = default;
+
+bool CompareView::eventFilter(QObject* watched, QEvent* event)
+{
+    if (watched == m_table->viewport() && event->type() == QEvent::Leave)
+        m_model->setHoveredRow(-1);
+    return QWidget::eventFilter(watched, event);
+}
 
 void CompareView::setWorkspace(const QString& path, std::shared_ptr<const Dataset> dataset)
 {

@@ -95,8 +95,9 @@ public:
 
     QTableView* table() const { return m_table; }
     CompareModel* model() const { return m_model; }
-    ComparePairsModel* pairsModel() const { return m_pairs; }
-    QLabel* statusLabel() const { return m_status; }
+
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override;
 
 signals:
     void comparisonFinished();
