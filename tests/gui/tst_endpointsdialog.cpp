@@ -334,6 +334,7 @@ private slots:
 
         QSignalSpy changed(m_dialog.get(), &EndpointsDialog::endpointsChanged);
         QSignalSpy failed(m_dialog.get(), &EndpointsDialog::saveFailed);
+        QSignalSpy loaded(m_dialog.get(), &EndpointsDialog::endpointsLoaded); // the reload may end before the QTRY does
         QTest::mouseClick(w<QPushButton>("endpointSave"), Qt::LeftButton);
         QTRY_VERIFY_WITH_TIMEOUT(changed.count() > 0 || failed.count() > 0, 30000);
         QVERIFY(!workspaceBytes().contains(kTypedKey));
@@ -350,7 +351,6 @@ private slots:
             RECWB_KEYCHAIN_MISSING(
                 QStringLiteral("the unavailable path passed; no OS keychain answers here: %1").arg(error));
         }
-        QSignalSpy loaded(m_dialog.get(), &EndpointsDialog::endpointsLoaded);
         QVERIFY(loaded.count() > 0 || loaded.wait(20000));
         const auto after = stored(QStringLiteral("local"));
         QCOMPARE(after->keychainEntry, rerank::KeyStore::entryForEndpoint(QStringLiteral("local")));
