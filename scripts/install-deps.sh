@@ -6,6 +6,7 @@ PACKAGES=(
   qt6-websockets-dev qt6-svg-dev libqt6sql6-sqlite qtkeychain-qt6-dev libeigen3-dev
   nlohmann-json3-dev libsqlite3-dev libkainjow-mustache-dev libbenchmark-dev libdtl-dev
   cmake ninja-build g++ xvfb xauth desktop-file-utils appstream dpkg-dev file
+  dbus-daemon dbus-bin gnome-keyring
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -118,3 +118,12 @@ private:
 };
 
 } // namespace recwb::test
+
+// Skips a keychain test that found no keychain, or fails it when RECWB_REQUIRE_KEYCHAIN=1
+// (set by scripts/with-keyring.sh, which started a throwaway Secret Service for the run).
+#define RECWB_KEYCHAIN_MISSING(message)                                                                                \
+    do {                                                                                                               \
+        if (qEnvironmentVariableIntValue("RECWB_REQUIRE_KEYCHAIN") == 1)                                               \
+            QFAIL(qPrintable(QStringLiteral("RECWB_REQUIRE_KEYCHAIN=1 but: %1").arg(message)));                        \
+        QSKIP(qPrintable(message));                                                                                    \
+    } while (0)

@@ -657,7 +657,8 @@ private slots:
         EndpointProfile p = profile(ProviderKind::Anthropic);
         p.keyEnv.clear();
         p.keychainEntry = QStringLiteral("recwb-test-no-such-entry");
-        if (LlmClient::keychainSupported() && !qEnvironmentVariableIsSet("RECWB_TEST_KEYCHAIN"))
+        if (LlmClient::keychainSupported() && !qEnvironmentVariableIsSet("RECWB_TEST_KEYCHAIN")
+            && !qEnvironmentVariableIsSet("RECWB_REQUIRE_KEYCHAIN"))
             QSKIP("QtKeychain is built in; set RECWB_TEST_KEYCHAIN=1 to let the test query the OS keychain");
         ChatResponse r;
         QVERIFY(run(client, p, rerankRequest(), r, 30000));

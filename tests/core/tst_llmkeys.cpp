@@ -80,7 +80,51 @@ private slots:
             qPrintable(r.error));
         if (!KeyStore::supported())
             QVERIFY(r.error.contains(QStringLiteral("keychain support not built")));
+        if (qEnvironmentVariableIntValue("RECWB_REQUIRE_KEYCHAIN") == 1)
+            QVERIFY2(r.status == KeyStoreResult::Status::NotFound, qPrintable(r.error));
         QCOMPARE(KeyStore::entryForEndpoint(QStringLiteral("gpt")), QStringLiteral("endpoint:gpt"));
+    }
+
+    // Written through KeyStore, read back by LlmClient for a request (same service), then
+    // removed: has() goes Ok -> NotFound.
+    void keyStoreRoundTrip()
+    {
+        const QString service = QStringLiteral("recwb-test-service");
+        const QString entry = QStringLiteral("recwb-test-roundtrip");
+        const QByteArray key = "sk-keys-roundtrip-SECRET-4242";
+        KeyStore store(service);
+        store.setTimeoutMs(10000);
+        QSignalSpy written(store.write(entry, key), &KeyJob::finished);
+        QVERIFY(written.wait(20000));
+        const auto w = written.at(0).at(0).value<KeyStoreResult>();
+        if (w.status == KeyStoreResult::Status::Unavailable)
+            RECWB_KEYCHAIN_MISSING(QStringLiteral("no keychain answers here: %1").arg(w.error));
+        QVERIFY2(w.ok(), qPrintable(w.error));
+        QVERIFY(!w.error.contains(QString::fromLatin1(key)));
+        QSignalSpy found(store.has(entry), &KeyJob::finished);
+        QVERIFY(found.wait(20000));
+        QVERIFY(found.at(0).at(0).value<KeyStoreResult>().ok());
+
+        LlmClientConfig config;
+        config.keychainService = service;
+        LlmClient client(config);
+        EndpointProfile p = profile(QStringLiteral("answering-model"));
+        p.keyEnv.clear();
+        p.keychainEntry = entry;
+        m_server.resetCounters();
+        QSignalSpy tested(EndpointTest::start(client, p), &EndpointTest::finished);
+        QVERIFY(tested.wait(20000));
+        const auto t = tested.at(0).at(0).value<EndpointTestResult>();
+        QVERIFY2(t.ok(), qPrintable(t.error));
+        QVERIFY(m_server.lastRequest(QStringLiteral("/v1/chat/completions")).header("authorization").contains(key));
+
+        QSignalSpy removed(store.remove(entry), &KeyJob::finished);
+        QVERIFY(removed.wait(20000));
+        const auto r = removed.at(0).at(0).value<KeyStoreResult>();
+        QVERIFY2(r.ok(), qPrintable(r.error));
+        QSignalSpy gone(store.has(entry), &KeyJob::finished);
+        QVERIFY(gone.wait(20000));
+        QCOMPARE(gone.at(0).at(0).value<KeyStoreResult>().status, KeyStoreResult::Status::NotFound);
     }
 
     void endpointTestAnswers()

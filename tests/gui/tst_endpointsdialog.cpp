@@ -12,6 +12,7 @@
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFile>
+#include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPointer>
@@ -70,7 +71,11 @@ private:
             return {};
         return tested.at(0).at(0).value<rerank::EndpointTestResult>();
     }
-    void selectRow(const QString& name) { m_dialog->selectEndpoint(name); }
+    bool selectRow(const QString& name)
+    {
+        m_dialog->selectEndpoint(name);
+        return w<QLineEdit>("endpointName")->text() == name;
+    }
     void setKind(const char* kind)
     {
         auto* combo = w<QComboBox>("endpointKind");
@@ -209,7 +214,7 @@ private slots:
 
     void editDuplicateRemove()
     {
-        selectRow(QStringLiteral("local"));
+        QVERIFY(selectRow(QStringLiteral("local")));
         QCOMPARE(w<QLineEdit>("endpointName")->text(), QStringLiteral("local"));
         QCOMPARE(w<QLineEdit>("endpointBaseUrl")->text(), m_server.openAiBaseUrl()); // the stored value again
         auto* model = w<QLineEdit>("endpointModel");
@@ -219,7 +224,7 @@ private slots:
         QCOMPARE(stored(QStringLiteral("local"))->model, QStringLiteral("test-large"));
         QCOMPARE(stored(QStringLiteral("local"))->timeoutMs, 8000);
 
-        selectRow(QStringLiteral("local"));
+        QVERIFY(selectRow(QStringLiteral("local")));
         QVERIFY(click("endpointDuplicate"));
         const auto copy = stored(QStringLiteral("local-copy"));
         QVERIFY(copy);
@@ -235,15 +240,32 @@ private slots:
         QVERIFY(!stored(QStringLiteral("local-copy")));
         QVERIFY(stored(QStringLiteral("renamed")));
 
-        selectRow(QStringLiteral("renamed"));
+        QVERIFY(selectRow(QStringLiteral("renamed")));
         QVERIFY(click("endpointRemove"));
         QVERIFY(!stored(QStringLiteral("renamed")));
         QCOMPARE(m_dialog->model()->rowOf(QStringLiteral("renamed")), -1);
 
         // The built-in offline reranker stays.
-        selectRow(QStringLiteral("offline"));
+        QVERIFY(selectRow(QStringLiteral("offline")));
         QVERIFY(click("endpointRemove", "failed"));
         QVERIFY(stored(QStringLiteral("offline")));
+    }
+
+    // The key source ("no key needed", "from $VAR") is never cut off in the list.
+    void keyColumnFits()
+    {
+        auto* list = w<QTableView>("endpointList");
+        const QAbstractItemModel* view = list->model();
+        QVERIFY(view->rowCount() >= 2);
+        bool sawNoKeyNeeded = false;
+        for (int r = 0; r < view->rowCount(); ++r) {
+            const QString text = view->index(r, EndpointsModel::Key).data().toString();
+            sawNoKeyNeeded = sawNoKeyNeeded || text == QStringLiteral("no key needed");
+            QTRY_VERIFY2(list->horizontalHeader()->sectionSize(EndpointsModel::Key)
+                    > list->fontMetrics().horizontalAdvance(text),
+                qPrintable(text));
+        }
+        QVERIFY(sawNoKeyNeeded);
     }
 
     void defaultChoice()
@@ -262,7 +284,7 @@ private slots:
 
     void keyFromEnvironment()
     {
-        selectRow(QStringLiteral("local"));
+        QVERIFY(selectRow(QStringLiteral("local")));
         QVERIFY(!w<QLineEdit>("endpointKeyEnv")->isEnabled()); // no key yet: the field waits for its mode
         QTest::mouseClick(w<QRadioButton>("endpointKeyEnvMode"), Qt::LeftButton);
         QTest::keyClicks(w<QLineEdit>("endpointKeyEnv"), QString::fromLatin1(kEnvVar));
@@ -296,7 +318,7 @@ private slots:
 
     void keyIntoKeychain()
     {
-        selectRow(QStringLiteral("local"));
+        QVERIFY(selectRow(QStringLiteral("local")));
         const QJsonObject before = stored(QStringLiteral("local"))->toJson();
         auto* key = w<QLineEdit>("endpointKeychainKey");
         QCOMPARE(key->echoMode(), QLineEdit::Password);
@@ -312,6 +334,7 @@ private slots:
 
         QSignalSpy changed(m_dialog.get(), &EndpointsDialog::endpointsChanged);
         QSignalSpy failed(m_dialog.get(), &EndpointsDialog::saveFailed);
+        QSignalSpy loaded(m_dialog.get(), &EndpointsDialog::endpointsLoaded); // the reload may end before the QTRY does
         QTest::mouseClick(w<QPushButton>("endpointSave"), Qt::LeftButton);
         QTRY_VERIFY_WITH_TIMEOUT(changed.count() > 0 || failed.count() > 0, 30000);
         QVERIFY(!workspaceBytes().contains(kTypedKey));
@@ -325,10 +348,9 @@ private slots:
             // The key section said so before anything was typed or saved.
             QVERIFY2(w<QLabel>("endpointKeyStatus")->text().contains(QStringLiteral("keychain is unavailable here")),
                 qPrintable(w<QLabel>("endpointKeyStatus")->text()));
-            QSKIP(
-                qPrintable(QStringLiteral("the unavailable path passed; no OS keychain answers here: %1").arg(error)));
+            RECWB_KEYCHAIN_MISSING(
+                QStringLiteral("the unavailable path passed; no OS keychain answers here: %1").arg(error));
         }
-        QSignalSpy loaded(m_dialog.get(), &EndpointsDialog::endpointsLoaded);
         QVERIFY(loaded.count() > 0 || loaded.wait(20000));
         const auto after = stored(QStringLiteral("local"));
         QCOMPARE(after->keychainEntry, rerank::KeyStore::entryForEndpoint(QStringLiteral("local")));
@@ -346,7 +368,7 @@ private slots:
 
     void offlineTestSendsNothing()
     {
-        selectRow(QStringLiteral("offline"));
+        QVERIFY(selectRow(QStringLiteral("offline")));
         m_server.resetCounters();
         const auto r = pressTest();
         QVERIFY(r.offline && r.ok());

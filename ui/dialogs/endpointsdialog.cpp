@@ -165,10 +165,12 @@ void EndpointsDialog::buildUi()
     // ---- left: the list, its buttons, the default ----
     m_list = new QTableView(this);
     m_list->setObjectName(QStringLiteral("endpointList"));
-    setupTable(m_list, m_model, nullptr,
-        { { EndpointsModel::Name, 16 }, { EndpointsModel::Kind, 8 }, { EndpointsModel::Model, 14 } },
-        EndpointsModel::Key, EndpointsModel::Name);
+    setupTable(m_list, m_model, nullptr, { { EndpointsModel::Name, 16 }, { EndpointsModel::Kind, 8 } },
+        EndpointsModel::Model, EndpointsModel::Name);
     m_list->setColumnHidden(EndpointsModel::BaseUrl, true);
+    // The key source is short and says what matters ("no key needed"): never cut it; a long
+    // model name elides instead.
+    m_list->horizontalHeader()->setSectionResizeMode(EndpointsModel::Key, QHeaderView::ResizeToContents);
     m_add = new QPushButton(tr("Add"), this);
     m_add->setObjectName(QStringLiteral("endpointAdd"));
     m_add->setToolTip(tr("A new endpoint; fill in the form and press Save"));
@@ -361,7 +363,10 @@ void EndpointsDialog::buildUi()
     main->addLayout(columns, 1);
     main->addWidget(buttons);
 
+    // A mouse press makes a row current before it selects it, keys select before they make it
+    // current, and showSelected() wants both: listen to both.
     connect(m_list->selectionModel(), &QItemSelectionModel::currentRowChanged, this, [this] { showSelected(); });
+    connect(m_list->selectionModel(), &QItemSelectionModel::selectionChanged, this, [this] { showSelected(); });
     connect(m_add, &QPushButton::clicked, this, &EndpointsDialog::addNew);
     connect(m_duplicate, &QPushButton::clicked, this, &EndpointsDialog::duplicateSelected);
     connect(m_remove, &QPushButton::clicked, this, &EndpointsDialog::removeSelected);
