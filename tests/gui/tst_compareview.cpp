@@ -42,27 +42,8 @@ using namespace recwb::ui;
 
 namespace {
 
-// Measures the longest gap between ticks of a 5 ms timer: how long the event loop stalled.
-class StallProbe : public QObject {
-public:
-    StallProbe()
-    {
-        m_timer.setInterval(5);
-        connect(&m_timer, &QTimer::timeout, this, [this] {
-            const double ms = static_cast<double>(m_clock.nsecsElapsed()) / 1e6;
-            m_worst = std::max(m_worst, ms);
-            m_clock.restart();
-        });
-        m_clock.start();
-        m_timer.start();
-    }
-    double worstMs() const { return m_worst; }
-
-private:
-    QTimer m_timer;
-    QElapsedTimer m_clock;
-    double m_worst = 0;
-};
+// The longest gap between ticks of a 5 ms timer: how long the event loop stalled.
+using StallProbe = test::EventLoopStallProbe;
 
 } // namespace
 

@@ -546,27 +546,19 @@ private slots:
         ui.editor->setTextCursor(c);
         ui.editor->setFocus();
 
-        QElapsedTimer sinceTick;
-        double worstMs = 0;
-        QTimer probe;
-        probe.setInterval(5);
-        connect(&probe, &QTimer::timeout, this, [&] {
-            worstMs = std::max(worstMs, static_cast<double>(sinceTick.nsecsElapsed()) / 1e6);
-            sinceTick.restart();
-        });
         QSignalSpy shown(ui.tab, &PromptsTab::previewShown);
         const QString typed = QStringLiteral(" Recommend {{k}} titles for user {{user.id}}; prefer what they "
                                              "rated highly, avoid what they have seen, and explain each pick in one "
                                              "short sentence that names the history item it follows from. Thanks!");
         QVERIFY(typed.size() >= 195);
-        sinceTick.start();
-        probe.start();
+        std::optional<test::EventLoopStallProbe> probe(std::in_place);
         for (qsizetype i = 0; i < typed.size(); ++i) {
             QTest::keyClicks(ui.editor, QString(typed[i]));
             QTest::qWait(i % 25 == 24 ? 250 : 20); // a pause every 25 keys: a render lands mid-typing
         }
         QTRY_VERIFY_WITH_TIMEOUT(ui.preview->toPlainText().contains(QStringLiteral("Thanks!")), 10000);
-        probe.stop();
+        const double worstMs = probe->worstMs();
+        probe.reset();
         QVERIFY(ui.editor->toPlainText().contains(typed));
         QVERIFY2(shown.count() >= 5, "the preview did not re-render during the pauses");
         qInfo("typing %d chars into the Prompts tab on ML-100K (live preview, %d renders shown): worst GUI stall "
