@@ -253,7 +253,7 @@ bool TestLlmServer::handleRequest(const QHttpServerRequest& request, QTcpSocket*
             if (!std::exchange(*settled, true))
                 requestDone(path);
         });
-        QTimer::singleShot(std::max(0, ms), this, [this, s, answer, settled, path = rec.path] {
+        QTimer::singleShot(std::max(0, ms), Qt::PreciseTimer, this, [this, s, answer, settled, path = rec.path] {
             if (std::exchange(*settled, true))
                 return;
             if (s && s->state() == QAbstractSocket::ConnectedState)
