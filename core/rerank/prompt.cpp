@@ -10,8 +10,10 @@
 #include <QRegularExpression>
 #include <QTimeZone>
 #include <algorithm>
+#include <deque>
 #include <kainjow/mustache.hpp>
 #include <map>
+#include <memory>
 
 // Resources of a static library must be registered by hand, outside any namespace.
 static void initRerankResources()
@@ -234,6 +236,8 @@ const QJsonObject& variableSkeleton()
 
 // ---- mustache glue -------------------------------------------------------------------
 
+// Children are moved into place: kainjow's set() and push_back() copy deeply, and its
+// lists copy every element again when they grow (its move is not noexcept).
 mustache::data toMustache(const QJsonValue& v)
 {
     switch (v.type()) {
@@ -241,14 +245,16 @@ mustache::data toMustache(const QJsonValue& v)
         mustache::data d(mustache::data::type::object);
         const QJsonObject o = v.toObject();
         for (auto it = o.begin(); it != o.end(); ++it)
-            d.set(it.key().toStdString(), toMustache(it.value()));
+            d[it.key().toStdString()] = toMustache(it.value());
         return d;
     }
     case QJsonValue::Array: {
-        mustache::data d(mustache::data::type::list);
-        for (const QJsonValue& e : v.toArray())
-            d.push_back(toMustache(e));
-        return d;
+        const QJsonArray a = v.toArray();
+        mustache::basic_list<std::string> list;
+        list.reserve(static_cast<size_t>(a.size()));
+        for (const QJsonValue& e : a)
+            list.push_back(toMustache(e));
+        return mustache::data(list); // one copy of the list
     }
     case QJsonValue::Bool:
         return mustache::data(v.toBool());
@@ -452,6 +458,20 @@ QString tidy(const QString& text)
     return out.join(u'\n');
 }
 
+QString renderParsed(const PromptTemplate& t, const Part& part, mustache::mustache& m, const mustache::data& data)
+{
+    m.set_custom_escape([](const std::string& s) { return s; }); // prompts are text, not HTML
+    const std::string out = m.render(data);
+    if (!m.is_valid())
+        templateError(t, part.firstLine, 1, QString::fromStdString(m.error_message()));
+    if (out.size() > static_cast<size_t>(kMaxRenderedChars))
+        templateError(t, part.firstLine, 1,
+            QStringLiteral("this part renders to %1 MB, more than the %2 MB a prompt may have")
+                .arg(static_cast<double>(out.size()) / 1e6, 0, 'f', 1)
+                .arg(static_cast<double>(kMaxRenderedChars) / 1e6, 0, 'f', 1));
+    return tidy(QString::fromStdString(out));
+}
+
 QString renderPart(const PromptTemplate& t, const Part& part, const mustache::data& data)
 {
     const std::string text = part.text.toStdString();
@@ -467,16 +487,7 @@ QString renderPart(const PromptTemplate& t, const Part& part, const mustache::da
         }
         templateError(t, at.line, at.column, msg.left(1).toLower() + msg.mid(1));
     }
-    m.set_custom_escape([](const std::string& s) { return s; }); // prompts are text, not HTML
-    const std::string out = m.render(data);
-    if (!m.is_valid())
-        templateError(t, part.firstLine, 1, QString::fromStdString(m.error_message()));
-    if (out.size() > static_cast<size_t>(kMaxRenderedChars))
-        templateError(t, part.firstLine, 1,
-            QStringLiteral("this part renders to %1 MB, more than the %2 MB a prompt may have")
-                .arg(static_cast<double>(out.size()) / 1e6, 0, 'f', 1)
-                .arg(static_cast<double>(kMaxRenderedChars) / 1e6, 0, 'f', 1));
-    return tidy(QString::fromStdString(out));
+    return renderParsed(t, part, m, data);
 }
 
 void checkParts(const PromptTemplate& t, const Split& split, const QJsonObject& shape)
@@ -490,6 +501,67 @@ void checkParts(const PromptTemplate& t, const Split& split, const QJsonObject& 
             renderPart(t, **p, mustache::data());
         checkNames(t, **p, shape);
     }
+}
+
+// A template split and parsed once, then rendered for every user. Kept per thread (kainjow's
+// render() is not const), for the last few templates, keyed by ref and text. It holds
+// nothing a check could reject: checkParts() still runs for the first render of an entry
+// (and for every render whose variables add names beyond the documented ones), so errors
+// come out as before, in the same order.
+struct CompiledTemplate {
+    QString ref;
+    QString text;
+    Split split;
+    std::unique_ptr<mustache::mustache> preface; // null: no such part or it does not parse
+    std::unique_ptr<mustache::mustache> system;
+    std::unique_ptr<mustache::mustache> user;
+    bool checked = false; // checkParts() passed against the documented variables
+};
+
+std::unique_ptr<mustache::mustache> parsed(const std::optional<Part>& part)
+{
+    if (!part)
+        return nullptr;
+    auto m = std::make_unique<mustache::mustache>(part->text.toStdString());
+    return m->is_valid() ? std::move(m) : nullptr;
+}
+
+std::deque<CompiledTemplate>& compiledTemplates()
+{
+    thread_local std::deque<CompiledTemplate> kept; // most recently compiled first
+    return kept;
+}
+
+CompiledTemplate& compiledTemplate(const PromptTemplate& t)
+{
+    constexpr size_t kKept = 8;
+    std::deque<CompiledTemplate>& kept = compiledTemplates();
+    const QString ref = t.ref();
+    for (CompiledTemplate& c : kept)
+        if (c.ref == ref && c.text == t.text)
+            return c;
+    CompiledTemplate c;
+    c.ref = ref;
+    c.text = t.text;
+    c.split = splitTemplate(t); // throws before anything is kept
+    c.preface = parsed(c.split.preface);
+    c.system = parsed(c.split.system);
+    c.user = parsed(c.split.user);
+    kept.push_front(std::move(c));
+    if (kept.size() > kKept)
+        kept.pop_back();
+    return kept.front();
+}
+
+// Whether the check's shape for these variables is the skeleton itself (shapeFor adds
+// only names the skeleton lacks): true for everything enrich() builds.
+bool onlyDocumentedNames(const QJsonObject& variables)
+{
+    const QJsonObject& skeleton = variableSkeleton();
+    for (auto it = variables.begin(); it != variables.end(); ++it)
+        if (!skeleton.contains(it.key()))
+            return false;
+    return true;
 }
 
 } // namespace
@@ -592,24 +664,44 @@ void checkTemplate(const PromptTemplate& t)
 
 RenderedPrompt renderPrompt(const PromptTemplate& t, const QJsonObject& variables)
 {
-    const Split split = splitTemplate(t);
-    checkParts(t, split, shapeFor(variables));
+    CompiledTemplate& c = compiledTemplate(t);
+    const Split& split = c.split;
+    const bool documented = onlyDocumentedNames(variables);
+    if (!c.checked || !documented) {
+        checkParts(t, split, shapeFor(variables)); // throws for a part that does not parse, too
+        c.checked = documented;
+    }
     const mustache::data data = toMustache(variables);
-    if (split.preface && !renderPart(t, *split.preface, data).trimmed().isEmpty())
+    // A render that fails leaves kainjow's object in its error state: forget the entry.
+    struct Forget {
+        const CompiledTemplate* entry;
+        ~Forget()
+        {
+            if (!entry)
+                return;
+            auto& kept = compiledTemplates();
+            kept.erase(std::remove_if(kept.begin(), kept.end(), [this](const CompiledTemplate& k) { return &k == entry; }),
+                kept.end());
+        }
+    } forget { &c };
+    if (split.preface && !renderParsed(t, *split.preface, *c.preface, data).trimmed().isEmpty())
         templateError(t, split.preface->firstLine, 1,
             QStringLiteral("text before the first {{! system }} or {{! user }} marker"));
     RenderedPrompt r;
     r.templateRef = t.ref();
     if (split.system) {
-        const QString text = renderPart(t, *split.system, data);
+        const QString text = renderParsed(t, *split.system, *c.system, data);
         if (!text.isEmpty())
             r.request.messages.append(ChatMessage { QStringLiteral("system"), text, true });
     }
     if (split.user)
-        r.request.messages.append(ChatMessage { QStringLiteral("user"), renderPart(t, *split.user, data), false });
+        r.request.messages.append(
+            ChatMessage { QStringLiteral("user"), renderParsed(t, *split.user, *c.user, data), false });
+    forget.entry = nullptr; // rendered: keep it
     if (r.request.messages.isEmpty() || r.request.messages.back().role != u"user" || r.userText().isEmpty())
         templateError(t, split.user ? split.user->firstLine : 1, 1, QStringLiteral("the user part renders empty"));
-    r.request.jsonSchema = answerSchema();
+    static const QJsonObject schema = answerSchema();
+    r.request.jsonSchema = schema;
     for (const ChatMessage& m : r.request.messages) {
         r.chars += m.content.size();
         r.estimatedTokens += estimateTokens(m.content) + 4; // + the per-message envelope
