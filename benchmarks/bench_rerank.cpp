@@ -5,8 +5,8 @@
 //   bench_rerank --benchmark_repetitions=5
 // Stages: candidates, enrichment, render (as pipeline::prepareUser runs them), request (the
 // provider body and the cache key), parse (the answer envelope as the test server sends
-// it, then applyAnswer: validation and the response-cache write), store (finishOutcome,
-// the result JSON and its rerank_results row). The live throughput against the test server
+// it, then applyAnswer: validation and the response-cache write, which the pipeline's own
+// parse figure leaves out), store (finishOutcome, the result JSON and its rerank_results row). The live throughput against the test server
 // is scripts/bench-rerank.sh. Counters: STAGE_p50/_p95/_p99 in wall ms, STAGE_cpu_p50 in
 // thread CPU ms; client3 = enrichment + render + parse. Figures: docs/PERFORMANCE.md.
 #include "cf/recommender.h"
@@ -150,7 +150,7 @@ void clientStages(benchmark::State& state)
         p.scored = cf::recommend(*f->model, cf::History::ofUser(f->ds.userItems, user), 50);
         p.candidates = rerank::candidatesFrom(f->ds, p.scored);
         t.lap("candidates");
-        const QJsonObject variables = rerank::enrich(f->ds, user, p.candidates, enrichOptions);
+        const rerank::PromptVariables variables = rerank::enrichVariables(f->ds, user, p.candidates, enrichOptions);
         t.lap("enrichment");
         p.prompt = rerank::renderPrompt(tmpl, variables);
         t.lap("render");

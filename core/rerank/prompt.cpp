@@ -111,34 +111,28 @@ QString categoriesText(const Dataset& ds, const Item& it)
     return promptText(ds.categoryNames(it, QStringLiteral(", ")));
 }
 
-QJsonArray profileList(const QJsonObject& profile)
+std::vector<PromptVariables::ProfileEntry> profileList(const QJsonObject& profile)
 {
-    QJsonArray out;
+    std::vector<PromptVariables::ProfileEntry> out;
     QStringList keys = profile.keys();
     std::sort(keys.begin(), keys.end());
     for (const QString& k : keys) {
         const QString v = cutText(jsonScalarText(profile.value(k)), 200);
         if (v.isEmpty())
             continue;
-        out.append(QJsonObject { { QStringLiteral("key"), promptText(k) }, { QStringLiteral("value"), v } });
+        out.push_back({ promptText(k), v });
     }
     return out;
 }
 
-QJsonObject enrichImpl(const Dataset& ds, const QString& userId, const QJsonObject& profile,
+PromptVariables enrichImpl(const Dataset& ds, const QString& userId, const QJsonObject& profile,
     std::vector<HistoryEntry> history, std::span<const Candidate> candidates, const EnrichOptions& o)
 {
-    const auto interactions = static_cast<int>(history.size());
-    const bool cold = interactions < o.coldThreshold;
-    QJsonObject user {
-        { QStringLiteral("id"), promptText(userId) },
-        { QStringLiteral("profile"), profileList(profile) },
-        { QStringLiteral("interactions"), interactions },
-        { QStringLiteral("cold"), cold },
-        { QStringLiteral("status"), cold ? QStringLiteral("cold") : QStringLiteral("warm") },
-        { QStringLiteral("has_profile"), false },
-    };
-    user.insert(QStringLiteral("has_profile"), !user.value(QStringLiteral("profile")).toArray().isEmpty());
+    PromptVariables v;
+    v.userId = promptText(userId);
+    v.profile = profileList(profile);
+    v.interactions = static_cast<int>(history.size());
+    v.cold = v.interactions < o.coldThreshold;
 
     // Category shares over the whole history: each item counts once per category.
     std::map<int32_t, int> catCount;
@@ -157,61 +151,37 @@ QJsonObject enrichImpl(const Dataset& ds, const QString& userId, const QJsonObje
     std::sort(cats.begin(), cats.end(), [](const auto& a, const auto& b) {
         return a.first != b.first ? a.first > b.first : a.second < b.second;
     });
-    QJsonArray prefs;
     for (size_t i = 0; i < cats.size() && static_cast<int>(i) < o.topCategories; ++i)
-        prefs.append(QJsonObject {
-            { QStringLiteral("name"), promptText(cats[i].second) },
-            { QStringLiteral("share_percent"),
-                static_cast<int>(std::lround(100.0 * cats[i].first / std::max(1, catTotal))) },
-        });
+        v.categoryPreferences.push_back({ promptText(cats[i].second),
+            static_cast<int>(std::lround(100.0 * cats[i].first / std::max(1, catTotal))) });
 
     // The most recent first; ties by item index for a stable order.
     std::stable_sort(history.begin(), history.end(), [](const HistoryEntry& a, const HistoryEntry& b) {
         return a.timestamp != b.timestamp ? a.timestamp > b.timestamp : a.item < b.item;
     });
-    QJsonArray hist;
     for (const HistoryEntry& h : history) {
-        if (hist.size() >= o.historyLength)
+        if (static_cast<int>(v.history.size()) >= o.historyLength)
             break;
         if (h.item < 0 || h.item >= ds.numItems())
             continue;
         const Item& it = ds.items[static_cast<size_t>(h.item)];
-        hist.append(QJsonObject {
-            { QStringLiteral("external_id"), promptId(it.externalId) },
-            { QStringLiteral("title"), cutText(it.title, o.titleChars) },
-            { QStringLiteral("categories"), categoriesText(ds, it) },
-            { QStringLiteral("value"), valueText(h.value) },
-            { QStringLiteral("time"), isoDate(h.timestamp) },
-        });
+        v.history.push_back({ promptId(it.externalId), cutText(it.title, o.titleChars), categoriesText(ds, it),
+            valueText(h.value), isoDate(h.timestamp) });
     }
 
-    QJsonArray cands;
+    v.candidates.reserve(candidates.size());
     for (const Candidate& c : candidates) {
         if (c.item < 0 || c.item >= ds.numItems())
             throw Error(QStringLiteral("prompt: candidate item index %1 is outside the catalog").arg(c.item));
         const Item& it = ds.items[static_cast<size_t>(c.item)];
-        cands.append(QJsonObject {
-            { QStringLiteral("external_id"), promptId(c.externalId.isEmpty() ? it.externalId : c.externalId) },
-            { QStringLiteral("title"), cutText(it.title, o.titleChars) },
-            { QStringLiteral("categories"), categoriesText(ds, it) },
-            { QStringLiteral("tags"), cutText(it.tags.mid(0, 8).join(QStringLiteral(", ")), o.descriptionChars) },
-            { QStringLiteral("description"), cutText(it.description, o.descriptionChars) },
-            { QStringLiteral("year"), it.year > 0 ? QString::number(it.year) : QString() },
-            { QStringLiteral("cf_score"), QString::number(c.cfScore, 'f', 4) },
-            { QStringLiteral("cf_rank"), c.cfRank },
-        });
+        v.candidates.push_back({ promptId(c.externalId.isEmpty() ? it.externalId : c.externalId),
+            cutText(it.title, o.titleChars), categoriesText(ds, it),
+            cutText(it.tags.mid(0, 8).join(QStringLiteral(", ")), o.descriptionChars),
+            cutText(it.description, o.descriptionChars), it.year > 0 ? QString::number(it.year) : QString(),
+            QString::number(c.cfScore, 'f', 4), c.cfRank });
     }
-    return QJsonObject {
-        { QStringLiteral("user"), user },
-        { QStringLiteral("history"), hist },
-        { QStringLiteral("category_preferences"), prefs },
-        { QStringLiteral("has_history"), !hist.isEmpty() },
-        { QStringLiteral("has_category_preferences"), !prefs.isEmpty() },
-        { QStringLiteral("candidates"), cands },
-        { QStringLiteral("k"), std::min<int>(o.k, static_cast<int>(candidates.size())) },
-        { QStringLiteral("candidate_count"), static_cast<int>(candidates.size()) },
-        { QStringLiteral("schema"), answerSchemaText() },
-    };
+    v.k = std::min<int>(o.k, static_cast<int>(candidates.size()));
+    return v;
 }
 
 // The documented variables with one sample element per list: the names a template may use.
@@ -229,7 +199,7 @@ const QJsonObject& variableSkeleton()
         u.profile.insert(QStringLiteral("k"), QStringLiteral("v"));
         u.history.push_back({ 0, 1, 1 });
         const Candidate c { 0, QStringLiteral("1"), 0, 1 };
-        return enrichImpl(ds, u.id, u.profile, u.history, std::span(&c, 1), EnrichOptions {});
+        return enrichImpl(ds, u.id, u.profile, u.history, std::span(&c, 1), EnrichOptions {}).toJson();
     }();
     return skeleton;
 }
@@ -264,6 +234,71 @@ mustache::data toMustache(const QJsonValue& v)
     default:
         return mustache::data(jsonScalarText(v).toStdString());
     }
+}
+
+// toMustache(variables.toJson()) without the JSON: the same tree (numbers as their decimal
+// text, as jsonScalarText() writes integers).
+mustache::data toMustache(const PromptVariables& v)
+{
+    using mustache::data;
+    auto text = [](const QString& s) { return data(s.toStdString()); };
+    auto number = [](int n) { return data(std::to_string(n)); };
+    auto list = [](auto&& elements, auto&& convert) {
+        mustache::basic_list<std::string> out;
+        out.reserve(elements.size());
+        for (const auto& e : elements)
+            out.push_back(convert(e));
+        return data(out);
+    };
+    data user(data::type::object);
+    user["id"] = text(v.userId);
+    user["profile"] = list(v.profile, [&](const PromptVariables::ProfileEntry& e) {
+        data o(data::type::object);
+        o["key"] = text(e.key);
+        o["value"] = text(e.value);
+        return o;
+    });
+    user["interactions"] = number(v.interactions);
+    user["cold"] = data(v.cold);
+    user["status"] = data(v.cold ? "cold" : "warm");
+    user["has_profile"] = data(!v.profile.empty());
+
+    data d(data::type::object);
+    d["user"] = std::move(user);
+    d["history"] = list(v.history, [&](const PromptVariables::HistoryItem& h) {
+        data o(data::type::object);
+        o["external_id"] = text(h.externalId);
+        o["title"] = text(h.title);
+        o["categories"] = text(h.categories);
+        o["value"] = text(h.value);
+        o["time"] = text(h.time);
+        return o;
+    });
+    d["category_preferences"] = list(v.categoryPreferences, [&](const PromptVariables::Category& c) {
+        data o(data::type::object);
+        o["name"] = text(c.name);
+        o["share_percent"] = number(c.sharePercent);
+        return o;
+    });
+    d["has_history"] = data(!v.history.empty());
+    d["has_category_preferences"] = data(!v.categoryPreferences.empty());
+    d["candidates"] = list(v.candidates, [&](const PromptVariables::CandidateItem& c) {
+        data o(data::type::object);
+        o["external_id"] = text(c.externalId);
+        o["title"] = text(c.title);
+        o["categories"] = text(c.categories);
+        o["tags"] = text(c.tags);
+        o["description"] = text(c.description);
+        o["year"] = text(c.year);
+        o["cf_score"] = text(c.cfScore);
+        o["cf_rank"] = number(c.cfRank);
+        return o;
+    });
+    d["k"] = number(v.k);
+    d["candidate_count"] = number(static_cast<int>(v.candidates.size()));
+    static const std::string schema = answerSchemaText().toStdString();
+    d["schema"] = data(schema);
+    return d;
 }
 
 struct Part {
@@ -587,7 +622,8 @@ std::vector<Candidate> candidatesFrom(const Dataset& ds, std::span<const cf::Sco
     return out;
 }
 
-QJsonObject enrich(const Dataset& ds, int32_t user, std::span<const Candidate> candidates, const EnrichOptions& options)
+PromptVariables enrichVariables(const Dataset& ds, int32_t user, std::span<const Candidate> candidates,
+    const EnrichOptions& options)
 {
     if (user < 0 || user >= ds.numUsers())
         throw Error(QStringLiteral("prompt: user index %1 is outside the dataset").arg(user));
@@ -602,10 +638,71 @@ QJsonObject enrich(const Dataset& ds, int32_t user, std::span<const Candidate> c
     return enrichImpl(ds, u.externalId, u.attributes, std::move(history), candidates, options);
 }
 
-QJsonObject enrich(const Dataset& ds, const PromptUser& user, std::span<const Candidate> candidates,
+PromptVariables enrichVariables(const Dataset& ds, const PromptUser& user, std::span<const Candidate> candidates,
     const EnrichOptions& options)
 {
     return enrichImpl(ds, user.id, user.profile, user.history, candidates, options);
+}
+
+QJsonObject enrich(const Dataset& ds, int32_t user, std::span<const Candidate> candidates, const EnrichOptions& options)
+{
+    return enrichVariables(ds, user, candidates, options).toJson();
+}
+
+QJsonObject enrich(const Dataset& ds, const PromptUser& user, std::span<const Candidate> candidates,
+    const EnrichOptions& options)
+{
+    return enrichVariables(ds, user, candidates, options).toJson();
+}
+
+QJsonObject PromptVariables::toJson() const
+{
+    QJsonArray profileJson;
+    for (const ProfileEntry& e : profile)
+        profileJson.append(QJsonObject { { QStringLiteral("key"), e.key }, { QStringLiteral("value"), e.value } });
+    const QJsonObject user {
+        { QStringLiteral("id"), userId },
+        { QStringLiteral("profile"), profileJson },
+        { QStringLiteral("interactions"), interactions },
+        { QStringLiteral("cold"), cold },
+        { QStringLiteral("status"), cold ? QStringLiteral("cold") : QStringLiteral("warm") },
+        { QStringLiteral("has_profile"), !profileJson.isEmpty() },
+    };
+    QJsonArray prefs;
+    for (const Category& c : categoryPreferences)
+        prefs.append(QJsonObject { { QStringLiteral("name"), c.name }, { QStringLiteral("share_percent"), c.sharePercent } });
+    QJsonArray hist;
+    for (const HistoryItem& h : history)
+        hist.append(QJsonObject {
+            { QStringLiteral("external_id"), h.externalId },
+            { QStringLiteral("title"), h.title },
+            { QStringLiteral("categories"), h.categories },
+            { QStringLiteral("value"), h.value },
+            { QStringLiteral("time"), h.time },
+        });
+    QJsonArray cands;
+    for (const CandidateItem& c : candidates)
+        cands.append(QJsonObject {
+            { QStringLiteral("external_id"), c.externalId },
+            { QStringLiteral("title"), c.title },
+            { QStringLiteral("categories"), c.categories },
+            { QStringLiteral("tags"), c.tags },
+            { QStringLiteral("description"), c.description },
+            { QStringLiteral("year"), c.year },
+            { QStringLiteral("cf_score"), c.cfScore },
+            { QStringLiteral("cf_rank"), c.cfRank },
+        });
+    return QJsonObject {
+        { QStringLiteral("user"), user },
+        { QStringLiteral("history"), hist },
+        { QStringLiteral("category_preferences"), prefs },
+        { QStringLiteral("has_history"), !hist.isEmpty() },
+        { QStringLiteral("has_category_preferences"), !prefs.isEmpty() },
+        { QStringLiteral("candidates"), cands },
+        { QStringLiteral("k"), k },
+        { QStringLiteral("candidate_count"), static_cast<int>(candidates.size()) },
+        { QStringLiteral("schema"), answerSchemaText() },
+    };
 }
 
 QJsonObject answerSchema()
@@ -662,16 +759,12 @@ void checkTemplate(const PromptTemplate& t)
     checkParts(t, splitTemplate(t), variableSkeleton());
 }
 
-RenderedPrompt renderPrompt(const PromptTemplate& t, const QJsonObject& variables)
+namespace {
+
+// renderPrompt() once the template passed its check for these variables.
+RenderedPrompt renderChecked(const PromptTemplate& t, CompiledTemplate& c, const mustache::data& data)
 {
-    CompiledTemplate& c = compiledTemplate(t);
     const Split& split = c.split;
-    const bool documented = onlyDocumentedNames(variables);
-    if (!c.checked || !documented) {
-        checkParts(t, split, shapeFor(variables)); // throws for a part that does not parse, too
-        c.checked = documented;
-    }
-    const mustache::data data = toMustache(variables);
     // A render that fails leaves kainjow's object in its error state: forget the entry.
     struct Forget {
         const CompiledTemplate* entry;
@@ -707,6 +800,29 @@ RenderedPrompt renderPrompt(const PromptTemplate& t, const QJsonObject& variable
         r.estimatedTokens += estimateTokens(m.content) + 4; // + the per-message envelope
     }
     return r;
+}
+
+} // namespace
+
+RenderedPrompt renderPrompt(const PromptTemplate& t, const QJsonObject& variables)
+{
+    CompiledTemplate& c = compiledTemplate(t);
+    const bool documented = onlyDocumentedNames(variables);
+    if (!c.checked || !documented) {
+        checkParts(t, c.split, shapeFor(variables)); // throws for a part that does not parse, too
+        c.checked = documented;
+    }
+    return renderChecked(t, c, toMustache(variables));
+}
+
+RenderedPrompt renderPrompt(const PromptTemplate& t, const PromptVariables& variables)
+{
+    CompiledTemplate& c = compiledTemplate(t);
+    if (!c.checked) { // shapeFor(variables.toJson()) is the skeleton itself
+        checkParts(t, c.split, variableSkeleton());
+        c.checked = true;
+    }
+    return renderChecked(t, c, toMustache(variables));
 }
 
 qint64 estimateTokens(const QString& text)
