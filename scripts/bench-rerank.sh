@@ -8,6 +8,7 @@
 #
 #   scripts/bench-rerank.sh [runs] [work-dir]      default 5 /tmp/recwb-bench-rerank
 #   DELAY=50 CONCURRENCY=8 PORT=8199 RECWB_BUILD=build ML100K=../shared/data/ml-100k
+#   RECWB_CLI_BEFORE=path/to/older/recwb-cli       also run that binary in every round
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUNS="${1:-5}"
@@ -18,6 +19,7 @@ DELAY="${DELAY:-50}"
 CONCURRENCY="${CONCURRENCY:-8}"
 PORT="${PORT:-8199}"
 CLI="$BUILD/app/recwb-cli"
+BEFORE="${RECWB_CLI_BEFORE:-}"
 SERVER="$BUILD/tests/server/recwb-llm-testserver"
 NOOP="$BUILD/benchmarks/bench_llm_noop"
 for exe in "$CLI" "$SERVER" "$NOOP"; do
@@ -46,14 +48,19 @@ echo "# $(date -u +%FT%TZ)  nproc $(nproc)  $(grep -m1 'model name' /proc/cpuinf
 echo "# $RUNS runs, delay $DELAY ms, concurrency $CONCURRENCY; ideal $(( CONCURRENCY * 1000 / DELAY )) users/s"
 for i in $(seq "$RUNS"); do
   "$NOOP" -w "$WS" --endpoint bench --concurrency "$CONCURRENCY" > "$WORK/noop$i.json"
+  if [ -n "$BEFORE" ]; then
+    "$BEFORE" rerank -w "$WS" --cohort all --endpoint bench --concurrency "$CONCURRENCY" --no-cache --yes --json \
+      > "$WORK/before$i.json" 2> "$WORK/before$i.err"
+  fi
   "$CLI" rerank -w "$WS" --cohort all --endpoint bench --concurrency "$CONCURRENCY" --no-cache --yes --json \
     > "$WORK/rerank$i.json" 2> "$WORK/rerank$i.err"
   echo "run $i done (load $(cut -d' ' -f1 /proc/loadavg))" >&2
 done
 
-python3 - "$WORK" "$RUNS" "$CONCURRENCY" "$DELAY" <<'EOF'
+python3 - "$WORK" "$RUNS" "$CONCURRENCY" "$DELAY" "${BEFORE:+before}" <<'EOF'
 import json, statistics, sys
 work, runs, conc, delay = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+kinds = (["before"] if len(sys.argv) > 5 and sys.argv[5] else []) + ["rerank"]
 ideal = conc * 1000 / delay
 
 def pct(v, q):  # linear interpolation, like numpy (and the batch summary)
@@ -65,34 +72,39 @@ def pct(v, q):  # linear interpolation, like numpy (and the batch summary)
     hi = min(lo + 1, len(v) - 1)
     return v[lo] + (v[hi] - v[lo]) * (x - lo)
 
-noop, cli = [], []
+noop = []
+rate = {k: [] for k in kinds}
 stages = ["candidates", "enrichment", "render", "parse", "client3", "llm"]
-per_stage = {s: [] for s in stages}
+per_stage = {(kind, st): [] for kind in kinds for st in stages}
 for i in range(1, runs + 1):
     n = json.load(open(f"{work}/noop{i}.json"))
-    r = json.load(open(f"{work}/rerank{i}.json"))
-    s = r["summary"]
-    users = r["users"]
-    ms = {k: [u["stage_ms"][k] for u in users] for k in ["candidates", "enrichment", "render", "parse", "llm"]}
-    ms["client3"] = [u["stage_ms"]["enrichment"] + u["stage_ms"]["render"] + u["stage_ms"]["parse"] for u in users]
     noop.append(n["users_per_second"])
-    cli.append(s["users_per_second"])
-    line = f"run {i}: no-op {n['users_per_second']:6.1f} users/s   rerank {s['users_per_second']:6.1f} users/s " \
-           f"({len(users)} users, {s['fallbacks']} fallbacks, {s['wall_ms'] / 1000:.2f} s)"
-    print(line)
-    for k in stages:
-        p = (pct(ms[k], 0.5), pct(ms[k], 0.95), pct(ms[k], 0.99))
-        per_stage[k].append(p)
-        print(f"    {k:10s} p50 {p[0]:7.3f}  p95 {p[1]:7.3f}  p99 {p[2]:7.3f} ms")
+    print(f"run {i}: no-op {n['users_per_second']:6.1f} users/s")
+    for kind in kinds:
+        r = json.load(open(f"{work}/{kind}{i}.json"))
+        s = r["summary"]
+        users = r["users"]
+        ms = {k: [u["stage_ms"][k] for u in users] for k in ["candidates", "enrichment", "render", "parse", "llm"]}
+        ms["client3"] = [u["stage_ms"]["enrichment"] + u["stage_ms"]["render"] + u["stage_ms"]["parse"] for u in users]
+        rate[kind].append(s["users_per_second"])
+        print(f"  {kind:7s} {s['users_per_second']:6.1f} users/s ({len(users)} users, {s['fallbacks']} fallbacks, "
+              f"{s['wall_ms'] / 1000:.2f} s)")
+        for k in stages:
+            p = (pct(ms[k], 0.5), pct(ms[k], 0.95), pct(ms[k], 0.99))
+            per_stage[(kind, k)].append(p)
+            print(f"    {k:10s} p50 {p[0]:7.3f}  p95 {p[1]:7.3f}  p99 {p[2]:7.3f} ms")
 
 def summary(name, v):
     print(f"{name:8s} median {statistics.median(v):6.1f} users/s  range {min(v):6.1f}-{max(v):6.1f}  "
           f"({100 * statistics.median(v) / ideal:.0f} % of the ideal {ideal:.0f})")
 
 summary("no-op", noop)
-summary("rerank", cli)
-for k in stages:
-    meds = [statistics.median([p[j] for p in per_stage[k]]) for j in range(3)]
-    rng = (min(p[2] for p in per_stage[k]), max(p[2] for p in per_stage[k]))
-    print(f"{k:10s} median p50 {meds[0]:.3f}  p95 {meds[1]:.3f}  p99 {meds[2]:.3f} ms (p99 range {rng[0]:.3f}-{rng[1]:.3f})")
+for kind in kinds:
+    summary(kind, rate[kind])
+for kind in kinds:
+    for k in stages:
+        ps = per_stage[(kind, k)]
+        meds = [statistics.median([p[j] for p in ps]) for j in range(3)]
+        print(f"{kind:7s} {k:10s} median p50 {meds[0]:.3f}  p95 {meds[1]:.3f}  p99 {meds[2]:.3f} ms "
+              f"(p99 range {min(p[2] for p in ps):.3f}-{max(p[2] for p in ps):.3f})")
 EOF
