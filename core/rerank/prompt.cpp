@@ -206,8 +206,20 @@ const QJsonObject& variableSkeleton()
 
 // ---- mustache glue -------------------------------------------------------------------
 
-// Children are moved into place: kainjow's set() and push_back() copy deeply, and its
-// lists copy every element again when they grow (its move is not noexcept).
+// A kainjow list filled by moving the elements in: its push_back() and its list constructor
+// copy deeply, and a growing list copies every element again (its move is not noexcept).
+// list_value() is const only in its signature: the vector is the data's own, not const.
+template <typename Range, typename Convert> mustache::data mustacheList(const Range& elements, Convert&& convert)
+{
+    mustache::data d(mustache::data::type::list);
+    auto& list = const_cast<mustache::basic_list<std::string>&>(d.list_value());
+    list.reserve(static_cast<size_t>(elements.size()));
+    for (const auto& e : elements)
+        list.push_back(convert(e));
+    return d;
+}
+
+// Children are moved into place (kainjow's set() copies deeply).
 mustache::data toMustache(const QJsonValue& v)
 {
     switch (v.type()) {
@@ -218,14 +230,8 @@ mustache::data toMustache(const QJsonValue& v)
             d[it.key().toStdString()] = toMustache(it.value());
         return d;
     }
-    case QJsonValue::Array: {
-        const QJsonArray a = v.toArray();
-        mustache::basic_list<std::string> list;
-        list.reserve(static_cast<size_t>(a.size()));
-        for (const QJsonValue& e : a)
-            list.push_back(toMustache(e));
-        return mustache::data(list); // one copy of the list
-    }
+    case QJsonValue::Array:
+        return mustacheList(v.toArray(), [](const QJsonValue& e) { return toMustache(e); });
     case QJsonValue::Bool:
         return mustache::data(v.toBool());
     case QJsonValue::Null:
@@ -243,13 +249,7 @@ mustache::data toMustache(const PromptVariables& v)
     using mustache::data;
     auto text = [](const QString& s) { return data(s.toStdString()); };
     auto number = [](int n) { return data(std::to_string(n)); };
-    auto list = [](auto&& elements, auto&& convert) {
-        mustache::basic_list<std::string> out;
-        out.reserve(elements.size());
-        for (const auto& e : elements)
-            out.push_back(convert(e));
-        return data(out);
-    };
+    auto list = [](const auto& elements, auto&& convert) { return mustacheList(elements, convert); };
     data user(data::type::object);
     user["id"] = text(v.userId);
     user["profile"] = list(v.profile, [&](const PromptVariables::ProfileEntry& e) {
