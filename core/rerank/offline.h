@@ -5,6 +5,7 @@
 #include "rerank/answer.h"
 #include "rerank/prompt.h"
 
+#include <QJsonObject>
 #include <span>
 
 // The embedded reranker: no key, no network. Relevance blends the normalised CF score
@@ -20,6 +21,12 @@ struct OfflineOptions {
     int historyLength = 50; // the most recent interactions used as the content profile
     QString historyVerb = QStringLiteral("liked"); // "Because you liked ..."
 };
+
+// `base` with the settings named in `o` replaced: lambda, cf_weight, history. Throws Error
+// naming an unknown key or a value out of range (lambda and cf_weight 0..1, history >= 1).
+OfflineOptions offlineOptionsFromJson(const QJsonObject& o, OfflineOptions base = {});
+// {"lambda", "cf_weight", "history"}: the settings offlineOptionsFromJson reads.
+QJsonObject offlineOptionsToJson(const OfflineOptions& o);
 
 // Similarity of two items for diversity: the mean of their content cosine (TF-IDF,
 // categories and tags included) and the Jaccard overlap of their categories.
