@@ -29,6 +29,7 @@ const QString kRerank = QStringLiteral("rerank");
 const QString kCandidates = QStringLiteral("candidates");
 const QString kSource = QStringLiteral("source");
 const QString kOffline = QStringLiteral("offline");
+const QString kOfflineCold = QStringLiteral("offline_cold");
 
 pipeline::CandidateSource parseSource(const QString& text)
 {
@@ -146,8 +147,9 @@ const Registrar evalCommand { Command {
         p.addOption({ kRerank,
             QStringLiteral("Score the rerank path: none (each model's candidates in their source order) or offline "
                            "(also the same candidates through the offline reranker, with the user's train history, "
-                           "compared with the source on all, cold and warm users). Settings: --param offline.lambda=..., "
-                           "offline.cf_weight=..., offline.history=..."),
+                           "compared with the source on all, cold and warm users). Settings for CF candidates: --param "
+                           "offline.lambda=..., offline.cf_weight=..., offline.history=...; for candidates from the "
+                           "cold-start blend: offline_cold.lambda=..., ..."),
             QStringLiteral("none|offline") });
         p.addOption({ kCandidates, QStringLiteral("With --rerank: candidates per user (default 50)."), QStringLiteral("n"),
             QStringLiteral("50") });
@@ -193,9 +195,19 @@ const Registrar evalCommand { Command {
                 if (p.isSet(o))
                     throw Error(QStringLiteral("--%1 only applies with --rerank").arg(o));
         }
-        const auto params = parseParams(p.values(kParam), offline ? models + QStringList { kOffline } : models);
-        if (offline)
-            rerankOptions.offline = rerank::offlineOptionsToJson(rerank::offlineOptionsFromJson(params.value(kOffline)));
+        const auto params
+            = parseParams(p.values(kParam), offline ? models + QStringList { kOffline, kOfflineCold } : models);
+        // The settings in full (defaults included), so the output says what was run.
+        const QJsonObject offlineSettings { { QStringLiteral("cf_candidates"),
+                                                rerank::offlineOptionsToJson(rerank::offlineOptionsFromJson(
+                                                    params.value(kOffline), rerank::offlineDefaults(false))) },
+            { QStringLiteral("coldstart_candidates"),
+                rerank::offlineOptionsToJson(
+                    rerank::offlineOptionsFromJson(params.value(kOfflineCold), rerank::offlineDefaults(true))) } };
+        if (offline) {
+            rerankOptions.offline = params.value(kOffline);
+            rerankOptions.offlineCold = params.value(kOfflineCold);
+        }
         for (const QString& m : models) {
             // An unknown model or parameter throws now, before the workspace is loaded.
             if (m == eval::kColdStartModel) {
@@ -272,7 +284,7 @@ const Registrar evalCommand { Command {
                 results.back().fitSeconds = arms.fitSeconds();
                 QJsonObject rr = info;
                 rr.insert(kRerank, kOffline);
-                rr.insert(QStringLiteral("offline"), rerankOptions.offline);
+                rr.insert(kOffline, offlineSettings);
                 rerankInfo.push_back(rr);
                 rerankPairs.emplace_back(results.size() - 2, results.size() - 1);
             }
@@ -308,7 +320,7 @@ const Registrar evalCommand { Command {
                             .arg(rerankOptions.candidates)
                             .arg(sourceName(rerankOptions.source), sourceLines.join(QStringLiteral("; ")),
                                 offline ? QStringLiteral("; offline reranker %1")
-                                              .arg(QString::fromUtf8(QJsonDocument(rerankOptions.offline).toJson(
+                                              .arg(QString::fromUtf8(QJsonDocument(offlineSettings).toJson(
                                                   QJsonDocument::Compact)))
                                         : QString());
             int width = 8;

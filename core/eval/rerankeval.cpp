@@ -1,5 +1,6 @@
 #include "eval/rerankeval.h"
 
+#include "eval/usersplit.h"
 #include "util/error.h"
 
 #include <QElapsedTimer>
@@ -13,7 +14,9 @@ RerankArms::RerankArms(const QString& modelName, const QJsonObject& params, cons
     , m_ds(ds)
     , m_options(std::move(options))
 {
-    m_offline = rerank::offlineOptionsFromJson(m_options.offline); // a bad setting is refused before fitting
+    // A bad setting is refused before fitting.
+    m_offline = rerank::offlineOptionsFromJson(m_options.offline, rerank::offlineDefaults(false));
+    m_offlineCold = rerank::offlineOptionsFromJson(m_options.offlineCold, rerank::offlineDefaults(true));
     QElapsedTimer timer;
     timer.start();
     m_model = cf::makeRecommender(modelName, params);
@@ -33,6 +36,7 @@ RerankArms::RerankArms(const QString& modelName, const QJsonObject& params, cons
         m_cold->fit(ds, split.train, m_model, control);
     }
     m_content.build(ds);
+    m_train = datasetWithInteractions(ds, split.train);
     m_fitSeconds = static_cast<double>(timer.nsecsElapsed()) / 1e9;
 }
 
@@ -95,9 +99,9 @@ Ranker RerankArms::offlineRanker() const
         const bool cold = coldSource(user);
         if (m_options.observe)
             m_options.observe(user, cold, history, cands);
-        rerank::OfflineOptions o = m_offline;
+        rerank::OfflineOptions o = cold ? m_offlineCold : m_offline;
         o.k = n;
-        const rerank::RerankResult r = rerank::OfflineReranker(m_ds, m_content).rerank(history, cands, o);
+        const rerank::RerankResult r = rerank::OfflineReranker(*m_train, m_content).rerank(history, cands, o);
         std::vector<int32_t> out;
         for (const rerank::RankedItem& it : r.items)
             out.push_back(it.item);

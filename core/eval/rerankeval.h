@@ -31,9 +31,11 @@ struct RerankEvalOptions {
     pipeline::CandidateSource source = pipeline::CandidateSource::Auto;
     int candidates = 50; // per user, as the pipeline's default; raised to the largest K when smaller
     int coldThreshold = kDefaultColdThreshold;
-    // Offline reranker settings over rerank::offlineDefaults() (offlineOptionsFromJson keys);
-    // its k is always the largest K evaluated.
+    // Offline reranker settings over rerank::offlineDefaults() (offlineOptionsFromJson keys),
+    // for CF candidates and for candidates from the cold-start blend; k is always the
+    // largest K evaluated.
     QJsonObject offline;
+    QJsonObject offlineCold;
     RerankObserver observe;
 };
 
@@ -66,8 +68,10 @@ private:
 
     const Split& m_split;
     const Dataset& m_ds;
+    std::shared_ptr<const Dataset> m_train; // ds with split.train as its interactions: what the reranker sees
     RerankEvalOptions m_options;
     rerank::OfflineOptions m_offline;
+    rerank::OfflineOptions m_offlineCold;
     std::shared_ptr<cf::Recommender> m_model;
     std::unique_ptr<coldstart::ColdStartRecommender> m_cold;
     coldstart::ContentIndex m_content;

@@ -49,6 +49,16 @@ double msSince(const QElapsedTimer& t)
 
 } // namespace
 
+OfflineOptions offlineDefaults(bool coldStartCandidates)
+{
+    OfflineOptions o;
+    if (coldStartCandidates) {
+        o.cfWeight = 1.0;
+        o.lambda = 0.9;
+    }
+    return o;
+}
+
 OfflineOptions offlineOptionsFromJson(const QJsonObject& o, OfflineOptions base)
 {
     cf::ParamReader p(QStringLiteral("offline"), o);

@@ -208,6 +208,44 @@ private slots:
         QCOMPARE(cmp[1].comparison.ci.high, direct.ci.high);
     }
 
+    // docs/QUALITY.md "Rerank: offline vs its CF source": with its defaults the offline
+    // reranker is not worse than its candidates on any of these (the paired interval of the
+    // NDCG@10 difference does not lie below 0) and better on strat75 (it lies above 0).
+    // The settings before 2026-11-30 fail every row.
+    void offlineNotWorseThanItsSource_data()
+    {
+        QTest::addColumn<QString>("split");
+        QTest::addColumn<bool>("better");
+        QTest::addRow("strat75") << QStringLiteral("strat75") << true; // +0.0041 [0.0012, 0.0070]
+        QTest::addRow("cold@1") << QStringLiteral("cold@1") << false; // -0.0002 [-0.0034, 0.0032]
+        QTest::addRow("cold@3") << QStringLiteral("cold@3") << false; // -0.0022 [-0.0050, 0.0005]
+    }
+    void offlineNotWorseThanItsSource()
+    {
+        RECWB_REQUIRE_SHARED("ml-100k");
+        QFETCH(QString, split);
+        QFETCH(bool, better);
+        const Dataset& ds = ml100k();
+        const eval::Split sp = eval::makeSplit(ds, split, 42);
+        const eval::RerankArms arms(QStringLiteral("ease"), {}, sp, ds, {});
+        const eval::EvalResult a = eval::evaluate(arms.sourceRanker(), sp, ds, { 10 });
+        const eval::EvalResult b = eval::evaluate(arms.offlineRanker(), sp, ds, { 10 });
+        for (const auto& cc : eval::compareByCohort(a, b, eval::Metric::NDCG, 10)) {
+            const auto& c = cc.comparison;
+            qInfo("%s %s: %+.4f [%.4f, %.4f]", qPrintable(split), qPrintable(cc.cohort), c.meanDiff, c.ci.low, c.ci.high);
+            QVERIFY2(c.ci.high >= 0, qPrintable(cc.cohort + QStringLiteral(": the reranked list is worse")));
+            if (better)
+                QVERIFY2(c.ci.low > 0, qPrintable(cc.cohort + QStringLiteral(": no longer better")));
+        }
+        // The settings before: worse on every row.
+        eval::RerankEvalOptions old;
+        old.offline = old.offlineCold = QJsonObject { { QStringLiteral("lambda"), 0.7 },
+            { QStringLiteral("cf_weight"), 0.5 }, { QStringLiteral("history"), 50 } };
+        const eval::RerankArms oldArms(QStringLiteral("ease"), {}, sp, ds, old);
+        const eval::EvalResult o = eval::evaluate(oldArms.offlineRanker(), sp, ds, { 10 });
+        QVERIFY(eval::compareByCohort(a, o, eval::Metric::NDCG, 10).front().comparison.ci.high < 0);
+    }
+
     void cliRerankNoneEqualsPlainEval()
     {
         RECWB_REQUIRE_SHARED("ml-100k");
@@ -244,7 +282,9 @@ private slots:
         QCOMPARE(lines[0].value(QStringLiteral("cold_source_users")).toInt(), 188);
         QCOMPARE(lines[1].value(QStringLiteral("model")).toString(), QStringLiteral("ease+offline"));
         QCOMPARE(lines[1].value(QStringLiteral("rerank")).toString(), QStringLiteral("offline"));
-        QVERIFY(lines[1].value(QStringLiteral("offline")).toObject().contains(QStringLiteral("lambda")));
+        const QJsonObject settings = lines[1].value(QStringLiteral("offline")).toObject();
+        QCOMPARE(settings.value(QStringLiteral("cf_candidates")).toObject().value(QStringLiteral("cf_weight")).toDouble(), 0.85);
+        QCOMPARE(settings.value(QStringLiteral("coldstart_candidates")).toObject().value(QStringLiteral("cf_weight")).toDouble(), 1.0);
         QStringList seen;
         for (qsizetype i = 2; i < lines.size(); ++i) {
             const QJsonObject c = lines[i].value(QStringLiteral("comparison")).toObject();
