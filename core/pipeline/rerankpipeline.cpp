@@ -327,7 +327,7 @@ void rerankOffline(PipelineContext& ctx, PreparedUser& p)
 {
     QElapsedTimer timer;
     timer.start();
-    rerank::OfflineOptions offline;
+    rerank::OfflineOptions offline = rerank::offlineDefaults(p.outcome.coldStart);
     offline.k = p.k;
     const rerank::OfflineReranker reranker(ctx.dataset(), ctx.content());
     p.outcome.result = p.whatIf ? reranker.rerank(p.whatIf->history, p.candidates, offline)
