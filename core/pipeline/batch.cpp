@@ -10,6 +10,7 @@
 #include <QJsonArray>
 #include <QSet>
 #include <QSysInfo>
+#include <QThreadPool>
 #include <QTimer>
 
 #include <algorithm>
@@ -34,6 +35,9 @@ CacheCounters countersOf(rerank::ResponseCache& c)
 }
 
 constexpr int kSyncJobsPerTurn = 4; // users finished without a call, per event-loop turn
+// Users prepared ahead of the next send, at least: twice the concurrency, so a slot that
+// frees finds its next user ready even when several answers arrive in one turn.
+constexpr size_t kMinPrepAhead = 8;
 
 } // namespace
 
@@ -74,8 +78,18 @@ BatchReranker::BatchReranker(PipelineContext& ctx, rerank::LlmClient& client, Ba
 {
 }
 
+struct BatchReranker::Prepared {
+    std::optional<PreparedUser> user;
+    QString key;
+    QString error;
+};
+
 BatchReranker::~BatchReranker()
 {
+    if (m_prepPool) { // its tasks read m_ctx and post to this: none may outlive it
+        m_prepPool->clear();
+        m_prepPool->waitForDone();
+    }
     for (Job& j : m_jobs)
         if (j.call)
             j.call->disconnect(this);
@@ -230,9 +244,84 @@ void BatchReranker::begin(const std::vector<int32_t>& users, int distinctUsers)
     m_budgetExhausted = false;
     m_budgetStopped = 0;
     m_budgetWaiting.clear();
+    m_settling = 0;
+    // Several dataset users: prepare ahead on a thread of its own. What the preparations
+    // may touch lazily is made first, here (the cold-start blend, also behind the offline
+    // reranker's content index).
+    m_prepNext = 0;
+    ++m_generation; // late preparations of an earlier start() are dropped
+    if (m_prepPool)
+        m_prepPool->waitForDone();
+    if (!m_whatIf && m_jobs.size() > 1) {
+        bool needsBlend = m_options.source == CandidateSource::ColdStart;
+        for (const TierInfo& t : m_tiers)
+            needsBlend = needsBlend || (!m_noReranker && t.profile.kind == rerank::ProviderKind::Offline);
+        if (m_options.source == CandidateSource::Auto)
+            for (size_t i = 0; i < m_jobs.size() && !needsBlend; ++i)
+                needsBlend = isColdUser(m_ctx, m_jobs[i].user, nullptr);
+        if (needsBlend)
+            m_ctx.coldStart();
+        if (!m_prepPool) {
+            m_prepPool = std::make_unique<QThreadPool>();
+            m_prepPool->setMaxThreadCount(1); // in order; the other core serves the calls
+            m_prepPool->setObjectName(QStringLiteral("recwb-rerank-prepare"));
+        }
+    } else {
+        m_prepPool.reset();
+    }
     m_running = true;
     m_wall.start();
     QTimer::singleShot(0, this, &BatchReranker::pump);
+}
+
+// Hands the next users to the preparation thread, up to the look-ahead window.
+void BatchReranker::prefetch()
+{
+    if (!m_prepPool || m_canceled)
+        return;
+    const size_t window = std::max(kMinPrepAhead, 2 * static_cast<size_t>(m_concurrency));
+    const rerank::EndpointProfile* first
+        = m_noReranker || m_tiers.front().profile.kind == rerank::ProviderKind::Offline ? nullptr : &m_tiers.front().profile;
+    while (m_prepNext < m_jobs.size() && m_prepNext < m_next + window) {
+        const size_t index = m_prepNext++;
+        Job& job = m_jobs[index];
+        job.prep = Job::Prep::Running;
+        const rerank::PromptTemplate& tmpl = isColdUser(m_ctx, job.user, nullptr) ? m_coldPrompt : m_prompt;
+        m_prepPool->start([this, index, generation = m_generation, ctx = &m_ctx, user = job.user, tmpl, seed = job.shuffleSeed,
+                              candidates = m_options.candidates, k = m_options.k, source = m_options.source,
+                              profile = first ? std::optional<rerank::EndpointProfile>(*first) : std::nullopt] {
+            auto result = std::make_shared<Prepared>();
+            try {
+                result->user = prepareUser(*ctx, user, tmpl, candidates, k, seed, source);
+                if (profile && !result->user->candidates.empty())
+                    result->key = rerank::cacheKey(*profile, result->user->prompt.request);
+            } catch (const Error& e) {
+                result->user.reset();
+                result->error = e.message();
+            }
+            QMetaObject::invokeMethod(
+                this,
+                [this, index, generation, result] {
+                    if (generation == m_generation)
+                        onPrepared(index, *result);
+                },
+                Qt::QueuedConnection);
+        });
+    }
+}
+
+void BatchReranker::onPrepared(size_t index, Prepared& result)
+{
+    if (index >= m_jobs.size())
+        return;
+    Job& job = m_jobs[index];
+    job.prep = Job::Prep::Ready;
+    job.prepError = result.error;
+    job.firstKey = result.key;
+    if (result.user)
+        job.prepared = std::move(result.user);
+    if (index == m_next)
+        pump();
 }
 
 void BatchReranker::cancel()
@@ -240,6 +329,8 @@ void BatchReranker::cancel()
     if (!m_running || m_canceled)
         return;
     m_canceled = true;
+    if (m_prepPool)
+        m_prepPool->clear(); // preparations not started yet
     for (Job& j : m_jobs)
         if (j.call)
             j.call->cancel(); // finished(Canceled) follows from the event loop
@@ -299,9 +390,13 @@ void BatchReranker::pump()
     if (!m_running || m_pumping)
         return;
     m_pumping = true;
+    prefetch();
     int budget = kSyncJobsPerTurn;
     while (!m_canceled && m_active < m_concurrency && m_next < m_jobs.size()) {
+        if (m_prepPool && m_jobs[m_next].prep != Job::Prep::Ready)
+            break; // onPrepared() pumps again
         const size_t i = m_next++;
+        prefetch();
         bool sync = false;
         try {
             sync = launch(i);
@@ -324,12 +419,17 @@ void BatchReranker::pump()
 bool BatchReranker::launch(size_t index)
 {
     Job& job = m_jobs[index];
-    const rerank::PromptUser* whatIf = job.user < 0 && m_whatIf ? &*m_whatIf : nullptr;
-    const bool cold = isColdUser(m_ctx, job.user, whatIf);
-    const rerank::PromptTemplate& tmpl = cold ? m_coldPrompt : m_prompt;
-    job.prepared = whatIf
-        ? prepareUser(m_ctx, *whatIf, tmpl, m_options.candidates, m_options.k, 0, m_options.source)
-        : prepareUser(m_ctx, job.user, tmpl, m_options.candidates, m_options.k, job.shuffleSeed, m_options.source);
+    if (job.prep == Job::Prep::Ready) { // prepared ahead
+        if (!job.prepError.isEmpty())
+            throw Error(job.prepError);
+    } else {
+        const rerank::PromptUser* whatIf = job.user < 0 && m_whatIf ? &*m_whatIf : nullptr;
+        const bool cold = isColdUser(m_ctx, job.user, whatIf);
+        const rerank::PromptTemplate& tmpl = cold ? m_coldPrompt : m_prompt;
+        job.prepared = whatIf
+            ? prepareUser(m_ctx, *whatIf, tmpl, m_options.candidates, m_options.k, 0, m_options.source)
+            : prepareUser(m_ctx, job.user, tmpl, m_options.candidates, m_options.k, job.shuffleSeed, m_options.source);
+    }
     PreparedUser& p = *job.prepared;
     if (m_options.draft)
         p.outcome.templateRef = m_prompt.name + u"@draft";
@@ -373,7 +473,7 @@ bool BatchReranker::sendTier(size_t index)
     if (!retry)
         job.clock.start(); // the wait for budget counts as LLM-stage time
     job.lookedUpTier = job.tier;
-    job.cacheKey = rerank::cacheKey(profile, p.prompt.request);
+    job.cacheKey = job.tier == 0 && !job.firstKey.isEmpty() ? job.firstKey : rerank::cacheKey(profile, p.prompt.request);
     if (const auto cached = retry ? std::nullopt : m_ctx.cache().lookup(job.cacheKey, m_options.bypassCache)) {
         const bool usable = applyAnswer(m_ctx, p, profile, *cached, true,
             static_cast<double>(job.clock.nsecsElapsed()) / 1e6, job.cacheKey);
@@ -425,10 +525,17 @@ void BatchReranker::onAnswer(size_t index, const rerank::ChatResponse& response)
         maybeFinish();
         return;
     }
+    const double llmMs = static_cast<double>(job.clock.nsecsElapsed()) / 1e6;
     try {
+        // The last tier's answer cannot escalate: refill its slot before parsing it. (Not
+        // under a cap: the calls waiting for budget settle first, in order.)
+        if (job.tier + 1 >= static_cast<int>(m_tiers.size()) && !m_options.maxCostUsd) {
+            ++m_settling;
+            pump();
+            --m_settling;
+        }
         const rerank::EndpointProfile& profile = m_tiers[static_cast<size_t>(job.tier)].profile;
-        const bool usable = applyAnswer(m_ctx, *job.prepared, profile, response, false,
-            static_cast<double>(job.clock.nsecsElapsed()) / 1e6, job.cacheKey);
+        const bool usable = applyAnswer(m_ctx, *job.prepared, profile, response, false, llmMs, job.cacheKey);
         bool done = true;
         if (!usable && job.tier + 1 < static_cast<int>(m_tiers.size())) {
             ++job.tier; // escalate
@@ -463,7 +570,7 @@ void BatchReranker::complete(size_t index)
 
 void BatchReranker::maybeFinish()
 {
-    if (m_running && !m_pumping && m_active == 0 && (m_canceled || m_next >= m_jobs.size()))
+    if (m_running && !m_pumping && m_settling == 0 && m_active == 0 && (m_canceled || m_next >= m_jobs.size()))
         finalize();
 }
 

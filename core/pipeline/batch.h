@@ -10,8 +10,11 @@
 #include <QObject>
 #include <QPointer>
 #include <QStringList>
+#include <memory>
 #include <optional>
 #include <vector>
+
+class QThreadPool;
 
 namespace recwb::rerank {
 class LlmCall;
@@ -77,7 +80,11 @@ struct BatchReport {
 
 // Thread contract: lives in the thread of its PipelineContext (the Workspace) and its
 // LlmClient, which must run an event loop; the GUI runs it in a worker thread. Never
-// blocks: each user's CPU stages run in their own event-loop turn.
+// blocks: each user's CPU stages run in their own event-loop turn. A batch of several
+// dataset users prepares the next users (candidates, enrichment, render, cache key) on a
+// thread of its own while calls are in flight; those stages read only the dataset, the
+// model and the cold-start blend (fitted before they start), never the Workspace. An
+// answer that cannot escalate frees its slot for the next send before it is parsed.
 class BatchReranker final : public QObject {
     Q_OBJECT
 
@@ -112,9 +119,15 @@ private:
         QPointer<rerank::LlmCall> call;
         double reservedUsd = 0; // the budget held for the call in flight
         int lookedUpTier = -1; // the tier whose cache lookup is done (a budget wait skips a second one)
+        enum class Prep { None, Running, Ready } prep = Prep::None; // preparation ahead (m_prepPool)
+        QString prepError; // prepareUser() threw this on the pool; reported when the job is launched
+        QString firstKey; // the response-cache key for tier 0, computed with the preparation
     };
+    struct Prepared; // a preparation's result, on its way back from the pool
 
     void begin(const std::vector<int32_t>& users, int distinctUsers);
+    void prefetch();
+    void onPrepared(size_t index, Prepared& result);
     void pump();
     bool launch(size_t index); // true when the job finished synchronously
     bool sendTier(size_t index); // true when finished synchronously
@@ -140,6 +153,10 @@ private:
     bool m_running = false;
     bool m_canceled = false;
     bool m_pumping = false;
+    int m_settling = 0; // answers being parsed after their slot was refilled: not finished yet
+    std::unique_ptr<QThreadPool> m_prepPool; // one thread; null when preparing in line
+    size_t m_prepNext = 0; // the next job to hand to m_prepPool
+    quint64 m_generation = 0; // per start(): tells a late preparation from a current one
     double m_spentUsd = 0; // calls answered so far (budget accounting)
     double m_reservedUsd = 0; // worst cases of the calls in flight
     bool m_budgetExhausted = false;

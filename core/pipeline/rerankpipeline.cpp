@@ -287,8 +287,8 @@ PreparedUser prepare(PipelineContext& ctx, int32_t user, const rerank::PromptUse
     rerank::EnrichOptions enrichOptions;
     enrichOptions.k = p.k;
     enrichOptions.coldThreshold = ctx.coldThreshold();
-    const QJsonObject variables = whatIf ? rerank::enrich(ds, *whatIf, shown, enrichOptions)
-                                         : rerank::enrich(ds, user, shown, enrichOptions);
+    const rerank::PromptVariables variables = whatIf ? rerank::enrichVariables(ds, *whatIf, shown, enrichOptions)
+                                                     : rerank::enrichVariables(ds, user, shown, enrichOptions);
     o.stageMs.enrichment = lap(timer);
 
     // 3. Render (also for the offline reranker: a template error is an error everywhere).
@@ -366,8 +366,7 @@ bool applyAnswer(PipelineContext& ctx, PreparedUser& p, const rerank::EndpointPr
     rerank::RerankResult result = rerank::parseAnswer(response, p.candidates, p.k);
     if (!response.ok())
         result.fallbackReason = callFailure(profile, response);
-    else if (result.usable && !cacheHit && response.finish == rerank::FinishReason::Ok)
-        ctx.cache().store(cacheKey, profile, response);
+    const bool keep = response.ok() && result.usable && !cacheHit && response.finish == rerank::FinishReason::Ok;
     t.usable = result.usable;
     t.failure = result.usable ? QString() : result.fallbackReason;
 
@@ -393,7 +392,9 @@ bool applyAnswer(PipelineContext& ctx, PreparedUser& p, const rerank::EndpointPr
     o.result = std::move(result);
     o.cacheHit = cacheHit;
     o.stageMs.llm += ms;
-    o.stageMs.parse += lap(timer);
+    o.stageMs.parse += lap(timer); // validation; the cache write below is storage, not parsing
+    if (keep)
+        ctx.cache().store(cacheKey, profile, response);
     return t.usable;
 }
 

@@ -10,8 +10,10 @@
 #include <QRegularExpression>
 #include <QTimeZone>
 #include <algorithm>
+#include <deque>
 #include <kainjow/mustache.hpp>
 #include <map>
+#include <memory>
 
 // Resources of a static library must be registered by hand, outside any namespace.
 static void initRerankResources()
@@ -109,34 +111,28 @@ QString categoriesText(const Dataset& ds, const Item& it)
     return promptText(ds.categoryNames(it, QStringLiteral(", ")));
 }
 
-QJsonArray profileList(const QJsonObject& profile)
+std::vector<PromptVariables::ProfileEntry> profileList(const QJsonObject& profile)
 {
-    QJsonArray out;
+    std::vector<PromptVariables::ProfileEntry> out;
     QStringList keys = profile.keys();
     std::sort(keys.begin(), keys.end());
     for (const QString& k : keys) {
         const QString v = cutText(jsonScalarText(profile.value(k)), 200);
         if (v.isEmpty())
             continue;
-        out.append(QJsonObject { { QStringLiteral("key"), promptText(k) }, { QStringLiteral("value"), v } });
+        out.push_back({ promptText(k), v });
     }
     return out;
 }
 
-QJsonObject enrichImpl(const Dataset& ds, const QString& userId, const QJsonObject& profile,
+PromptVariables enrichImpl(const Dataset& ds, const QString& userId, const QJsonObject& profile,
     std::vector<HistoryEntry> history, std::span<const Candidate> candidates, const EnrichOptions& o)
 {
-    const auto interactions = static_cast<int>(history.size());
-    const bool cold = interactions < o.coldThreshold;
-    QJsonObject user {
-        { QStringLiteral("id"), promptText(userId) },
-        { QStringLiteral("profile"), profileList(profile) },
-        { QStringLiteral("interactions"), interactions },
-        { QStringLiteral("cold"), cold },
-        { QStringLiteral("status"), cold ? QStringLiteral("cold") : QStringLiteral("warm") },
-        { QStringLiteral("has_profile"), false },
-    };
-    user.insert(QStringLiteral("has_profile"), !user.value(QStringLiteral("profile")).toArray().isEmpty());
+    PromptVariables v;
+    v.userId = promptText(userId);
+    v.profile = profileList(profile);
+    v.interactions = static_cast<int>(history.size());
+    v.cold = v.interactions < o.coldThreshold;
 
     // Category shares over the whole history: each item counts once per category.
     std::map<int32_t, int> catCount;
@@ -155,61 +151,37 @@ QJsonObject enrichImpl(const Dataset& ds, const QString& userId, const QJsonObje
     std::sort(cats.begin(), cats.end(), [](const auto& a, const auto& b) {
         return a.first != b.first ? a.first > b.first : a.second < b.second;
     });
-    QJsonArray prefs;
     for (size_t i = 0; i < cats.size() && static_cast<int>(i) < o.topCategories; ++i)
-        prefs.append(QJsonObject {
-            { QStringLiteral("name"), promptText(cats[i].second) },
-            { QStringLiteral("share_percent"),
-                static_cast<int>(std::lround(100.0 * cats[i].first / std::max(1, catTotal))) },
-        });
+        v.categoryPreferences.push_back({ promptText(cats[i].second),
+            static_cast<int>(std::lround(100.0 * cats[i].first / std::max(1, catTotal))) });
 
     // The most recent first; ties by item index for a stable order.
     std::stable_sort(history.begin(), history.end(), [](const HistoryEntry& a, const HistoryEntry& b) {
         return a.timestamp != b.timestamp ? a.timestamp > b.timestamp : a.item < b.item;
     });
-    QJsonArray hist;
     for (const HistoryEntry& h : history) {
-        if (hist.size() >= o.historyLength)
+        if (static_cast<int>(v.history.size()) >= o.historyLength)
             break;
         if (h.item < 0 || h.item >= ds.numItems())
             continue;
         const Item& it = ds.items[static_cast<size_t>(h.item)];
-        hist.append(QJsonObject {
-            { QStringLiteral("external_id"), promptId(it.externalId) },
-            { QStringLiteral("title"), cutText(it.title, o.titleChars) },
-            { QStringLiteral("categories"), categoriesText(ds, it) },
-            { QStringLiteral("value"), valueText(h.value) },
-            { QStringLiteral("time"), isoDate(h.timestamp) },
-        });
+        v.history.push_back({ promptId(it.externalId), cutText(it.title, o.titleChars), categoriesText(ds, it),
+            valueText(h.value), isoDate(h.timestamp) });
     }
 
-    QJsonArray cands;
+    v.candidates.reserve(candidates.size());
     for (const Candidate& c : candidates) {
         if (c.item < 0 || c.item >= ds.numItems())
             throw Error(QStringLiteral("prompt: candidate item index %1 is outside the catalog").arg(c.item));
         const Item& it = ds.items[static_cast<size_t>(c.item)];
-        cands.append(QJsonObject {
-            { QStringLiteral("external_id"), promptId(c.externalId.isEmpty() ? it.externalId : c.externalId) },
-            { QStringLiteral("title"), cutText(it.title, o.titleChars) },
-            { QStringLiteral("categories"), categoriesText(ds, it) },
-            { QStringLiteral("tags"), cutText(it.tags.mid(0, 8).join(QStringLiteral(", ")), o.descriptionChars) },
-            { QStringLiteral("description"), cutText(it.description, o.descriptionChars) },
-            { QStringLiteral("year"), it.year > 0 ? QString::number(it.year) : QString() },
-            { QStringLiteral("cf_score"), QString::number(c.cfScore, 'f', 4) },
-            { QStringLiteral("cf_rank"), c.cfRank },
-        });
+        v.candidates.push_back({ promptId(c.externalId.isEmpty() ? it.externalId : c.externalId),
+            cutText(it.title, o.titleChars), categoriesText(ds, it),
+            cutText(it.tags.mid(0, 8).join(QStringLiteral(", ")), o.descriptionChars),
+            cutText(it.description, o.descriptionChars), it.year > 0 ? QString::number(it.year) : QString(),
+            QString::number(c.cfScore, 'f', 4), c.cfRank });
     }
-    return QJsonObject {
-        { QStringLiteral("user"), user },
-        { QStringLiteral("history"), hist },
-        { QStringLiteral("category_preferences"), prefs },
-        { QStringLiteral("has_history"), !hist.isEmpty() },
-        { QStringLiteral("has_category_preferences"), !prefs.isEmpty() },
-        { QStringLiteral("candidates"), cands },
-        { QStringLiteral("k"), std::min<int>(o.k, static_cast<int>(candidates.size())) },
-        { QStringLiteral("candidate_count"), static_cast<int>(candidates.size()) },
-        { QStringLiteral("schema"), answerSchemaText() },
-    };
+    v.k = std::min<int>(o.k, static_cast<int>(candidates.size()));
+    return v;
 }
 
 // The documented variables with one sample element per list: the names a template may use.
@@ -227,13 +199,15 @@ const QJsonObject& variableSkeleton()
         u.profile.insert(QStringLiteral("k"), QStringLiteral("v"));
         u.history.push_back({ 0, 1, 1 });
         const Candidate c { 0, QStringLiteral("1"), 0, 1 };
-        return enrichImpl(ds, u.id, u.profile, u.history, std::span(&c, 1), EnrichOptions {});
+        return enrichImpl(ds, u.id, u.profile, u.history, std::span(&c, 1), EnrichOptions {}).toJson();
     }();
     return skeleton;
 }
 
 // ---- mustache glue -------------------------------------------------------------------
 
+// Children are moved into place: kainjow's set() and push_back() copy deeply, and its
+// lists copy every element again when they grow (its move is not noexcept).
 mustache::data toMustache(const QJsonValue& v)
 {
     switch (v.type()) {
@@ -241,14 +215,16 @@ mustache::data toMustache(const QJsonValue& v)
         mustache::data d(mustache::data::type::object);
         const QJsonObject o = v.toObject();
         for (auto it = o.begin(); it != o.end(); ++it)
-            d.set(it.key().toStdString(), toMustache(it.value()));
+            d[it.key().toStdString()] = toMustache(it.value());
         return d;
     }
     case QJsonValue::Array: {
-        mustache::data d(mustache::data::type::list);
-        for (const QJsonValue& e : v.toArray())
-            d.push_back(toMustache(e));
-        return d;
+        const QJsonArray a = v.toArray();
+        mustache::basic_list<std::string> list;
+        list.reserve(static_cast<size_t>(a.size()));
+        for (const QJsonValue& e : a)
+            list.push_back(toMustache(e));
+        return mustache::data(list); // one copy of the list
     }
     case QJsonValue::Bool:
         return mustache::data(v.toBool());
@@ -258,6 +234,71 @@ mustache::data toMustache(const QJsonValue& v)
     default:
         return mustache::data(jsonScalarText(v).toStdString());
     }
+}
+
+// toMustache(variables.toJson()) without the JSON: the same tree (numbers as their decimal
+// text, as jsonScalarText() writes integers).
+mustache::data toMustache(const PromptVariables& v)
+{
+    using mustache::data;
+    auto text = [](const QString& s) { return data(s.toStdString()); };
+    auto number = [](int n) { return data(std::to_string(n)); };
+    auto list = [](auto&& elements, auto&& convert) {
+        mustache::basic_list<std::string> out;
+        out.reserve(elements.size());
+        for (const auto& e : elements)
+            out.push_back(convert(e));
+        return data(out);
+    };
+    data user(data::type::object);
+    user["id"] = text(v.userId);
+    user["profile"] = list(v.profile, [&](const PromptVariables::ProfileEntry& e) {
+        data o(data::type::object);
+        o["key"] = text(e.key);
+        o["value"] = text(e.value);
+        return o;
+    });
+    user["interactions"] = number(v.interactions);
+    user["cold"] = data(v.cold);
+    user["status"] = data(v.cold ? "cold" : "warm");
+    user["has_profile"] = data(!v.profile.empty());
+
+    data d(data::type::object);
+    d["user"] = std::move(user);
+    d["history"] = list(v.history, [&](const PromptVariables::HistoryItem& h) {
+        data o(data::type::object);
+        o["external_id"] = text(h.externalId);
+        o["title"] = text(h.title);
+        o["categories"] = text(h.categories);
+        o["value"] = text(h.value);
+        o["time"] = text(h.time);
+        return o;
+    });
+    d["category_preferences"] = list(v.categoryPreferences, [&](const PromptVariables::Category& c) {
+        data o(data::type::object);
+        o["name"] = text(c.name);
+        o["share_percent"] = number(c.sharePercent);
+        return o;
+    });
+    d["has_history"] = data(!v.history.empty());
+    d["has_category_preferences"] = data(!v.categoryPreferences.empty());
+    d["candidates"] = list(v.candidates, [&](const PromptVariables::CandidateItem& c) {
+        data o(data::type::object);
+        o["external_id"] = text(c.externalId);
+        o["title"] = text(c.title);
+        o["categories"] = text(c.categories);
+        o["tags"] = text(c.tags);
+        o["description"] = text(c.description);
+        o["year"] = text(c.year);
+        o["cf_score"] = text(c.cfScore);
+        o["cf_rank"] = number(c.cfRank);
+        return o;
+    });
+    d["k"] = number(v.k);
+    d["candidate_count"] = number(static_cast<int>(v.candidates.size()));
+    static const std::string schema = answerSchemaText().toStdString();
+    d["schema"] = data(schema);
+    return d;
 }
 
 struct Part {
@@ -452,6 +493,20 @@ QString tidy(const QString& text)
     return out.join(u'\n');
 }
 
+QString renderParsed(const PromptTemplate& t, const Part& part, mustache::mustache& m, const mustache::data& data)
+{
+    m.set_custom_escape([](const std::string& s) { return s; }); // prompts are text, not HTML
+    const std::string out = m.render(data);
+    if (!m.is_valid())
+        templateError(t, part.firstLine, 1, QString::fromStdString(m.error_message()));
+    if (out.size() > static_cast<size_t>(kMaxRenderedChars))
+        templateError(t, part.firstLine, 1,
+            QStringLiteral("this part renders to %1 MB, more than the %2 MB a prompt may have")
+                .arg(static_cast<double>(out.size()) / 1e6, 0, 'f', 1)
+                .arg(static_cast<double>(kMaxRenderedChars) / 1e6, 0, 'f', 1));
+    return tidy(QString::fromStdString(out));
+}
+
 QString renderPart(const PromptTemplate& t, const Part& part, const mustache::data& data)
 {
     const std::string text = part.text.toStdString();
@@ -467,16 +522,7 @@ QString renderPart(const PromptTemplate& t, const Part& part, const mustache::da
         }
         templateError(t, at.line, at.column, msg.left(1).toLower() + msg.mid(1));
     }
-    m.set_custom_escape([](const std::string& s) { return s; }); // prompts are text, not HTML
-    const std::string out = m.render(data);
-    if (!m.is_valid())
-        templateError(t, part.firstLine, 1, QString::fromStdString(m.error_message()));
-    if (out.size() > static_cast<size_t>(kMaxRenderedChars))
-        templateError(t, part.firstLine, 1,
-            QStringLiteral("this part renders to %1 MB, more than the %2 MB a prompt may have")
-                .arg(static_cast<double>(out.size()) / 1e6, 0, 'f', 1)
-                .arg(static_cast<double>(kMaxRenderedChars) / 1e6, 0, 'f', 1));
-    return tidy(QString::fromStdString(out));
+    return renderParsed(t, part, m, data);
 }
 
 void checkParts(const PromptTemplate& t, const Split& split, const QJsonObject& shape)
@@ -490,6 +536,67 @@ void checkParts(const PromptTemplate& t, const Split& split, const QJsonObject& 
             renderPart(t, **p, mustache::data());
         checkNames(t, **p, shape);
     }
+}
+
+// A template split and parsed once, then rendered for every user. Kept per thread (kainjow's
+// render() is not const), for the last few templates, keyed by ref and text. It holds
+// nothing a check could reject: checkParts() still runs for the first render of an entry
+// (and for every render whose variables add names beyond the documented ones), so errors
+// come out as before, in the same order.
+struct CompiledTemplate {
+    QString ref;
+    QString text;
+    Split split;
+    std::unique_ptr<mustache::mustache> preface; // null: no such part or it does not parse
+    std::unique_ptr<mustache::mustache> system;
+    std::unique_ptr<mustache::mustache> user;
+    bool checked = false; // checkParts() passed against the documented variables
+};
+
+std::unique_ptr<mustache::mustache> parsed(const std::optional<Part>& part)
+{
+    if (!part)
+        return nullptr;
+    auto m = std::make_unique<mustache::mustache>(part->text.toStdString());
+    return m->is_valid() ? std::move(m) : nullptr;
+}
+
+std::deque<CompiledTemplate>& compiledTemplates()
+{
+    thread_local std::deque<CompiledTemplate> kept; // most recently compiled first
+    return kept;
+}
+
+CompiledTemplate& compiledTemplate(const PromptTemplate& t)
+{
+    constexpr size_t kKept = 8;
+    std::deque<CompiledTemplate>& kept = compiledTemplates();
+    const QString ref = t.ref();
+    for (CompiledTemplate& c : kept)
+        if (c.ref == ref && c.text == t.text)
+            return c;
+    CompiledTemplate c;
+    c.ref = ref;
+    c.text = t.text;
+    c.split = splitTemplate(t); // throws before anything is kept
+    c.preface = parsed(c.split.preface);
+    c.system = parsed(c.split.system);
+    c.user = parsed(c.split.user);
+    kept.push_front(std::move(c));
+    if (kept.size() > kKept)
+        kept.pop_back();
+    return kept.front();
+}
+
+// Whether the check's shape for these variables is the skeleton itself (shapeFor adds
+// only names the skeleton lacks): true for everything enrich() builds.
+bool onlyDocumentedNames(const QJsonObject& variables)
+{
+    const QJsonObject& skeleton = variableSkeleton();
+    for (auto it = variables.begin(); it != variables.end(); ++it)
+        if (!skeleton.contains(it.key()))
+            return false;
+    return true;
 }
 
 } // namespace
@@ -515,7 +622,8 @@ std::vector<Candidate> candidatesFrom(const Dataset& ds, std::span<const cf::Sco
     return out;
 }
 
-QJsonObject enrich(const Dataset& ds, int32_t user, std::span<const Candidate> candidates, const EnrichOptions& options)
+PromptVariables enrichVariables(const Dataset& ds, int32_t user, std::span<const Candidate> candidates,
+    const EnrichOptions& options)
 {
     if (user < 0 || user >= ds.numUsers())
         throw Error(QStringLiteral("prompt: user index %1 is outside the dataset").arg(user));
@@ -530,10 +638,71 @@ QJsonObject enrich(const Dataset& ds, int32_t user, std::span<const Candidate> c
     return enrichImpl(ds, u.externalId, u.attributes, std::move(history), candidates, options);
 }
 
-QJsonObject enrich(const Dataset& ds, const PromptUser& user, std::span<const Candidate> candidates,
+PromptVariables enrichVariables(const Dataset& ds, const PromptUser& user, std::span<const Candidate> candidates,
     const EnrichOptions& options)
 {
     return enrichImpl(ds, user.id, user.profile, user.history, candidates, options);
+}
+
+QJsonObject enrich(const Dataset& ds, int32_t user, std::span<const Candidate> candidates, const EnrichOptions& options)
+{
+    return enrichVariables(ds, user, candidates, options).toJson();
+}
+
+QJsonObject enrich(const Dataset& ds, const PromptUser& user, std::span<const Candidate> candidates,
+    const EnrichOptions& options)
+{
+    return enrichVariables(ds, user, candidates, options).toJson();
+}
+
+QJsonObject PromptVariables::toJson() const
+{
+    QJsonArray profileJson;
+    for (const ProfileEntry& e : profile)
+        profileJson.append(QJsonObject { { QStringLiteral("key"), e.key }, { QStringLiteral("value"), e.value } });
+    const QJsonObject user {
+        { QStringLiteral("id"), userId },
+        { QStringLiteral("profile"), profileJson },
+        { QStringLiteral("interactions"), interactions },
+        { QStringLiteral("cold"), cold },
+        { QStringLiteral("status"), cold ? QStringLiteral("cold") : QStringLiteral("warm") },
+        { QStringLiteral("has_profile"), !profileJson.isEmpty() },
+    };
+    QJsonArray prefs;
+    for (const Category& c : categoryPreferences)
+        prefs.append(QJsonObject { { QStringLiteral("name"), c.name }, { QStringLiteral("share_percent"), c.sharePercent } });
+    QJsonArray hist;
+    for (const HistoryItem& h : history)
+        hist.append(QJsonObject {
+            { QStringLiteral("external_id"), h.externalId },
+            { QStringLiteral("title"), h.title },
+            { QStringLiteral("categories"), h.categories },
+            { QStringLiteral("value"), h.value },
+            { QStringLiteral("time"), h.time },
+        });
+    QJsonArray cands;
+    for (const CandidateItem& c : candidates)
+        cands.append(QJsonObject {
+            { QStringLiteral("external_id"), c.externalId },
+            { QStringLiteral("title"), c.title },
+            { QStringLiteral("categories"), c.categories },
+            { QStringLiteral("tags"), c.tags },
+            { QStringLiteral("description"), c.description },
+            { QStringLiteral("year"), c.year },
+            { QStringLiteral("cf_score"), c.cfScore },
+            { QStringLiteral("cf_rank"), c.cfRank },
+        });
+    return QJsonObject {
+        { QStringLiteral("user"), user },
+        { QStringLiteral("history"), hist },
+        { QStringLiteral("category_preferences"), prefs },
+        { QStringLiteral("has_history"), !hist.isEmpty() },
+        { QStringLiteral("has_category_preferences"), !prefs.isEmpty() },
+        { QStringLiteral("candidates"), cands },
+        { QStringLiteral("k"), k },
+        { QStringLiteral("candidate_count"), static_cast<int>(candidates.size()) },
+        { QStringLiteral("schema"), answerSchemaText() },
+    };
 }
 
 QJsonObject answerSchema()
@@ -590,31 +759,70 @@ void checkTemplate(const PromptTemplate& t)
     checkParts(t, splitTemplate(t), variableSkeleton());
 }
 
-RenderedPrompt renderPrompt(const PromptTemplate& t, const QJsonObject& variables)
+namespace {
+
+// renderPrompt() once the template passed its check for these variables.
+RenderedPrompt renderChecked(const PromptTemplate& t, CompiledTemplate& c, const mustache::data& data)
 {
-    const Split split = splitTemplate(t);
-    checkParts(t, split, shapeFor(variables));
-    const mustache::data data = toMustache(variables);
-    if (split.preface && !renderPart(t, *split.preface, data).trimmed().isEmpty())
+    const Split& split = c.split;
+    // A render that fails leaves kainjow's object in its error state: forget the entry.
+    struct Forget {
+        const CompiledTemplate* entry;
+        ~Forget()
+        {
+            if (!entry)
+                return;
+            auto& kept = compiledTemplates();
+            kept.erase(std::remove_if(kept.begin(), kept.end(), [this](const CompiledTemplate& k) { return &k == entry; }),
+                kept.end());
+        }
+    } forget { &c };
+    if (split.preface && !renderParsed(t, *split.preface, *c.preface, data).trimmed().isEmpty())
         templateError(t, split.preface->firstLine, 1,
             QStringLiteral("text before the first {{! system }} or {{! user }} marker"));
     RenderedPrompt r;
     r.templateRef = t.ref();
     if (split.system) {
-        const QString text = renderPart(t, *split.system, data);
+        const QString text = renderParsed(t, *split.system, *c.system, data);
         if (!text.isEmpty())
             r.request.messages.append(ChatMessage { QStringLiteral("system"), text, true });
     }
     if (split.user)
-        r.request.messages.append(ChatMessage { QStringLiteral("user"), renderPart(t, *split.user, data), false });
+        r.request.messages.append(
+            ChatMessage { QStringLiteral("user"), renderParsed(t, *split.user, *c.user, data), false });
+    forget.entry = nullptr; // rendered: keep it
     if (r.request.messages.isEmpty() || r.request.messages.back().role != u"user" || r.userText().isEmpty())
         templateError(t, split.user ? split.user->firstLine : 1, 1, QStringLiteral("the user part renders empty"));
-    r.request.jsonSchema = answerSchema();
+    static const QJsonObject schema = answerSchema();
+    r.request.jsonSchema = schema;
     for (const ChatMessage& m : r.request.messages) {
         r.chars += m.content.size();
         r.estimatedTokens += estimateTokens(m.content) + 4; // + the per-message envelope
     }
     return r;
+}
+
+} // namespace
+
+RenderedPrompt renderPrompt(const PromptTemplate& t, const QJsonObject& variables)
+{
+    CompiledTemplate& c = compiledTemplate(t);
+    const bool documented = onlyDocumentedNames(variables);
+    if (!c.checked || !documented) {
+        checkParts(t, c.split, shapeFor(variables)); // throws for a part that does not parse, too
+        c.checked = documented;
+    }
+    return renderChecked(t, c, toMustache(variables));
+}
+
+RenderedPrompt renderPrompt(const PromptTemplate& t, const PromptVariables& variables)
+{
+    CompiledTemplate& c = compiledTemplate(t);
+    if (!c.checked) { // shapeFor(variables.toJson()) is the skeleton itself
+        checkParts(t, c.split, variableSkeleton());
+        c.checked = true;
+    }
+    return renderChecked(t, c, toMustache(variables));
 }
 
 qint64 estimateTokens(const QString& text)

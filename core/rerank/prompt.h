@@ -55,6 +55,40 @@ QJsonObject enrich(const Dataset& ds, int32_t user, std::span<const Candidate> c
 QJsonObject enrich(const Dataset& ds, const PromptUser& user, std::span<const Candidate> candidates,
     const EnrichOptions& options = {});
 
+// The same variables before they become JSON (every value already as prompt text):
+// toJson() is exactly enrich()'s object, and renderPrompt() renders them without building
+// that object first (the rerank pipeline's path; a fraction of the cost, the same prompt).
+struct PromptVariables {
+    struct ProfileEntry {
+        QString key;
+        QString value;
+    };
+    struct Category {
+        QString name;
+        int sharePercent = 0;
+    };
+    struct HistoryItem {
+        QString externalId, title, categories, value, time;
+    };
+    struct CandidateItem {
+        QString externalId, title, categories, tags, description, year, cfScore;
+        int cfRank = 0;
+    };
+    QString userId;
+    std::vector<ProfileEntry> profile;
+    int interactions = 0;
+    bool cold = false;
+    std::vector<HistoryItem> history;
+    std::vector<Category> categoryPreferences;
+    std::vector<CandidateItem> candidates;
+    int k = 0;
+    QJsonObject toJson() const;
+};
+PromptVariables enrichVariables(const Dataset& ds, int32_t user, std::span<const Candidate> candidates,
+    const EnrichOptions& options = {});
+PromptVariables enrichVariables(const Dataset& ds, const PromptUser& user, std::span<const Candidate> candidates,
+    const EnrichOptions& options = {});
+
 // The answer schema (LLM_APIS.md section 0, item_id a string), as an object and as the
 // compact JSON text the templates embed.
 QJsonObject answerSchema();
@@ -106,6 +140,8 @@ inline constexpr qsizetype kMaxRenderedChars = qsizetype(1) << 20;
 // Renders with variables from enrich() (extra top-level variables are allowed and may be
 // used by the template). Throws the same errors as checkTemplate().
 RenderedPrompt renderPrompt(const PromptTemplate& t, const QJsonObject& variables);
+// The same as renderPrompt(t, variables.toJson()), byte for byte.
+RenderedPrompt renderPrompt(const PromptTemplate& t, const PromptVariables& variables);
 
 // A word-piece heuristic for BPE tokenizers (docs/PROMPTS.md "Estimates").
 qint64 estimateTokens(const QString& text);
