@@ -9,6 +9,12 @@
 #include <functional>
 #include <optional>
 
+namespace recwb {
+class Dataset;
+}
+namespace recwb::rerank {
+struct PromptUser;
+}
 namespace recwb::pipeline {
 class RerankService;
 struct RerankRequest;
@@ -62,5 +68,13 @@ std::optional<double> doubleOption(const QCommandLineParser& p, const QString& n
 // Submits a request to the rerank service and waits for its reply, running this thread's
 // event loop meanwhile (the service works on its own thread); progress goes to stderr.
 pipeline::RerankReply awaitRerank(pipeline::RerankService& service, pipeline::RerankRequest request);
+
+// What-if histories (nothing is stored): --without ID,ID drops items from the user's
+// history, --with ID,ID adds catalog items as their latest interactions.
+void addWhatIfOptions(QCommandLineParser& p);
+bool hasWhatIf(const QCommandLineParser& p);
+// The user's history edited by those options. Throws UsageError naming an id that is not
+// in the catalog, a --without id that is not in the history, or a --with id already in it.
+rerank::PromptUser whatIfUser(const QCommandLineParser& p, const Dataset& ds, int32_t user);
 
 } // namespace recwb::cli

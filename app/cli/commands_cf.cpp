@@ -4,8 +4,11 @@
 #include "cf/snapshots.h"
 #include "coldstart/coldstart.h"
 #include "data/workspace.h"
+#include "rerank/prompt.h"
 
 #include <QElapsedTimer>
+#include <QHash>
+#include <QSet>
 #include <QJsonArray>
 #include <QJsonDocument>
 
@@ -127,6 +130,7 @@ const Registrar candidatesCommand { Command {
             QStringLiteral("A cold-start blend weight key=value (repeatable): cf, content, profile, category, "
                            "popularity, profile_attributes (e.g. --blend profile=2 --blend popularity=0.5)."),
             QStringLiteral("key=value") });
+        addWhatIfOptions(p);
         p.addOption({ kJson, QStringLiteral("Print one JSON object.") });
     },
     [](QCommandLineParser& p) {
@@ -142,11 +146,30 @@ const Registrar candidatesCommand { Command {
         const QString modelName = p.value(kModel);
         const auto model = cf::snapshotOrTrain(*ws, ds, modelName, &note);
         const int threshold = std::max(1, p.value(QStringLiteral("cold-threshold")).toInt());
-        const bool cold = ds.isCold(user, threshold);
+        // The what-if history (--without/--with) or the stored one, sorted by item as the
+        // models expect; nothing is written.
+        const bool whatIf = hasWhatIf(p);
+        std::vector<int32_t> items;
+        std::vector<float> values;
+        rerank::PromptUser edited;
+        if (whatIf) {
+            edited = whatIfUser(p, ds, user);
+            std::vector<std::pair<int32_t, float>> rows;
+            for (const rerank::HistoryEntry& h : edited.history)
+                rows.emplace_back(h.item, h.value);
+            std::sort(rows.begin(), rows.end());
+            for (const auto& [item, value] : rows) {
+                items.push_back(item);
+                values.push_back(value);
+            }
+        }
+        const int historySize = whatIf ? static_cast<int>(items.size()) : ds.interactionCount(user);
+        const bool cold = historySize < threshold;
         QJsonArray rows;
-        QString text = QStringLiteral("User %1: %2 interactions, %3\n")
+        QString text = QStringLiteral("User %1: %2 interactions%3, %4\n")
                            .arg(userId)
-                           .arg(ds.interactionCount(user))
+                           .arg(historySize)
+                           .arg(whatIf ? QStringLiteral(" (what-if: %1 stored)").arg(ds.interactionCount(user)) : QString())
                            .arg(cold ? QStringLiteral("COLD (cold-start path)") : QStringLiteral("warm"));
         auto addRow = [&](int rank, int32_t item, float score, const QString& source) {
             const Item& it = ds.items[static_cast<size_t>(item)];
@@ -160,18 +183,42 @@ const Registrar candidatesCommand { Command {
                         .arg(score, 9, 'f', 4)
                         .arg(source.leftJustified(10), ds.categoryNames(it));
         };
-        if (cold) {
-            coldstart::ColdStartConfig cfg = coldstart::ColdStartConfig::fromJson(parseKeyValues(p.values(QStringLiteral("blend"))));
-            cfg.threshold = threshold;
-            coldstart::ColdStartRecommender cs(cfg);
-            cs.fit(ds, ds.userItems, model);
-            auto cu = cs.userFromDataset(ds, ds.userItems, user);
-            for (const QString& c : p.value(QStringLiteral("categories")).split(u',', Qt::SkipEmptyParts)) {
-                const auto idx = ds.categories.indexOf(c.trimmed());
-                if (idx < 0)
-                    throw Error(QStringLiteral("unknown category '%1' (known: %2)").arg(c, ds.categories.join(QStringLiteral(", "))));
-                cu.statedCategories.push_back(static_cast<int32_t>(idx));
+        struct Pick {
+            int32_t item;
+            float score;
+            QString source;
+        };
+        std::optional<coldstart::ColdStartRecommender> blend;
+        auto listFor = [&](const cf::History& history, bool coldUser) {
+            std::vector<Pick> picks;
+            if (coldUser) {
+                coldstart::ColdStartConfig cfg = coldstart::ColdStartConfig::fromJson(parseKeyValues(p.values(QStringLiteral("blend"))));
+                cfg.threshold = threshold;
+                if (!blend) {
+                    blend.emplace(cfg);
+                    blend->fit(ds, ds.userItems, model);
+                }
+                coldstart::ColdUser cu = blend->userFromDataset(ds, ds.userItems, user);
+                cu.history = history;
+                for (const QString& c : p.value(QStringLiteral("categories")).split(u',', Qt::SkipEmptyParts)) {
+                    const auto idx = ds.categories.indexOf(c.trimmed());
+                    if (idx < 0)
+                        throw Error(QStringLiteral("unknown category '%1' (known: %2)").arg(c, ds.categories.join(QStringLiteral(", "))));
+                    cu.statedCategories.push_back(static_cast<int32_t>(idx));
+                }
+                for (const auto& c : blend->recommend(cu, n))
+                    picks.push_back({ c.item, c.score, coldstart::sourceName(c.source) });
+            } else {
+                for (const auto& sc : cf::recommend(*model, history, n))
+                    picks.push_back({ sc.item, sc.score, model->algorithm() });
             }
+            return picks;
+        };
+        const std::vector<Pick> picks = listFor(whatIf ? cf::History::adHoc(items, values)
+                                                       : cf::History::ofUser(ds.userItems, user),
+            cold);
+        if (cold) {
+            const coldstart::ColdStartConfig& cfg = blend->config();
             text += QStringLiteral("Blend: cf %1, content %2, profile %3, category %4, popularity %5 (each source scaled "
                                    "to [0, 1], weighted, summed; source = the largest weighted share)\n")
                         .arg(cfg.cfWeight)
@@ -179,18 +226,55 @@ const Registrar candidatesCommand { Command {
                         .arg(cfg.profileWeight)
                         .arg(cfg.categoryWeight)
                         .arg(cfg.popularityWeight);
-            int rank = 0;
-            for (const auto& c : cs.recommend(cu, n))
-                addRow(++rank, c.item, c.score, coldstart::sourceName(c.source));
-        } else {
-            int rank = 0;
-            for (const auto& s : cf::recommend(*model, cf::History::ofUser(ds.userItems, user), n))
-                addRow(++rank, s.item, s.score, model->algorithm());
+        }
+        int rank = 0;
+        for (const Pick& pick : picks)
+            addRow(++rank, pick.item, pick.score, pick.source);
+        // Against the stored history's list: items entering and leaving, and rank moves.
+        QJsonObject diff;
+        if (whatIf) {
+            const std::vector<Pick> real = listFor(cf::History::ofUser(ds.userItems, user), ds.isCold(user, threshold));
+            QHash<int32_t, int> realRank;
+            for (size_t i = 0; i < real.size(); ++i)
+                realRank.insert(real[i].item, static_cast<int>(i) + 1);
+            QSet<int32_t> now;
+            QJsonArray entering, leaving, moved;
+            QStringList enterText, leaveText;
+            for (size_t i = 0; i < picks.size(); ++i) {
+                const int32_t item = picks[i].item;
+                const QString id = ds.items[static_cast<size_t>(item)].externalId;
+                now.insert(item);
+                if (!realRank.contains(item)) {
+                    entering.append(QJsonObject { { QStringLiteral("item_id"), id }, { QStringLiteral("rank"), static_cast<int>(i) + 1 } });
+                    enterText << QStringLiteral("%1 (#%2)").arg(id).arg(i + 1);
+                } else if (realRank.value(item) != static_cast<int>(i) + 1) {
+                    moved.append(QJsonObject { { QStringLiteral("item_id"), id }, { QStringLiteral("from"), realRank.value(item) },
+                        { QStringLiteral("to"), static_cast<int>(i) + 1 } });
+                }
+            }
+            for (size_t i = 0; i < real.size(); ++i)
+                if (!now.contains(real[i].item)) {
+                    const QString id = ds.items[static_cast<size_t>(real[i].item)].externalId;
+                    leaving.append(QJsonObject { { QStringLiteral("item_id"), id }, { QStringLiteral("rank"), static_cast<int>(i) + 1 } });
+                    leaveText << QStringLiteral("%1 (was #%2)").arg(id).arg(i + 1);
+                }
+            diff = QJsonObject { { QStringLiteral("entering"), entering }, { QStringLiteral("leaving"), leaving },
+                { QStringLiteral("moved"), moved } };
+            text += QStringLiteral("Against the stored history: %1 entering, %2 leaving, %3 moved\n")
+                        .arg(entering.size())
+                        .arg(leaving.size())
+                        .arg(moved.size());
+            if (!enterText.isEmpty())
+                text += QStringLiteral("  entering: %1\n").arg(enterText.join(QStringLiteral(", ")));
+            if (!leaveText.isEmpty())
+                text += QStringLiteral("  leaving:  %1\n").arg(leaveText.join(QStringLiteral(", ")));
         }
         const double ms = timer.nsecsElapsed() / 1e6;
         if (p.isSet(kJson)) {
             out(QString::fromUtf8(QJsonDocument(QJsonObject { { QStringLiteral("user"), userId },
-                                                    { QStringLiteral("interactions"), ds.interactionCount(user) },
+                                                    { QStringLiteral("interactions"), historySize },
+                                                    { QStringLiteral("what_if"), whatIf },
+                                                    { QStringLiteral("diff"), whatIf ? QJsonValue(diff) : QJsonValue() },
                                                     { QStringLiteral("cold"), cold },
                                                     { QStringLiteral("model"), model->algorithm() },
                                                     { QStringLiteral("model_source"), note },

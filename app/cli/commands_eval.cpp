@@ -4,6 +4,7 @@
 #include "coldstart/coldstart.h"
 #include "data/workspace.h"
 #include "eval/evaluator.h"
+#include "eval/rerankeval.h"
 #include "eval/split.h"
 #include "eval/stats.h"
 #include "util/error.h"
@@ -24,6 +25,36 @@ const QString kParam = QStringLiteral("param");
 const QString kCompare = QStringLiteral("compare");
 const QString kMetric = QStringLiteral("metric");
 const QString kThreads = QStringLiteral("threads");
+const QString kRerank = QStringLiteral("rerank");
+const QString kCandidates = QStringLiteral("candidates");
+const QString kSource = QStringLiteral("source");
+const QString kOffline = QStringLiteral("offline");
+const QString kOfflineCold = QStringLiteral("offline_cold");
+
+pipeline::CandidateSource parseSource(const QString& text)
+{
+    const QString t = text.trimmed().toLower();
+    if (t == u"auto")
+        return pipeline::CandidateSource::Auto;
+    if (t == u"cf")
+        return pipeline::CandidateSource::Cf;
+    if (t == u"coldstart")
+        return pipeline::CandidateSource::ColdStart;
+    throw Error(QStringLiteral("--source '%1': expected auto, cf or coldstart").arg(text));
+}
+
+QString sourceName(pipeline::CandidateSource s)
+{
+    switch (s) {
+    case pipeline::CandidateSource::Cf:
+        return QStringLiteral("cf");
+    case pipeline::CandidateSource::ColdStart:
+        return QStringLiteral("coldstart");
+    case pipeline::CandidateSource::Auto:
+        break;
+    }
+    return QStringLiteral("auto");
+}
 
 QStringList splitList(const QString& text)
 {
@@ -113,6 +144,21 @@ const Registrar evalCommand { Command {
             QStringLiteral("metric@K") });
         p.addOption({ kThreads, QStringLiteral("Worker threads (default: all cores)."), QStringLiteral("n"),
             QString::number(QThread::idealThreadCount()) });
+        p.addOption({ kRerank,
+            QStringLiteral("Score the rerank path: none (each model's candidates in their source order) or offline "
+                           "(also the same candidates through the offline reranker, with the user's train history, "
+                           "compared with the source on all, cold and warm users). Settings for CF candidates: --param "
+                           "offline.lambda=..., offline.cf_weight=..., offline.history=...; for candidates from the "
+                           "cold-start blend: offline_cold.lambda=..., ..."),
+            QStringLiteral("none|offline") });
+        p.addOption({ kCandidates, QStringLiteral("With --rerank: candidates per user (default 50)."), QStringLiteral("n"),
+            QStringLiteral("50") });
+        p.addOption({ kSource,
+            QStringLiteral("With --rerank: where candidates come from: auto (the pipeline's rule: the cold-start blend on "
+                           "the model for users with fewer than %1 train interactions, the model for the others), cf, "
+                           "coldstart. Default auto.")
+                .arg(kDefaultColdThreshold),
+            QStringLiteral("name"), QStringLiteral("auto") });
     },
     [](QCommandLineParser& p) {
         // Everything is validated before the workspace is loaded.
@@ -127,7 +173,41 @@ const Registrar evalCommand { Command {
         for (const QString& m : splitList(requireOption(p, kModels)))
             if (!models.contains(m.toLower()))
                 models << m.toLower();
-        const auto params = parseParams(p.values(kParam), models);
+        // --rerank: every model is scored through the rerank path (eval/rerankeval.h).
+        const QString rerankName = p.isSet(kRerank) ? p.value(kRerank).trimmed().toLower() : QString();
+        const bool rerankPath = !rerankName.isEmpty();
+        const bool offline = rerankName == kOffline;
+        if (rerankPath && rerankName != u"none" && !offline)
+            throw Error(QStringLiteral("--rerank '%1': expected none or offline").arg(p.value(kRerank)));
+        eval::RerankEvalOptions rerankOptions;
+        if (rerankPath) {
+            if (models.contains(eval::kColdStartModel))
+                throw Error(QStringLiteral("--rerank: use --source coldstart instead of the model coldstart"));
+            if (p.isSet(kCompare))
+                throw Error(QStringLiteral("--rerank compares each model with its reranked list; --compare does not apply"));
+            rerankOptions.source = parseSource(p.value(kSource));
+            bool ok = false;
+            rerankOptions.candidates = p.value(kCandidates).toInt(&ok);
+            if (!ok || rerankOptions.candidates < 1 || rerankOptions.candidates > 1000)
+                throw Error(QStringLiteral("--candidates '%1' must be a whole number from 1 to 1000").arg(p.value(kCandidates)));
+        } else {
+            for (const QString& o : { kSource, kCandidates })
+                if (p.isSet(o))
+                    throw Error(QStringLiteral("--%1 only applies with --rerank").arg(o));
+        }
+        const auto params
+            = parseParams(p.values(kParam), offline ? models + QStringList { kOffline, kOfflineCold } : models);
+        // The settings in full (defaults included), so the output says what was run.
+        const QJsonObject offlineSettings { { QStringLiteral("cf_candidates"),
+                                                rerank::offlineOptionsToJson(rerank::offlineOptionsFromJson(
+                                                    params.value(kOffline), rerank::offlineDefaults(false))) },
+            { QStringLiteral("coldstart_candidates"),
+                rerank::offlineOptionsToJson(
+                    rerank::offlineOptionsFromJson(params.value(kOfflineCold), rerank::offlineDefaults(true))) } };
+        if (offline) {
+            rerankOptions.offline = params.value(kOffline);
+            rerankOptions.offlineCold = params.value(kOfflineCold);
+        }
         for (const QString& m : models) {
             // An unknown model or parameter throws now, before the workspace is loaded.
             if (m == eval::kColdStartModel) {
@@ -156,8 +236,9 @@ const Registrar evalCommand { Command {
             for (const QString& c : compare)
                 if (!models.contains(c))
                     throw Error(QStringLiteral("--compare: '%1' is not in --models (%2)").arg(c, models.join(u',')));
-            if (p.isSet(kMetric))
-                metric = eval::parseMetricAtK(p.value(kMetric));
+        }
+        if ((offline || !compare.isEmpty()) && p.isSet(kMetric)) {
+            metric = eval::parseMetricAtK(p.value(kMetric));
             if (std::find(ks.begin(), ks.end(), metric.second) == ks.end())
                 throw Error(QStringLiteral("--metric %1@%2: K = %2 is not in --k (%3)")
                                 .arg(eval::metricName(metric.first))
@@ -172,15 +253,50 @@ const Registrar evalCommand { Command {
         const eval::Split split = eval::makeSplit(ds, spec, seed);
 
         std::vector<eval::EvalResult> results;
+        std::vector<QJsonObject> rerankInfo; // parallel to results, with --rerank
+        std::vector<std::pair<size_t, size_t>> rerankPairs; // (source, reranked) indices into results
+        QStringList sourceLines;
         for (const QString& m : models) {
-            results.push_back(eval::runEvaluation(m, params.value(m), split, ds, ks, control, threads));
+            if (!rerankPath) {
+                results.push_back(eval::runEvaluation(m, params.value(m), split, ds, ks, control, threads));
+                results.back().model = m;
+                continue;
+            }
+            const eval::RerankArms arms(m, params.value(m), split, ds, rerankOptions, control);
+            const int32_t coldUsers = arms.coldSourceUsers();
+            sourceLines << QStringLiteral("%1: %2 users from the cold-start blend on %1, %3 from %1")
+                               .arg(m)
+                               .arg(coldUsers)
+                               .arg(static_cast<int32_t>(split.evaluatedUsers.size()) - coldUsers);
+            const QJsonObject info { { kSource, sourceName(rerankOptions.source) },
+                { kCandidates, rerankOptions.candidates }, { QStringLiteral("cold_source_users"), coldUsers } };
+            results.push_back(eval::evaluate(arms.sourceRanker(), split, ds, ks, control, threads));
             results.back().model = m;
+            results.back().params = arms.model().params();
+            results.back().fitSeconds = arms.fitSeconds();
+            QJsonObject none = info;
+            none.insert(kRerank, QStringLiteral("none"));
+            rerankInfo.push_back(none);
+            if (offline) {
+                results.push_back(eval::evaluate(arms.offlineRanker(), split, ds, ks, control, threads));
+                results.back().model = m + QStringLiteral("+offline");
+                results.back().params = arms.model().params();
+                results.back().fitSeconds = arms.fitSeconds();
+                QJsonObject rr = info;
+                rr.insert(kRerank, kOffline);
+                rr.insert(kOffline, offlineSettings);
+                rerankInfo.push_back(rr);
+                rerankPairs.emplace_back(results.size() - 2, results.size() - 1);
+            }
         }
 
         const bool json = p.isSet(kJson);
         if (json) {
-            for (const auto& r : results) {
-                QJsonObject o = r.toJson();
+            for (size_t i = 0; i < results.size(); ++i) {
+                QJsonObject o = results[i].toJson();
+                if (i < rerankInfo.size())
+                    for (auto it = rerankInfo[i].begin(); it != rerankInfo[i].end(); ++it)
+                        o.insert(it.key(), it.value());
                 o.insert(QStringLiteral("workspace"), wsPathAbs);
                 out(QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact)));
             }
@@ -199,9 +315,17 @@ const Registrar evalCommand { Command {
                                .arg(ds.numInteractions())
                                .arg(joinKs(ks))
                                .arg(usersEvaluated);
+            if (rerankPath)
+                text += QStringLiteral("Rerank    %1 candidates per user, source %2 (%3)%4\n")
+                            .arg(rerankOptions.candidates)
+                            .arg(sourceName(rerankOptions.source), sourceLines.join(QStringLiteral("; ")),
+                                offline ? QStringLiteral("; offline reranker %1")
+                                              .arg(QString::fromUtf8(QJsonDocument(offlineSettings).toJson(
+                                                  QJsonDocument::Compact)))
+                                        : QString());
             int width = 8;
-            for (const QString& m : models)
-                width = std::max(width, static_cast<int>(m.size()) + 2);
+            for (const auto& r : results)
+                width = std::max(width, static_cast<int>(r.model.size()) + 2);
             for (const int k : ks) {
                 text += QStringLiteral("\n%1").arg(QStringLiteral("model").leftJustified(width));
                 for (const char* h : { "HR", "Recall", "NDCG", "MRR", "Coverage", "ILD", "Novelty" })
@@ -279,6 +403,60 @@ const Registrar evalCommand { Command {
                         .arg(c.wilcoxon.n)
                         .arg(c.verdictText()));
             }
+        }
+
+        // Each model against its reranked list: the chosen metric, then NDCG, HR and recall
+        // at its K, on all users and on the cold and warm ones.
+        if (!rerankPairs.empty()) {
+            std::vector<eval::Metric> metrics { metric.first };
+            for (const eval::Metric m : { eval::Metric::NDCG, eval::Metric::HR, eval::Metric::Recall })
+                if (m != metric.first)
+                    metrics.push_back(m);
+            QString text;
+            for (const auto& [ai, bi] : rerankPairs) {
+                const auto& a = results[ai];
+                const auto& b = results[bi];
+                if (!json)
+                    text += QStringLiteral("\nPaired comparison on %1, B = %2 against A = %3 (95% CI: paired bootstrap, "
+                                           "%4 resamples, seed %5; Wilcoxon signed-rank, zeros dropped)\n"
+                                           "%6%7%8%9%10%11%12%13verdict\n")
+                                .arg(split.name, b.model, a.model)
+                                .arg(eval::kBootstrapResamples)
+                                .arg(eval::kBootstrapSeed)
+                                .arg(QStringLiteral("metric"), -11)
+                                .arg(QStringLiteral("cohort"), -8)
+                                .arg(QStringLiteral("users"), -7)
+                                .arg(QStringLiteral("A"), -9)
+                                .arg(QStringLiteral("B"), -9)
+                                .arg(QStringLiteral("B - A"), -10)
+                                .arg(QStringLiteral("95% CI"), -22)
+                                .arg(QStringLiteral("Wilcoxon p"), -12);
+                for (const eval::Metric m : metrics)
+                    for (const auto& cc : eval::compareByCohort(a, b, m, metric.second, threads)) {
+                        const auto& c = cc.comparison;
+                        if (json) {
+                            QJsonObject o = c.toJson();
+                            o.insert(QStringLiteral("cohort"), cc.cohort);
+                            o.insert(QStringLiteral("split"), split.name);
+                            o.insert(QStringLiteral("workspace"), wsPathAbs);
+                            out(QString::fromUtf8(QJsonDocument(QJsonObject { { QStringLiteral("comparison"), o } })
+                                                      .toJson(QJsonDocument::Compact)));
+                            continue;
+                        }
+                        text += QStringLiteral("%1%2%3%4%5%6%7%8%9\n")
+                                    .arg(c.metric, -11)
+                                    .arg(cc.cohort, -8)
+                                    .arg(QString::number(c.users), -7)
+                                    .arg(fmt(c.meanA), -9)
+                                    .arg(fmt(c.meanB), -9)
+                                    .arg((c.meanDiff >= 0 ? QStringLiteral("+") : QString()) + fmt(c.meanDiff), -10)
+                                    .arg(QStringLiteral("[%1, %2]").arg(fmt(c.ci.low), fmt(c.ci.high)), -22)
+                                    .arg(QString::number(c.wilcoxon.pValue, 'g', 3), -12)
+                                    .arg(c.verdictText());
+                    }
+            }
+            if (!json)
+                out(text);
         }
         return 0;
     } } };

@@ -815,6 +815,7 @@ const Registrar rerankCommand { Command {
             QStringLiteral("run") });
         p.addOption({ QStringLiteral("no-cache"), QStringLiteral("Do not read the response cache (fresh calls).") });
         p.addOption({ QStringLiteral("no-store"), QStringLiteral("Do not store the run in the workspace.") });
+        addWhatIfOptions(p); // one --user only; a what-if run is never stored
         p.addOption({ QStringLiteral("summary-only"), QStringLiteral("Print the summary without per-user lists.") });
         p.addOption({ kJson, QStringLiteral("Print one JSON object (run id, summary, users).") });
     },
@@ -852,6 +853,14 @@ const Registrar rerankCommand { Command {
             throw UsageError(QStringLiteral("--probe reranks every order of every user: it does not take --route selective"));
         options.seed = static_cast<quint64>(std::max(1, intOption(p, QStringLiteral("seed"), 1)));
         options.storeRun = !p.isSet(QStringLiteral("no-store"));
+        std::optional<rerank::PromptUser> whatIf;
+        if (hasWhatIf(p)) {
+            if (resumed || users.size() != 1 || !p.isSet(QStringLiteral("user")) || p.isSet(QStringLiteral("probe")))
+                throw UsageError(QStringLiteral("--without/--with edit one user's history: give one --user, without "
+                                                "--probe or --resume"));
+            whatIf = whatIfUser(p, ds, users.front());
+            options.storeRun = false; // nothing is written for a what-if
+        }
         if (p.isSet(QStringLiteral("max-cost"))) {
             bool ok = false;
             const double cap = p.value(QStringLiteral("max-cost")).toDouble(&ok);
@@ -872,6 +881,7 @@ const Registrar rerankCommand { Command {
         request.dataset = std::shared_ptr<const Dataset>(&ds, [](const Dataset*) {}); // outlives the service
         request.cfModel = model;
         request.users = users;
+        request.whatIf = whatIf;
         request.options = options;
         const pipeline::BatchReport report = awaitRerank(service, std::move(request)).report;
         if (!report.error.isEmpty())
@@ -885,6 +895,8 @@ const Registrar rerankCommand { Command {
                 j.insert(QStringLiteral("cf_model"), model->algorithm());
                 j.insert(QStringLiteral("cf_model_source"), note);
                 j.insert(QStringLiteral("run_id"), report.runId);
+                if (whatIf)
+                    j.insert(QStringLiteral("what_if_interactions"), static_cast<int>(whatIf->history.size()));
                 out(compact(j));
             } else {
                 QJsonObject j = report.toJson(!p.isSet(QStringLiteral("summary-only")));

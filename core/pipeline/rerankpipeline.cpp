@@ -76,7 +76,7 @@ QJsonObject RerankOutcome::toJson() const
     QJsonArray list;
     for (qsizetype i = 0; i < result.items.size(); ++i) {
         const rerank::RankedItem& r = result.items[i];
-        list.append(QJsonObject {
+        QJsonObject item {
             { QStringLiteral("item_id"), r.externalId },
             { QStringLiteral("title"), titles.value(i) },
             { QStringLiteral("rank"), r.rank },
@@ -84,7 +84,10 @@ QJsonObject RerankOutcome::toJson() const
             { QStringLiteral("explanation"), r.explanation },
             { QStringLiteral("cf_rank"), r.cfRank },
             { QStringLiteral("filled"), r.filled },
-        });
+        };
+        if (!r.claims.isEmpty())
+            item.insert(QStringLiteral("claims"), QJsonArray::fromStringList(r.claims));
+        list.append(item);
     }
     QJsonArray defects;
     for (const rerank::Defect& d : result.defects)
@@ -324,7 +327,7 @@ void rerankOffline(PipelineContext& ctx, PreparedUser& p)
 {
     QElapsedTimer timer;
     timer.start();
-    rerank::OfflineOptions offline;
+    rerank::OfflineOptions offline = rerank::offlineDefaults(p.outcome.coldStart);
     offline.k = p.k;
     const rerank::OfflineReranker reranker(ctx.dataset(), ctx.content());
     p.outcome.result = p.whatIf ? reranker.rerank(p.whatIf->history, p.candidates, offline)

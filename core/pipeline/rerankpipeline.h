@@ -160,7 +160,8 @@ PreparedUser prepareUser(PipelineContext& ctx, const rerank::PromptUser& user, c
 // Whether the pipeline treats the user as cold (fewer interactions than the threshold).
 bool isColdUser(const PipelineContext& ctx, int32_t user, const rerank::PromptUser* whatIf);
 
-// Stage 4 with the offline reranker.
+// Stage 4 with the offline reranker, with the settings for where the candidates came from
+// (rerank::offlineDefaults(outcome.coldStart)).
 void rerankOffline(PipelineContext& ctx, PreparedUser& p);
 // The CF order stays by routing decision (not a failure): usable, nothing called.
 void keepCfOrder(PreparedUser& p, const QString& why);

@@ -483,12 +483,14 @@ QList<Claim> FaithfulnessChecker::check(const QString& explanation, int32_t item
 int FaithfulnessChecker::annotate(RerankResult& result, const ClaimContext& context) const
 {
     int added = 0;
-    for (const RankedItem& it : result.items) {
+    for (RankedItem& it : result.items) {
         if (it.filled)
             continue;
+        it.claims.clear();
         for (const Claim& c : check(it.explanation, it.item, context)) {
-            result.defects.append({ kUnsupportedClaim,
-                QStringLiteral("%1: \"%2\" (%3): %4").arg(it.externalId, c.phrase, kindName(c.kind), c.reason) });
+            const QString line = QStringLiteral("\"%1\" (%2): %3").arg(c.phrase, kindName(c.kind), c.reason);
+            it.claims << line;
+            result.defects.append({ kUnsupportedClaim, it.externalId + QStringLiteral(": ") + line });
             ++added;
         }
     }

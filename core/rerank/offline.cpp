@@ -1,5 +1,7 @@
 #include "rerank/offline.h"
 
+#include "cf/params.h"
+
 #include <QElapsedTimer>
 #include <QSet>
 #include <algorithm>
@@ -46,6 +48,38 @@ double msSince(const QElapsedTimer& t)
 }
 
 } // namespace
+
+OfflineOptions offlineDefaults(bool coldStartCandidates)
+{
+    OfflineOptions o;
+    if (coldStartCandidates) {
+        o.cfWeight = 1.0;
+        o.lambda = 0.9;
+    }
+    return o;
+}
+
+OfflineOptions offlineOptionsFromJson(const QJsonObject& o, OfflineOptions base)
+{
+    cf::ParamReader p(QStringLiteral("offline"), o);
+    base.lambda = p.number(QStringLiteral("lambda"), base.lambda);
+    base.cfWeight = p.number(QStringLiteral("cf_weight"), base.cfWeight);
+    base.historyLength = p.integer(QStringLiteral("history"), base.historyLength);
+    p.finish();
+    if (!(base.lambda >= 0 && base.lambda <= 1))
+        throw Error(QStringLiteral("offline: lambda must be between 0 and 1 (got %1)").arg(base.lambda));
+    if (!(base.cfWeight >= 0 && base.cfWeight <= 1))
+        throw Error(QStringLiteral("offline: cf_weight must be between 0 and 1 (got %1)").arg(base.cfWeight));
+    if (base.historyLength < 1)
+        throw Error(QStringLiteral("offline: history must be at least 1 (got %1)").arg(base.historyLength));
+    return base;
+}
+
+QJsonObject offlineOptionsToJson(const OfflineOptions& o)
+{
+    return { { QStringLiteral("lambda"), o.lambda }, { QStringLiteral("cf_weight"), o.cfWeight },
+        { QStringLiteral("history"), o.historyLength } };
+}
 
 double itemSimilarity(const Dataset& ds, const coldstart::ContentIndex& content, int32_t a, int32_t b)
 {

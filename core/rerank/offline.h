@@ -5,6 +5,7 @@
 #include "rerank/answer.h"
 #include "rerank/prompt.h"
 
+#include <QJsonObject>
 #include <span>
 
 // The embedded reranker: no key, no network. Relevance blends the normalised CF score
@@ -13,13 +14,29 @@
 // history items and shared categories or terms behind it.
 namespace recwb::rerank {
 
+// The defaults are those for CF candidates; offlineDefaults(true) gives the ones for
+// candidates from the cold-start blend. Chosen on MovieLens 100K strat75 seed 7 and
+// ml-latest-small cold@1/cold@3 so that the reranked list is not worse than its source
+// (docs/QUALITY.md, "Rerank: offline vs its CF source"; docs/RERANK.md).
 struct OfflineOptions {
     int k = 10;
-    double lambda = 0.7; // MMR: 1 = relevance only, 0 = diversity only
-    double cfWeight = 0.5; // relevance = cfWeight * cf + (1 - cfWeight) * content
-    int historyLength = 50; // the most recent interactions used as the content profile
+    double lambda = 0.95; // MMR: 1 = relevance only, 0 = diversity only
+    double cfWeight = 0.85; // relevance = cfWeight * cf + (1 - cfWeight) * content
+    int historyLength = 200; // the most recent interactions used as the content profile
     QString historyVerb = QStringLiteral("liked"); // "Because you liked ..."
 };
+
+// The settings by where the candidates came from. The cold-start blend already scores
+// content similarity to the user's few items (ColdStartConfig::contentWeight), so its
+// candidates get no content share on top (cfWeight 1: the blend's order is the relevance)
+// and a little more diversity (lambda 0.9); CF candidates get a content share of 0.15.
+OfflineOptions offlineDefaults(bool coldStartCandidates);
+
+// `base` with the settings named in `o` replaced: lambda, cf_weight, history. Throws Error
+// naming an unknown key or a value out of range (lambda and cf_weight 0..1, history >= 1).
+OfflineOptions offlineOptionsFromJson(const QJsonObject& o, OfflineOptions base = {});
+// {"lambda", "cf_weight", "history"}: the settings offlineOptionsFromJson reads.
+QJsonObject offlineOptionsToJson(const OfflineOptions& o);
 
 // Similarity of two items for diversity: the mean of their content cosine (TF-IDF,
 // categories and tags included) and the Jaccard overlap of their categories.

@@ -211,9 +211,9 @@ private slots:
         const auto cands = candidatesOf(m_ds);
         RerankResult r;
         r.usable = true;
-        r.items.append(RankedItem { 8, QStringLiteral("9"), 1, 0.9, QStringLiteral("A 1994 masterpiece."), 5, false });
-        r.items.append(RankedItem { 4, QStringLiteral("5"), 2, 0.8, QStringLiteral("Like The Usual Suspects."), 2, false });
-        r.items.append(RankedItem { 10, QStringLiteral("11"), 3, std::nullopt, QStringLiteral("A 1994 film."), 6, true });
+        r.items.append(RankedItem { 8, QStringLiteral("9"), 1, 0.9, QStringLiteral("A 1994 masterpiece."), 5, false, {} });
+        r.items.append(RankedItem { 4, QStringLiteral("5"), 2, 0.8, QStringLiteral("Like The Usual Suspects."), 2, false, {} });
+        r.items.append(RankedItem { 10, QStringLiteral("11"), 3, std::nullopt, QStringLiteral("A 1994 film."), 6, true, {} });
         QCOMPARE(checker.annotate(r, ClaimContext { kHistory, {}, cands }), 1);
         QCOMPARE(r.defects.size(), 1);
         QCOMPARE(r.defects.front().kind, kUnsupportedClaim);
