@@ -140,6 +140,28 @@ CREATE TABLE prompt_drafts(
   text TEXT NOT NULL,
   updated_at INTEGER NOT NULL) WITHOUT ROWID;
 )sql",
+    // 4 -> 5: rerank experiments (docs/EXPERIMENTS.md): the spec, the cohort's users and
+    // one row per arm x repeat x user, written as each chunk of users finishes
+    R"sql(
+CREATE TABLE experiments(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  status TEXT NOT NULL,
+  error TEXT NOT NULL DEFAULT '',
+  users TEXT NOT NULL DEFAULT '[]',
+  catalog_size INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  finished_at INTEGER,
+  wall_seconds REAL NOT NULL DEFAULT 0);
+CREATE TABLE experiment_rows(
+  experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+  arm TEXT NOT NULL,
+  repeat INTEGER NOT NULL,
+  user_id TEXT NOT NULL,
+  row TEXT NOT NULL,
+  PRIMARY KEY(experiment_id, arm, repeat, user_id)) WITHOUT ROWID;
+)sql",
 };
 static_assert(std::size(kMigrations) == Workspace::kSchemaVersion);
 
