@@ -322,8 +322,8 @@ namespace experimentstore {
     // The stored experiment with its rows, summarized. ds (the workspace's dataset) fills
     // UserRow::user. Throws Error when there is no such experiment.
     ExperimentResult load(const Workspace& ws, qint64 id, const Dataset* ds = nullptr);
-    // The same without summarize(): the spec, users and rows only.
-    ExperimentResult loadRows(const Workspace& ws, qint64 id, const Dataset* ds = nullptr);
+    // The same without summarize(): the spec, users and (withRows) the rows only.
+    ExperimentResult loadRows(const Workspace& ws, qint64 id, const Dataset* ds = nullptr, bool withRows = true);
     // The newest unfinished (running, canceled, failed) experiment whose spec equals `spec`.
     std::optional<qint64> findUnfinished(const Workspace& ws, const ExperimentSpec& spec);
     void remove(Workspace& ws, qint64 id);
@@ -379,6 +379,7 @@ signals:
 private:
     struct Prepared;
     struct Task;
+    struct Writer;
     void onPrepared(const std::shared_ptr<Prepared>& p);
     void pump();
     void onJobFinished(quint64 job, const RerankReply& reply);
@@ -393,7 +394,9 @@ private:
     ExperimentRunOptions m_options;
     ExperimentProjection m_projection;
     std::shared_ptr<Prepared> m_prepared;
+    std::shared_ptr<Writer> m_writer;
     std::vector<Task> m_tasks;
+    std::vector<UserRow> m_rows; // this run's rows (the stored ones of a resumed run are read back at the end)
     size_t m_nextTask = 0;
     QHash<quint64, size_t> m_jobs; // job -> task
     quint64 m_generation = 0;

@@ -12,6 +12,7 @@
 
 #include <QDateTime>
 #include <QFutureWatcher>
+#include <QScopeGuard>
 #include <QSet>
 #include <QThreadPool>
 #include <QtConcurrent/QtConcurrentRun>
@@ -181,6 +182,19 @@ struct ExperimentRun::Prepared {
     QSet<QString> done; // rowKey of the stored rows
 };
 
+// The run's one connection to the workspace, opened and used only on the pool's single
+// thread (which never expires): a connection per chunk would open the file again and again
+// while the service's connection holds its locks.
+struct ExperimentRun::Writer {
+    std::unique_ptr<Workspace> ws;
+    Workspace* open(const QString& path)
+    {
+        if (!ws)
+            ws = Workspace::open(path);
+        return ws.get();
+    }
+};
+
 struct ExperimentRun::Task {
     size_t arm = 0;
     int repeat = 0;
@@ -198,6 +212,7 @@ ExperimentRun::ExperimentRun(
     qRegisterMetaType<recwb::pipeline::ExperimentProjection>();
     qRegisterMetaType<recwb::pipeline::ExperimentResult>();
     m_pool->setMaxThreadCount(1); // preparation, chunk writes and the summary, in order
+    m_pool->setExpiryTimeout(-1); // one thread for the run's connection (Writer)
     connect(&m_service, &RerankService::jobFinished, this, &ExperimentRun::onJobFinished);
 }
 
@@ -206,7 +221,9 @@ ExperimentRun::~ExperimentRun()
     ++m_generation;
     for (auto it = m_jobs.cbegin(); it != m_jobs.cend(); ++it)
         m_service.cancel(it.key());
-    m_pool->waitForDone(); // the writes of finished chunks land; the experiment stays resumable
+    if (m_writer) // closed on its own thread, after the writes of finished chunks landed
+        (void)QtConcurrent::run(m_pool, [writer = std::move(m_writer)] { writer->ws.reset(); });
+    m_pool->waitForDone(); // the experiment stays resumable
 }
 
 void ExperimentRun::start(ExperimentSpec spec, ExperimentRunOptions options)
@@ -223,6 +240,7 @@ void ExperimentRun::start(ExperimentSpec spec, ExperimentRunOptions options)
     m_nextTask = 0;
     m_jobs.clear();
     m_done = m_total = m_storing = 0;
+    m_rows.clear();
     m_spentUsd = 0;
     m_id = 0;
     m_startedMs = QDateTime::currentMSecsSinceEpoch();
@@ -234,12 +252,13 @@ void ExperimentRun::start(ExperimentSpec spec, ExperimentRunOptions options)
         if (p->generation == m_generation)
             onPrepared(p);
     });
-    watcher->setFuture(
-        QtConcurrent::run(m_pool, [path = m_path, dataset = m_dataset, spec = m_spec, options, generation]() {
+    m_writer = std::make_shared<Writer>();
+    watcher->setFuture(QtConcurrent::run(
+        m_pool, [path = m_path, dataset = m_dataset, spec = m_spec, options, generation, writer = m_writer]() {
             auto p = std::make_shared<Prepared>();
             p->generation = generation;
             try {
-                const auto ws = Workspace::open(path);
+                Workspace* ws = writer->open(path);
                 p->setup = std::make_shared<Setup>(makeSetup(*dataset, spec));
                 const Setup& s = *p->setup;
                 QStringList userIds;
@@ -450,6 +469,7 @@ void ExperimentRun::onJobFinished(quint64 job, const RerankReply& reply)
         rows.push_back(std::move(row));
     }
     m_done += static_cast<int>(rows.size());
+    m_rows.insert(m_rows.end(), rows.begin(), rows.end());
     if (!rows.empty()) {
         ++m_storing;
         auto watcher = new QFutureWatcher<QString>(this);
@@ -463,15 +483,15 @@ void ExperimentRun::onJobFinished(quint64 job, const RerankReply& reply)
                 m_error = e;
             pump();
         });
-        watcher->setFuture(QtConcurrent::run(m_pool, [path = m_path, id = m_id, rows = std::move(rows)]() -> QString {
-            try {
-                const auto ws = Workspace::open(path);
-                experimentstore::addRows(*ws, id, rows);
-                return {};
-            } catch (const Error& e) {
-                return e.message();
-            }
-        }));
+        watcher->setFuture(QtConcurrent::run(
+            m_pool, [path = m_path, writer = m_writer, id = m_id, rows = std::move(rows)]() -> QString {
+                try {
+                    experimentstore::addRows(*writer->open(path), id, rows);
+                    return {};
+                } catch (const Error& e) {
+                    return e.message();
+                }
+            }));
     }
     emit progress(m_done, m_total);
     if (!m_error.isEmpty())
@@ -517,13 +537,19 @@ void ExperimentRun::complete(const QString& status, const QString& error)
         else
             emit finished(*result);
     });
+    // Without resumed rows, the rows of this run are the whole experiment: no need to read them back.
     watcher->setFuture(QtConcurrent::run(m_pool,
-        [path = m_path, id = m_id, status, error, wall, dataset = m_dataset,
-            resumed = m_prepared->resumedRows]() -> std::shared_ptr<ExperimentResult> {
+        [path = m_path, id = m_id, status, error, wall, dataset = m_dataset, resumed = m_prepared->resumedRows,
+            rows = std::move(m_rows), writer = m_writer]() mutable -> std::shared_ptr<ExperimentResult> {
+            const auto close = qScopeGuard([&writer] { writer->ws.reset(); });
             try {
-                const auto ws = Workspace::open(path);
+                Workspace* ws = writer->open(path);
                 experimentstore::finish(*ws, id, status, wall, error);
-                auto r = std::make_shared<ExperimentResult>(experimentstore::load(*ws, id, dataset.get()));
+                auto r = std::make_shared<ExperimentResult>(
+                    experimentstore::loadRows(*ws, id, dataset.get(), resumed > 0));
+                if (resumed == 0)
+                    r->rows = std::move(rows);
+                summarize(*r);
                 r->resumedUsers = resumed;
                 return r;
             } catch (const Error&) {

@@ -130,7 +130,7 @@ std::vector<Info> list(const Workspace& ws)
     return out;
 }
 
-ExperimentResult loadRows(const Workspace& ws, qint64 id, const Dataset* ds)
+ExperimentResult loadRows(const Workspace& ws, qint64 id, const Dataset* ds, bool withRows)
 {
     ExperimentResult r;
     {
@@ -152,6 +152,8 @@ ExperimentResult loadRows(const Workspace& ws, qint64 id, const Dataset* ds)
         r.wallSeconds = st.real(7);
         r.workspace = ws.path();
     }
+    if (!withRows)
+        return r;
     sql::Statement st(ws.db(), "SELECT row FROM experiment_rows WHERE experiment_id = ? ORDER BY arm, repeat, user_id");
     st.bind(1, static_cast<int64_t>(id));
     while (st.step())
