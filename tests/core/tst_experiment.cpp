@@ -293,6 +293,49 @@ void runOnGeneratedWorkspace()
     QCOMPARE(list.back().rows, static_cast<int>(result.rows.size()));
     QVERIFY(!experimentstore::findUnfinished(*ws, spec));
 }
+// cancel() stores what is done as "canceled"; the same spec started again resumes it.
+void cancelThenResume()
+{
+    const QString path = m_dir.filePath(QStringLiteral("cancel.recwb"));
+    test::generateSmallWorkspace(path);
+    std::shared_ptr<const Dataset> ds;
+    {
+        const auto ws = Workspace::open(path);
+        ds = std::make_shared<const Dataset>(ws->load());
+    }
+    const ExperimentSpec spec = ExperimentSpec::fromJson(
+        R"J({"name": "cancel", "split": "loo", "chunk": 8, "arms": {"OFF": "cf=ease,rerank=offline"}})J",
+        QStringLiteral("cancel.json"));
+    RerankService service;
+    service.open(path);
+    ExperimentRun run(service, path, ds);
+    QSignalSpy finished(&run, &ExperimentRun::finished);
+    int total = 0;
+    const auto connection = connect(&run, &ExperimentRun::progress, &run, [&](int done, int all) {
+        total = all;
+        if (done > 0 && done < all)
+            run.cancel();
+    });
+    run.start(spec);
+    QVERIFY(finished.wait(60000));
+    const auto canceled = finished.first().first().value<ExperimentResult>();
+    QCOMPARE(canceled.status, QStringLiteral("canceled"));
+    const auto kept = static_cast<int>(canceled.rows.size());
+    QVERIFY2(kept > 0 && kept < total, qPrintable(QStringLiteral("%1 of %2").arg(kept).arg(total)));
+    {
+        const auto ws = Workspace::open(path);
+        QCOMPARE(experimentstore::findUnfinished(*ws, spec).value_or(0), canceled.id);
+    }
+    disconnect(connection);
+    finished.clear();
+    run.start(spec);
+    QVERIFY(finished.wait(60000));
+    const auto resumed = finished.first().first().value<ExperimentResult>();
+    QCOMPARE(resumed.id, canceled.id);
+    QCOMPARE(resumed.status, QStringLiteral("finished"));
+    QCOMPARE(resumed.resumedUsers, kept);
+    QCOMPARE(static_cast<int>(resumed.rows.size()), total);
+}
 }
 ;
 
