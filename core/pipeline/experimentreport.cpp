@@ -23,11 +23,17 @@ namespace {
     {
         return QString::number(v, 'f', decimals);
     }
+    // Grouped figures (1,280.00) whatever the machine's locale: reports are shared.
+    const QLocale& english()
+    {
+        static const QLocale locale(QLocale::English, QLocale::UnitedStates);
+        return locale;
+    }
     QString usd(const std::optional<double>& v)
     {
         if (!v)
             return QStringLiteral("unknown");
-        return QStringLiteral("$") + QString::number(*v, 'f', *v != 0 && std::abs(*v) < 1 ? 4 : 2);
+        return QStringLiteral("$") + english().toString(*v, 'f', *v != 0 && std::abs(*v) < 1 ? 4 : 2);
     }
 
     size_t kIndexOf(const ExperimentSpec& spec, int k)
@@ -259,8 +265,8 @@ namespace {
         for (const ProjectionRow& r : p.rows)
             h += QStringLiteral("<tr><td>%1</td><td>%2</td><td>%3 %</td><td>%4</td><td>%5</td><td>%6</td><td>%7</td>"
                                 "</tr>\n")
-                     .arg(QLocale::c().toString(r.usersPerDay), esc(scenarioName(r.scenario)), num(r.llmShare * 100, 1),
-                         QLocale::c().toString(std::llround(r.callsPerDay)),
+                     .arg(english().toString(r.usersPerDay), esc(scenarioName(r.scenario)), num(r.llmShare * 100, 1),
+                         english().toString(static_cast<qlonglong>(std::llround(r.callsPerDay))),
                          r.usdPerCall ? QStringLiteral("$") + QString::number(*r.usdPerCall, 'f', 6)
                                       : QStringLiteral("unknown"),
                          usd(r.usdPerDay), usd(r.usdPerMonth));
