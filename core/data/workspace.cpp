@@ -140,6 +140,28 @@ CREATE TABLE prompt_drafts(
   text TEXT NOT NULL,
   updated_at INTEGER NOT NULL) WITHOUT ROWID;
 )sql",
+    // 4 -> 5: rerank experiments (docs/EXPERIMENTS.md): the spec, the cohort's users and
+    // one row per arm x repeat x user, written as each chunk of users finishes
+    R"sql(
+CREATE TABLE experiments(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  status TEXT NOT NULL,
+  error TEXT NOT NULL DEFAULT '',
+  users TEXT NOT NULL DEFAULT '[]',
+  catalog_size INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  finished_at INTEGER,
+  wall_seconds REAL NOT NULL DEFAULT 0);
+CREATE TABLE experiment_rows(
+  experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+  arm TEXT NOT NULL,
+  repeat INTEGER NOT NULL,
+  user_id TEXT NOT NULL,
+  row TEXT NOT NULL,
+  PRIMARY KEY(experiment_id, arm, repeat, user_id)) WITHOUT ROWID;
+)sql",
 };
 static_assert(std::size(kMigrations) == Workspace::kSchemaVersion);
 
@@ -152,18 +174,21 @@ void applyPragmas(sqlite3* db)
     sql::exec(db, "PRAGMA temp_store = MEMORY");
 }
 
-// False for an empty file (a new workspace when creating).
-bool checkHeader(const QString& path)
+// The file's first 16 bytes, read through SQLite's own handle of the open connection. Not
+// with a descriptor of our own: closing any descriptor of a file drops every POSIX lock the
+// process holds on it (fcntl locks belong to the process), so the other connections of this
+// process (the rerank service's, an experiment's) would lose their shared lock, and another
+// process closing its connection could checkpoint and delete the WAL under them ("disk I/O
+// error"). SQLite shares one descriptor per file inside a process and defers closing it.
+QByteArray headerOf(sqlite3* db)
 {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly))
-        throw Error(QStringLiteral("%1: cannot open: %2").arg(path, f.errorString()));
-    const QByteArray head = f.read(16);
-    if (head.isEmpty())
-        return false;
-    if (head != QByteArray("SQLite format 3\0", 16))
-        throw Error(QStringLiteral("%1: not a workspace: the file is not an SQLite database").arg(path));
-    return true;
+    sqlite3_file* f = nullptr;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || !f || !f->pMethods)
+        return {};
+    char buf[16] = {};
+    if (f->pMethods->xRead(f, buf, sizeof buf, 0) != SQLITE_OK)
+        return {}; // shorter than a header
+    return QByteArray(buf, sizeof buf);
 }
 
 QString systemError(int code)
@@ -239,7 +264,8 @@ std::unique_ptr<Workspace> Workspace::open(const QString& path, Mode mode)
     const bool exists = QFileInfo::exists(file);
     if (!exists && mode == Mode::OpenExisting)
         throw Error(QStringLiteral("%1: no such workspace").arg(path));
-    const bool filled = exists && checkHeader(file);
+    const qint64 size = exists ? QFileInfo(file).size() : 0;
+    const bool filled = size > 0;
     if (exists && !filled && mode == Mode::OpenExisting)
         throw Error(QStringLiteral("%1: the file is empty, not a workspace").arg(path));
     // No write permission on the file or its folder (SQLite's -wal and -shm live beside it):
@@ -261,6 +287,10 @@ std::unique_ptr<Workspace> Workspace::open(const QString& path, Mode mode)
         const QString msg = QString::fromUtf8(db ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close_v2(db);
         throw Error(QStringLiteral("%1: cannot open workspace: %2").arg(path, msg));
+    }
+    if (filled && headerOf(db) != QByteArray("SQLite format 3\0", 16)) {
+        sqlite3_close_v2(db);
+        throw Error(QStringLiteral("%1: not a workspace: the file is not an SQLite database").arg(path));
     }
     // Before anything touches the file: another thread's connection may hold a lock for a
     // moment (WAL switch, a write), and every statement here should wait for it, not fail.

@@ -6,6 +6,7 @@
 #include "eval/stats.h"
 #include "pipeline/armspec.h"
 #include "pipeline/batchsummary.h"
+#include "pipeline/ceiling.h"
 #include "pipeline/rerankpipeline.h"
 #include "pipeline/routing.h"
 
@@ -22,6 +23,8 @@
 #include <memory>
 #include <optional>
 #include <vector>
+
+class QThreadPool;
 
 namespace recwb {
 class Workspace;
@@ -81,10 +84,11 @@ struct ExperimentArm {
     QString routing = QStringLiteral("all");
     CandidateSource source = CandidateSource::Cf;
     bool explicitK = false; // k= was given in the spec
+    bool explicitCandidates = false; // candidates= was given
 
     // Throws Error naming `where`, the arm and the bad key or value.
-    static ExperimentArm parse(const QString& name, const QString& text, int defaultRepeats,
-        const std::vector<int>& ks, const QString& where);
+    static ExperimentArm parse(
+        const QString& name, const QString& text, int defaultRepeats, const std::vector<int>& ks, const QString& where);
     QString toString() const; // the spec as written back to the file (extra keys included)
     RoutingPolicy routingPolicy() const;
 };
@@ -313,10 +317,13 @@ namespace experimentstore {
     void addRows(Workspace& ws, qint64 id, const std::vector<UserRow>& rows);
     // status "finished", "canceled" or "failed"; wall seconds are added to the stored ones.
     void finish(Workspace& ws, qint64 id, const QString& status, double wallSeconds, const QString& error = {});
+    void markRunning(Workspace& ws, qint64 id); // a resumed experiment
     std::vector<Info> list(const Workspace& ws);
     // The stored experiment with its rows, summarized. ds (the workspace's dataset) fills
     // UserRow::user. Throws Error when there is no such experiment.
     ExperimentResult load(const Workspace& ws, qint64 id, const Dataset* ds = nullptr);
+    // The same without summarize(): the spec, users and (withRows) the rows only.
+    ExperimentResult loadRows(const Workspace& ws, qint64 id, const Dataset* ds = nullptr, bool withRows = true);
     // The newest unfinished (running, canceled, failed) experiment whose spec equals `spec`.
     std::optional<qint64> findUnfinished(const Workspace& ws, const ExperimentSpec& spec);
     void remove(Workspace& ws, qint64 id);
@@ -330,7 +337,9 @@ struct ExperimentRunOptions {
     // autoResume: the newest unfinished experiment of the same spec, else a new one.
     qint64 resumeId = 0;
     bool autoResume = true;
-    int jobsInFlight = 2; // rerank jobs (chunks) submitted at once
+    int jobsInFlight = 2; // rerank jobs (chunks) submitted at once; 1 when a cost cap applies
+    // Set: a projection over this confirmation ceiling is refused (recwb-cli without --yes).
+    std::optional<RunCeiling> ceiling;
 };
 
 // Runs one experiment through the RerankService: on a worker, loads nothing new (uses the
@@ -370,6 +379,7 @@ signals:
 private:
     struct Prepared;
     struct Task;
+    struct Writer;
     void onPrepared(const std::shared_ptr<Prepared>& p);
     void pump();
     void onJobFinished(quint64 job, const RerankReply& reply);
@@ -379,11 +389,14 @@ private:
     RerankService& m_service;
     QString m_path;
     std::shared_ptr<const Dataset> m_dataset;
+    QThreadPool* m_pool = nullptr; // one thread: preparation, chunk writes, the final summary, in order
     ExperimentSpec m_spec;
     ExperimentRunOptions m_options;
     ExperimentProjection m_projection;
     std::shared_ptr<Prepared> m_prepared;
+    std::shared_ptr<Writer> m_writer;
     std::vector<Task> m_tasks;
+    std::vector<UserRow> m_rows; // this run's rows (the stored ones of a resumed run are read back at the end)
     size_t m_nextTask = 0;
     QHash<quint64, size_t> m_jobs; // job -> task
     quint64 m_generation = 0;
@@ -394,6 +407,7 @@ private:
     double m_spentUsd = 0;
     bool m_running = false;
     bool m_canceling = false;
+    bool m_finishing = false;
     QString m_error;
     qint64 m_startedMs = 0;
 };

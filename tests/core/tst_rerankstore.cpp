@@ -153,7 +153,7 @@ private slots:
             sqlite3_close(db);
         }
         auto ws = Workspace::open(p);
-        QCOMPARE(ws->schemaVersion(), 4);
+        QCOMPARE(ws->schemaVersion(), Workspace::kSchemaVersion);
         QCOMPARE(store::templateVersions(*ws, QStringLiteral("old")).size(), 2);
         QVERIFY(store::labelsFor(*ws, QStringLiteral("old")).isEmpty());
         store::setLabel(*ws, QStringLiteral("old"), QStringLiteral("production"), 1);

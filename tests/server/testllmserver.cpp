@@ -111,6 +111,7 @@ void TestLlmServer::resetCounters()
     m_pathCounts.clear();
     m_faultCounts.clear();
     m_last.clear();
+    m_all.clear();
     m_total = 0;
     m_maxInFlight = m_inFlight; // answers still pending from earlier requests stay counted
     m_pathMaxInFlight = m_pathInFlight;
@@ -198,6 +199,8 @@ bool TestLlmServer::handleRequest(const QHttpServerRequest& request, QTcpSocket*
     ++m_total;
     ++m_pathCounts[rec.path];
     m_last.insert(rec.path, rec);
+    if (m_recordAll)
+        m_all.append(rec);
     m_maxInFlight = std::max(m_maxInFlight, ++m_inFlight);
     m_pathMaxInFlight[rec.path] = std::max(m_pathMaxInFlight.value(rec.path), ++m_pathInFlight[rec.path]);
 

@@ -73,6 +73,10 @@ public:
     void resetCounters();
     RecordedRequest lastRequest(const QString& path) const { return m_last.value(path); }
     bool hasRequest(const QString& path) const { return m_last.contains(path); }
+    // Every request since the last resetCounters(), in arrival order, while recording is on
+    // (off by default: a long run would keep every body).
+    void setRecordAll(bool on) { m_recordAll = on; }
+    const QList<RecordedRequest>& requests() const { return m_all; }
 
     static QStringList faultNames();
     // The convention: in order of appearance, without duplicates, the values of
@@ -109,6 +113,8 @@ private:
     QHash<QString, int> m_pathCounts;
     QHash<QString, int> m_faultCounts;
     QHash<QString, RecordedRequest> m_last;
+    QList<RecordedRequest> m_all;
+    bool m_recordAll = false;
     int m_total = 0;
     int m_inFlight = 0;
     int m_maxInFlight = 0;
