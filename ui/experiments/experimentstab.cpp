@@ -301,8 +301,10 @@ ExperimentsTab::ExperimentsTab(ModelStore* store, QWidget* parent)
     m_pairsView->setObjectName(QStringLiteral("experimentPairs"));
     keepSourceOrder(m_pairsView,
         setupTable(m_pairsView, m_pairs, nullptr,
-            { { ExperimentPairsModel::Arms, 14 }, { ExperimentPairsModel::Metric, 10 } }, ExperimentPairsModel::Verdict,
-            -1));
+            { { ExperimentPairsModel::Arms, 10 }, { ExperimentPairsModel::Metric, 9 }, { ExperimentPairsModel::Users, 6 },
+                { ExperimentPairsModel::MeanA, 8 }, { ExperimentPairsModel::MeanB, 8 }, { ExperimentPairsModel::Diff, 8 },
+                { ExperimentPairsModel::CiLow, 9 }, { ExperimentPairsModel::CiHigh, 9 }, { ExperimentPairsModel::PValue, 9 } },
+            ExperimentPairsModel::Verdict, -1));
     auto* resultsPage = new QSplitter(Qt::Vertical, this);
     resultsPage->addWidget(m_figuresView);
     resultsPage->addWidget(m_pairsView);
@@ -354,6 +356,7 @@ ExperimentsTab::ExperimentsTab(ModelStore* store, QWidget* parent)
     splitter->addWidget(right);
     splitter->setStretchFactor(0, 2);
     splitter->setStretchFactor(1, 5);
+    splitter->setSizes({ 460, 820 }); // the arm specs and the projection need the room
     splitter->setChildrenCollapsible(false);
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(splitter);
@@ -441,7 +444,7 @@ QWidget* ExperimentsTab::createDefinition()
     auto* buttons = new QHBoxLayout;
     buttons->addWidget(m_runButton);
     buttons->addWidget(m_cancelButton);
-    buttons->addWidget(m_progress, 1);
+    buttons->addStretch(1);
 
     auto* layout = new QVBoxLayout(box);
     layout->addWidget(new QLabel(tr("Arms (name, spec as in Compare):"), box));
@@ -453,6 +456,7 @@ QWidget* ExperimentsTab::createDefinition()
     layout->addLayout(form);
     layout->addWidget(m_projectionLabel);
     layout->addLayout(buttons);
+    layout->addWidget(m_progress);
     layout->addWidget(m_status);
     layout->addStretch(1);
 
@@ -1022,6 +1026,7 @@ void ExperimentsTab::updateCharts()
             x->append(categories);
             auto* y = new QValueAxis;
             y->setRange(0, top > 0 ? top * 1.1 : 1.0);
+            y->applyNiceNumbers();
             y->setLabelFormat(QStringLiteral("%.3g"));
             m_metricChart->addAxis(x, Qt::AlignBottom);
             m_metricChart->addAxis(y, Qt::AlignLeft);
@@ -1056,11 +1061,13 @@ void ExperimentsTab::updateCharts()
             }
             auto* cx = new QValueAxis;
             cx->setTitleText(tr("USD per 1,000 users"));
-            cx->setRange(0, maxCost > 0 ? maxCost * 1.15 : 1.0);
+            // A little room left of 0, so free arms are not drawn on the axis.
+            cx->setRange(maxCost > 0 ? -maxCost * 0.05 : -0.05, maxCost > 0 ? maxCost * 1.15 : 1.0);
             cx->setLabelFormat(QStringLiteral("%.3g"));
             auto* cy = new QValueAxis;
             cy->setTitleText(d.metric);
             cy->setRange(0, maxQuality > 0 ? maxQuality * 1.15 : 1.0);
+            cy->applyNiceNumbers();
             cy->setLabelFormat(QStringLiteral("%.3g"));
             m_costChart->addAxis(cx, Qt::AlignBottom);
             m_costChart->addAxis(cy, Qt::AlignLeft);
