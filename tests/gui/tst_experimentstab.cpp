@@ -8,6 +8,7 @@
 #include "compare/comparemodel.h"
 #include "compare/compareview.h"
 #include "data/dataset.h"
+#include "data/import/importers.h"
 #include "data/workspace.h"
 #include "experiments/experimentmodels.h"
 #include "experiments/experimentstab.h"
@@ -392,6 +393,82 @@ private slots:
         QVERIFY(done.wait(60000));
         QVERIFY(compare->model()->rowCount() >= 10);
         m_window->tabs()->setCurrentWidget(tab());
+    }
+
+    // ML-100K strat75, three arms from the tab (EASE, EASE + offline, EASE + the local test
+    // LLM server) on a seeded sample of 48 users: every user x arm stored as it finished,
+    // one LLM call per user of the LLM arm, and the stored experiment reads back the same.
+    void movieLens100kThreeArms()
+    {
+        RECWB_REQUIRE_SHARED("ml-100k");
+        const QString path = m_dir.filePath(QStringLiteral("ml100k.recwb"));
+        std::shared_ptr<const Dataset> ds;
+        {
+            auto ws = Workspace::open(path, Workspace::Mode::CreateOrOpen);
+            importMovieLens100k(*ws, test::sharedData(QStringLiteral("ml-100k")));
+            rerank::EndpointProfile e;
+            e.name = QStringLiteral("test");
+            e.baseUrl = m_server.openAiBaseUrl();
+            e.model = QStringLiteral("gpt-test");
+            e.maxRetries = 0;
+            e.keyEnv = QStringLiteral("RECWB_TEST_FAKE_KEY");
+            e.prices = { 0.4, 0.1, std::nullopt, 1.6, {} };
+            rerank::store::upsertEndpoint(*ws, e);
+            ds = std::make_shared<const Dataset>(ws->load());
+        }
+        ModelStore store;
+        store.setWorkspace(path, ds);
+        ExperimentsTab view(&store);
+        view.resize(1400, 900);
+        view.show();
+        QSignalSpy history(&view, &ExperimentsTab::historyLoaded);
+        view.setWorkspace(path, ds);
+        QVERIFY(history.wait(30000));
+        view.addArm();
+        const QStringList specs { QStringLiteral("cf=ease"), QStringLiteral("cf=ease,rerank=offline"),
+            QStringLiteral("cf=ease,rerank=test") };
+        for (int i = 0; i < 3; ++i)
+            view.findChild<QLineEdit*>(QStringLiteral("experimentArmSpec%1").arg(i))->setText(specs[i]);
+        view.findChild<QSpinBox*>(QStringLiteral("experimentSample"))->setValue(48);
+        QSignalSpy projected(&view, &ExperimentsTab::projectionUpdated);
+        QVERIFY(projected.wait(30000));
+        QVERIFY(view.projection());
+        QCOMPARE(view.projection()->users, 48);
+        QCOMPARE(view.projection()->calls, 48);
+        m_server.resetCounters();
+        QSignalSpy finished(&view, &ExperimentsTab::experimentFinished);
+        QVERIFY(view.run());
+        QVERIFY2(
+            finished.wait(180000), qPrintable(view.findChild<QLabel*>(QStringLiteral("experimentStatus"))->text()));
+        const pipeline::ExperimentResult r = *view.result();
+        QCOMPARE(r.status, QStringLiteral("finished"));
+        QCOMPARE(r.spec.split, QStringLiteral("strat75"));
+        QCOMPARE(r.users.size(), 48);
+        QCOMPARE(r.rows.size(), size_t(3 * 48));
+        QCOMPARE(m_server.requestCount(QStringLiteral("/v1/chat/completions")), 48);
+        const pipeline::ArmFigures* c = r.figuresFor(QStringLiteral("C"));
+        QVERIFY(c);
+        QCOMPARE(c->llmShare, 1.0);
+        QVERIFY(c->tokensIn > 0 && c->costKnown && c->costUsd > 0);
+        QCOMPARE(r.figuresFor(QStringLiteral("A"))->calls, 0);
+        // Two comparisons per metric@K: B and C against A.
+        QVERIFY(r.comparison(QStringLiteral("A"), QStringLiteral("C"), QStringLiteral("ndcg@10")));
+        // The cost at scale now comes from C's measured tokens.
+        QVERIFY2(view.findChild<QLabel*>(QStringLiteral("experimentScaleBasis"))
+                     ->text()
+                     .contains(QStringLiteral("measured")),
+            qPrintable(view.findChild<QLabel*>(QStringLiteral("experimentScaleBasis"))->text()));
+        // Stored per user and arm: the store reads the same lists back.
+        const auto ws = Workspace::open(path);
+        const pipeline::ExperimentResult stored = pipeline::experimentstore::load(*ws, r.id, ds.get());
+        QCOMPARE(stored.rows.size(), r.rows.size());
+        for (const pipeline::UserRow& row : r.rows) {
+            const auto it = std::find_if(stored.rows.begin(), stored.rows.end(), [&](const pipeline::UserRow& s) {
+                return s.arm == row.arm && s.userId == row.userId && s.repeat == row.repeat;
+            });
+            QVERIFY(it != stored.rows.end());
+            QCOMPARE(it->items, row.items);
+        }
     }
 
     // The report of the shown experiment: HTML with escaped text, CSV and JSON.

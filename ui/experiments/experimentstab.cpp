@@ -377,7 +377,7 @@ QWidget* ExperimentsTab::createDefinition()
 {
     auto* box = new QGroupBox(tr("Experiment"), this);
     m_name->setObjectName(QStringLiteral("experimentName"));
-    m_name->setPlaceholderText(tr("name (optional)"));
+    m_name->setPlaceholderText(tr("name (default: the arms, e.g. A vs B)"));
     auto* arms = new QWidget(box);
     arms->setObjectName(QStringLiteral("experimentArms"));
     arms->setLayout(m_armsLayout);
@@ -651,6 +651,10 @@ pipeline::ExperimentSpec ExperimentsTab::spec() const
     }
     if (m_maxCost->value() > 0)
         s.maxCostUsd = m_maxCost->value();
+    // Experiments need a name; the default is stable (not a time), so running the same
+    // definition again resumes a canceled run of it.
+    if (s.name.isEmpty())
+        s.name = names.join(QStringLiteral(" vs "));
     return s;
 }
 
