@@ -274,6 +274,16 @@ private slots:
         QVERIFY(std::abs(scale->index(last, ProjectionModel::PerMonth).data(SortRole).toDouble() - before / 2)
             < 1e-6 * before);
         QCOMPARE(scale->index(0, ProjectionModel::PerDay).data(SortRole).toDouble(), 0.0); // CF only
+        // The cascade offline -> test, 10 % escalated, at the estimate of 5,000 input and 800
+        // output tokens with the batch discount: c2 = (5000 x 0.4 + 800 x 1.6) / 1e6 x 0.5
+        // = $0.00164, so c1 + p c2 = 0 + 0.1 x 0.00164 = $0.000164 per user.
+        auto* small = child<QComboBox>(QStringLiteral("experimentCascadeSmall"));
+        auto* large = child<QComboBox>(QStringLiteral("experimentCascadeLarge"));
+        small->setCurrentIndex(small->findText(QStringLiteral("offline")));
+        large->setCurrentIndex(large->findText(QStringLiteral("test")));
+        child<QDoubleSpinBox>(QStringLiteral("experimentEscalation"))->setValue(10);
+        QVERIFY2(text(QStringLiteral("experimentCascade")).contains(QStringLiteral("<b>$0.000164</b> per user")),
+            qPrintable(text(QStringLiteral("experimentCascade"))));
 
         // Sample size: prefilled from arm A's HR@10 and the measured difference.
         const pipeline::ArmFigures* a = r.figuresFor(QStringLiteral("A"));

@@ -234,6 +234,10 @@ ExperimentsTab::ExperimentsTab(ModelStore* store, QWidget* parent)
     , m_scaleBasis(new QLabel(this))
     , m_scaleView(new QTableView(this))
     , m_scale(new ProjectionModel(this))
+    , m_cascadeSmall(new QComboBox(this))
+    , m_cascadeLarge(new QComboBox(this))
+    , m_escalation(shareSpin(QStringLiteral("experimentEscalation"), 0.1, this))
+    , m_cascade(new QLabel(this))
     , m_baseline(new QDoubleSpinBox(this))
     , m_effect(new QDoubleSpinBox(this))
     , m_relative(new QCheckBox(tr("relative lift"), this))
@@ -301,9 +305,11 @@ ExperimentsTab::ExperimentsTab(ModelStore* store, QWidget* parent)
     m_pairsView->setObjectName(QStringLiteral("experimentPairs"));
     keepSourceOrder(m_pairsView,
         setupTable(m_pairsView, m_pairs, nullptr,
-            { { ExperimentPairsModel::Arms, 10 }, { ExperimentPairsModel::Metric, 9 }, { ExperimentPairsModel::Users, 6 },
-                { ExperimentPairsModel::MeanA, 8 }, { ExperimentPairsModel::MeanB, 8 }, { ExperimentPairsModel::Diff, 8 },
-                { ExperimentPairsModel::CiLow, 9 }, { ExperimentPairsModel::CiHigh, 9 }, { ExperimentPairsModel::PValue, 9 } },
+            { { ExperimentPairsModel::Arms, 10 }, { ExperimentPairsModel::Metric, 9 },
+                { ExperimentPairsModel::Users, 6 }, { ExperimentPairsModel::MeanA, 8 },
+                { ExperimentPairsModel::MeanB, 8 }, { ExperimentPairsModel::Diff, 8 },
+                { ExperimentPairsModel::CiLow, 9 }, { ExperimentPairsModel::CiHigh, 9 },
+                { ExperimentPairsModel::PValue, 9 } },
             ExperimentPairsModel::Verdict, -1));
     auto* resultsPage = new QSplitter(Qt::Vertical, this);
     resultsPage->addWidget(m_figuresView);
@@ -501,10 +507,29 @@ QWidget* ExperimentsTab::createScalePanel()
     form->addWidget(m_batchDiscount, 1, 3);
     form->addWidget(new QLabel(tr("Routed to the LLM"), page), 2, 0);
     form->addWidget(m_routingShare, 2, 1);
+    m_cascadeSmall->setObjectName(QStringLiteral("experimentCascadeSmall"));
+    m_cascadeLarge->setObjectName(QStringLiteral("experimentCascadeLarge"));
+    m_escalation->setToolTip(tr("Share of the small model's answers that are unusable and go on to the large one "
+                                "(a cascade run's escalations / calls)"));
+    m_cascade->setObjectName(QStringLiteral("experimentCascade"));
+    m_cascade->setWordWrap(true);
+    m_cascade->setTextFormat(Qt::RichText);
+    auto* cascade = new QHBoxLayout;
+    cascade->addWidget(new QLabel(tr("Cascade"), page));
+    cascade->addWidget(m_cascadeSmall, 1);
+    cascade->addWidget(new QLabel(tr("then"), page));
+    cascade->addWidget(m_cascadeLarge, 1);
+    cascade->addWidget(new QLabel(tr("escalated"), page));
+    cascade->addWidget(m_escalation);
     auto* layout = new QVBoxLayout(page);
     layout->addLayout(form);
     layout->addWidget(m_scaleBasis);
     layout->addWidget(m_scaleView, 1);
+    layout->addLayout(cascade);
+    layout->addWidget(m_cascade);
+    connect(m_cascadeSmall, &QComboBox::currentIndexChanged, this, &ExperimentsTab::updateCascade);
+    connect(m_cascadeLarge, &QComboBox::currentIndexChanged, this, &ExperimentsTab::updateCascade);
+    connect(m_escalation, &QDoubleSpinBox::valueChanged, this, &ExperimentsTab::updateCascade);
     for (QDoubleSpinBox* s : { m_cacheHitRate, m_promptCaching, m_batchDiscount, m_routingShare })
         connect(s, &QDoubleSpinBox::valueChanged, this, &ExperimentsTab::updateScaleProjection);
     connect(m_priceEndpoint, &QComboBox::currentIndexChanged, this, &ExperimentsTab::updateScaleProjection);
@@ -797,6 +822,16 @@ void ExperimentsTab::loadLists()
                         i = j;
                 m_priceEndpoint->setCurrentIndex(std::max(0, i));
             }
+            for (QComboBox* combo : { m_cascadeSmall, m_cascadeLarge }) {
+                const QSignalBlocker block(combo);
+                const QString chosen = combo->currentText();
+                combo->clear();
+                for (int j = 0; j < m_priceEndpoint->count(); ++j)
+                    combo->addItem(m_priceEndpoint->itemText(j));
+                combo->setCurrentIndex(std::max(0, combo->findText(chosen)));
+            }
+            if (m_cascadeLarge->currentIndex() == 0 && m_cascadeLarge->count() > 1)
+                m_cascadeLarge->setCurrentIndex(1);
             updateScaleProjection();
             emit historyLoaded();
         },
@@ -1143,6 +1178,8 @@ void ExperimentsTab::updateScaleProjection()
                                      "add one (Endpoints…) to project the cost."));
             m_scale->setProjection({});
             m_scaleProjection.reset();
+            m_scaleInput.reset();
+            updateCascade();
             return;
         }
         int candidates = 50;
@@ -1173,6 +1210,8 @@ void ExperimentsTab::updateScaleProjection()
     if (m_promptCaching->value() > 0)
         assumptions.promptCachingShare = m_promptCaching->value() / 100;
     input->assumptions = assumptions;
+    m_scaleInput = input;
+    updateCascade();
     try {
         m_scaleProjection = pipeline::projectCostAtScale(*input);
         m_scale->setProjection(*m_scaleProjection);
@@ -1182,6 +1221,36 @@ void ExperimentsTab::updateScaleProjection()
         m_scale->setProjection({});
         m_scaleBasis->setText(e.message());
     }
+}
+
+// The cascade's average cost per user from its tiers' prices at the tokens shown above:
+// c1 + p c2 (pipeline::cascadeAverageCost), with the escalation rate p as set.
+void ExperimentsTab::updateCascade()
+{
+    const QString small = m_cascadeSmall->currentText();
+    const QString large = m_cascadeLarge->currentText();
+    if (!m_scaleInput || small.isEmpty() || large.isEmpty()) {
+        m_cascade->setText(tr("Two priced endpoints give the cascade's average cost (c1 + p · c2)."));
+        return;
+    }
+    const auto c1
+        = pipeline::costPerCall(m_scaleInput->hybrid, m_endpointPrices.value(small), m_scaleInput->assumptions);
+    const auto c2
+        = pipeline::costPerCall(m_scaleInput->hybrid, m_endpointPrices.value(large), m_scaleInput->assumptions);
+    if (!c1 || !c2) {
+        m_cascade->setText(red(tr("A tier's price is unknown.")));
+        return;
+    }
+    const double p = m_escalation->value() / 100;
+    const std::array costs { *c1, *c2 };
+    const std::array rates { p };
+    const double average = pipeline::cascadeAverageCost(costs, rates);
+    m_cascade->setText(tr("c1 + p · c2 = %1 + %2 × %3 = <b>%4</b> per user: %5 per 1,000 users, %6 a month at 1M "
+                          "users a day (%7 with %8 alone).")
+                           .arg(QString::number(*c1, 'f', 6), QString::number(p, 'f', 3), QString::number(*c2, 'f', 6),
+                               QStringLiteral("$") + QString::number(average, 'f', 6), money(average * 1000),
+                               money(average * 1e6 * m_scaleInput->assumptions.daysPerMonth),
+                               money(*c2 * 1e6 * m_scaleInput->assumptions.daysPerMonth), large.toHtmlEscaped()));
 }
 
 void ExperimentsTab::updateSampleSize()

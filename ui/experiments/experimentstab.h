@@ -125,6 +125,7 @@ private:
     void updateCharts();
     void updateScaleProjection();
     void updateSampleSize();
+    void updateCascade();
     void setRunning(bool running);
     void setStatus(const QString& text, bool error = false);
     void openUserInCompare(const QModelIndex& index);
@@ -195,6 +196,11 @@ private:
     QLabel* m_scaleBasis;
     QTableView* m_scaleView;
     ProjectionModel* m_scale;
+    std::optional<pipeline::ProjectionInput> m_scaleInput; // the tokens and assumptions shown
+    QComboBox* m_cascadeSmall;
+    QComboBox* m_cascadeLarge;
+    QDoubleSpinBox* m_escalation;
+    QLabel* m_cascade;
     // sample size
     QDoubleSpinBox* m_baseline;
     QDoubleSpinBox* m_effect;
