@@ -166,6 +166,13 @@ const coldstart::ContentIndex& PipelineContext::content()
     return coldStart().content();
 }
 
+const rerank::FaithfulnessChecker& PipelineContext::faithfulness()
+{
+    if (!m_faithfulness)
+        m_faithfulness = std::make_unique<rerank::FaithfulnessChecker>(m_ds);
+    return *m_faithfulness;
+}
+
 rerank::PromptTemplate PipelineContext::promptTemplate(const QString& ref)
 {
     if (const auto it = m_templates.constFind(ref); it != m_templates.cend())
@@ -389,6 +396,20 @@ bool applyAnswer(PipelineContext& ctx, PreparedUser& p, const rerank::EndpointPr
 
 RerankOutcome finishOutcome(PipelineContext& ctx, PreparedUser&& p)
 {
+    if (p.outcome.result.pickedCount() > 0) {
+        QElapsedTimer timer;
+        timer.start();
+        std::vector<int32_t> history;
+        if (p.whatIf) {
+            for (const rerank::HistoryEntry& h : p.whatIf->history)
+                history.push_back(h.item);
+        } else if (p.user >= 0) {
+            const auto row = ctx.dataset().userItems.row(p.user);
+            history.assign(row.begin(), row.end());
+        }
+        ctx.faithfulness().annotate(p.outcome.result, rerank::ClaimContext { history, {}, p.candidates });
+        p.outcome.stageMs.parse += lap(timer);
+    }
     RerankOutcome o = std::move(p.outcome);
     o.result.timings = {
         { QStringLiteral("candidates"), o.stageMs.candidates },
