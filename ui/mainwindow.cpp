@@ -3,6 +3,7 @@
 #include "users/candidatespanel.h"
 #include "catalog/catalogtab.h"
 #include "compare/compareview.h"
+#include "experiments/experimentstab.h"
 #include "data/dataset.h"
 #include "data/generator.h"
 #include "evaluation/evaluationtab.h"
@@ -82,6 +83,13 @@ MainWindow::MainWindow(QSettings& settings, QWidget* parent)
     m_compare = new CompareView(m_models->rerankService(), m_models, m_tabs);
     m_tabs->addTab(m_compare, tr("Compa&re"));
     m_tabs->addTab(m_evaluation, tr("&Evaluation"));
+    m_experiments = new ExperimentsTab(m_models, m_tabs);
+    m_tabs->addTab(m_experiments, tr("E&xperiments"));
+    connect(m_experiments, &ExperimentsTab::compareRequested, this,
+        [this](const QString& userId, const std::vector<pipeline::ArmSpec>& arms, const QString& split, quint64 seed) {
+            m_compare->setUp(userId, arms, split, seed);
+            m_tabs->setCurrentWidget(m_compare);
+        });
     connect(m_users, &UsersTab::compareRequested, this, [this](const QString& userId) {
         m_compare->setUser(userId);
         m_tabs->setCurrentWidget(m_compare);
@@ -309,6 +317,7 @@ void MainWindow::finishLoad(const LoadedWorkspace& loaded)
     m_evaluation->setWorkspace(m_path, m_dataset);
     m_prompts->setWorkspace(m_path, m_dataset);
     m_compare->setWorkspace(m_path, m_dataset);
+    m_experiments->setWorkspace(m_path, m_dataset);
     m_stack->setCurrentIndex(TabsPage);
     setWindowFilePath(m_path);
     m_importAction->setEnabled(true);

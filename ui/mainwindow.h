@@ -25,6 +25,7 @@ namespace recwb::ui {
 class CatalogTab;
 class CompareView;
 class EvaluationTab;
+class ExperimentsTab;
 class ImportDialog;
 class ModelStore;
 class TrainDialog;
@@ -74,6 +75,7 @@ public:
     EvaluationTab* evaluationTab() const { return m_evaluation; }
     PromptsTab* promptsTab() const { return m_prompts; }
     CompareView* compareView() const { return m_compare; }
+    ExperimentsTab* experimentsTab() const { return m_experiments; }
     ModelStore* modelStore() const { return m_models; }
 
 signals:
@@ -118,6 +120,7 @@ private:
     PromptsTab* m_prompts = nullptr;
     EvaluationTab* m_evaluation = nullptr;
     CompareView* m_compare = nullptr;
+    ExperimentsTab* m_experiments = nullptr;
     ModelStore* m_models = nullptr;
     QAction* m_trainAction = nullptr;
     QMenu* m_recentMenu = nullptr;

@@ -6,6 +6,7 @@
 #include "compare/compareview.h"
 #include "data/dataset.h"
 #include "evaluation/evaluationtab.h"
+#include "experiments/experimentstab.h"
 #include "dialogs/endpointsdialog.h"
 #include "dialogs/endpointsmodel.h"
 #include "dialogs/importdialog.h"
@@ -222,6 +223,29 @@ QStringList saveScreenshots(MainWindow& window, const QString& dir, QString* err
                 compare->table()->selectRow(row);
             compare->table()->scrollToTop();
             shoot(QStringLiteral("compare.png"));
+        }
+    }
+
+    // The Experiments tab: EASE against EASE + the offline reranker on strat75, every user,
+    // K 10 and 20, finished, with the results per arm and cohort and the paired comparisons.
+    if (ExperimentsTab* experiments = window.experimentsTab()) {
+        window.tabs()->setCurrentWidget(experiments);
+        if (auto* name = experiments->findChild<QLineEdit*>(QStringLiteral("experimentName")))
+            name->setText(QStringLiteral("Offline rerank vs EASE"));
+        if (auto* ks = experiments->findChild<QLineEdit*>(QStringLiteral("experimentKs")))
+            ks->setText(QStringLiteral("10, 20"));
+        waitFor(experiments, &ExperimentsTab::projectionUpdated, 30000);
+        if (experiments->run() && waitFor(experiments, &ExperimentsTab::experimentFinished, 600000)) {
+            waitFor(experiments, &ExperimentsTab::chartsUpdated, 30000);
+            experiments->refreshHistory();
+            waitFor(experiments, &ExperimentsTab::historyLoaded, 30000);
+            shoot(QStringLiteral("experiments.png"));
+            if (auto* results = experiments->findChild<QTabWidget*>(QStringLiteral("experimentResults"))) {
+                results->setCurrentIndex(2); // the charts
+                settle();
+                shoot(QStringLiteral("experiments-charts.png"));
+                results->setCurrentIndex(0);
+            }
         }
     }
 

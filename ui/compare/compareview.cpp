@@ -364,6 +364,30 @@ void CompareView::setUser(const QString& userId)
     m_user->setText(userId);
 }
 
+void CompareView::setUp(
+    const QString& userId, const std::vector<pipeline::ArmSpec>& arms, const QString& split, quint64 seed)
+{
+    cancel();
+    setUser(userId);
+    const int want = std::clamp(static_cast<int>(arms.size()), kMinColumns, kMaxColumns);
+    while (columnCount() > want)
+        removeColumn(columnCount() - 1);
+    while (columnCount() < want)
+        addColumn();
+    for (int i = 0; i < want && i < static_cast<int>(arms.size()); ++i)
+        column(i)->setArm(arms[static_cast<size_t>(i)]);
+    int i = m_split->findData(split);
+    if (i < 0 && !split.isEmpty()) {
+        m_split->addItem(split, split);
+        i = m_split->count() - 1;
+    }
+    m_split->setCurrentIndex(std::max(0, i));
+    m_seed->setValue(static_cast<int>(seed));
+    m_status->setText(arms.size() > static_cast<size_t>(kMaxColumns)
+            ? tr("The experiment's first %1 arms for user %2: press Compare.").arg(kMaxColumns).arg(userId)
+            : tr("The experiment's arms for user %1: press Compare.").arg(userId));
+}
+
 void CompareView::refreshSources()
 {
     QList<QPair<QString, QString>> sources;

@@ -81,6 +81,9 @@ public:
 
     void setWorkspace(const QString& path, std::shared_ptr<const Dataset> dataset);
     void setUser(const QString& userId);
+    // The user, the columns (the first kMaxColumns arms) and the split an experiment had;
+    // the user presses Compare (or run() is called) to fill them.
+    void setUp(const QString& userId, const std::vector<pipeline::ArmSpec>& arms, const QString& split, quint64 seed);
     // Reads the endpoints and stored runs again (asynchronously; listsLoaded follows).
     void reloadLists() { loadLists(); }
     bool addColumn(const pipeline::ArmSpec& arm = {});
