@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "pipeline/experimentreport.h"
 
 #include "data/workspace.h"
 #include "pipeline/experiment.h"
@@ -162,9 +163,11 @@ namespace {
             writeFile(fileName, QJsonDocument(r.toJson(true)).toJson(QJsonDocument::Indented));
         else if (suffix == u"csv")
             writeFile(fileName, reportCsv(r).toUtf8());
+        else if (suffix == u"html" || suffix == u"htm")
+            pipeline::writeExperimentReport(r, fileName); // self-contained page: tables and SVG charts
         else
             throw UsageError(
-                QStringLiteral("report '%1': the format is chosen by the extension: .json or .csv").arg(fileName));
+                QStringLiteral("report '%1': the format is chosen by the extension: .html, .json or .csv").arg(fileName));
     }
 
     // Prints the result; returns 1 when an assertion failed (naming it), else 0.
@@ -225,8 +228,8 @@ namespace {
             options.ceiling = pipeline::RunCeiling::fromEnvironment();
         if (p.isSet(kReport)) {
             const QString suffix = QFileInfo(p.value(kReport)).suffix().toLower();
-            if (suffix != u"json" && suffix != u"csv")
-                throw UsageError(QStringLiteral("--report '%1': the format is chosen by the extension: .json or .csv")
+            if (suffix != u"json" && suffix != u"csv" && suffix != u"html" && suffix != u"htm")
+                throw UsageError(QStringLiteral("--report '%1': the format is chosen by the extension: .html, .json or .csv")
                                      .arg(p.value(kReport)));
         }
         const QString path = requireOption(p, kWorkspace);
@@ -288,8 +291,8 @@ namespace {
                 QStringLiteral("action"), QStringLiteral("run FILE | list | show ID | report ID | compare ID"));
             p.addOption({ kJson, QStringLiteral("Print one JSON object (run, show, list, compare).") });
             p.addOption(
-                { kReport, QStringLiteral("run: also write a report (.json or .csv)."), QStringLiteral("file") });
-            p.addOption({ kOut, QStringLiteral("report: the file to write (.json or .csv)."), QStringLiteral("file") });
+                { kReport, QStringLiteral("run: also write a report (.html, .json or .csv)."), QStringLiteral("file") });
+            p.addOption({ kOut, QStringLiteral("report: the file to write (.html, .json or .csv)."), QStringLiteral("file") });
             p.addOption({ kMaxCost,
                 QStringLiteral("run: spending cap in USD (overrides the file's max_cost); a "
                                "projection over it is refused before any call."),
