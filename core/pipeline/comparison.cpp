@@ -77,6 +77,8 @@ ArmResult ArmResult::fromOutcomeJson(const QJsonObject& o, const Dataset& ds, in
         r.cfRank = it.value(QStringLiteral("cf_rank")).toInt();
         r.filled = it.value(QStringLiteral("filled")).toBool();
         r.explanation = it.value(QStringLiteral("explanation")).toString();
+        for (const QJsonValue& claim : it.value(QStringLiteral("claims")).toArray())
+            r.claims << claim.toString();
         r.heldOut = split && r.item >= 0 && split->isHeldOut(r.item);
         a.rows.push_back(std::move(r));
     }
@@ -118,6 +120,7 @@ QJsonObject ArmResult::toJson() const
             { QStringLiteral("cf_rank"), r.cfRank > 0 ? QJsonValue(r.cfRank) : QJsonValue(QJsonValue::Null) },
             { QStringLiteral("move"), r.move() },
             { QStringLiteral("explanation"), r.explanation },
+            { QStringLiteral("claims"), QJsonArray::fromStringList(r.claims) },
             { QStringLiteral("held_out"), r.heldOut },
             { QStringLiteral("filled"), r.filled },
         });
@@ -262,14 +265,15 @@ QJsonObject Comparison::toJson() const
 
 QString Comparison::toCsv() const
 {
-    QString text = QStringLiteral("arm,label,spec,rank,item_id,title,cf_rank,move,held_out,filled,explanation\r\n");
+    QString text = QStringLiteral("arm,label,spec,rank,item_id,title,cf_rank,move,held_out,filled,explanation,claims\r\n");
     for (size_t a = 0; a < arms.size(); ++a)
         for (const CompareRow& r : arms[a].rows)
             text += QStringList { QString::number(a + 1), csvField(arms[a].title), csvField(arms[a].spec),
                 QString::number(r.rank), csvField(r.itemId), csvField(r.title),
                 r.cfRank > 0 ? QString::number(r.cfRank) : QString(), QString::number(r.move()),
                 r.heldOut ? QStringLiteral("1") : QStringLiteral("0"),
-                r.filled ? QStringLiteral("1") : QStringLiteral("0"), csvField(r.explanation) }
+                r.filled ? QStringLiteral("1") : QStringLiteral("0"), csvField(r.explanation),
+                csvField(r.claims.join(QStringLiteral("; "))) }
                         .join(u',')
                 + QStringLiteral("\r\n");
     return text;
@@ -284,7 +288,7 @@ QString Comparison::toHtml() const
         "table{border-collapse:collapse;width:100%}\nth,td{border:1px solid #ccc;padding:.4em;vertical-align:top;"
         "text-align:left}\nth{background:#f3f3f3}\ntr.held td{background:#fff6d6}\n"
         "td.absent{color:#aaa}\n.rank{font-weight:bold}\n.up{color:#1a7f37}.down{color:#b42318}\n"
-        ".expl{display:block;margin-top:.2em;font-size:.92em}\n.badge{background:#e8a200;color:#fff;border-radius:3px;"
+        ".expl{display:block;margin-top:.2em;font-size:.92em}\n.claim{display:block;color:#b00020;font-size:.9em}\n.badge{background:#e8a200;color:#fff;border-radius:3px;"
         "padding:0 "
         ".3em;font-size:.8em}\n.warn{color:#b42318}\n.fig{font-size:.9em;color:#444}\n</style></head><body>\n")
                     .arg(esc(userId));
@@ -333,14 +337,17 @@ QString Comparison::toHtml() const
             }
             const CompareRow& r = arms[a].rows[static_cast<size_t>(row.rowInArm[a])];
             h += QStringLiteral("<td><span class=\"rank\">#%1</span> <span class=\"%2\">%3</span>%4<span "
-                                "class=\"expl\">%5</span></td>")
+                                "class=\"expl\">%5</span>%6</td>")
                      .arg(r.rank)
                      .arg(r.move() > 0      ? QStringLiteral("up")
                              : r.move() < 0 ? QStringLiteral("down")
                                             : QString(),
                          esc(moveText(r)),
                          r.filled ? QStringLiteral(" <span class=\"fig\">(from CF)</span>") : QString(),
-                         esc(r.explanation));
+                         esc(r.explanation),
+                         r.claims.isEmpty() ? QString()
+                                            : QStringLiteral(" <span class=\"claim\">unsupported: %1</span>")
+                                                  .arg(esc(r.claims.join(QStringLiteral("; ")))));
         }
         h += QStringLiteral("</tr>\n");
     }

@@ -31,6 +31,7 @@ struct CompareRow {
     bool filled = false; // taken from the CF order, not picked by the reranker
     bool heldOut = false; // a test item of the split
     QString explanation;
+    QStringList claims; // unsupported claims of the explanation (rerank/faithfulness.h)
     // Places moved up against the CF order (positive = up); 0 when the CF rank is unknown.
     int move() const { return cfRank > 0 ? cfRank - rank : 0; }
 };

@@ -76,7 +76,7 @@ QJsonObject RerankOutcome::toJson() const
     QJsonArray list;
     for (qsizetype i = 0; i < result.items.size(); ++i) {
         const rerank::RankedItem& r = result.items[i];
-        list.append(QJsonObject {
+        QJsonObject item {
             { QStringLiteral("item_id"), r.externalId },
             { QStringLiteral("title"), titles.value(i) },
             { QStringLiteral("rank"), r.rank },
@@ -84,7 +84,10 @@ QJsonObject RerankOutcome::toJson() const
             { QStringLiteral("explanation"), r.explanation },
             { QStringLiteral("cf_rank"), r.cfRank },
             { QStringLiteral("filled"), r.filled },
-        });
+        };
+        if (!r.claims.isEmpty())
+            item.insert(QStringLiteral("claims"), QJsonArray::fromStringList(r.claims));
+        list.append(item);
     }
     QJsonArray defects;
     for (const rerank::Defect& d : result.defects)
@@ -164,6 +167,13 @@ const coldstart::ColdStartRecommender& PipelineContext::coldStart()
 const coldstart::ContentIndex& PipelineContext::content()
 {
     return coldStart().content();
+}
+
+const rerank::FaithfulnessChecker& PipelineContext::faithfulness()
+{
+    if (!m_faithfulness)
+        m_faithfulness = std::make_unique<rerank::FaithfulnessChecker>(m_ds);
+    return *m_faithfulness;
 }
 
 rerank::PromptTemplate PipelineContext::promptTemplate(const QString& ref)
@@ -389,6 +399,20 @@ bool applyAnswer(PipelineContext& ctx, PreparedUser& p, const rerank::EndpointPr
 
 RerankOutcome finishOutcome(PipelineContext& ctx, PreparedUser&& p)
 {
+    if (p.outcome.result.pickedCount() > 0) {
+        QElapsedTimer timer;
+        timer.start();
+        std::vector<int32_t> history;
+        if (p.whatIf) {
+            for (const rerank::HistoryEntry& h : p.whatIf->history)
+                history.push_back(h.item);
+        } else if (p.user >= 0) {
+            const auto row = ctx.dataset().userItems.row(p.user);
+            history.assign(row.begin(), row.end());
+        }
+        ctx.faithfulness().annotate(p.outcome.result, rerank::ClaimContext { history, {}, p.candidates });
+        p.outcome.stageMs.parse += lap(timer);
+    }
     RerankOutcome o = std::move(p.outcome);
     o.result.timings = {
         { QStringLiteral("candidates"), o.stageMs.candidates },

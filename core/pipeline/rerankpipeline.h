@@ -3,6 +3,7 @@
 #include "cf/recommender.h"
 #include "data/dataset.h"
 #include "rerank/answer.h"
+#include "rerank/faithfulness.h"
 #include "rerank/llmtypes.h"
 #include "rerank/prices.h"
 #include "rerank/prompt.h"
@@ -121,6 +122,8 @@ public:
     rerank::EndpointProfile endpoint(const QString& name, const QString& model = {});
     std::optional<rerank::Prices> pricesFor(const rerank::EndpointProfile& profile) const;
     rerank::ResponseCache& cache();
+    // The explanation check (unsupported_claim defects), indexed on first use.
+    const rerank::FaithfulnessChecker& faithfulness();
 
 private:
     Workspace& m_ws;
@@ -131,6 +134,7 @@ private:
     std::unique_ptr<rerank::ResponseCache> m_cache;
     rerank::PriceTable m_prices;
     QHash<QString, rerank::PromptTemplate> m_templates;
+    std::unique_ptr<rerank::FaithfulnessChecker> m_faithfulness;
 };
 
 // A user after stages 1-3, waiting for the reranker.
@@ -166,7 +170,9 @@ void keepCfOrder(PreparedUser& p, const QString& why);
 // request, which the next tier of a cascade may replace.
 bool applyAnswer(PipelineContext& ctx, PreparedUser& p, const rerank::EndpointProfile& profile,
     const rerank::ChatResponse& response, bool cacheHit, double ms, const QString& cacheKey);
-// Titles and the stage timings on the result; call once when the user is done.
+// The faithfulness check of every picked item's explanation against the history the
+// reranker saw (an "unsupported_claim" defect per finding, timed as part of "parse"),
+// titles and the stage timings on the result; call once when the user is done.
 RerankOutcome finishOutcome(PipelineContext& ctx, PreparedUser&& p);
 
 } // namespace recwb::pipeline

@@ -130,15 +130,19 @@ bool RerankResult::hasDefect(const QString& kind) const
 QJsonObject RerankResult::toJson() const
 {
     QJsonArray list;
-    for (const RankedItem& r : items)
-        list.append(QJsonObject {
+    for (const RankedItem& r : items) {
+        QJsonObject o {
             { QStringLiteral("item_id"), r.externalId },
             { QStringLiteral("rank"), r.rank },
             { QStringLiteral("score"), r.score ? QJsonValue(*r.score) : QJsonValue(QJsonValue::Null) },
             { QStringLiteral("explanation"), r.explanation },
             { QStringLiteral("cf_rank"), r.cfRank },
             { QStringLiteral("filled"), r.filled },
-        });
+        };
+        if (!r.claims.isEmpty())
+            o.insert(QStringLiteral("claims"), QJsonArray::fromStringList(r.claims));
+        list.append(o);
+    }
     QJsonArray defs;
     for (const Defect& d : defects)
         defs.append(QJsonObject { { QStringLiteral("kind"), d.kind }, { QStringLiteral("detail"), d.detail } });
@@ -165,7 +169,7 @@ RerankResult cfFallback(std::span<const Candidate> candidates, int k, const QStr
     r.fallbackReason = reason;
     for (size_t i = 0; i < order.size() && static_cast<int>(i) < k; ++i)
         r.items.append(RankedItem { order[i]->item, order[i]->externalId, static_cast<int>(i) + 1, order[i]->cfScore,
-            QString(), order[i]->cfRank, true });
+            QString(), order[i]->cfRank, true, {} });
     return r;
 }
 

@@ -6,6 +6,7 @@
 #include <QJsonObject>
 #include <QList>
 #include <QString>
+#include <QStringList>
 #include <optional>
 #include <span>
 
@@ -21,6 +22,9 @@ struct RankedItem {
     QString explanation;
     int cfRank = 0;
     bool filled = false; // not picked by the reranker: taken from the CF order
+    // Unsupported claims of the explanation (faithfulness.h), one line each:
+    // "\"phrase\" (kind): reason". Also on the result as "unsupported_claim" defects.
+    QStringList claims;
 };
 
 // Defect kinds: "empty", "invalid_json", "truncated", "refused", "call_failed", "bad_shape",

@@ -434,8 +434,8 @@ private slots:
         QSet<QString> titles;
         QSet<QString> itemIds;
         for (const QStringList& rec : records) {
-            QCOMPARE(rec.size(), 11);
-            for (const int column : { 1, 2, 4, 5, 10 }) { // label, spec, item_id, title, explanation
+            QCOMPARE(rec.size(), 12);
+            for (const int column : { 1, 2, 4, 5, 10, 11 }) { // label, spec, item_id, title, explanation, claims
                 const QString& f = rec[column];
                 QVERIFY2(f.isEmpty() || !QStringLiteral("=+-@\t\r").contains(f.front()), qPrintable(f));
             }

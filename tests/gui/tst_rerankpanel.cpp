@@ -150,6 +150,7 @@ private slots:
         addEndpoint(QStringLiteral("slow"), QStringLiteral("small-model[[fault:delay:20000]]"), 60000);
         addEndpoint(QStringLiteral("failing"), QStringLiteral("small-model[[fault:http500]]"));
         addEndpoint(QStringLiteral("delayed"), QStringLiteral("small-model[[fault:delay:300]]"));
+        addEndpoint(QStringLiteral("citing"), QStringLiteral("small-model[[fault:cite]]"));
         // $2,000 per million input tokens: one call's worst case (5,000 tokens for 50
         // candidates) is $10, above the default confirmation ceiling of $5.
         addEndpoint(QStringLiteral("pricey"), QStringLiteral("big-model"), 20000, 2000.0);
@@ -317,6 +318,50 @@ private slots:
             QCOMPARE(items[i].cfRank, static_cast<int>(i + 1));
         QVERIFY(panel->caption()->text().contains(QStringLiteral("CF order kept")));
         QVERIFY(panel->caption()->text().contains(QStringLiteral("Defects")));
+    }
+
+    // An explanation that says the user watched a title they never watched (the test
+    // server's "cite" answers do so for every fourth pick) is marked in the list, and the
+    // details pane names the claim; true citations of the history are not marked.
+    void unsupportedClaimsMarked()
+    {
+        auto window = openWindow();
+        QVERIFY(window);
+        RerankPanel* panel = window->usersTab()->rerankPanel();
+        const int warm = showWarmUser(*window);
+        QVERIFY(warm >= 0);
+        QVERIFY(panel->selectEndpoint(QStringLiteral("citing")));
+        QVERIFY(panel->rerank());
+        QVERIFY(waitShown(panel, warm));
+        const auto& items = panel->model()->items();
+        QCOMPARE(items.size(), 10);
+        int marked = 0;
+        for (qsizetype i = 0; i < items.size(); ++i) {
+            const QString shown
+                = panel->model()->index(static_cast<int>(i), RerankModel::Explanation).data().toString();
+            QVERIFY2(items[i].explanation.startsWith(QStringLiteral("Because you watched")), qPrintable(items[i].explanation));
+            if (items[i].claims.isEmpty()) {
+                QVERIFY2(!shown.startsWith(QStringLiteral("⚠")), qPrintable(shown));
+                continue;
+            }
+            ++marked;
+            QVERIFY2(i % 4 == 3, qPrintable(QStringLiteral("pick %1 flagged: %2").arg(i + 1).arg(items[i].claims.join(u';'))));
+            QVERIFY(shown.startsWith(QStringLiteral("⚠")));
+            QVERIFY(items[i].claims.first().contains(QStringLiteral("title_not_in_history")));
+        }
+        QVERIFY2(marked >= 1, "no false citation was caught");
+        QVERIFY(panel->caption()->text().contains(QStringLiteral("unsupported_claim")));
+        // the details pane of a flagged row names the claim
+        for (int row = 0; row < panel->model()->rowCount(); ++row)
+            if (!items[row].claims.isEmpty()) {
+                auto* view = panel->findChild<QTableView*>(QStringLiteral("rerankView"));
+                QVERIFY(view);
+                view->selectRow(row); // the view sorts by rank, as the model does
+                QTRY_VERIFY(panel->details()->toPlainText().contains(QStringLiteral("Unsupported claim")));
+                if (const QString dir = qEnvironmentVariable("RECWB_SCREENSHOT_DIR"); !dir.isEmpty())
+                    window->grab().save(QDir(dir).filePath(QStringLiteral("rerank-claims.png")));
+                break;
+            }
     }
 
     // One rerank service per open workspace: the LLM client and its circuit breaker live

@@ -122,7 +122,7 @@ QStringList TestLlmServer::faultNames()
         QStringLiteral("repeated_ids"), QStringLiteral("truncated"), QStringLiteral("delay"), QStringLiteral("http429"),
         QStringLiteral("quota429"), QStringLiteral("http500"), QStringLiteral("http503"), QStringLiteral("http529"),
         QStringLiteral("close"), QStringLiteral("huge"), QStringLiteral("echo_key"), QStringLiteral("prose"),
-        QStringLiteral("mix") };
+        QStringLiteral("cite"), QStringLiteral("mix") };
 }
 
 QStringList TestLlmServer::extractCandidateIds(const QString& userText)
@@ -459,6 +459,30 @@ TestLlmServer::Answer TestLlmServer::answerFor(Provider provider, const QString&
             ids.append(ids.at(1));
     }
 
+    // "cite": explanations that cite the user's history as a model would; every fourth one
+    // says the user watched another candidate instead (a false claim to be caught).
+    QStringList historyTitles;
+    QHash<QString, QString> candidateTitles;
+    if (fault == u"cite") {
+        static const QRegularExpression historyLine(QStringLiteral(R"(^- (.+?) \[[^\]]*\] value )"),
+            QRegularExpression::MultilineOption);
+        for (auto m = historyLine.globalMatch(userText); m.hasNext();)
+            historyTitles << m.next().captured(1);
+        static const QRegularExpression candidateLine(QStringLiteral(R"re(^- id "([^"]+)": (.+?)(?: \(\d{4}\))* \[)re"),
+            QRegularExpression::MultilineOption);
+        for (auto m = candidateLine.globalMatch(userText); m.hasNext();) {
+            const QRegularExpressionMatch c = m.next();
+            candidateTitles.insert(c.captured(1), c.captured(2));
+        }
+    }
+    auto explanation = [&](int i) {
+        if (fault != u"cite" || historyTitles.isEmpty())
+            return QStringLiteral("Test server pick %1 for this user.").arg(i + 1);
+        const QString other = candidateTitles.value(ids.value(i + 1));
+        if (i % 4 == 3 && !other.isEmpty())
+            return QStringLiteral("Because you watched %1, a close match.").arg(other);
+        return QStringLiteral("Because you watched %1, a close match.").arg(historyTitles.at(i % historyTitles.size()));
+    };
     QByteArray json = "{\"recommendations\":[";
     for (int i = 0; i < ids.size(); ++i) {
         bool numeric = false;
@@ -468,12 +492,13 @@ TestLlmServer::Answer TestLlmServer::answerFor(Provider provider, const QString&
             json += ',';
         json += "{\"item_id\":" + idJson + ",\"rank\":" + QByteArray::number(i + 1) + ",\"score\":"
             + QByteArray::number(std::max(0.05, 0.95 - 0.05 * i), 'f', 2) + ",\"explanation\":"
-            + jsonString(QStringLiteral("Test server pick %1 for this user.").arg(i + 1)) + '}';
+            + jsonString(explanation(i)) + '}';
     }
     json += "]}";
     QString text = QString::fromUtf8(json);
 
-    if (fault == u"good" || fault == u"numeric_ids" || fault == u"invented_ids" || fault == u"repeated_ids")
+    if (fault == u"good" || fault == u"numeric_ids" || fault == u"invented_ids" || fault == u"repeated_ids"
+        || fault == u"cite")
         return success(provider, text, false, model);
     if (fault == u"prose") // a small model that talks instead of answering in JSON
         return success(provider,

@@ -104,11 +104,16 @@ QVariant CompareModel::cell(int row, int column, int role) const
         if (c.filled)
             text += tr(" (from CF)");
         if (!c.explanation.isEmpty())
-            text += QStringLiteral("\n") + c.explanation;
+            text += QStringLiteral("\n") + (c.claims.isEmpty() ? QString() : QStringLiteral("⚠ ")) + c.explanation;
         return text;
     }
+    case Qt::ForegroundRole:
+        if (!c.claims.isEmpty())
+            return QBrush(QColor(0xb9, 0x1c, 0x1c));
+        return {};
     case Qt::ToolTipRole:
-        return QStringLiteral("rank %1, CF rank %2\n%3").arg(c.rank).arg(c.cfRank).arg(c.explanation);
+        return QString(QStringLiteral("rank %1, CF rank %2\n%3").arg(c.rank).arg(c.cfRank).arg(c.explanation)
+            + (c.claims.isEmpty() ? QString() : QString(u'\n' + tr("Unsupported: %1").arg(c.claims.join(u'\n')))));
     default:
         return {};
     }

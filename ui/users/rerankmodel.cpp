@@ -97,7 +97,10 @@ QVariant RerankModel::cell(int row, int column, int role) const
         case Score:
             return r.score ? QString::number(*r.score, 'f', 3) : QStringLiteral("–");
         case Explanation:
-            return r.filled ? tr("(filled from CF order)") : r.explanation.simplified();
+            if (r.filled)
+                return tr("(filled from CF order)");
+            return r.claims.isEmpty() ? r.explanation.simplified()
+                                      : QStringLiteral("⚠ ") + r.explanation.simplified();
         case NumColumns:
             break;
         }
@@ -120,12 +123,15 @@ QVariant RerankModel::cell(int row, int column, int role) const
             return QBrush(move > 0 ? QColor(0x15, 0x80, 0x3d) : QColor(0xb9, 0x1c, 0x1c));
         if (column == Explanation && r.filled)
             return QBrush(QColor(0x6b, 0x72, 0x80));
+        if (column == Explanation && !r.claims.isEmpty())
+            return QBrush(QColor(0xb9, 0x1c, 0x1c));
         break;
     case Qt::ToolTipRole:
         if (column == Title)
             return tr("%1 (id %2)").arg(title(row), r.externalId);
         if (column == Explanation && !r.filled)
-            return r.explanation;
+            return r.claims.isEmpty() ? r.explanation
+                                      : r.explanation + u'\n' + tr("Unsupported: %1").arg(r.claims.join(u'\n'));
         break;
     case SourceRowRole:
         return r.item;

@@ -558,6 +558,8 @@ void RerankPanel::showDetails()
             + (r.filled ? muted(tr("Not picked by the reranker: filled from the CF order."))
                         : r.explanation.toHtmlEscaped())
             + u"</p>";
+        for (const QString& claim : r.claims)
+            html += red(tr("Unsupported claim: %1").arg(claim)) + u"<br>";
     }
     if (!m_outcome->result.defects.isEmpty()) {
         html += u"<p>";
