@@ -8,6 +8,10 @@ PACKAGES=(
   cmake ninja-build g++ xvfb xauth desktop-file-utils appstream dpkg-dev file
   dbus-daemon dbus-bin gnome-keyring
 )
+# --fuzz: also clang and its libFuzzer runtime (scripts/fuzz.sh, the CI fuzz step).
+if [ "${1:-}" = "--fuzz" ]; then
+  PACKAGES+=(clang-14 libclang-rt-14-dev)
+fi
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,16 +1,43 @@
 #!/usr/bin/env bash
-# Builds everything and runs every test headless (offscreen Qt platform).
+# Builds everything and runs every test headless (offscreen Qt platform). Under CI=true it then
+# builds again with ASan + UBSan (cmake --preset asan, ./build-asan) and runs every test under
+# the sanitizers, and runs each libFuzzer target for 20 s on its corpus (scripts/fuzz.sh).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/build.sh"
 export QT_QPA_PLATFORM=offscreen
-cd "$root/build"
-# The keychain tests need a Secret Service. Use the session's own when it has one; otherwise
-# (CI, headless machines) start a throwaway one for this run, or say why not and go on.
-if [ -n "${DBUS_SESSION_BUS_ADDRESS:-}" ] && command -v dbus-send >/dev/null \
-  && dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
-    org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q 'boolean true'; then
-  ctest --output-on-failure -j "$(nproc)" "$@"
-else
-  "$root/scripts/with-keyring.sh" --or-without ctest --output-on-failure -j "$(nproc)" "$@"
+
+# ctest in build folder $1 (further arguments go to ctest).
+run_ctest() {
+  local dir="$1"
+  shift
+  cd "$dir"
+  # The keychain tests need a Secret Service. Use the session's own when it has one; otherwise
+  # (CI, headless machines) start a throwaway one for this run, or say why not and go on.
+  if [ -n "${DBUS_SESSION_BUS_ADDRESS:-}" ] && command -v dbus-send >/dev/null \
+    && dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+      org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q 'boolean true'; then
+    ctest --output-on-failure -j "$(nproc)" "$@"
+  else
+    "$root/scripts/with-keyring.sh" --or-without ctest --output-on-failure -j "$(nproc)" "$@"
+  fi
+}
+
+run_ctest "$root/build" "$@"
+
+if [ "${CI:-}" = "true" ]; then
+  echo "test.sh: CI: the whole suite again under ASan + UBSan (build-asan)" >&2
+  cd "$root"
+  if [ ! -f build-asan/build.ninja ]; then
+    cmake --preset asan >/dev/null
+  fi
+  cmake --build build-asan -j "$(nproc)"
+  # LSan: Qt's and fontconfig's one-time allocations are suppressed (tests/lsan.supp);
+  # anything else that leaks fails the test.
+  export ASAN_OPTIONS="detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0"
+  run_ctest "$root/build-asan" "$@"
+  echo "test.sh: CI: each fuzzer for 20 s (scripts/fuzz.sh)" >&2
+  "$root/scripts/fuzz.sh" 20
 fi

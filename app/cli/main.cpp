@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include "util/error.h"
+#include "util/inerttext.h"
 
 #include <QCoreApplication>
 #include <QJsonArray>
@@ -18,18 +19,10 @@ QList<Command>& registry()
     return commands;
 }
 
-// Catalog values reach the terminal here: a control character (an ANSI/OSC escape in a
-// title) is written as \uXXXX, visible and inert. Inside JSON text that is the same value.
+// Catalog values reach the terminal here: control characters are written inert (\uXXXX).
 static QString terminalSafe(const QString& text)
 {
-    const auto unsafe = [](QChar c) { return c.category() == QChar::Other_Control && c != u'\n' && c != u'\t'; };
-    if (std::none_of(text.begin(), text.end(), unsafe))
-        return text;
-    QString s;
-    s.reserve(text.size() + 16);
-    for (const QChar c : text)
-        s += unsafe(c) ? QStringLiteral("\\u%1").arg(c.unicode(), 4, 16, QChar(u'0')) : QString(c);
-    return s;
+    return inertControls(text);
 }
 
 void out(const QString& text)

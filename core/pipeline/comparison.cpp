@@ -3,6 +3,7 @@
 #include "data/dataset.h"
 #include "eval/listcompare.h"
 #include "eval/usersplit.h"
+#include "util/inerttext.h"
 
 #include <QHash>
 #include <QJsonArray>
@@ -16,13 +17,20 @@ namespace {
         return v ? QJsonValue(*v) : QJsonValue(QJsonValue::Null);
     }
 
-    QString csvField(const QString& s)
+    // A text field (never a number): inert, and a leading = + - @ tab or CR, which a
+    // spreadsheet would run as a formula, gets a ' in front (OWASP "CSV Injection"); quoted
+    // when it holds a comma, quote or line break (RFC 4180).
+    QString csvField(const QString& text)
     {
+        QString s = inertControls(text);
+        if (!s.isEmpty()
+            && (s.front() == u'=' || s.front() == u'+' || s.front() == u'-' || s.front() == u'@' || s.front() == u'\t'
+                || s.front() == u'\r'))
+            s.prepend(u'\'');
         if (!s.contains(u',') && !s.contains(u'"') && !s.contains(u'\n') && !s.contains(u'\r'))
             return s;
-        QString quoted = s;
-        quoted.replace(QStringLiteral("\""), QStringLiteral("\"\""));
-        return u'"' + quoted + u'"';
+        s.replace(QStringLiteral("\""), QStringLiteral("\"\""));
+        return u'"' + s + u'"';
     }
 
     QString moveText(const CompareRow& r)
@@ -273,7 +281,7 @@ QString Comparison::toCsv() const
 
 QString Comparison::toHtml() const
 {
-    const auto esc = [](const QString& s) { return s.toHtmlEscaped(); };
+    const auto esc = [](const QString& s) { return inertControls(s).toHtmlEscaped(); };
     QString h = QStringLiteral(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>Comparison for user %1</title>\n"
         "<style>\nbody{font-family:system-ui,sans-serif;margin:1.5em;color:#222}\n"

@@ -19,7 +19,9 @@
 #include <QJsonObject>
 #include <QProcess>
 #include <QTcpServer>
+#include <QSet>
 #include <QTimer>
+#include <algorithm>
 #include <cmath>
 
 using namespace recwb;
@@ -156,6 +158,45 @@ private:
         for (const cf::ScoredItem& s : cf::recommend(*model, cf::History::ofUser(split.train, ds.userIndex(userId)), k))
             out.push_back(s.item);
         return out;
+    }
+
+    // RFC 4180 records (quoted fields may hold commas, quotes and line breaks).
+    static QList<QStringList> parseCsv(const QString& text)
+    {
+        QList<QStringList> records;
+        QStringList record;
+        QString field;
+        bool quoted = false;
+        for (qsizetype i = 0; i < text.size(); ++i) {
+            const QChar c = text[i];
+            if (quoted) {
+                if (c == u'"' && i + 1 < text.size() && text[i + 1] == u'"') {
+                    field += c;
+                    ++i;
+                } else if (c == u'"') {
+                    quoted = false;
+                } else {
+                    field += c;
+                }
+            } else if (c == u'"') {
+                quoted = true;
+            } else if (c == u',') {
+                record << std::exchange(field, QString());
+            } else if (c == u'\r' && i + 1 < text.size() && text[i + 1] == u'\n') {
+                record << std::exchange(field, QString());
+                records << std::exchange(record, QStringList());
+                ++i;
+            } else {
+                field += c;
+            }
+        }
+        return records;
+    }
+
+    static bool hasControl(const QString& text)
+    {
+        return std::any_of(text.begin(), text.end(),
+            [](QChar c) { return c.category() == QChar::Other_Control && c != u'\n' && c != u'\r'; });
     }
 
 private slots:
@@ -330,6 +371,99 @@ private slots:
             QStringLiteral("--arm"), QStringLiteral("cf=pop"), QStringLiteral("--split"), QStringLiteral("half") }
                                    << "half";
     }
+    // A hostile catalog (markup, quotes, commas, line breaks, spreadsheet formulas, ANSI/OSC
+    // escapes in titles and an id) imported for real, then exported as CSV and HTML: the
+    // CSV parses back to its columns with every formula neutralised by a leading ', the HTML
+    // shows the markup as text, and neither file holds a control character.
+    void hostileCatalogExports()
+    {
+        const QStringList hostile { QStringLiteral("<script>alert(1)</script>"),
+            QStringLiteral("=HYPERLINK(\"http://evil.invalid\",\"click\")"), QStringLiteral("+1+cmd|' /C calc'!A0"),
+            QStringLiteral("-2+3"), QStringLiteral("@SUM(A1:A9)"), QStringLiteral("Line one\nLine two, \"quoted\""),
+            QStringLiteral("\x1b[31mred\x1b[0m \x1b]0;owned\x07 title"), QStringLiteral("\tTabbed") };
+        const QString formulaId = QStringLiteral("=1+2");
+        QFile items(m_dir.filePath(QStringLiteral("hostile-items.jsonl")));
+        QFile events(m_dir.filePath(QStringLiteral("hostile-events.jsonl")));
+        QVERIFY(items.open(QIODevice::WriteOnly) && events.open(QIODevice::WriteOnly));
+        QStringList ids;
+        for (qsizetype i = 0; i < hostile.size(); ++i) {
+            ids << (i == 0 ? formulaId : QStringLiteral("h%1").arg(i));
+            items.write(QJsonDocument(QJsonObject { { QStringLiteral("item_id"), ids.last() },
+                                          { QStringLiteral("title"), hostile[i] } })
+                            .toJson(QJsonDocument::Compact)
+                + '\n');
+        }
+        for (int i = 1; i <= 10; ++i)
+            items.write(QStringLiteral("{\"item_id\":\"p%1\",\"title\":\"Plain %1\"}\n").arg(i).toUtf8());
+        // Everyone but u1 has every hostile item and p1-p5: for u1 they are the most popular.
+        for (int u = 2; u <= 21; ++u)
+            for (const QString& item : ids + QStringList { QStringLiteral("p1"), QStringLiteral("p2"),
+                     QStringLiteral("p3"), QStringLiteral("p4"), QStringLiteral("p5") })
+                events.write(QJsonDocument(QJsonObject { { QStringLiteral("user_id"), QStringLiteral("u%1").arg(u) },
+                                               { QStringLiteral("item_id"), item } })
+                                 .toJson(QJsonDocument::Compact)
+                    + '\n');
+        for (int i = 6; i <= 10; ++i)
+            events.write(QStringLiteral("{\"user_id\":\"u1\",\"item_id\":\"p%1\"}\n").arg(i).toUtf8());
+        items.close();
+        events.close();
+        const QString ws = m_dir.filePath(QStringLiteral("hostile.recwb"));
+        const Run imported = cli({ QStringLiteral("import"), QStringLiteral("-w"), ws, QStringLiteral("--format"),
+            QStringLiteral("csv"), QStringLiteral("--kind"), QStringLiteral("jsonl"), QStringLiteral("--items"),
+            items.fileName(), QStringLiteral("--title-col"), QStringLiteral("title"), events.fileName() });
+        QVERIFY2(imported.code == 0, qPrintable(imported.err));
+        {
+            const Dataset ds = Workspace::open(ws)->load();
+            QCOMPARE(ds.items[static_cast<size_t>(ds.itemIndex(QStringLiteral("h6")))].title, hostile[6]); // stored as is
+        }
+        const QString csvPath = m_dir.filePath(QStringLiteral("hostile.csv"));
+        const QString htmlPath = m_dir.filePath(QStringLiteral("hostile.html"));
+        const Run r = cli({ QStringLiteral("compare"), QStringLiteral("-w"), ws, QStringLiteral("--user"),
+            QStringLiteral("u1"), QStringLiteral("--arm"), QStringLiteral("cf=pop"), QStringLiteral("--arm"),
+            QStringLiteral("cf=pop,rerank=offline"), QStringLiteral("--csv"), csvPath, QStringLiteral("--html"),
+            htmlPath });
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QVERIFY2(!hasControl(r.out), "a control character reached the terminal");
+
+        QFile csvFile(csvPath);
+        QVERIFY(csvFile.open(QIODevice::ReadOnly));
+        const QString csv = QString::fromUtf8(csvFile.readAll());
+        QVERIFY2(!hasControl(csv), "a control character in the CSV");
+        const QList<QStringList> records = parseCsv(csv);
+        QCOMPARE(records.size(), 1 + 2 * 10);
+        QSet<QString> titles;
+        QSet<QString> itemIds;
+        for (const QStringList& rec : records) {
+            QCOMPARE(rec.size(), 12);
+            for (const int column : { 1, 2, 4, 5, 10, 11 }) { // label, spec, item_id, title, explanation, claims
+                const QString& f = rec[column];
+                QVERIFY2(f.isEmpty() || !QStringLiteral("=+-@\t\r").contains(f.front()), qPrintable(f));
+            }
+            titles << rec[5];
+            itemIds << rec[4];
+        }
+        QVERIFY(titles.contains(hostile[0])); // markup is plain text in CSV
+        QVERIFY(titles.contains(u'\'' + hostile[1]));
+        QVERIFY(titles.contains(u'\'' + hostile[2]));
+        QVERIFY(titles.contains(u'\'' + hostile[3]));
+        QVERIFY(titles.contains(u'\'' + hostile[4]));
+        QVERIFY(titles.contains(hostile[5])); // the line break and quotes survive inside the field
+        QVERIFY(titles.contains(QStringLiteral("\\u001b[31mred\\u001b[0m \\u001b]0;owned\\u0007 title")));
+        // a leading tab is a formula prefix too (unless the importer trimmed it)
+        QVERIFY(titles.contains(u'\'' + hostile[7]) || titles.contains(hostile[7].trimmed()));
+        QVERIFY(itemIds.contains(u'\'' + formulaId));
+
+        QFile htmlFile(htmlPath);
+        QVERIFY(htmlFile.open(QIODevice::ReadOnly));
+        const QString html = QString::fromUtf8(htmlFile.readAll());
+        QVERIFY2(!hasControl(QString(html).remove(u'\t')), "a control character in the HTML");
+        QVERIFY(!html.contains(QStringLiteral("<script"), Qt::CaseInsensitive));
+        QVERIFY(html.contains(QStringLiteral("&lt;script&gt;alert(1)&lt;/script&gt;")));
+        QVERIFY(html.contains(QStringLiteral("=HYPERLINK(&quot;http://evil.invalid&quot;,&quot;click&quot;)")));
+        QVERIFY(html.contains(QStringLiteral("\\u001b[31mred")));
+        QVERIFY(!html.contains(QStringLiteral("\"click\"")));
+    }
+
     void badInput()
     {
         QFETCH(QStringList, args);

@@ -12,6 +12,7 @@
 #include "eval/listcompare.h"
 #include "eval/metrics.h"
 #include "eval/split.h"
+#include "gui/helpers/answerdialog.h"
 #include "mainwindow.h"
 #include "pipeline/rerankservice.h"
 #include "rerank/store.h"
@@ -25,6 +26,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
+#include <QScopeGuard>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSpinBox>
@@ -295,6 +297,34 @@ private slots:
         QVERIFY2(info.contains(QStringLiteral("defects: ")), qPrintable(info));
         QVERIFY2(info.contains(defect), qPrintable(info));
         QVERIFY2(!armInfo(view, 0).contains(QStringLiteral("defects")), qPrintable(armInfo(view, 0)));
+    }
+
+    // Two LLM columns against a ceiling of one call: Compare asks first, naming the calls;
+    // Cancel sends nothing and starts no column.
+    void ceilingAsksFirst()
+    {
+        qputenv("RECWB_CEILING_CALLS", "1");
+        auto restore = qScopeGuard([] { qunsetenv("RECWB_CEILING_CALLS"); });
+        m_server.resetCounters();
+        pipeline::RerankService service;
+        service.open(m_workspace);
+        CompareView view(&service, nullptr);
+        QSignalSpy lists(&view, &CompareView::listsLoaded);
+        view.setWorkspace(m_workspace, m_ds);
+        QVERIFY(lists.wait(20000));
+        typeUser(view, m_ds->users[static_cast<size_t>(firstWarmUser(*m_ds))].externalId);
+        setArm(view, 0, QStringLiteral("ease"), QStringLiteral("test"));
+        setArm(view, 1, QStringLiteral("pop"), QStringLiteral("test"));
+        QSignalSpy done(&view, &CompareView::comparisonFinished);
+        const auto answer = test::answerDialog(QStringLiteral("ceilingConfirm"), QStringLiteral("ceilingCancel"));
+        clickCompare(view);
+        QVERIFY(answer->seen);
+        QVERIFY2(answer->text.contains(QStringLiteral("2 call(s)")), qPrintable(answer->text));
+        QVERIFY2(answer->text.contains(QStringLiteral("up to 2 calls (ceiling 1)")), qPrintable(answer->text));
+        QTest::qWait(500);
+        QCOMPARE(m_server.requestCount(), 0);
+        QCOMPARE(done.count(), 0);
+        QVERIFY2(statusOf(view).contains(QStringLiteral("Not sent")), qPrintable(statusOf(view)));
     }
 
     // A dead endpoint: its column shows the CF order with the reason; the others finish.

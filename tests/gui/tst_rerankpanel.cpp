@@ -3,6 +3,7 @@
 #include "mainwindow.h"
 #include "common/modelstore.h"
 #include "dialogs/endpointsdialog.h"
+#include "gui/helpers/answerdialog.h"
 #include "rerank/store.h"
 #include "users/rerankmodel.h"
 #include "users/rerankpanel.h"
@@ -16,6 +17,7 @@
 #include <QComboBox>
 #include <QLabel>
 #include <QPushButton>
+#include <QScopeGuard>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSpinBox>
@@ -103,7 +105,7 @@ private:
         return selectUser(tab, warm) && waitShown(panel, warm) ? warm : -1;
     }
 
-    void addEndpoint(const QString& name, const QString& model, int timeoutMs = 20000)
+    void addEndpoint(const QString& name, const QString& model, int timeoutMs = 20000, double inputPrice = 0.4)
     {
         rerank::EndpointProfile e;
         e.name = name;
@@ -112,7 +114,7 @@ private:
         e.model = model;
         e.timeoutMs = timeoutMs;
         e.maxRetries = 0;
-        e.prices.input = 0.4;
+        e.prices.input = inputPrice;
         e.prices.cachedInput = 0.1;
         e.prices.output = 1.6;
         e.prices.asOf = QStringLiteral("2026-11-26");
@@ -149,6 +151,9 @@ private slots:
         addEndpoint(QStringLiteral("failing"), QStringLiteral("small-model[[fault:http500]]"));
         addEndpoint(QStringLiteral("delayed"), QStringLiteral("small-model[[fault:delay:300]]"));
         addEndpoint(QStringLiteral("citing"), QStringLiteral("small-model[[fault:cite]]"));
+        // $2,000 per million input tokens: one call's worst case (5,000 tokens for 50
+        // candidates) is $10, above the default confirmation ceiling of $5.
+        addEndpoint(QStringLiteral("pricey"), QStringLiteral("big-model"), 20000, 2000.0);
     }
 
     void init()
@@ -237,6 +242,63 @@ private slots:
         const auto runs = rerank::store::listRuns(*ws);
         QCOMPARE(runs.size(), 2);
         QCOMPARE(runs.first().endpoint, QStringLiteral("local"));
+    }
+
+    // Above the confirmation ceiling the Rerank button asks first (the projected calls and
+    // cost); Cancel sends nothing, Send sends the one call.
+    void ceilingAsksFirst_data()
+    {
+        QTest::addColumn<bool>("send");
+        QTest::addRow("cancel") << false;
+        QTest::addRow("send") << true;
+    }
+    void ceilingAsksFirst()
+    {
+        QFETCH(bool, send);
+        auto window = openWindow();
+        QVERIFY(window);
+        RerankPanel* panel = window->usersTab()->rerankPanel();
+        const int warm = showWarmUser(*window);
+        QVERIFY(warm >= 0);
+        QVERIFY(panel->selectEndpoint(QStringLiteral("pricey")));
+        panel->useCacheCheck()->setChecked(false);
+        const auto answer = test::answerDialog(QStringLiteral("ceilingConfirm"),
+            send ? QStringLiteral("ceilingSend") : QStringLiteral("ceilingCancel"));
+        QSignalSpy shown(panel, &RerankPanel::rerankShown);
+        QTest::mouseClick(panel->rerankButton(), Qt::LeftButton);
+        QVERIFY(answer->seen);
+        QVERIFY2(answer->text.contains(QStringLiteral("1 call(s)")), qPrintable(answer->text));
+        QVERIFY2(answer->text.contains(QStringLiteral("$10.")), qPrintable(answer->text));
+        QVERIFY2(answer->text.contains(QStringLiteral("ceiling $5.00")), qPrintable(answer->text));
+        if (!send) {
+            QTest::qWait(500);
+            QCOMPARE(m_server.requestCount(), 0);
+            QCOMPARE(shown.count(), 0);
+            QVERIFY2(panel->caption()->text().contains(QStringLiteral("Not sent")), qPrintable(panel->caption()->text()));
+            QVERIFY(panel->rerankButton()->isEnabled());
+            return;
+        }
+        QVERIFY(waitShown(panel, warm));
+        QCOMPARE(m_server.requestCount(QString::fromLatin1(kPath)), 1);
+        QVERIFY(panel->caption()->text().contains(QStringLiteral("Reranked by pricey")));
+    }
+
+    // A lowered ceiling (RECWB_CEILING_CALLS=0) asks even for a cheap endpoint.
+    void ceilingFromEnvironment()
+    {
+        qputenv("RECWB_CEILING_CALLS", "0");
+        auto restore = qScopeGuard([] { qunsetenv("RECWB_CEILING_CALLS"); });
+        auto window = openWindow();
+        QVERIFY(window);
+        RerankPanel* panel = window->usersTab()->rerankPanel();
+        QVERIFY(showWarmUser(*window) >= 0); // the offline reranker makes no call and does not ask
+        QVERIFY(panel->selectEndpoint(QStringLiteral("local")));
+        const auto answer = test::answerDialog(QStringLiteral("ceilingConfirm"), QStringLiteral("ceilingCancel"));
+        QTest::mouseClick(panel->rerankButton(), Qt::LeftButton);
+        QVERIFY(answer->seen);
+        QVERIFY2(answer->text.contains(QStringLiteral("up to 1 calls (ceiling 0)")), qPrintable(answer->text));
+        QTest::qWait(300);
+        QCOMPARE(m_server.requestCount(), 0);
     }
 
     // An unusable answer keeps the CF order, says so and lists the defect.

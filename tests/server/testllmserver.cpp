@@ -123,7 +123,7 @@ QStringList TestLlmServer::faultNames()
         QStringLiteral("repeated_ids"), QStringLiteral("truncated"), QStringLiteral("delay"), QStringLiteral("http429"),
         QStringLiteral("quota429"), QStringLiteral("http500"), QStringLiteral("http503"), QStringLiteral("http529"),
         QStringLiteral("close"), QStringLiteral("huge"), QStringLiteral("echo_key"), QStringLiteral("prose"),
-        QStringLiteral("cite") };
+        QStringLiteral("cite"), QStringLiteral("mix") };
 }
 
 QStringList TestLlmServer::extractCandidateIds(const QString& userText)
@@ -233,7 +233,28 @@ bool TestLlmServer::handleRequest(const QHttpServerRequest& request, QTcpSocket*
         all << textOf(body.value(QStringLiteral("systemInstruction")).toObject().value(QStringLiteral("parts")));
         break;
     }
-    const QString fault = pickFault(rec, all.join(u'\n'));
+    QString fault = pickFault(rec, all.join(u'\n'));
+    if (faultBase(fault) == u"mix") {
+        // One seeded draw per request: the load test's fault mix (see the header).
+        const auto seed = static_cast<quint32>(fault.section(u':', 1, 1).toUInt());
+        if (seed != m_mixSeed || m_total == 1) {
+            m_mixSeed = seed;
+            m_mixRng.seed(seed);
+        }
+        const int draw = static_cast<int>(std::uniform_int_distribution<int>(0, 99)(m_mixRng));
+        if (m_total >= m_outageFirst && m_total < m_outageFirst + m_outageCount)
+            fault = QStringLiteral("http503");
+        else if (draw < 10)
+            fault = QStringLiteral("http429:1");
+        else if (draw < 15)
+            fault = draw % 2 ? QStringLiteral("http500") : QStringLiteral("http503");
+        else if (draw < 17)
+            fault = QStringLiteral("delay:60000");
+        else if (draw < 18)
+            fault = QStringLiteral("close");
+        else
+            fault = QStringLiteral("good");
+    }
     ++m_faultCounts[faultBase(fault)];
     RecordedRequest withPrompt = rec;
     withPrompt.body = user.join(u'\n').toUtf8(); // answerFor reads the user text from here

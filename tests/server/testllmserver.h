@@ -7,6 +7,7 @@
 #include <QList>
 #include <QString>
 #include <QStringList>
+#include <random>
 
 class QTcpSocket;
 
@@ -42,7 +43,10 @@ struct RecordedRequest {
 // NAME is one of: good, fences, numeric_ids, invented_ids, repeated_ids, truncated,
 // delay:MS, http429[:SECONDS], quota429, http500, http503, http529, close, huge,
 // echo_key (a 401 whose message echoes the request's credentials, for redaction tests),
-// prose (a 200 whose answer is prose without any JSON).
+// prose (a 200 whose answer is prose without any JSON),
+// mix[:SEED] (per request, drawn by a generator seeded with SEED: 10 % http429:1, 5 % http500
+// or http503, 2 % delay:60000 (a timeout for any client), 1 % close, else good; requests
+// inside the outage window of setMixOutage() get http503, so a breaker opens).
 // Delayed answers use a QTimer, so other requests are served meanwhile.
 //
 // Thread contract: a QObject of the thread that created it; that thread must run an event
@@ -64,6 +68,13 @@ public:
     void setFault(const QString& fault, int count = -1);
     void clearFault() { setFault(QString()); }
     void setHugeBytes(qint64 bytes) { m_hugeBytes = bytes; }
+    // mix: the requests numbered [first, first + count) (1-based, counted since the last
+    // resetCounters) all fail with 503.
+    void setMixOutage(int first, int count)
+    {
+        m_outageFirst = first;
+        m_outageCount = count;
+    }
 
     int requestCount(const QString& path = QString()) const; // all paths when empty
     int faultCount(const QString& fault) const; // by fault name without arguments ("delay", "http429")
@@ -110,6 +121,10 @@ private:
     QString m_fault;
     int m_faultRemaining = -1;
     qint64 m_hugeBytes = 9 * 1024 * 1024;
+    std::mt19937 m_mixRng;
+    quint32 m_mixSeed = 0;
+    int m_outageFirst = 0;
+    int m_outageCount = 0;
     QHash<QString, int> m_pathCounts;
     QHash<QString, int> m_faultCounts;
     QHash<QString, RecordedRequest> m_last;

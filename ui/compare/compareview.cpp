@@ -1,13 +1,16 @@
 #include "compare/compareview.h"
 
 #include "common/backgroundtask.h"
+#include "common/ceilingconfirm.h"
 #include "common/modelstore.h"
 #include "compare/comparemodel.h"
 #include "data/dataset.h"
 #include "data/workspace.h"
 #include "pipeline/comparerun.h"
 #include "pipeline/rerankservice.h"
+#include "rerank/prices.h"
 #include "rerank/store.h"
+#include "util/error.h"
 
 #include <QComboBox>
 #include <QEvent>
@@ -415,13 +418,21 @@ void CompareView::loadLists()
     const quint64 job = ++m_job;
     struct Lists {
         QStringList endpoints;
+        std::shared_ptr<const QList<rerank::EndpointProfile>> profiles;
+        std::shared_ptr<const rerank::PriceTable> prices;
         QList<QPair<QString, QString>> runs; // label, "run:ID"
     };
     auto future = runTask([path = m_path](const TaskControl&) {
         const auto ws = Workspace::open(path);
         Lists lists;
-        for (const rerank::EndpointProfile& e : rerank::store::listEndpoints(*ws))
+        lists.profiles = std::make_shared<const QList<rerank::EndpointProfile>>(rerank::store::listEndpoints(*ws));
+        for (const rerank::EndpointProfile& e : *lists.profiles)
             lists.endpoints << e.name;
+        try {
+            lists.prices = std::make_shared<const rerank::PriceTable>(rerank::PriceTable::loadWithOverride());
+        } catch (const Error&) {
+            // a malformed price file: the ceiling falls back to the shipped prices
+        }
         for (const rerank::store::RunInfo& r : rerank::store::listRuns(*ws))
             lists.runs.append(
                 { QObject::tr("stored run %1 · %2@%3 · %4 · %5 users")
@@ -438,6 +449,8 @@ void CompareView::loadLists()
             if (job != m_job || !result.value)
                 return;
             m_endpoints = result.value->endpoints;
+            m_endpointProfiles = result.value->profiles;
+            m_prices = result.value->prices;
             m_runs = result.value->runs;
             refreshSources();
             for (ArmEditor* e : m_editors)
@@ -509,6 +522,29 @@ bool CompareView::run()
             m_status->setText(red(tr("Column %1: %2").arg(i + 1).arg(e.message())));
             return false;
         }
+    }
+    // Every live LLM column sends one call: above the confirmation ceiling, only with a yes.
+    pipeline::RunProjection projection;
+    QStringList llmColumns;
+    for (const pipeline::CompareColumn& c : columns) {
+        if (!c.arm.reranks() || c.arm.isOffline() || c.runId > 0)
+            continue;
+        const rerank::EndpointProfile* profile = nullptr;
+        if (m_endpointProfiles)
+            for (const rerank::EndpointProfile& e : *m_endpointProfiles)
+                if (e.name == c.arm.rerank)
+                    profile = &e;
+        if (profile && profile->kind == rerank::ProviderKind::Offline)
+            continue;
+        // Profiles not read yet: still one call, of unknown cost.
+        addProjection(projection,
+            profile ? projectCalls(*profile, m_prices.get(), 1, c.arm.candidates) : pipeline::RunProjection { 1, {} });
+        llmColumns << c.arm.rerank;
+    }
+    if (!confirmCeiling(this, projection,
+            tr("Comparing user %1 (LLM columns: %2)").arg(userId, llmColumns.join(QStringLiteral(", "))))) {
+        m_status->setText(tr("Not sent: above the confirmation ceiling."));
+        return false;
     }
     std::optional<eval::SplitSpec> split;
     if (const QString s = m_split->currentData().toString(); !s.isEmpty())

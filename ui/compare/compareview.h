@@ -18,6 +18,10 @@ class QTableView;
 
 namespace recwb {
 class Dataset;
+namespace rerank {
+    struct EndpointProfile;
+    class PriceTable;
+} // namespace rerank
 namespace pipeline {
     class CompareRun;
     class RerankService;
@@ -123,6 +127,9 @@ private:
     quint64 m_job = 0;
     bool m_refreshQueued = false;
     QStringList m_endpoints;
+    // For the confirmation ceiling: the endpoints' profiles and the price table (null = shipped).
+    std::shared_ptr<const QList<rerank::EndpointProfile>> m_endpointProfiles;
+    std::shared_ptr<const rerank::PriceTable> m_prices;
     QList<QPair<QString, QString>> m_runs; // stored runs for the source combo: label, "run:ID"
     std::vector<ArmEditor*> m_editors;
     QLineEdit* m_user;

@@ -3,6 +3,7 @@
 #include "cf/recommender.h"
 #include "coldstart/coldstart.h"
 #include "common/backgroundtask.h"
+#include "common/ceilingconfirm.h"
 #include "common/modelstore.h"
 #include "common/tablemodel.h"
 #include "data/dataset.h"
@@ -1095,6 +1096,11 @@ void PromptsTab::tryIt()
     request.cfModel = m_store->model(m_modelKey);
     request.coldStart = m_store->coldStart(m_modelKey);
     if (!request.cfModel)
+        return;
+    if (endpoint
+        && !confirmCeiling(this,
+            projectCalls(*endpoint, m_prices ? &*m_prices : nullptr, 1, m_candidateCount->value()),
+            tr("Trying the draft of %1 on %2 (%3)").arg(m_name, endpoint->name, endpoint->model)))
         return;
     request.coldThreshold = m_threshold;
     request.users = { m_user };

@@ -1,6 +1,7 @@
 #include "users/rerankpanel.h"
 
 #include "common/backgroundtask.h"
+#include "common/ceilingconfirm.h"
 #include "dialogs/endpointsdialog.h"
 #include "cf/recommender.h"
 #include "coldstart/coldstart.h"
@@ -8,9 +9,11 @@
 #include "data/workspace.h"
 #include "common/modelstore.h"
 #include "pipeline/rerankservice.h"
+#include "rerank/prices.h"
 #include "rerank/prompt.h"
 #include "rerank/store.h"
 #include "users/rerankmodel.h"
+#include "util/error.h"
 #include "common/tablefilterproxy.h"
 #include "common/tableutil.h"
 
@@ -34,6 +37,7 @@ struct RerankPanel::Lists {
     QList<rerank::EndpointProfile> endpoints;
     QString defaultEndpoint;
     QStringList templates; // name@latest version, shipped names first when absent
+    std::shared_ptr<const rerank::PriceTable> prices; // for the confirmation ceiling; null = shipped
 };
 
 namespace {
@@ -229,6 +233,11 @@ void RerankPanel::reloadLists()
             if (!names.contains(t.name))
                 names.append(t.name);
         lists.templates = names;
+        try {
+            lists.prices = std::make_shared<const rerank::PriceTable>(rerank::PriceTable::loadWithOverride());
+        } catch (const Error&) {
+            // a malformed price file: the ceiling falls back to the shipped prices
+        }
         return lists;
     });
     continueOn(
@@ -249,6 +258,7 @@ void RerankPanel::reloadLists()
                     m_prompt->addItem(name, name);
                 m_endpoint->clear();
                 m_endpoints = std::make_unique<QList<rerank::EndpointProfile>>(lists.endpoints);
+                m_prices = lists.prices;
                 for (const rerank::EndpointProfile& e : lists.endpoints) {
                     const QString label = e.kind == rerank::ProviderKind::Offline ? e.name
                                                                                   : tr("%1 (%2)").arg(e.name, e.model);
@@ -391,6 +401,14 @@ bool RerankPanel::rerank()
         m_waitingForModel = true;
         setCaption(muted(tr("Loading the CF model…")));
         return true;
+    }
+    // Above the confirmation ceiling (an expensive endpoint, or a lowered RECWB_CEILING_*)
+    // nothing is sent without a yes.
+    if (const rerank::EndpointProfile* e = currentEndpoint(); !confirmCeiling(this,
+            projectCalls(*e, m_prices.get(), 1, m_candidates->value()),
+            tr("Reranking user %1 with %2 (%3)").arg(m_dataset->users[static_cast<size_t>(user)].externalId, e->name, e->model))) {
+        setCaption(muted(tr("Not sent: above the confirmation ceiling.")));
+        return false;
     }
     pipeline::BatchOptions options;
     const QString prompt = m_prompt->currentData().toString();

@@ -17,6 +17,7 @@ namespace recwb {
 class Dataset;
 namespace rerank {
     struct EndpointProfile;
+    class PriceTable;
 }
 namespace pipeline {
     struct RerankOutcome;
@@ -104,6 +105,7 @@ private:
     bool m_running = false;
     bool m_waitingForModel = false;
     std::unique_ptr<QList<rerank::EndpointProfile>> m_endpoints;
+    std::shared_ptr<const rerank::PriceTable> m_prices; // read with the lists; null = the shipped table
     quint64 m_serviceJob = 0; // the rerank service's job for the newest request; 0 = none
     int m_serviceUser = -1; // the user of that job
     std::unique_ptr<pipeline::RerankOutcome> m_outcome; // the shown outcome, for details
