@@ -1,11 +1,13 @@
 #include "rerank/cache.h"
 
 #include "rerank/store.h"
+#include "util/error.h"
 
 #include <QCryptographicHash>
 #include <QDateTime>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QtDebug>
 
 namespace recwb::rerank {
 
@@ -111,7 +113,15 @@ void ResponseCache::store(const QString& key, const EndpointProfile& endpoint, c
 {
     if (!response.ok() || response.finish != FinishReason::Ok || m_ttl <= 0)
         return;
-    store::cachePut(m_ws, key, endpoint.name, endpoint.model, chatResponseToJson(response), m_clock(), m_ttl);
+    // The cache is an optimisation: an answer that was paid for and validated must not be
+    // lost because its copy could not be written (a workspace busy past the timeout under
+    // load, a full disk). The user keeps the answer; the next run calls again.
+    try {
+        store::cachePut(m_ws, key, endpoint.name, endpoint.model, chatResponseToJson(response), m_clock(), m_ttl);
+    } catch (const Error& e) {
+        qWarning("response cache: answer of endpoint '%s' not stored: %s", qPrintable(endpoint.name),
+            qPrintable(e.message()));
+    }
 }
 
 } // namespace recwb::rerank
