@@ -28,6 +28,10 @@ struct User {
     qint64 dbId = 0;
     QString externalId;
     QJsonObject attributes; // profile: age, gender, occupation, ...
+    // Not a real user: saved from a what-if history (schema v6 users.synthetic_of); the
+    // external id of the user it was edited from, or "-" when it was built from nothing.
+    QString syntheticOf;
+    bool isSynthetic() const { return !syntheticOf.isEmpty(); }
 };
 
 // The in-memory view of a workspace: built once per load, then read-only and

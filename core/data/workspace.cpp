@@ -162,6 +162,38 @@ CREATE TABLE experiment_rows(
   row TEXT NOT NULL,
   PRIMARY KEY(experiment_id, arm, repeat, user_id)) WITHOUT ROWID;
 )sql",
+    // 5 -> 6: the QA review queue (docs/REVIEW.md): a queue's spec and frozen per-user
+    // material (known items, held-out truth, the reranked list with explanations), and one
+    // verdict row per queue x user x item x reviewer (item '' = the note on the user),
+    // written the moment it is given; and synthetic users saved from a what-if history
+    // (synthetic_of = the external id of the user it was edited from, '' for none).
+    R"sql(
+CREATE TABLE review_queues(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  status TEXT NOT NULL,
+  error TEXT NOT NULL DEFAULT '',
+  experiment_id INTEGER REFERENCES experiments(id) ON DELETE SET NULL,
+  run TEXT NOT NULL DEFAULT '{}',
+  created_at INTEGER NOT NULL);
+CREATE TABLE review_users(
+  queue_id INTEGER NOT NULL REFERENCES review_queues(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  user_id TEXT NOT NULL,
+  data TEXT NOT NULL DEFAULT '{}',
+  PRIMARY KEY(queue_id, position)) WITHOUT ROWID;
+CREATE TABLE review_verdicts(
+  queue_id INTEGER NOT NULL REFERENCES review_queues(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL,
+  item_id TEXT NOT NULL,
+  reviewer TEXT NOT NULL,
+  verdict TEXT,
+  note TEXT NOT NULL DEFAULT '',
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY(queue_id, user_id, item_id, reviewer)) WITHOUT ROWID;
+ALTER TABLE users ADD COLUMN synthetic_of TEXT;
+)sql",
 };
 static_assert(std::size(kMigrations) == Workspace::kSchemaVersion);
 
@@ -591,12 +623,13 @@ Dataset Workspace::load(const TaskControl& control) const
     {
         const auto n = sql::queryInt(m_db, "SELECT count(*) FROM users");
         ds.users.reserve(static_cast<size_t>(n));
-        sql::Statement st(m_db, "SELECT id, external_id, attributes FROM users ORDER BY id");
+        sql::Statement st(m_db, "SELECT id, external_id, attributes, coalesce(synthetic_of, '') FROM users ORDER BY id");
         while (st.step()) {
             User u;
             u.dbId = st.int64(0);
             u.externalId = st.text(1);
             u.attributes = parseAttributes(st.text(2));
+            u.syntheticOf = st.text(3);
             const auto id = static_cast<size_t>(u.dbId);
             if (userIndex.size() <= id)
                 userIndex.resize(id + 1, -1);
