@@ -121,7 +121,8 @@ void QueueSpec::validate() const
         throw Error(QStringLiteral("review queue: the cold threshold must be positive, not %1").arg(coldThreshold));
     try {
         (void)pipeline::ArmSpec::parse(arm);
-        if (arm.contains(QStringLiteral("k=")) && !arm.contains(QStringLiteral("k=%1").arg(k)))
+        const QStringList pairs = arm.split(u',');
+        if (std::any_of(pairs.begin(), pairs.end(), [](const QString& p) { return p.trimmed().startsWith(u"k="); }))
             throw Error(QStringLiteral("set the list length as the queue's K, not with k= in the arm"));
     } catch (const Error& e) {
         throw Error(QStringLiteral("review queue: arm '%1': %2").arg(arm, e.message()));
@@ -375,7 +376,8 @@ namespace store {
             "SELECT user_id, item_id, reviewer, coalesce(verdict, ''), note, updated_at FROM review_verdicts "
             "WHERE queue_id = ? AND (? = '' OR reviewer = ?) ORDER BY user_id, item_id, reviewer");
         const QString r = reviewer.trimmed();
-        st.bind(1, static_cast<int64_t>(queueId)).bind(2, r).bind(3, r);
+        const QString any = r.isEmpty() ? QStringLiteral("") : r; // a null QString would bind NULL
+        st.bind(1, static_cast<int64_t>(queueId)).bind(2, any).bind(3, any);
         while (st.step())
             out.push_back({ queueId, st.text(0), st.text(1), st.text(2), verdictFromName(st.text(3)), st.text(4),
                 fromSeconds(st.int64(5)) });
