@@ -318,10 +318,14 @@ void ReviewTab::buildUi()
     m_items->setObjectName(QStringLiteral("reviewItems"));
     m_itemsModel = new ReviewItemsModel(m_items);
     setupTable(m_items, m_itemsModel, nullptr,
-        { { ReviewItemsModel::Rank, 6 }, { ReviewItemsModel::Title, 22 }, { ReviewItemsModel::CfRank, 7 },
+        { { ReviewItemsModel::Rank, 6 }, { ReviewItemsModel::Title, 20 }, { ReviewItemsModel::CfRank, 7 },
             { ReviewItemsModel::Move, 6 }, { ReviewItemsModel::Source, 9 }, { ReviewItemsModel::UsedLater, 9 },
             { ReviewItemsModel::Claims, 5 }, { ReviewItemsModel::Verdict, 7 }, { ReviewItemsModel::Note, 10 } },
         ReviewItemsModel::Explanation, ReviewItemsModel::Rank);
+    // The explanation is what is judged: CF rank (the move says it) and the note (the box
+    // below says it) start hidden; the header's context menu shows them.
+    m_items->setColumnHidden(ReviewItemsModel::CfRank, true);
+    m_items->setColumnHidden(ReviewItemsModel::Note, true);
     m_items->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_items->setSelectionMode(QAbstractItemView::SingleSelection);
     j->addWidget(m_items, 3);
@@ -387,7 +391,7 @@ void ReviewTab::buildUi()
     body->addWidget(judge);
     body->setStretchFactor(0, 2);
     body->setStretchFactor(1, 4);
-    body->setSizes({ 340, 920 });
+    body->setSizes({ 300, 730 });
     pageLayout->addWidget(body, 1);
     m_pages->addTab(page, tr("Review"));
 
@@ -431,6 +435,7 @@ void ReviewTab::buildUi()
     split->addWidget(m_pages);
     split->setStretchFactor(0, 1);
     split->setStretchFactor(1, 4);
+    split->setSizes({ 250, 1030 });
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(split);
     showUser(-1);
