@@ -53,6 +53,9 @@ namespace {
         return out;
     }
 
+    // A null QString binds NULL (sqlite.h): the user's own note has item "" (not NULL).
+    QString notNull(const QString& s) { return s.isNull() ? QStringLiteral("") : s; }
+
     void checkReviewer(const QString& reviewer)
     {
         if (reviewer.trimmed().isEmpty())
@@ -341,7 +344,10 @@ namespace store {
                 "INSERT INTO review_verdicts(queue_id, user_id, item_id, reviewer, verdict, note, updated_at) "
                 "VALUES(?, ?, ?, ?, ?, '', ?) ON CONFLICT(queue_id, user_id, item_id, reviewer) "
                 "DO UPDATE SET verdict = excluded.verdict, updated_at = excluded.updated_at");
-            st.bind(1, static_cast<int64_t>(queueId)).bind(2, userId).bind(3, itemId).bind(4, reviewer.trimmed());
+            st.bind(1, static_cast<int64_t>(queueId))
+                .bind(2, notNull(userId))
+                .bind(3, notNull(itemId))
+                .bind(4, reviewer.trimmed());
             if (verdict == Verdict::None)
                 st.bindNull(5);
             else
@@ -360,10 +366,10 @@ namespace store {
                 "VALUES(?, ?, ?, ?, NULL, ?, ?) ON CONFLICT(queue_id, user_id, item_id, reviewer) "
                 "DO UPDATE SET note = excluded.note, updated_at = excluded.updated_at");
             st.bind(1, static_cast<int64_t>(queueId))
-                .bind(2, userId)
-                .bind(3, itemId)
+                .bind(2, notNull(userId))
+                .bind(3, notNull(itemId))
                 .bind(4, reviewer.trimmed())
-                .bind(5, note.isNull() ? QStringLiteral("") : note)
+                .bind(5, notNull(note))
                 .bind(6, static_cast<int64_t>(nowSeconds()))
                 .exec();
         });

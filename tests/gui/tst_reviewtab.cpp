@@ -226,9 +226,16 @@ private slots:
         QTest::keyClicks(note, QStringLiteral("seen 2 times"));
         QTest::keyClick(note, Qt::Key_Return);
         QCOMPARE(itemCell(0, 8), QStringLiteral("good"));
+        // A note on the user as a whole: item "".
+        auto* userNote = child<QLineEdit>(QStringLiteral("reviewUserNote"));
+        userNote->setFocus();
+        QTest::keyClicks(userNote, QStringLiteral("profile says scientist; picks are generic"));
+        QTest::keyClick(userNote, Qt::Key_Return);
         waitStored();
-        const QList<QStringList> rows = storedVerdicts(QStringLiteral("alice"), user);
-        QCOMPARE(rows.size(), 3);
+        QList<QStringList> rows = storedVerdicts(QStringLiteral("alice"), user);
+        QCOMPARE(rows.size(), 4);
+        QCOMPARE(rows.front(), (QStringList { QString(), QString(), QStringLiteral("profile says scientist; picks are generic") }));
+        rows.removeFirst();
         // The first item: good, with the note.
         bool found = false;
         for (const QStringList& r : rows)
@@ -338,7 +345,7 @@ private slots:
         m_tab->exportVerdicts(path);
         QVERIFY(exported.wait(30000));
         const std::vector<QStringList> rows = review::readCsv(path);
-        QCOMPARE(rows.size(), size_t(1 + 3 + 5));
+        QCOMPARE(rows.size(), size_t(1 + 4 + 5)); // alice: 3 verdicts and the note on the user
         const QStringList header = rows.front();
         const auto col = [&](const char* name) { return header.indexOf(QLatin1String(name)); };
         for (const char* name : { "queue", "user", "item", "title", "run", "endpoint", "prompt_version", "reviewer",
@@ -358,7 +365,7 @@ private slots:
                     QCOMPARE(r[col("verdict")], QStringLiteral("good"));
             }
         }
-        QCOMPARE(alice, 3);
+        QCOMPARE(alice, 4);
     }
 };
 
