@@ -499,6 +499,26 @@ QJsonObject SummaryRow::toJson() const
     };
 }
 
+std::vector<SummaryRow> mergeSummaries(const std::vector<std::vector<SummaryRow>>& perQueue)
+{
+    const QStringList dims { QStringLiteral("source"), QStringLiteral("cold@n"), QStringLiteral("endpoint"),
+        QStringLiteral("prompt"), QStringLiteral("moved") };
+    std::map<std::pair<qsizetype, QString>, SummaryRow> acc;
+    for (const auto& rows : perQueue)
+        for (const SummaryRow& r : rows) {
+            SummaryRow& a = acc[{ dims.indexOf(r.dimension), r.value }];
+            a.dimension = r.dimension;
+            a.value = r.value;
+            a.good += r.good;
+            a.bad += r.bad;
+            a.unsure += r.unsure;
+        }
+    std::vector<SummaryRow> out;
+    for (auto& [key, row] : acc)
+        out.push_back(std::move(row));
+    return out;
+}
+
 QString movedBucket(int cfRank, int rank)
 {
     if (cfRank <= 0)

@@ -16,6 +16,7 @@
 #include "testutil.h"
 
 #include <QAbstractItemModelTester>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QElapsedTimer>
 #include <QLabel>
@@ -366,6 +367,34 @@ private slots:
             }
         }
         QCOMPARE(alice, 4);
+    }
+
+    // A second queue (cold@3): "All queues" summarizes both, by n of cold@n.
+    void summaryAcrossQueues()
+    {
+        child<QSpinBox>(QStringLiteral("reviewColdN"))->setValue(3);
+        child<QSpinBox>(QStringLiteral("reviewSample"))->setValue(10);
+        child<QLineEdit>(QStringLiteral("reviewName"))->setText(QStringLiteral("cold@3 offline"));
+        QSignalSpy opened(m_tab.get(), &ReviewTab::queueOpened);
+        QVERIFY(m_tab->build());
+        QVERIFY(opened.wait(240000));
+        QVERIFY(m_tab->currentQueue() != m_queue);
+        QCOMPARE(child<QListWidget>(QStringLiteral("reviewKnown"))->count(), 3);
+        m_tab->setReviewer(QStringLiteral("alice"));
+        m_tab->giveVerdict(review::Verdict::Bad);
+        waitStored();
+        QSignalSpy updated(m_tab.get(), &ReviewTab::summaryUpdated);
+        child<QCheckBox>(QStringLiteral("reviewSummaryAll"))->setChecked(true);
+        QVERIFY(updated.wait(30000));
+        auto* summary = child<QTableView>(QStringLiteral("reviewSummary"))->model();
+        QMap<QString, QList<int>> byN;
+        for (int r = 0; r < summary->rowCount(); ++r)
+            if (summary->index(r, 0).data().toString() == u"cold@n")
+                byN.insert(summary->index(r, 1).data().toString(),
+                    { summary->index(r, 2).data().toInt(), summary->index(r, 3).data().toInt(),
+                        summary->index(r, 4).data().toInt() });
+        QCOMPARE(byN.value(QStringLiteral("1")), (QList<int> { 4, 3, 1 })); // alice 2/1/0 + bob 2/2/1
+        QCOMPARE(byN.value(QStringLiteral("3")), (QList<int> { 0, 1, 0 }));
     }
 };
 

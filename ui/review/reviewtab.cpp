@@ -10,6 +10,7 @@
 #include "pipeline/ceiling.h"
 #include "review/reviewmodels.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -397,7 +398,16 @@ void ReviewTab::buildUi()
 
     auto* summaryPage = new QWidget(m_pages);
     auto* s = new QVBoxLayout(summaryPage);
-    s->addWidget(new QLabel(tr("Share of good verdicts (every reviewer):"), summaryPage));
+    auto* summaryHead = new QHBoxLayout;
+    summaryHead->addWidget(new QLabel(tr("Share of good verdicts (every reviewer):"), summaryPage));
+    summaryHead->addStretch();
+    m_summaryAll = new QCheckBox(tr("All queues"), summaryPage);
+    m_summaryAll->setObjectName(QStringLiteral("reviewSummaryAll"));
+    m_summaryAll->setToolTip(tr("Summarize every queue of the workspace (e.g. cold@1 against cold@3), "
+                                "not only the open one"));
+    summaryHead->addWidget(m_summaryAll);
+    s->addLayout(summaryHead);
+    connect(m_summaryAll, &QCheckBox::toggled, this, [this] { refreshSummary(); });
     m_summary = new QTableView(summaryPage);
     m_summary->setObjectName(QStringLiteral("reviewSummary"));
     m_summaryModel = new ReviewSummaryModel(m_summary);
@@ -886,8 +896,37 @@ void ReviewTab::previousUser()
 
 void ReviewTab::refreshSummary()
 {
-    m_summaryModel->setRows(review::summarize(m_users, m_rows));
     m_agreementModel->setRows(review::agreement(m_rows));
+    if (!m_summaryAll->isChecked() || m_path.isEmpty()) {
+        m_summaryModel->setRows(review::summarize(m_users, m_rows));
+        emit summaryUpdated();
+        return;
+    }
+    const quint64 generation = m_generation;
+    continueOn(
+        runTask([path = m_path, writer = m_writer](const TaskControl& control) {
+            writer->waitForDone();
+            const auto ws = Workspace::open(path);
+            std::vector<std::vector<review::SummaryRow>> perQueue;
+            for (const review::Queue& q : review::store::listQueues(*ws)) {
+                control.throwIfCanceled();
+                perQueue.push_back(
+                    review::summarize(review::store::queueUsers(*ws, q.id), review::store::verdicts(*ws, q.id)));
+            }
+            return review::mergeSummaries(perQueue);
+        }),
+        this,
+        [this, generation](const TaskResult<std::vector<review::SummaryRow>>& r) {
+            if (generation != m_generation || !m_summaryAll->isChecked())
+                return;
+            if (!r.error.isEmpty()) {
+                setStatus(r.error, true);
+                return;
+            }
+            m_summaryModel->setRows(*r.value);
+            emit summaryUpdated();
+        },
+        [] {});
 }
 
 void ReviewTab::exportVerdicts(const QString& path)
