@@ -495,7 +495,7 @@ void WhatIfPanel::readEndpoints()
 
 QListWidgetItem* WhatIfPanel::addedRow(int32_t item) const
 {
-    auto* row = new QListWidgetItem(u"＋ " + itemLabel(item) + u"  " + tr("(added)"));
+    auto* row = new QListWidgetItem(u"+ " + itemLabel(item) + u"  " + tr("(added)"));
     row->setData(kItemRole, item);
     row->setData(kAddedRole, true);
     row->setFlags(Qt::ItemIsUserCheckable | Qt::ItemIsEnabled | Qt::ItemIsSelectable);
@@ -731,17 +731,39 @@ void WhatIfPanel::setRankAndChange(QTableWidget* table, int row, int rank, const
     table->setItem(row, 1, change);
 }
 
+QSet<int32_t> WhatIfPanel::tickedOut() const
+{
+    QSet<int32_t> out;
+    for (int i = 0; i < m_history->count(); ++i)
+        if (!m_history->item(i)->data(kAddedRole).toBool() && m_history->item(i)->checkState() != Qt::Checked)
+            out.insert(static_cast<int32_t>(m_history->item(i)->data(kItemRole).toInt()));
+    return out;
+}
+
+// An item's title; an item ticked out of the history says so (it is a candidate again
+// because the edited history no longer has it).
+QTableWidgetItem* WhatIfPanel::titleCell(int32_t item, const QSet<int32_t>& tickedOut) const
+{
+    const QString id = m_dataset->items[static_cast<size_t>(item)].externalId;
+    if (!tickedOut.contains(item)) {
+        auto* cell = new QTableWidgetItem(itemLabel(item));
+        cell->setToolTip(tr("%1 (id %2)").arg(itemLabel(item), id));
+        return cell;
+    }
+    auto* cell = new QTableWidgetItem(itemLabel(item) + u"  " + tr("(ticked out)"));
+    cell->setToolTip(
+        tr("%1 (id %2) is in the stored history; ticked out here, so it may be recommended").arg(itemLabel(item), id));
+    return cell;
+}
+
 void WhatIfPanel::showCandidates()
 {
+    const QSet<int32_t> tickedOut = this->tickedOut();
     m_candidatesTable->setRowCount(static_cast<int>(m_candidates.size()));
     for (size_t i = 0; i < m_candidates.size(); ++i) {
         const int row = static_cast<int>(i);
         setRankAndChange(m_candidatesTable, row, row + 1, m_candidateDiff, m_candidates[i]);
-        auto* title = new QTableWidgetItem(itemLabel(m_candidates[i]));
-        title->setToolTip(
-            tr("%1 (id %2)")
-                .arg(itemLabel(m_candidates[i]), m_dataset->items[static_cast<size_t>(m_candidates[i])].externalId));
-        m_candidatesTable->setItem(row, 2, title);
+        m_candidatesTable->setItem(row, 2, titleCell(m_candidates[i], tickedOut));
     }
     updateDiffText();
     emit candidatesUpdated();
@@ -755,12 +777,13 @@ void WhatIfPanel::showRerank()
     for (const rerank::RankedItem& r : *m_editRerank)
         edit.push_back(r.item);
     m_rerankDiff = pipeline::diffLists(real, edit);
+    const QSet<int32_t> tickedOut = this->tickedOut();
     m_rerankTable->setRowCount(static_cast<int>(edit.size()));
     for (qsizetype i = 0; i < m_editRerank->size(); ++i) {
         const rerank::RankedItem& r = m_editRerank->at(i);
         const int row = static_cast<int>(i);
         setRankAndChange(m_rerankTable, row, r.rank, m_rerankDiff, r.item);
-        m_rerankTable->setItem(row, 2, new QTableWidgetItem(itemLabel(r.item)));
+        m_rerankTable->setItem(row, 2, titleCell(r.item, tickedOut));
         auto* why = new QTableWidgetItem(r.filled ? tr("(filled from the CF order)") : r.explanation);
         why->setToolTip(r.explanation);
         m_rerankTable->setItem(row, 3, why);

@@ -18,6 +18,7 @@ class QListWidgetItem;
 class QPushButton;
 class QStringListModel;
 class QTableWidget;
+class QTableWidgetItem;
 class QTimer;
 
 namespace recwb {
@@ -109,6 +110,8 @@ private:
     // editedUser(), or nullopt with the error in the status line.
     std::optional<rerank::PromptUser> tryEditedUser();
     QListWidgetItem* addedRow(int32_t item) const;
+    QSet<int32_t> tickedOut() const; // stored items unticked
+    QTableWidgetItem* titleCell(int32_t item, const QSet<int32_t>& tickedOut) const;
     void setRankAndChange(QTableWidget* table, int row, int rank, const pipeline::ListDiff& diff, int32_t item);
     std::vector<int32_t> statedCategories() const;
     QString itemLabel(int32_t item) const;
