@@ -9,13 +9,16 @@
 #include "data/sqlite.h"
 #include "data/workspace.h"
 #include "mainwindow.h"
+#include "rerank/store.h"
 #include "storedinteractions.h"
+#include "testllmserver.h"
 #include "testutil.h"
 #include "users/historymodel.h"
 #include "users/usersmodel.h"
 #include "users/userstab.h"
 #include "users/whatifpanel.h"
 
+#include <QComboBox>
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
@@ -39,6 +42,7 @@ class TestWhatIfGui : public QObject {
     QTemporaryDir m_dir;
     QString m_workspace;
     std::unique_ptr<QSettings> m_settings;
+    test::TestLlmServer m_server;
 
     std::unique_ptr<MainWindow> openWindow()
     {
@@ -102,6 +106,52 @@ private slots:
         m_settings = std::make_unique<QSettings>(m_dir.filePath(QStringLiteral("settings.ini")), QSettings::IniFormat);
         m_workspace = m_dir.filePath(QStringLiteral("whatif.recwb"));
         test::generateSmallWorkspace(m_workspace);
+        QVERIFY(m_server.start() != 0);
+        rerank::EndpointProfile e;
+        e.name = QStringLiteral("local");
+        e.kind = rerank::ProviderKind::OpenAiChat;
+        e.baseUrl = m_server.openAiBaseUrl();
+        e.model = QStringLiteral("small-model");
+        e.timeoutMs = 20000;
+        e.maxRetries = 0;
+        rerank::store::upsertEndpoint(*Workspace::open(m_workspace), e);
+    }
+
+    // The offline reranker runs on every edit without a call; the LLM endpoint only on
+    // the button, for the stored and the edited history, and the diff follows its lists.
+    void llmOnlyOnRequest()
+    {
+        auto window = openWindow();
+        QVERIFY(window);
+        const int user = warmUser(*window->dataset());
+        const int before = m_server.requestCount();
+        WhatIfPanel* panel = startWhatIf(window.get(), user);
+        QVERIFY(panel);
+        auto* history = window->findChild<QListWidget*>(QStringLiteral("whatIfHistory"));
+        QSignalSpy offline(panel, &WhatIfPanel::rerankUpdated);
+        history->item(0)->setCheckState(Qt::Unchecked);
+        QVERIFY(offline.wait(60000));
+        QCOMPARE(m_server.requestCount(), before); // nothing sent for the offline rerank
+        auto* endpoint = window->findChild<QComboBox*>(QStringLiteral("whatIfEndpoint"));
+        QTRY_VERIFY_WITH_TIMEOUT(endpoint->findData(QStringLiteral("local")) >= 0, 30000);
+        endpoint->setCurrentIndex(endpoint->findData(QStringLiteral("local")));
+        auto* llm = window->findChild<QPushButton*>(QStringLiteral("whatIfLlm"));
+        QVERIFY(llm->isEnabled());
+        QSignalSpy reranked(panel, &WhatIfPanel::rerankUpdated);
+        QTest::mouseClick(llm, Qt::LeftButton);
+        QVERIFY(reranked.wait(60000));
+        QCOMPARE(m_server.requestCount(), before + 2); // the stored and the edited history
+        QVERIFY(window->findChild<QLabel*>(QStringLiteral("whatIfStatus"))->text().contains(QStringLiteral("local")));
+        auto* rerank = window->findChild<QTableWidget*>(QStringLiteral("whatIfRerank"));
+        QCOMPARE(rerank->rowCount(), WhatIfPanel::kTopK);
+        // The edited history's picks are marked against the stored history's LLM list.
+        int changed = 0;
+        for (int r = 0; r < rerank->rowCount(); ++r)
+            changed += rerank->item(r, 1)->text() != QStringLiteral("=") ? 1 : 0;
+        QCOMPARE(changed, static_cast<int>(panel->rerankDiff().entering.size() + panel->rerankDiff().moved.size()));
+        // Nothing stored as a run.
+        const auto ws = Workspace::open(m_workspace);
+        QCOMPARE(sql::queryInt(ws->db(), "SELECT count(*) FROM rerank_runs"), 0);
     }
 
     void untickChangesCandidatesNotTheStore()

@@ -369,6 +369,7 @@ void WhatIfPanel::reset()
         m_saveId->clear();
     m_save->setEnabled(m_user >= 0 && !m_saving);
     m_reset->setEnabled(m_user >= 0);
+    m_llm->setEnabled(m_user >= 0 && !m_endpoint->currentData().toString().isEmpty());
     if (m_user >= 0)
         recompute();
     else {
@@ -485,10 +486,10 @@ void WhatIfPanel::readEndpoints()
                 else
                     m_endpoint->addItem(tr("%1 (%2)").arg(e.name, e.model), e.name);
             }
-            m_llm->setEnabled(m_endpoint->count() > 0 && m_user >= 0);
             if (m_endpoint->count() == 0)
                 m_endpoint->addItem(tr("no LLM endpoint"));
-            m_endpoint->setEnabled(m_endpoint->count() > 0 && !m_endpoint->currentData().toString().isEmpty());
+            m_endpoint->setEnabled(!m_endpoint->currentData().toString().isEmpty());
+            m_llm->setEnabled(m_user >= 0 && m_endpoint->isEnabled());
         },
         [] {});
 }
