@@ -13,6 +13,7 @@
 #include "storedinteractions.h"
 #include "testllmserver.h"
 #include "testutil.h"
+#include "users/candidatespanel.h"
 #include "users/historymodel.h"
 #include "users/usersmodel.h"
 #include "users/userstab.h"
@@ -328,6 +329,12 @@ private slots:
         QVERIFY(!tab->model()->index(user, UsersModel::Status).data().toString().contains(QStringLiteral("synthetic")));
         auto* header = window->findChild<QLabel*>(QStringLiteral("userHeader"));
         QVERIFY(header->text().contains(QStringLiteral("synthetic (from %1)").arg(source)));
+        // The stated categories saved with it start ticked in the candidates panel.
+        QListWidget* stated = tab->candidatesPanel()->categoriesList();
+        QCOMPARE(stated->item(0)->checkState(), Qt::Checked);
+        QCOMPARE(stated->item(1)->checkState(), Qt::Unchecked);
+        QVERIFY(selectUser(tab, user));
+        QCOMPARE(stated->item(0)->checkState(), Qt::Unchecked); // the source user stated nothing
     }
 };
 
