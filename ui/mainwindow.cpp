@@ -98,6 +98,8 @@ MainWindow::MainWindow(QSettings& settings, QWidget* parent)
         m_tabs->setCurrentWidget(m_compare);
     });
     connect(m_users->candidatesPanel(), &CandidatesPanel::trainRequested, this, &MainWindow::openTrainDialog);
+    // A what-if saved as a synthetic user: reload, as after an import (the tab selects them).
+    connect(m_users, &UsersTab::syntheticUserSaved, this, [this] { openWorkspace(m_path); });
     m_stack->addWidget(m_tabs);
     setCentralWidget(m_stack);
 

@@ -16,6 +16,7 @@
 #include "common/tablefilterproxy.h"
 #include "dialogs/traindialog.h"
 #include "users/userstab.h"
+#include "users/whatifpanel.h"
 #include "prompts/promptstab.h"
 
 #include <QApplication>
@@ -132,6 +133,23 @@ QStringList saveScreenshots(MainWindow& window, const QString& dir, QString* err
         waitFor(users->rerankPanel(), &RerankPanel::rerankShown, 120000);
     shoot(QStringLiteral("users-rerank.png"));
     users->stageTabs()->setCurrentWidget(users->candidatesPanel());
+
+    // The same warm user in what-if mode: the two latest history items ticked out and the
+    // stored history's top candidate added, with the diff against the stored lists.
+    if (WhatIfPanel* whatIf = users->whatIfPanel(); users->currentUser() >= 0) {
+        users->whatIfToggle()->setChecked(true);
+        waitFor(whatIf, &WhatIfPanel::rerankUpdated, 120000);
+        if (!whatIf->realCandidates().empty()) {
+            const int32_t top = whatIf->realCandidates().front();
+            for (int i = 0; i < 2 && i < whatIf->historyList()->count(); ++i)
+                whatIf->historyList()->item(i)->setCheckState(Qt::Unchecked);
+            whatIf->addItem(top);
+            waitFor(whatIf, &WhatIfPanel::rerankUpdated, 120000);
+            whatIf->historyList()->scrollToTop();
+            shoot(QStringLiteral("whatif.png"));
+        }
+        users->whatIfToggle()->setChecked(false);
+    }
 
     showFirstUser(users, UsersTab::ColdUsers);
     shoot(QStringLiteral("users-cold.png"));

@@ -4,6 +4,7 @@
 #include "cf/snapshots.h"
 #include "coldstart/coldstart.h"
 #include "data/workspace.h"
+#include "pipeline/whatif.h"
 #include "rerank/prompt.h"
 
 #include <QElapsedTimer>
@@ -171,6 +172,9 @@ const Registrar candidatesCommand { Command {
                            .arg(historySize)
                            .arg(whatIf ? QStringLiteral(" (what-if: %1 stored)").arg(ds.interactionCount(user)) : QString())
                            .arg(cold ? QStringLiteral("COLD (cold-start path)") : QStringLiteral("warm"));
+        const QString syntheticOf = ds.users[static_cast<size_t>(user)].syntheticOf;
+        if (!syntheticOf.isEmpty())
+            text += QStringLiteral("Synthetic user (saved from a what-if of %1; not evaluated)\n").arg(syntheticOf);
         auto addRow = [&](int rank, int32_t item, float score, const QString& source) {
             const Item& it = ds.items[static_cast<size_t>(item)];
             rows.append(QJsonObject { { QStringLiteral("rank"), rank }, { QStringLiteral("item_id"), it.externalId },
@@ -234,30 +238,26 @@ const Registrar candidatesCommand { Command {
         QJsonObject diff;
         if (whatIf) {
             const std::vector<Pick> real = listFor(cf::History::ofUser(ds.userItems, user), ds.isCold(user, threshold));
-            QHash<int32_t, int> realRank;
-            for (size_t i = 0; i < real.size(); ++i)
-                realRank.insert(real[i].item, static_cast<int>(i) + 1);
-            QSet<int32_t> now;
+            std::vector<int32_t> realItems, nowItems;
+            for (const Pick& pick : real)
+                realItems.push_back(pick.item);
+            for (const Pick& pick : picks)
+                nowItems.push_back(pick.item);
+            const pipeline::ListDiff d = pipeline::diffLists(realItems, nowItems);
+            auto idOf = [&](int32_t item) { return ds.items[static_cast<size_t>(item)].externalId; };
             QJsonArray entering, leaving, moved;
             QStringList enterText, leaveText;
-            for (size_t i = 0; i < picks.size(); ++i) {
-                const int32_t item = picks[i].item;
-                const QString id = ds.items[static_cast<size_t>(item)].externalId;
-                now.insert(item);
-                if (!realRank.contains(item)) {
-                    entering.append(QJsonObject { { QStringLiteral("item_id"), id }, { QStringLiteral("rank"), static_cast<int>(i) + 1 } });
-                    enterText << QStringLiteral("%1 (#%2)").arg(id).arg(i + 1);
-                } else if (realRank.value(item) != static_cast<int>(i) + 1) {
-                    moved.append(QJsonObject { { QStringLiteral("item_id"), id }, { QStringLiteral("from"), realRank.value(item) },
-                        { QStringLiteral("to"), static_cast<int>(i) + 1 } });
-                }
+            for (const auto& e : d.entering) {
+                entering.append(QJsonObject { { QStringLiteral("item_id"), idOf(e.item) }, { QStringLiteral("rank"), e.rank } });
+                enterText << QStringLiteral("%1 (#%2)").arg(idOf(e.item)).arg(e.rank);
             }
-            for (size_t i = 0; i < real.size(); ++i)
-                if (!now.contains(real[i].item)) {
-                    const QString id = ds.items[static_cast<size_t>(real[i].item)].externalId;
-                    leaving.append(QJsonObject { { QStringLiteral("item_id"), id }, { QStringLiteral("rank"), static_cast<int>(i) + 1 } });
-                    leaveText << QStringLiteral("%1 (was #%2)").arg(id).arg(i + 1);
-                }
+            for (const auto& m : d.moved)
+                moved.append(QJsonObject { { QStringLiteral("item_id"), idOf(m.item) }, { QStringLiteral("from"), m.from },
+                    { QStringLiteral("to"), m.to } });
+            for (const auto& e : d.leaving) {
+                leaving.append(QJsonObject { { QStringLiteral("item_id"), idOf(e.item) }, { QStringLiteral("rank"), e.rank } });
+                leaveText << QStringLiteral("%1 (was #%2)").arg(idOf(e.item)).arg(e.rank);
+            }
             diff = QJsonObject { { QStringLiteral("entering"), entering }, { QStringLiteral("leaving"), leaving },
                 { QStringLiteral("moved"), moved } };
             text += QStringLiteral("Against the stored history: %1 entering, %2 leaving, %3 moved\n")
@@ -274,6 +274,8 @@ const Registrar candidatesCommand { Command {
             out(QString::fromUtf8(QJsonDocument(QJsonObject { { QStringLiteral("user"), userId },
                                                     { QStringLiteral("interactions"), historySize },
                                                     { QStringLiteral("what_if"), whatIf },
+                                                    { QStringLiteral("synthetic_of"),
+                                                        syntheticOf.isEmpty() ? QJsonValue() : QJsonValue(syntheticOf) },
                                                     { QStringLiteral("diff"), whatIf ? QJsonValue(diff) : QJsonValue() },
                                                     { QStringLiteral("cold"), cold },
                                                     { QStringLiteral("model"), model->algorithm() },

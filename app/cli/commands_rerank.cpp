@@ -897,6 +897,8 @@ const Registrar rerankCommand { Command {
                 j.insert(QStringLiteral("run_id"), report.runId);
                 if (whatIf)
                     j.insert(QStringLiteral("what_if_interactions"), static_cast<int>(whatIf->history.size()));
+                if (const User& u = ds.users[static_cast<size_t>(users.front())]; u.isSynthetic())
+                    j.insert(QStringLiteral("synthetic_of"), u.syntheticOf);
                 out(compact(j));
             } else {
                 QJsonObject j = report.toJson(!p.isSet(QStringLiteral("summary-only")));
@@ -906,6 +908,8 @@ const Registrar rerankCommand { Command {
             return code;
         }
         if (single) {
+            if (const User& u = ds.users[static_cast<size_t>(users.front())]; u.isSynthetic())
+                out(QStringLiteral("Synthetic user %1 (saved from a what-if of %2; not evaluated)").arg(u.externalId, u.syntheticOf));
             out(userText(report.outcomes.front(), model->algorithm(), options.bypassCache));
         } else {
             if (!p.isSet(QStringLiteral("summary-only"))) {

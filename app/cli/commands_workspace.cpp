@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "data/sqlite.h"
 
 #include "data/workspace.h"
 
@@ -27,6 +28,9 @@ const Registrar info { Command {
         const auto ws = Workspace::open(requireOption(p, kWorkspace));
         const int threshold = p.value(QStringLiteral("cold-threshold")).toInt();
         const auto s = ws->summary(threshold > 0 ? threshold : kDefaultColdThreshold);
+        const int64_t synthetic = ws->schemaVersion() >= 6
+            ? sql::queryInt(ws->db(), "SELECT count(*) FROM users WHERE coalesce(synthetic_of, '') <> ''")
+            : 0;
         if (p.isSet(QStringLiteral("json"))) {
             QJsonObject o = s.toJson();
             o.insert(QStringLiteral("workspace"), ws->path());
@@ -34,6 +38,7 @@ const Registrar info { Command {
                 o.insert(QStringLiteral("file"), ws->file()); // a symbolic link's target
             if (ws->readOnly())
                 o.insert(QStringLiteral("read_only"), true);
+            o.insert(QStringLiteral("synthetic_users"), static_cast<qint64>(synthetic));
             out(QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact)));
             return 0;
         }
@@ -54,6 +59,9 @@ const Registrar info { Command {
                 .arg(s.tags)
                 .arg(s.interactions)
                 .arg(isoTime(s.firstTimestamp), isoTime(s.lastTimestamp)));
+        if (synthetic > 0)
+            out(QStringLiteral("Synthetic    %1 of the users saved from what-if histories (left out of every evaluation)")
+                    .arg(synthetic));
         return 0;
     } } };
 

@@ -42,6 +42,10 @@ Split build(const Dataset& ds, const QString& name, quint64 seed, F&& holdOut)
     CsrBuilder train(m.numRows, m.numCols, true, m.nnz());
     std::vector<char> mask;
     for (int32_t u = 0; u < m.numRows; ++u) {
+        // A synthetic user (saved from a what-if) is neither trained on nor evaluated: an
+        // invented history must not move any metric.
+        if (static_cast<size_t>(u) < ds.users.size() && ds.users[static_cast<size_t>(u)].isSynthetic())
+            continue;
         const auto items = m.row(u);
         const auto values = m.rowValues(u);
         mask.assign(items.size(), 0);

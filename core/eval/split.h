@@ -25,6 +25,8 @@ inline constexpr quint64 kDefaultSeed = 42;
 //   workspace gave the item, in import order), the same id the ranking breaks ties by.
 //   A dataset without timestamps is treated as all-equal timestamps.
 // - train has the dataset's dimensions (users x items) and keeps values and timestamps.
+// - Synthetic users (User::isSynthetic, saved from a what-if history) have empty rows in
+//   both train and test: never trained on, never evaluated.
 struct Split {
     QString name; // "loo", "ratio", "strat75", "cold@3"
     quint64 seed = 0; // the seed of strat75; 0 for the splits that use no randomness

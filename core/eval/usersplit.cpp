@@ -32,6 +32,9 @@ UserSplit makeUserSplit(const Dataset& ds, int32_t user, const SplitSpec& spec, 
 {
     if (user < 0 || user >= ds.numUsers())
         throw Error(QStringLiteral("split %1: no user index %2").arg(spec.name()).arg(user));
+    if (ds.users[static_cast<size_t>(user)].isSynthetic())
+        throw Error(QStringLiteral("user '%1' is synthetic (a what-if of '%2'): not evaluated by any split")
+                        .arg(ds.users[static_cast<size_t>(user)].externalId, ds.users[static_cast<size_t>(user)].syntheticOf));
     Split split = makeSplit(ds, spec, seed);
     UserSplit out;
     out.splitName = split.name;

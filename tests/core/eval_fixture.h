@@ -25,7 +25,7 @@ inline Dataset makeDataset(const QStringList& userIds, int32_t numItems, std::ve
 {
     Dataset ds;
     for (const QString& id : userIds)
-        ds.users.push_back(User { 0, id, {} });
+        ds.users.push_back(User { 0, id, {}, {} });
     for (int32_t i = 0; i < numItems; ++i) {
         Item it;
         it.externalId = QStringLiteral("i%1").arg(i);

@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include "cf/recommender.h"
+#include "data/syntheticuser.h"
 #include "data/workspace.h"
 
 #include <QJsonArray>
@@ -204,6 +205,58 @@ private slots:
             QStringLiteral("offline"), QStringLiteral("--with"), added });
         QCOMPARE(two.code, 2);
         QVERIFY(two.err.contains(QStringLiteral("one --user")));
+    }
+
+    // A what-if saved as a synthetic user: `info` counts it, `candidates` and `rerank` say
+    // so, and `eval` leaves it out (same users and figures as before it was saved).
+    void syntheticUserMarkedAndNotEvaluated()
+    {
+        const QString path = m_dir.filePath(QStringLiteral("synthetic.recwb"));
+        test::generateSmallWorkspace(path);
+        const QStringList evalArgs { QStringLiteral("eval"), QStringLiteral("-w"), path, QStringLiteral("--split"),
+            QStringLiteral("loo"), QStringLiteral("--models"), QStringLiteral("itemknn"), QStringLiteral("--k"),
+            QStringLiteral("10"), QStringLiteral("--json") };
+        const Run base = cli(evalArgs);
+        QVERIFY2(base.code == 0, qPrintable(base.err));
+        const int32_t u = warmUser();
+        const QString source = m_ds.users[static_cast<size_t>(u)].externalId;
+        {
+            const auto ws = Workspace::open(path);
+            SyntheticUser su;
+            su.externalId = QStringLiteral("syn-1");
+            su.syntheticOf = source;
+            for (const QString& id : historyIds(u))
+                su.history.push_back({ id, 1.0, 0 });
+            saveSyntheticUser(*ws, su);
+        }
+        const Run info = cli({ QStringLiteral("info"), QStringLiteral("-w"), path });
+        QVERIFY2(info.code == 0, qPrintable(info.err));
+        QVERIFY2(info.out.contains(QStringLiteral("Synthetic    1 ")), qPrintable(info.out));
+        const Run infoJson = cli({ QStringLiteral("info"), QStringLiteral("-w"), path, QStringLiteral("--json") });
+        QCOMPARE(jsonOf(infoJson).value(QStringLiteral("synthetic_users")).toInt(), 1);
+
+        const Run cands = cli({ QStringLiteral("candidates"), QStringLiteral("-w"), path, QStringLiteral("--user"),
+            QStringLiteral("syn-1"), QStringLiteral("-n"), QStringLiteral("5") });
+        QVERIFY2(cands.code == 0, qPrintable(cands.err));
+        QVERIFY(cands.out.contains(QStringLiteral("Synthetic user (saved from a what-if of %1").arg(source)));
+        const Run candsJson = cli({ QStringLiteral("candidates"), QStringLiteral("-w"), path, QStringLiteral("--user"),
+            QStringLiteral("syn-1"), QStringLiteral("-n"), QStringLiteral("5"), QStringLiteral("--json") });
+        QCOMPARE(jsonOf(candsJson).value(QStringLiteral("synthetic_of")).toString(), source);
+        const Run real = cli({ QStringLiteral("candidates"), QStringLiteral("-w"), path, QStringLiteral("--user"), source,
+            QStringLiteral("-n"), QStringLiteral("5"), QStringLiteral("--json") });
+        QVERIFY(jsonOf(real).value(QStringLiteral("synthetic_of")).isNull());
+        const Run rr = cli({ QStringLiteral("rerank"), QStringLiteral("-w"), path, QStringLiteral("--user"),
+            QStringLiteral("syn-1"), QStringLiteral("--endpoint"), QStringLiteral("offline"), QStringLiteral("--no-store") });
+        QVERIFY2(rr.code == 0, qPrintable(rr.err));
+        QVERIFY(rr.out.contains(QStringLiteral("Synthetic user syn-1 (saved from a what-if of %1").arg(source)));
+
+        const Run after = cli(evalArgs);
+        QVERIFY2(after.code == 0, qPrintable(after.err));
+        const QJsonObject b = QJsonDocument::fromJson(base.out.split(u'\n').first().toUtf8()).object();
+        const QJsonObject a = QJsonDocument::fromJson(after.out.split(u'\n').first().toUtf8()).object();
+        QVERIFY(b.value(QStringLiteral("users_evaluated")).toInt() > 100);
+        QCOMPARE(a.value(QStringLiteral("users_evaluated")).toInt(), b.value(QStringLiteral("users_evaluated")).toInt());
+        QCOMPARE(a.value(QStringLiteral("ndcg@10")).toDouble(), b.value(QStringLiteral("ndcg@10")).toDouble());
     }
 };
 

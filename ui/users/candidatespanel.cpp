@@ -158,6 +158,20 @@ void CandidatesPanel::setUser(int user)
     if (user == m_user)
         return; // e.g. the users table re-sorted: the selection is the same user
     m_user = user;
+    // Stated categories saved with a user (a synthetic user saved from a what-if) start
+    // ticked; anyone else starts with none.
+    {
+        const QSignalBlocker blocker(m_categories);
+        QStringList stated;
+        if (m_dataset && user >= 0)
+            stated = m_dataset->users[static_cast<size_t>(user)]
+                         .attributes.value(QStringLiteral("stated_categories"))
+                         .toString()
+                         .split(QStringLiteral(", "), Qt::SkipEmptyParts);
+        for (int i = 0; i < m_categories->count(); ++i)
+            m_categories->item(i)->setCheckState(
+                stated.contains(m_categories->item(i)->text()) ? Qt::Checked : Qt::Unchecked);
+    }
     refresh();
 }
 

@@ -2,6 +2,8 @@
 
 #include "common/modelutil.h"
 
+#include <QColor>
+
 namespace recwb::ui {
 
 UsersModel::~UsersModel() = default;
@@ -80,6 +82,8 @@ QVariant UsersModel::cell(int row, int column, int role) const
         case Interactions:
             return m_dataset->interactionCount(row);
         case Status:
+            if (user.isSynthetic())
+                return isCold(row) ? tr("cold · synthetic") : tr("warm · synthetic");
             return isCold(row) ? tr("cold") : tr("warm");
         case Profile:
             return m_profiles[r];
@@ -101,8 +105,14 @@ QVariant UsersModel::cell(int row, int column, int role) const
     case Qt::ToolTipRole:
         if (column == Profile)
             return attributesSummary(user.attributes, QStringLiteral("\n"));
+        if (user.isSynthetic() && (column == Id || column == Status))
+            return tr("Synthetic user saved from a what-if of %1: left out of every evaluation").arg(user.syntheticOf);
         if (column == Status && isCold(row))
             return tr("Cold-start user: fewer than %1 interactions").arg(m_coldThreshold);
+        break;
+    case Qt::ForegroundRole:
+        if (column == Id && user.isSynthetic())
+            return QColor(0x5b, 0x21, 0xb6);
         break;
     case Qt::FontRole:
         if (column == Id)

@@ -10,6 +10,7 @@
 #include "common/tablefilterproxy.h"
 #include "common/tableutil.h"
 #include "users/usersmodel.h"
+#include "users/whatifpanel.h"
 
 #include <QComboBox>
 #include <QHBoxLayout>
@@ -19,6 +20,7 @@
 #include <QLocale>
 #include <QPushButton>
 #include <QSplitter>
+#include <QStackedWidget>
 #include <QTabWidget>
 #include <QTableView>
 #include <QVBoxLayout>
@@ -40,6 +42,9 @@ UsersTab::UsersTab(ModelStore* store, QWidget* parent)
     , m_candidates(new CandidatesPanel(store, this))
     , m_rerank(new RerankPanel(store, this))
     , m_stages(new QTabWidget(this))
+    , m_whatIfToggle(new QPushButton(tr("What-if"), this))
+    , m_whatIf(new WhatIfPanel(store, this))
+    , m_detailStack(new QStackedWidget(this))
 {
     m_status->setObjectName(QStringLiteral("usersStatus"));
     m_status->addItem(tr("All users"), AllUsers);
@@ -86,8 +91,20 @@ UsersTab::UsersTab(ModelStore* store, QWidget* parent)
         if (m_dataset && user >= 0)
             emit compareRequested(m_dataset->users[static_cast<size_t>(user)].externalId);
     });
+    m_whatIfToggle->setObjectName(QStringLiteral("whatIfToggle"));
+    m_whatIfToggle->setCheckable(true);
+    m_whatIfToggle->setEnabled(false);
+    m_whatIfToggle->setToolTip(tr("Edit this user's history, profile and stated categories and see the candidates, "
+                                  "the rerank and the explanations change. Nothing is stored unless you save the edit "
+                                  "as a new synthetic user."));
+    connect(m_whatIfToggle, &QPushButton::toggled, this, &UsersTab::setWhatIfMode);
+    connect(m_whatIf, &WhatIfPanel::syntheticUserSaved, this, [this](const QString& id) {
+        m_selectAfterLoad = id;
+        emit syntheticUserSaved(id);
+    });
     auto* header = new QHBoxLayout;
     header->addWidget(m_userHeader, 1);
+    header->addWidget(m_whatIfToggle, 0, Qt::AlignTop);
     header->addWidget(compare, 0, Qt::AlignTop);
     rightLayout->addLayout(header);
     m_detailSplitter->setObjectName(QStringLiteral("usersDetailSplitter"));
@@ -103,7 +120,10 @@ UsersTab::UsersTab(ModelStore* store, QWidget* parent)
     m_detailSplitter->setStretchFactor(0, 2);
     m_detailSplitter->setStretchFactor(1, 3);
     m_detailSplitter->setSizes({ 220, 460 });
-    rightLayout->addWidget(m_detailSplitter, 1);
+    m_detailStack->setObjectName(QStringLiteral("usersDetailStack"));
+    m_detailStack->addWidget(m_detailSplitter);
+    m_detailStack->addWidget(m_whatIf);
+    rightLayout->addWidget(m_detailStack, 1);
 
     m_splitter->addWidget(left);
     m_splitter->addWidget(right);
@@ -124,11 +144,15 @@ UsersTab::UsersTab(ModelStore* store, QWidget* parent)
     connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this,
         [this] { showUser(currentSourceRow(m_view)); });
 
-    connect(m_candidates->modelCombo(), &QComboBox::currentIndexChanged, this,
-        [this] { m_rerank->setCfModelKey(m_candidates->currentModelKey()); });
+    connect(m_candidates->modelCombo(), &QComboBox::currentIndexChanged, this, [this] {
+        m_rerank->setCfModelKey(m_candidates->currentModelKey());
+        m_whatIf->setCfModelKey(m_candidates->currentModelKey());
+    });
     // The candidates panel rebuilds its combo on this signal first (connected earlier).
-    connect(store, &ModelStore::snapshotsChanged, this,
-        [this] { m_rerank->setCfModelKey(m_candidates->currentModelKey()); });
+    connect(store, &ModelStore::snapshotsChanged, this, [this] {
+        m_rerank->setCfModelKey(m_candidates->currentModelKey());
+        m_whatIf->setCfModelKey(m_candidates->currentModelKey());
+    });
 
     showUser(-1);
     updateCount();
@@ -138,9 +162,46 @@ UsersTab::~UsersTab() = default;
 
 void UsersTab::setWorkspace(const QString& path, std::shared_ptr<const Dataset> dataset)
 {
+    setWhatIfMode(false);
     setDataset(dataset);
+    m_whatIf->setWorkspace(path, dataset);
+    m_whatIf->setCfModelKey(m_candidates->currentModelKey());
     m_rerank->setWorkspace(path, std::move(dataset));
     m_rerank->setCfModelKey(m_candidates->currentModelKey());
+    if (!m_selectAfterLoad.isEmpty()) {
+        selectUser(m_selectAfterLoad);
+        m_selectAfterLoad.clear();
+    }
+}
+
+void UsersTab::setWhatIfMode(bool on)
+{
+    on = on && m_dataset && currentUser() >= 0;
+    if (m_whatIfToggle->isChecked() != on) {
+        const QSignalBlocker blocker(m_whatIfToggle);
+        m_whatIfToggle->setChecked(on);
+    }
+    m_whatIf->setCfModelKey(m_candidates->currentModelKey());
+    m_whatIf->setUser(on ? currentUser() : -1);
+    m_detailStack->setCurrentWidget(on ? static_cast<QWidget*>(m_whatIf) : m_detailSplitter);
+}
+
+bool UsersTab::selectUser(const QString& externalId)
+{
+    const int user = m_dataset ? m_dataset->userIndex(externalId) : -1;
+    if (user < 0)
+        return false;
+    for (int pass = 0; pass < 2; ++pass) {
+        for (int r = 0; r < m_proxy->rowCount(); ++r)
+            if (m_proxy->index(r, 0).data(SourceRowRole).toInt() == user) {
+                m_view->selectRow(r);
+                m_view->scrollTo(m_proxy->index(r, 0));
+                return true;
+            }
+        m_filter->clear(); // hidden by a filter: show everyone and look again
+        setStatusFilter(AllUsers);
+    }
+    return false;
 }
 
 void UsersTab::setDataset(std::shared_ptr<const Dataset> dataset)
@@ -156,6 +217,7 @@ void UsersTab::setDataset(std::shared_ptr<const Dataset> dataset)
 void UsersTab::setColdThreshold(int threshold)
 {
     m_model->setColdThreshold(threshold);
+    m_whatIf->setColdThreshold(threshold);
     m_candidates->setColdThreshold(threshold);
     m_rerank->setColdThreshold(threshold);
     applyStatusFilter();
@@ -205,6 +267,9 @@ void UsersTab::showUser(int user)
     m_history->setUser(user);
     m_candidates->setUser(m_dataset ? user : -1);
     m_rerank->setUser(m_dataset ? user : -1);
+    m_whatIfToggle->setEnabled(m_dataset && user >= 0);
+    if (m_whatIfToggle->isChecked())
+        setWhatIfMode(m_dataset && user >= 0); // the editor follows the selection; an edit is discarded
     if (!m_dataset || user < 0) {
         m_userHeader->setText(
             u"<span style='color:gray'>" + tr("Select a user to see their history.").toHtmlEscaped() + u"</span>");
@@ -216,6 +281,9 @@ void UsersTab::showUser(int user)
     if (m_model->isCold(user))
         text += u"<span style='background:#dbeafe; color:#1e40af'>&nbsp;" + tr("cold").toHtmlEscaped()
             + u"&nbsp;</span>&nbsp;&nbsp;";
+    if (u.isSynthetic())
+        text += u"<span style='background:#ede9fe; color:#5b21b6'>&nbsp;"
+            + tr("synthetic (from %1)").arg(u.syntheticOf).toHtmlEscaped() + u"&nbsp;</span>&nbsp;&nbsp;";
     text += (count == 1 ? tr("1 interaction") : tr("%1 interactions").arg(QLocale().toString(count))).toHtmlEscaped();
     const QString profile = attributesSummary(u.attributes);
     if (!profile.isEmpty())

@@ -6,7 +6,9 @@
 class QComboBox;
 class QLabel;
 class QLineEdit;
+class QPushButton;
 class QSplitter;
+class QStackedWidget;
 class QTabWidget;
 class QTableView;
 
@@ -22,6 +24,7 @@ class ModelStore;
 class RerankPanel;
 class TableFilterProxy;
 class UsersModel;
+class WhatIfPanel;
 
 // Users with their cold-start status, filterable by status and id/profile text, and the
 // selected user's interaction history, newest first, and their candidates below it.
@@ -58,10 +61,20 @@ public:
     QTabWidget* stageTabs() const { return m_stages; }
     // The user whose history is shown, or -1.
     int currentUser() const;
+    // Selects the user with this external id (clearing filters that hide them); false when absent.
+    bool selectUser(const QString& externalId);
+    // What-if mode (docs/WHATIF.md): the "What-if" button swaps the history and the lists for
+    // the what-if editor of the selected user.
+    QPushButton* whatIfToggle() const { return m_whatIfToggle; }
+    WhatIfPanel* whatIfPanel() const { return m_whatIf; }
+    void setWhatIfMode(bool on);
 
 signals:
     // The "Compare…" button: open the Compare tab on this user (external id).
     void compareRequested(const QString& userId);
+    // A what-if was saved as a new synthetic user: the workspace must be reloaded; the tab
+    // selects that user when the next dataset arrives.
+    void syntheticUserSaved(const QString& userId);
 
 private:
     void applyStatusFilter();
@@ -84,6 +97,10 @@ private:
     CandidatesPanel* m_candidates;
     RerankPanel* m_rerank;
     QTabWidget* m_stages;
+    QPushButton* m_whatIfToggle;
+    WhatIfPanel* m_whatIf;
+    QStackedWidget* m_detailStack;
+    QString m_selectAfterLoad; // a synthetic user just saved
 };
 
 } // namespace recwb::ui
