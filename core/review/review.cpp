@@ -53,6 +53,10 @@ namespace {
         return out;
     }
 
+    // A null QString binds NULL: the user's note (item "") given as QString() would break
+    // the NOT NULL key, and NULL never compares equal to ''.
+    QString notNull(const QString& s) { return s.isNull() ? QStringLiteral("") : s; }
+
     void checkReviewer(const QString& reviewer)
     {
         if (reviewer.trimmed().isEmpty())
@@ -121,8 +125,11 @@ void QueueSpec::validate() const
         throw Error(QStringLiteral("review queue: the cold threshold must be positive, not %1").arg(coldThreshold));
     try {
         (void)pipeline::ArmSpec::parse(arm);
-        if (arm.contains(QStringLiteral("k=")) && !arm.contains(QStringLiteral("k=%1").arg(k)))
-            throw Error(QStringLiteral("set the list length as the queue's K, not with k= in the arm"));
+        // The key k itself, not the tail of "rerank=".
+        for (const QString& part : arm.split(u','))
+            if (part.section(u'=', 0, 0).trimmed().compare(u"k", Qt::CaseInsensitive) == 0
+                && part.section(u'=', 1).trimmed().toInt() != k)
+                throw Error(QStringLiteral("set the list length as the queue's K, not with k= in the arm"));
     } catch (const Error& e) {
         throw Error(QStringLiteral("review queue: arm '%1': %2").arg(arm, e.message()));
     }
@@ -257,7 +264,7 @@ namespace store {
     {
         write(ws, [&] {
             sql::Statement st(ws.db(), "UPDATE review_queues SET status = ?, error = ?, experiment_id = ? WHERE id = ?");
-            st.bind(1, status).bind(2, error.isNull() ? QStringLiteral("") : error);
+            st.bind(1, status).bind(2, notNull(error));
             if (experimentId > 0)
                 st.bind(3, static_cast<int64_t>(experimentId));
             else
@@ -340,7 +347,10 @@ namespace store {
                 "INSERT INTO review_verdicts(queue_id, user_id, item_id, reviewer, verdict, note, updated_at) "
                 "VALUES(?, ?, ?, ?, ?, '', ?) ON CONFLICT(queue_id, user_id, item_id, reviewer) "
                 "DO UPDATE SET verdict = excluded.verdict, updated_at = excluded.updated_at");
-            st.bind(1, static_cast<int64_t>(queueId)).bind(2, userId).bind(3, itemId).bind(4, reviewer.trimmed());
+            st.bind(1, static_cast<int64_t>(queueId))
+                .bind(2, notNull(userId))
+                .bind(3, notNull(itemId))
+                .bind(4, reviewer.trimmed());
             if (verdict == Verdict::None)
                 st.bindNull(5);
             else
@@ -359,10 +369,10 @@ namespace store {
                 "VALUES(?, ?, ?, ?, NULL, ?, ?) ON CONFLICT(queue_id, user_id, item_id, reviewer) "
                 "DO UPDATE SET note = excluded.note, updated_at = excluded.updated_at");
             st.bind(1, static_cast<int64_t>(queueId))
-                .bind(2, userId)
-                .bind(3, itemId)
+                .bind(2, notNull(userId))
+                .bind(3, notNull(itemId))
                 .bind(4, reviewer.trimmed())
-                .bind(5, note.isNull() ? QStringLiteral("") : note)
+                .bind(5, notNull(note))
                 .bind(6, static_cast<int64_t>(nowSeconds()))
                 .exec();
         });
@@ -374,7 +384,7 @@ namespace store {
         sql::Statement st(ws.db(),
             "SELECT user_id, item_id, reviewer, coalesce(verdict, ''), note, updated_at FROM review_verdicts "
             "WHERE queue_id = ? AND (? = '' OR reviewer = ?) ORDER BY user_id, item_id, reviewer");
-        const QString r = reviewer.trimmed();
+        const QString r = notNull(reviewer.trimmed());
         st.bind(1, static_cast<int64_t>(queueId)).bind(2, r).bind(3, r);
         while (st.step())
             out.push_back({ queueId, st.text(0), st.text(1), st.text(2), verdictFromName(st.text(3)), st.text(4),
