@@ -170,6 +170,29 @@ private:
         return std::make_shared<const Dataset>(ws->load());
     }
 
+    static QStringList userIds(const std::vector<QueueUser>& users)
+    {
+        QStringList out;
+        for (const QueueUser& u : users)
+            out << u.userId;
+        return out;
+    }
+
+    // The stored candidates are the ones the reranker saw: as many, and each reranked
+    // item's cf_rank is its place in the stored (CF-ordered) list.
+    static void sameCandidatesAsReranker(const QueueUser& u)
+    {
+        QCOMPARE(u.outcome.value(QStringLiteral("candidates")).toInt(), static_cast<int>(u.candidates.size()));
+        for (const QJsonValue& v : u.items()) {
+            const QJsonObject o = v.toObject();
+            const QString id = o.value(QStringLiteral("item_id")).toString();
+            const int cfRank = o.value(QStringLiteral("cf_rank")).toInt();
+            QVERIFY2(cfRank >= 1 && cfRank <= static_cast<int>(u.candidates.size()),
+                qPrintable(QStringLiteral("user %1 item %2 cf_rank %3").arg(u.userId, id).arg(cfRank)));
+            QCOMPARE(u.candidates[static_cast<size_t>(cfRank - 1)].itemId, id);
+        }
+    }
+
     struct BuildResult {
         qint64 queueId = 0;
         QString error;
@@ -805,8 +828,23 @@ private slots:
             }
             QCOMPARE(u.outcome.value(QStringLiteral("answered_by")).toString(), QStringLiteral("offline"));
             QVERIFY(u.outcome.value(QStringLiteral("cold_start")).toBool());
+            sameCandidatesAsReranker(u);
+            if (QTest::currentTestFailed())
+                return;
+            if (i > 0) // the cohort's order: ascending user index
+                QVERIFY(ds.userIndex(users[i - 1].userId) < x);
         }
         QCOMPARE(ids.size(), 30);
+
+        // Seeded: the same spec samples the same users; another seed other users.
+        const BuildResult again = build(m_ml, m_mlData, spec);
+        QVERIFY2(again.error.isEmpty(), qPrintable(again.error));
+        QVERIFY(again.queueId != r.queueId);
+        QCOMPARE(userIds(store::queueUsers(*ws, again.queueId)), userIds(users));
+        spec.seed = 43;
+        const BuildResult other = build(m_ml, m_mlData, spec);
+        QVERIFY2(other.error.isEmpty(), qPrintable(other.error));
+        QVERIFY(userIds(store::queueUsers(*ws, other.queueId)) != userIds(users));
         // The cold-start blend, not plain CF (its tuned weights favour "profile" on ML-100K).
         QVERIFY2(!(sourcesSeen.size() == 1 && sourcesSeen.contains(QStringLiteral("cf"))),
             qPrintable(QStringList(sourcesSeen.values()).join(u',')));
@@ -863,6 +901,9 @@ private slots:
             QCOMPARE(u.known, static_cast<int>(ds->userItems.row(x).size()));
             QCOMPARE(u.knownItems.size(), u.known);
             QVERIFY(u.truth.isEmpty()); // real cold users have no ground truth
+            sameCandidatesAsReranker(u);
+            if (QTest::currentTestFailed())
+                return;
             QCOMPARE(u.itemIds().size(), 5);
             for (const QString& id : u.itemIds()) {
                 QVERIFY(!u.sourceOf(id).isEmpty());
