@@ -235,6 +235,35 @@ private:
 private slots:
     void initTestCase() { QVERIFY(m_dir.isValid()); }
 
+    // The spec as stored: round trip, the describe() text, refused values.
+    void specJson()
+    {
+        QueueSpec s;
+        s.name = QStringLiteral("q");
+        s.sample = 200;
+        QCOMPARE(s.describe(), QStringLiteral("simulated cold@1, sample 200 (seed 42), cf=ease,rerank=offline, K 10"));
+        s.seed = 18446744073709551557ULL; // beyond a double's integers: stored as text
+        s.source = QStringLiteral("cold@3");
+        s.k = 7;
+        s.arm = QStringLiteral("cf=pop,rerank=offline,k=7");
+        const QueueSpec back = QueueSpec::fromJson(s.toJson());
+        QCOMPARE(back.toJson(), s.toJson());
+        QCOMPARE(back.seed, s.seed);
+        QCOMPARE(back.coldN(), 3);
+        QVERIFY(back.simulated());
+        QueueSpec real;
+        real.source = QStringLiteral("cold");
+        QVERIFY(!real.simulated());
+        QCOMPARE(real.coldN(), -1);
+        QCOMPARE(real.describe(), QStringLiteral("real cold users, cf=ease,rerank=offline, K 10"));
+        QJsonObject bad = s.toJson();
+        bad.insert(QStringLiteral("source"), QStringLiteral("loo"));
+        QVERIFY_THROWS_EXCEPTION(Error, QueueSpec::fromJson(bad));
+        bad = s.toJson();
+        bad.insert(QStringLiteral("sample"), -1);
+        QVERIFY_THROWS_EXCEPTION(Error, QueueSpec::fromJson(bad));
+    }
+
     // createQueue/addUsers/finishQueue/listQueues/findQueue/queueUsers: everything survives.
     void storeRoundTrip()
     {
@@ -359,6 +388,8 @@ private slots:
 
         QVERIFY(store::removeQueue(*ws, q));
         QVERIFY(!store::removeQueue(*ws, q));
+        // A verdict on a queue that is gone is refused (foreign key), not stored as an orphan.
+        QVERIFY_THROWS_EXCEPTION(Error, store::setVerdict(*ws, q, u1, m1, ann, Verdict::Good));
         QVERIFY(!store::findQueue(*ws, q));
         QCOMPARE(countRows(path, QStringLiteral("SELECT count(*) FROM review_queues WHERE id = %1").arg(q)), qint64(0));
         QCOMPARE(
