@@ -4,6 +4,7 @@
 #include "catalog/catalogtab.h"
 #include "compare/compareview.h"
 #include "experiments/experimentstab.h"
+#include "review/reviewtab.h"
 #include "data/dataset.h"
 #include "data/generator.h"
 #include "evaluation/evaluationtab.h"
@@ -85,6 +86,8 @@ MainWindow::MainWindow(QSettings& settings, QWidget* parent)
     m_tabs->addTab(m_evaluation, tr("&Evaluation"));
     m_experiments = new ExperimentsTab(m_models, m_tabs);
     m_tabs->addTab(m_experiments, tr("E&xperiments"));
+    m_review = new ReviewTab(m_models, m_settings, m_tabs);
+    m_tabs->addTab(m_review, tr("Re&view"));
     connect(m_experiments, &ExperimentsTab::compareRequested, this,
         [this](const QString& userId, const std::vector<pipeline::ArmSpec>& arms, const QString& split, quint64 seed) {
             m_compare->setUp(userId, arms, split, seed);
@@ -318,6 +321,7 @@ void MainWindow::finishLoad(const LoadedWorkspace& loaded)
     m_prompts->setWorkspace(m_path, m_dataset);
     m_compare->setWorkspace(m_path, m_dataset);
     m_experiments->setWorkspace(m_path, m_dataset);
+    m_review->setWorkspace(m_path, m_dataset);
     m_stack->setCurrentIndex(TabsPage);
     setWindowFilePath(m_path);
     m_importAction->setEnabled(true);

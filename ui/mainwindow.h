@@ -23,6 +23,7 @@ class Dataset;
 namespace recwb::ui {
 
 class CatalogTab;
+class ReviewTab;
 class CompareView;
 class EvaluationTab;
 class ExperimentsTab;
@@ -76,6 +77,7 @@ public:
     PromptsTab* promptsTab() const { return m_prompts; }
     CompareView* compareView() const { return m_compare; }
     ExperimentsTab* experimentsTab() const { return m_experiments; }
+    ReviewTab* reviewTab() const { return m_review; }
     ModelStore* modelStore() const { return m_models; }
 
 signals:
@@ -121,6 +123,7 @@ private:
     EvaluationTab* m_evaluation = nullptr;
     CompareView* m_compare = nullptr;
     ExperimentsTab* m_experiments = nullptr;
+    ReviewTab* m_review = nullptr;
     ModelStore* m_models = nullptr;
     QAction* m_trainAction = nullptr;
     QMenu* m_recentMenu = nullptr;

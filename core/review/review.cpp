@@ -125,11 +125,13 @@ void QueueSpec::validate() const
         throw Error(QStringLiteral("review queue: the cold threshold must be positive, not %1").arg(coldThreshold));
     try {
         (void)pipeline::ArmSpec::parse(arm);
-        // The key k itself, not the tail of "rerank=".
-        for (const QString& part : arm.split(u','))
-            if (part.section(u'=', 0, 0).trimmed().compare(u"k", Qt::CaseInsensitive) == 0
-                && part.section(u'=', 1).trimmed().toInt() != k)
-                throw Error(QStringLiteral("set the list length as the queue's K, not with k= in the arm"));
+        // The key k itself (any case and spacing, as ArmSpec reads it), not the tail of "rerank=".
+        const QStringList pairs = arm.split(u',');
+        const auto isK = [](const QString& p) {
+            return p.section(u'=', 0, 0).trimmed().compare(u"k", Qt::CaseInsensitive) == 0;
+        };
+        if (std::any_of(pairs.begin(), pairs.end(), isK))
+            throw Error(QStringLiteral("set the list length as the queue's K, not with k= in the arm"));
     } catch (const Error& e) {
         throw Error(QStringLiteral("review queue: arm '%1': %2").arg(arm, e.message()));
     }

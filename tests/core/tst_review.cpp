@@ -245,7 +245,7 @@ private slots:
         s.seed = 18446744073709551557ULL; // beyond a double's integers: stored as text
         s.source = QStringLiteral("cold@3");
         s.k = 7;
-        s.arm = QStringLiteral("cf=pop,rerank=offline,k=7");
+        s.arm = QStringLiteral("cf=pop,rerank=offline,candidates=30");
         const QueueSpec back = QueueSpec::fromJson(s.toJson());
         QCOMPARE(back.toJson(), s.toJson());
         QCOMPARE(back.seed, s.seed);
@@ -961,6 +961,9 @@ private slots:
                                  << QStringLiteral("nosuchmodel") << true;
         QTest::addRow("k in arm") << QStringLiteral("cold@1") << 10 << QStringLiteral("cf=ease,rerank=offline,k=5")
                                   << QStringLiteral("queue's K") << false;
+        QTest::addRow("K in arm, even equal")
+            << QStringLiteral("cold@1") << 10 << QStringLiteral("cf=ease,rerank=offline, K = 10")
+            << QStringLiteral("queue's K") << false;
     }
     void badSpecStoresNothing()
     {
