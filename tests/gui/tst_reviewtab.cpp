@@ -238,6 +238,15 @@ private slots:
             }
         QVERIFY2(found, qPrintable(first));
         QCOMPARE(std::count_if(rows.begin(), rows.end(), [](const QStringList& r) { return r[1] == u"bad"; }), 1);
+        // A note on the user as a whole: stored as item "" without a verdict.
+        auto* userNote = child<QLineEdit>(QStringLiteral("reviewUserNote"));
+        userNote->setFocus();
+        QTest::keyClicks(userNote, QStringLiteral("only likes westerns"));
+        QTest::keyClick(userNote, Qt::Key_Return);
+        waitStored();
+        const QList<QStringList> withNote = storedVerdicts(QStringLiteral("alice"), user);
+        QCOMPARE(withNote.size(), 4);
+        QCOMPARE(withNote.front(), (QStringList { QString(), QString(), QStringLiteral("only likes westerns") }));
         // N: the next user, whose list starts unjudged.
         view->setFocus();
         QTest::keyClick(view, Qt::Key_N);
@@ -338,7 +347,7 @@ private slots:
         m_tab->exportVerdicts(path);
         QVERIFY(exported.wait(30000));
         const std::vector<QStringList> rows = review::readCsv(path);
-        QCOMPARE(rows.size(), size_t(1 + 3 + 5));
+        QCOMPARE(rows.size(), size_t(1 + 3 + 1 + 5)); // alice's 3 verdicts and her note on the user, bob's 5
         const QStringList header = rows.front();
         const auto col = [&](const char* name) { return header.indexOf(QLatin1String(name)); };
         for (const char* name : { "queue", "user", "item", "title", "run", "endpoint", "prompt_version", "reviewer",
@@ -358,7 +367,7 @@ private slots:
                     QCOMPARE(r[col("verdict")], QStringLiteral("good"));
             }
         }
-        QCOMPARE(alice, 3);
+        QCOMPARE(alice, 3 + 1);
     }
 };
 
