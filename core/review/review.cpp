@@ -411,8 +411,9 @@ namespace store {
 Progress progress(const std::vector<QueueUser>& users, const std::vector<VerdictRow>& rows, const QString& reviewer)
 {
     QSet<QString> judged; // "user\x1fitem"
+    const QString who = reviewer.trimmed(); // as the store writes it
     for (const VerdictRow& r : rows)
-        if (r.reviewer == reviewer && r.verdict != Verdict::None && !r.itemId.isEmpty())
+        if (r.reviewer == who && r.verdict != Verdict::None && !r.itemId.isEmpty())
             judged.insert(r.userId + QChar(0x1f) + r.itemId);
     Progress p;
     p.resumeAt = -1;
