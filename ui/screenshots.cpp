@@ -7,6 +7,7 @@
 #include "data/dataset.h"
 #include "evaluation/evaluationtab.h"
 #include "experiments/experimentstab.h"
+#include "review/reviewtab.h"
 #include "dialogs/endpointsdialog.h"
 #include "dialogs/endpointsmodel.h"
 #include "dialogs/importdialog.h"
@@ -21,6 +22,7 @@
 #include <QComboBox>
 #include <QLineEdit>
 #include <QPushButton>
+#include <QSpinBox>
 #include <QRadioButton>
 #include <QDir>
 #include <QEventLoop>
@@ -246,6 +248,25 @@ QStringList saveScreenshots(MainWindow& window, const QString& dir, QString* err
                 shoot(QStringLiteral("experiments-charts.png"));
                 results->setCurrentIndex(0);
             }
+        }
+    }
+
+    // The Review tab: a simulated cold@1 queue (offline reranker), three verdicts and a note.
+    if (ReviewTab* review = window.reviewTab()) {
+        window.tabs()->setCurrentWidget(review);
+        review->setReviewer(QStringLiteral("qa-anna"));
+        if (auto* sample = review->findChild<QSpinBox*>(QStringLiteral("reviewSample")))
+            sample->setValue(60);
+        if (auto* name = review->findChild<QLineEdit*>(QStringLiteral("reviewName")))
+            name->setText(QStringLiteral("cold@1, offline, week 48"));
+        if (review->build() && waitFor(review, &ReviewTab::queueOpened, 600000)) {
+            review->giveVerdict(review::Verdict::Good);
+            review->giveVerdict(review::Verdict::Bad);
+            review->giveVerdict(review::Verdict::Unsure);
+            if (auto* note = review->findChild<QLineEdit*>(QStringLiteral("reviewUserNote")))
+                note->setText(QStringLiteral("checked against what they watched next"));
+            settle();
+            shoot(QStringLiteral("review.png"));
         }
     }
 

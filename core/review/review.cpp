@@ -53,8 +53,8 @@ namespace {
         return out;
     }
 
-    // A null QString binds NULL: the user's note (item "") given as QString() would break
-    // the NOT NULL key, and NULL never compares equal to ''.
+    // A null QString binds NULL (sqlite.h): the user's own note has item "" (not NULL), and
+    // NULL never compares equal to ''.
     QString notNull(const QString& s) { return s.isNull() ? QStringLiteral("") : s; }
 
     void checkReviewer(const QString& reviewer)
@@ -502,6 +502,26 @@ QJsonObject SummaryRow::toJson() const
         { QStringLiteral("unsure"), unsure },
         { QStringLiteral("good_share"), goodShare() },
     };
+}
+
+std::vector<SummaryRow> mergeSummaries(const std::vector<std::vector<SummaryRow>>& perQueue)
+{
+    const QStringList dims { QStringLiteral("source"), QStringLiteral("cold@n"), QStringLiteral("endpoint"),
+        QStringLiteral("prompt"), QStringLiteral("moved") };
+    std::map<std::pair<qsizetype, QString>, SummaryRow> acc;
+    for (const auto& rows : perQueue)
+        for (const SummaryRow& r : rows) {
+            SummaryRow& a = acc[{ dims.indexOf(r.dimension), r.value }];
+            a.dimension = r.dimension;
+            a.value = r.value;
+            a.good += r.good;
+            a.bad += r.bad;
+            a.unsure += r.unsure;
+        }
+    std::vector<SummaryRow> out;
+    for (auto& [key, row] : acc)
+        out.push_back(std::move(row));
+    return out;
 }
 
 QString movedBucket(int cfRank, int rank)

@@ -177,6 +177,9 @@ struct SummaryRow {
 // moved from its CF rank ("up 5+", "up 1-4", "kept", "down 1-4", "down 5+").
 std::vector<SummaryRow> summarize(const std::vector<QueueUser>& users, const std::vector<VerdictRow>& rows);
 QString movedBucket(int cfRank, int rank);
+// Several queues at once (the same user may sit in two queues with another n): each queue
+// summarized on its own, then the counts added per dimension and value.
+std::vector<SummaryRow> mergeSummaries(const std::vector<std::vector<SummaryRow>>& perQueue);
 
 // ---------------------------------------------------------------- export
 

@@ -16,6 +16,7 @@
 #include "testutil.h"
 
 #include <QAbstractItemModelTester>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QElapsedTimer>
 #include <QLabel>
@@ -226,9 +227,16 @@ private slots:
         QTest::keyClicks(note, QStringLiteral("seen 2 times"));
         QTest::keyClick(note, Qt::Key_Return);
         QCOMPARE(itemCell(0, 8), QStringLiteral("good"));
+        // A note on the user as a whole: item "".
+        auto* userNote = child<QLineEdit>(QStringLiteral("reviewUserNote"));
+        userNote->setFocus();
+        QTest::keyClicks(userNote, QStringLiteral("profile says scientist; picks are generic"));
+        QTest::keyClick(userNote, Qt::Key_Return);
         waitStored();
-        const QList<QStringList> rows = storedVerdicts(QStringLiteral("alice"), user);
-        QCOMPARE(rows.size(), 3);
+        QList<QStringList> rows = storedVerdicts(QStringLiteral("alice"), user);
+        QCOMPARE(rows.size(), 4);
+        QCOMPARE(rows.front(), (QStringList { QString(), QString(), QStringLiteral("profile says scientist; picks are generic") }));
+        rows.removeFirst();
         // The first item: good, with the note.
         bool found = false;
         for (const QStringList& r : rows)
@@ -238,15 +246,6 @@ private slots:
             }
         QVERIFY2(found, qPrintable(first));
         QCOMPARE(std::count_if(rows.begin(), rows.end(), [](const QStringList& r) { return r[1] == u"bad"; }), 1);
-        // A note on the user as a whole: stored as item "" without a verdict.
-        auto* userNote = child<QLineEdit>(QStringLiteral("reviewUserNote"));
-        userNote->setFocus();
-        QTest::keyClicks(userNote, QStringLiteral("only likes westerns"));
-        QTest::keyClick(userNote, Qt::Key_Return);
-        waitStored();
-        const QList<QStringList> withNote = storedVerdicts(QStringLiteral("alice"), user);
-        QCOMPARE(withNote.size(), 4);
-        QCOMPARE(withNote.front(), (QStringList { QString(), QString(), QStringLiteral("only likes westerns") }));
         // N: the next user, whose list starts unjudged.
         view->setFocus();
         QTest::keyClick(view, Qt::Key_N);
@@ -347,7 +346,7 @@ private slots:
         m_tab->exportVerdicts(path);
         QVERIFY(exported.wait(30000));
         const std::vector<QStringList> rows = review::readCsv(path);
-        QCOMPARE(rows.size(), size_t(1 + 3 + 1 + 5)); // alice's 3 verdicts and her note on the user, bob's 5
+        QCOMPARE(rows.size(), size_t(1 + 4 + 5)); // alice: 3 verdicts and the note on the user
         const QStringList header = rows.front();
         const auto col = [&](const char* name) { return header.indexOf(QLatin1String(name)); };
         for (const char* name : { "queue", "user", "item", "title", "run", "endpoint", "prompt_version", "reviewer",
@@ -367,7 +366,35 @@ private slots:
                     QCOMPARE(r[col("verdict")], QStringLiteral("good"));
             }
         }
-        QCOMPARE(alice, 3 + 1);
+        QCOMPARE(alice, 4);
+    }
+
+    // A second queue (cold@3): "All queues" summarizes both, by n of cold@n.
+    void summaryAcrossQueues()
+    {
+        child<QSpinBox>(QStringLiteral("reviewColdN"))->setValue(3);
+        child<QSpinBox>(QStringLiteral("reviewSample"))->setValue(10);
+        child<QLineEdit>(QStringLiteral("reviewName"))->setText(QStringLiteral("cold@3 offline"));
+        QSignalSpy opened(m_tab.get(), &ReviewTab::queueOpened);
+        QVERIFY(m_tab->build());
+        QVERIFY(opened.wait(240000));
+        QVERIFY(m_tab->currentQueue() != m_queue);
+        QCOMPARE(child<QListWidget>(QStringLiteral("reviewKnown"))->count(), 3);
+        m_tab->setReviewer(QStringLiteral("alice"));
+        m_tab->giveVerdict(review::Verdict::Bad);
+        waitStored();
+        QSignalSpy updated(m_tab.get(), &ReviewTab::summaryUpdated);
+        child<QCheckBox>(QStringLiteral("reviewSummaryAll"))->setChecked(true);
+        QVERIFY(updated.wait(30000));
+        auto* summary = child<QTableView>(QStringLiteral("reviewSummary"))->model();
+        QMap<QString, QList<int>> byN;
+        for (int r = 0; r < summary->rowCount(); ++r)
+            if (summary->index(r, 0).data().toString() == u"cold@n")
+                byN.insert(summary->index(r, 1).data().toString(),
+                    { summary->index(r, 2).data().toInt(), summary->index(r, 3).data().toInt(),
+                        summary->index(r, 4).data().toInt() });
+        QCOMPARE(byN.value(QStringLiteral("1")), (QList<int> { 4, 3, 1 })); // alice 2/1/0 + bob 2/2/1
+        QCOMPARE(byN.value(QStringLiteral("3")), (QList<int> { 0, 1, 0 }));
     }
 };
 

@@ -183,6 +183,8 @@ QVariant ReviewItemsModel::cell(int row, int column, int role) const
     if (role == Qt::ToolTipRole) {
         if (column == Claims && !r.claims.isEmpty())
             return r.claims.join(u'\n');
+        if (column == Move && r.cfRank > 0)
+            return tr("CF rank %1, now %2").arg(r.cfRank).arg(r.rank);
         if (column == Explanation || column == Title)
             return r.explanation;
         return {};

@@ -10,6 +10,7 @@
 #include "pipeline/ceiling.h"
 #include "review/reviewmodels.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -318,10 +319,14 @@ void ReviewTab::buildUi()
     m_items->setObjectName(QStringLiteral("reviewItems"));
     m_itemsModel = new ReviewItemsModel(m_items);
     setupTable(m_items, m_itemsModel, nullptr,
-        { { ReviewItemsModel::Rank, 6 }, { ReviewItemsModel::Title, 22 }, { ReviewItemsModel::CfRank, 7 },
+        { { ReviewItemsModel::Rank, 6 }, { ReviewItemsModel::Title, 20 }, { ReviewItemsModel::CfRank, 7 },
             { ReviewItemsModel::Move, 6 }, { ReviewItemsModel::Source, 9 }, { ReviewItemsModel::UsedLater, 9 },
             { ReviewItemsModel::Claims, 5 }, { ReviewItemsModel::Verdict, 7 }, { ReviewItemsModel::Note, 10 } },
         ReviewItemsModel::Explanation, ReviewItemsModel::Rank);
+    // The explanation is what is judged: CF rank (the move says it) and the note (the box
+    // below says it) start hidden; the header's context menu shows them.
+    m_items->setColumnHidden(ReviewItemsModel::CfRank, true);
+    m_items->setColumnHidden(ReviewItemsModel::Note, true);
     m_items->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_items->setSelectionMode(QAbstractItemView::SingleSelection);
     j->addWidget(m_items, 3);
@@ -387,13 +392,22 @@ void ReviewTab::buildUi()
     body->addWidget(judge);
     body->setStretchFactor(0, 2);
     body->setStretchFactor(1, 4);
-    body->setSizes({ 340, 920 });
+    body->setSizes({ 300, 730 });
     pageLayout->addWidget(body, 1);
     m_pages->addTab(page, tr("Review"));
 
     auto* summaryPage = new QWidget(m_pages);
     auto* s = new QVBoxLayout(summaryPage);
-    s->addWidget(new QLabel(tr("Share of good verdicts (every reviewer):"), summaryPage));
+    auto* summaryHead = new QHBoxLayout;
+    summaryHead->addWidget(new QLabel(tr("Share of good verdicts (every reviewer):"), summaryPage));
+    summaryHead->addStretch();
+    m_summaryAll = new QCheckBox(tr("All queues"), summaryPage);
+    m_summaryAll->setObjectName(QStringLiteral("reviewSummaryAll"));
+    m_summaryAll->setToolTip(tr("Summarize every queue of the workspace (e.g. cold@1 against cold@3), "
+                                "not only the open one"));
+    summaryHead->addWidget(m_summaryAll);
+    s->addLayout(summaryHead);
+    connect(m_summaryAll, &QCheckBox::toggled, this, [this] { refreshSummary(); });
     m_summary = new QTableView(summaryPage);
     m_summary->setObjectName(QStringLiteral("reviewSummary"));
     m_summaryModel = new ReviewSummaryModel(m_summary);
@@ -431,6 +445,7 @@ void ReviewTab::buildUi()
     split->addWidget(m_pages);
     split->setStretchFactor(0, 1);
     split->setStretchFactor(1, 4);
+    split->setSizes({ 250, 1030 });
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(split);
     showUser(-1);
@@ -881,8 +896,37 @@ void ReviewTab::previousUser()
 
 void ReviewTab::refreshSummary()
 {
-    m_summaryModel->setRows(review::summarize(m_users, m_rows));
     m_agreementModel->setRows(review::agreement(m_rows));
+    if (!m_summaryAll->isChecked() || m_path.isEmpty()) {
+        m_summaryModel->setRows(review::summarize(m_users, m_rows));
+        emit summaryUpdated();
+        return;
+    }
+    const quint64 generation = m_generation;
+    continueOn(
+        runTask([path = m_path, writer = m_writer](const TaskControl& control) {
+            writer->waitForDone();
+            const auto ws = Workspace::open(path);
+            std::vector<std::vector<review::SummaryRow>> perQueue;
+            for (const review::Queue& q : review::store::listQueues(*ws)) {
+                control.throwIfCanceled();
+                perQueue.push_back(
+                    review::summarize(review::store::queueUsers(*ws, q.id), review::store::verdicts(*ws, q.id)));
+            }
+            return review::mergeSummaries(perQueue);
+        }),
+        this,
+        [this, generation](const TaskResult<std::vector<review::SummaryRow>>& r) {
+            if (generation != m_generation || !m_summaryAll->isChecked())
+                return;
+            if (!r.error.isEmpty()) {
+                setStatus(r.error, true);
+                return;
+            }
+            m_summaryModel->setRows(*r.value);
+            emit summaryUpdated();
+        },
+        [] {});
 }
 
 void ReviewTab::exportVerdicts(const QString& path)

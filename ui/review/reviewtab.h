@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+class QCheckBox;
 class QComboBox;
 class QLabel;
 class QLineEdit;
@@ -89,6 +90,7 @@ signals:
     void verdictStored(const QString& userId, const QString& itemId);
     void writeFailed(const QString& message);
     void exported(const QString& path);
+    void summaryUpdated();
 
 private:
     void buildUi();
@@ -151,6 +153,7 @@ private:
     QPlainTextEdit* m_detail;
     QLineEdit* m_itemNote;
     QLineEdit* m_userNote;
+    QCheckBox* m_summaryAll;
     QTableView* m_summary;
     ReviewSummaryModel* m_summaryModel;
     QTableView* m_agreement;
