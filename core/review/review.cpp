@@ -53,7 +53,8 @@ namespace {
         return out;
     }
 
-    // A null QString binds NULL (sqlite.h): the user's own note has item "" (not NULL).
+    // A null QString binds NULL (sqlite.h): the user's own note has item "" (not NULL), and
+    // NULL never compares equal to ''.
     QString notNull(const QString& s) { return s.isNull() ? QStringLiteral("") : s; }
 
     void checkReviewer(const QString& reviewer)
@@ -124,8 +125,12 @@ void QueueSpec::validate() const
         throw Error(QStringLiteral("review queue: the cold threshold must be positive, not %1").arg(coldThreshold));
     try {
         (void)pipeline::ArmSpec::parse(arm);
+        // The key k itself (any case and spacing, as ArmSpec reads it), not the tail of "rerank=".
         const QStringList pairs = arm.split(u',');
-        if (std::any_of(pairs.begin(), pairs.end(), [](const QString& p) { return p.trimmed().startsWith(u"k="); }))
+        const auto isK = [](const QString& p) {
+            return p.section(u'=', 0, 0).trimmed().compare(u"k", Qt::CaseInsensitive) == 0;
+        };
+        if (std::any_of(pairs.begin(), pairs.end(), isK))
             throw Error(QStringLiteral("set the list length as the queue's K, not with k= in the arm"));
     } catch (const Error& e) {
         throw Error(QStringLiteral("review queue: arm '%1': %2").arg(arm, e.message()));
@@ -261,7 +266,7 @@ namespace store {
     {
         write(ws, [&] {
             sql::Statement st(ws.db(), "UPDATE review_queues SET status = ?, error = ?, experiment_id = ? WHERE id = ?");
-            st.bind(1, status).bind(2, error.isNull() ? QStringLiteral("") : error);
+            st.bind(1, status).bind(2, notNull(error));
             if (experimentId > 0)
                 st.bind(3, static_cast<int64_t>(experimentId));
             else
@@ -381,9 +386,8 @@ namespace store {
         sql::Statement st(ws.db(),
             "SELECT user_id, item_id, reviewer, coalesce(verdict, ''), note, updated_at FROM review_verdicts "
             "WHERE queue_id = ? AND (? = '' OR reviewer = ?) ORDER BY user_id, item_id, reviewer");
-        const QString r = reviewer.trimmed();
-        const QString any = r.isEmpty() ? QStringLiteral("") : r; // a null QString would bind NULL
-        st.bind(1, static_cast<int64_t>(queueId)).bind(2, any).bind(3, any);
+        const QString r = notNull(reviewer.trimmed());
+        st.bind(1, static_cast<int64_t>(queueId)).bind(2, r).bind(3, r);
         while (st.step())
             out.push_back({ queueId, st.text(0), st.text(1), st.text(2), verdictFromName(st.text(3)), st.text(4),
                 fromSeconds(st.int64(5)) });
@@ -407,8 +411,9 @@ namespace store {
 Progress progress(const std::vector<QueueUser>& users, const std::vector<VerdictRow>& rows, const QString& reviewer)
 {
     QSet<QString> judged; // "user\x1fitem"
+    const QString who = reviewer.trimmed(); // as the store writes it
     for (const VerdictRow& r : rows)
-        if (r.reviewer == reviewer && r.verdict != Verdict::None && !r.itemId.isEmpty())
+        if (r.reviewer == who && r.verdict != Verdict::None && !r.itemId.isEmpty())
             judged.insert(r.userId + QChar(0x1f) + r.itemId);
     Progress p;
     p.resumeAt = -1;

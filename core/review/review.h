@@ -8,6 +8,7 @@
 #include <QObject>
 #include <QString>
 #include <QStringList>
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -242,6 +243,8 @@ private:
     quint64 m_generation = 0;
     bool m_running = false;
     bool m_canceled = false;
+    // Set by cancel(); the worker storing the queue reads it before it commits.
+    std::shared_ptr<std::atomic<bool>> m_stop = std::make_shared<std::atomic<bool>>(false);
 };
 
 } // namespace recwb::review

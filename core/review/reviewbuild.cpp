@@ -213,6 +213,7 @@ void QueueBuilder::start(QueueSpec spec, pipeline::ExperimentRunOptions options)
     m_spec = std::move(spec);
     m_options = std::move(options);
     m_canceled = false;
+    m_stop = std::make_shared<std::atomic<bool>>(false);
     m_running = true;
     m_material.reset();
     try {
@@ -311,6 +312,7 @@ void QueueBuilder::cancel()
     if (!m_running)
         return;
     m_canceled = true;
+    m_stop->store(true);
     if (m_experiment && m_experiment->isRunning())
         m_experiment->cancel();
     if (m_job)
@@ -348,7 +350,7 @@ void QueueBuilder::onRerankDone(qint64 experimentId, std::vector<std::pair<QStri
         emit finished(id);
     });
     watcher->setFuture(QtConcurrent::run([path = m_path, ds = m_dataset, spec = m_spec, material = m_material,
-                                             experimentId, outcomes = std::move(outcomes)]() mutable {
+                                             stop = m_stop, experimentId, outcomes = std::move(outcomes)]() mutable {
         qint64 id = 0;
         try {
             const auto ws = Workspace::open(path);
@@ -370,6 +372,10 @@ void QueueBuilder::onRerankDone(qint64 experimentId, std::vector<std::pair<QStri
             id = store::createQueue(*ws, spec);
             store::addUsers(*ws, id, users);
             store::finishQueue(*ws, id, QStringLiteral("ready"), {}, experimentId);
+            // Canceled while storing: roll back. A cancel after the commit comes too late;
+            // the queue is whole and reported as finished.
+            if (stop->load())
+                return std::pair<qint64, QString>(0, QStringLiteral("canceled"));
             tx.commit();
             return std::pair<qint64, QString>(id, {});
         } catch (const Error& e) {

@@ -1,13 +1,17 @@
 // Crash safety, measured: recwb-cli is SIGKILLed at seeded random points while it imports
 // (into a new and into an existing workspace), trains and saves a snapshot, reranks a batch
-// against the local test LLM server and adds a prompt version. After every kill the
+// against the local test LLM server and adds a prompt version, and SIGKILLs a process of
+// its own that gives review verdicts (no CLI command gives them). After every kill the
 // workspace passes PRAGMA integrity_check, an import is all or nothing, a snapshot is whole
 // or absent, and no finished stored rerank result is lost: resuming the killed run keeps
-// every stored row unchanged and completes it. Prints "kills survived X of Y"
+// every stored row unchanged and completes it; every verdict whose call returned is stored.
+// Prints "kills survived X of Y"
 // (docs/CRASHSAFETY.md). RECWB_CRASH_KILLS (kills per scenario, default 3) and
 // RECWB_CRASH_SEED (default 12) change the run.
 #include "testllmserver.h"
 #include "testutil.h"
+
+#include "review/review.h"
 
 #include <QDir>
 #include <QElapsedTimer>
@@ -17,6 +21,7 @@
 #include <QMap>
 #include <QProcess>
 #include <QTimer>
+#include <cstdio>
 #include <random>
 #include <sqlite3.h>
 
@@ -68,6 +73,24 @@ QString integrity(const QString& path)
     return lines.join(u'\n');
 }
 
+// Helper mode (--give-verdicts WORKSPACE QUEUE COUNT): gives COUNT verdicts on queue QUEUE,
+// a note on every fifth, and prints each index once its calls returned.
+int giveVerdicts(const QString& path, qint64 queue, int count)
+{
+    using namespace recwb::review;
+    const auto ws = Workspace::open(path);
+    const QString reviewer = QStringLiteral("crash");
+    for (int i = 0; i < count; ++i) {
+        const QString user = QStringLiteral("u%1").arg(i / 10), item = QStringLiteral("i%1").arg(i % 10);
+        store::setVerdict(*ws, queue, user, item, reviewer, i % 2 ? Verdict::Bad : Verdict::Good);
+        if (i % 5 == 0)
+            store::setNote(*ws, queue, user, item, reviewer, QStringLiteral("note %1").arg(i));
+        std::printf("%d\n", i);
+        std::fflush(stdout);
+    }
+    return 0;
+}
+
 } // namespace
 
 class TestCrashSafety : public QObject {
@@ -88,11 +111,17 @@ private:
         int code = -1; // exit code when it finished
         qint64 ms = 0; // how long it ran
         QString err;
+        QByteArray out;
     };
 
     // Starts recwb-cli and SIGKILLs it after killAfterMs (< 0: lets it finish). The event
     // loop runs meanwhile, so the test LLM server in this process answers.
     static Run runCli(const QStringList& args, int killAfterMs = -1)
+    {
+        return runProgram(QStringLiteral(RECWB_CLI_PATH), args, killAfterMs);
+    }
+
+    static Run runProgram(const QString& program, const QStringList& args, int killAfterMs)
     {
         QProcess p;
         QEventLoop loop;
@@ -110,7 +139,7 @@ private:
         QTimer::singleShot(300000, &loop, &QEventLoop::quit);
         QElapsedTimer clock;
         clock.start();
-        p.start(QStringLiteral(RECWB_CLI_PATH), args);
+        p.start(program, args);
         if (!p.waitForStarted(10000))
             return {};
         if (killAfterMs >= 0)
@@ -123,6 +152,7 @@ private:
         r.killed = killed;
         r.code = killed ? -1 : p.exitCode();
         r.err = QString::fromUtf8(p.readAllStandardError());
+        r.out = p.readAllStandardOutput();
         return r;
     }
 
@@ -362,6 +392,53 @@ private slots:
         }
     }
 
+    // Review verdicts, given by a process of this test (--give-verdicts): every verdict and
+    // note whose call returned (its index printed) is in the workspace after the kill.
+    void killReviewVerdicts()
+    {
+        const QString base = m_dir.filePath(QStringLiteral("review-base.recwb"));
+        qint64 queue = 0;
+        {
+            const auto ws = Workspace::open(base, Workspace::Mode::CreateOrOpen);
+            review::QueueSpec spec;
+            spec.name = QStringLiteral("crash");
+            queue = review::store::createQueue(*ws, spec);
+        }
+        const int total = 3000;
+        const auto give = [&](const QString& ws) {
+            return QStringList { QStringLiteral("--give-verdicts"), ws, QString::number(queue),
+                QString::number(total) };
+        };
+        const QString full = m_dir.filePath(QStringLiteral("review-full.recwb"));
+        QVERIFY(copyWorkspace(base, full));
+        const Run whole = runProgram(QCoreApplication::applicationFilePath(), give(full), -1);
+        QVERIFY2(whole.code == 0, qPrintable(whole.err));
+        QCOMPARE(count(full, QStringLiteral("SELECT count(*) FROM review_verdicts")), qint64(total));
+        for (int k = 0; k < m_killsPerScenario; ++k) {
+            const QString ws = m_dir.filePath(QStringLiteral("review-%1.recwb").arg(k));
+            QVERIFY(copyWorkspace(base, ws));
+            const Run r = runProgram(QCoreApplication::applicationFilePath(), give(ws), killPoint(whole.ms));
+            if (!afterKill(r, ws, QStringLiteral("review verdicts")))
+                continue;
+            int returned = -1; // the last index printed: its calls and all before returned
+            for (const QByteArray& line : r.out.split('\n'))
+                if (!line.isEmpty())
+                    returned = line.toInt();
+            QMap<QString, QStringList> stored;
+            for (const QStringList& row : query(ws, QStringLiteral("SELECT user_id || '/' || item_id, verdict, note "
+                                                                   "FROM review_verdicts WHERE reviewer = 'crash'")))
+                stored.insert(row.value(0), row.mid(1));
+            QVERIFY(stored.size() >= returned + 1);
+            for (int i = 0; i <= returned; ++i) {
+                const QStringList row = stored.value(QStringLiteral("u%1/i%2").arg(i / 10).arg(i % 10));
+                QCOMPARE(row.value(0), i % 2 ? QStringLiteral("bad") : QStringLiteral("good"));
+                if (i % 5 == 0)
+                    QCOMPARE(row.value(1), QStringLiteral("note %1").arg(i));
+            }
+            qInfo("review verdicts: killed after %d of %d verdicts returned, all stored", returned + 1, total);
+        }
+    }
+
     void cleanupTestCase()
     {
         qInfo("kills survived %d of %d", m_survived, m_tried);
@@ -369,5 +446,14 @@ private slots:
     }
 };
 
-QTEST_GUILESS_MAIN(TestCrashSafety)
+int main(int argc, char** argv)
+{
+    if (argc == 5 && qstrcmp(argv[1], "--give-verdicts") == 0)
+        return giveVerdicts(
+            QString::fromLocal8Bit(argv[2]), QByteArray(argv[3]).toLongLong(), QByteArray(argv[4]).toInt());
+    QCoreApplication app(argc, argv);
+    TestCrashSafety tc;
+    QTEST_SET_MAIN_SOURCE_PATH
+    return QTest::qExec(&tc, argc, argv);
+}
 #include "tst_crashsafety.moc"
