@@ -88,7 +88,7 @@ namespace {
             m->train = ds;
             std::vector<int32_t> cold;
             for (int32_t u = 0; u < ds->numUsers(); ++u)
-                if (ds->isCold(u, spec.coldThreshold))
+                if (ds->isCold(u, spec.coldThreshold) && !ds->users[static_cast<size_t>(u)].isSynthetic())
                     cold.push_back(u);
             m->users = sampled(std::move(cold), spec.sample, spec.seed);
             if (m->users.empty())
