@@ -172,7 +172,7 @@ const coldstart::ContentIndex& PipelineContext::content()
 const rerank::FaithfulnessChecker& PipelineContext::faithfulness()
 {
     if (!m_faithfulness)
-        m_faithfulness = std::make_unique<rerank::FaithfulnessChecker>(m_ds);
+        m_faithfulness = std::make_shared<const rerank::FaithfulnessChecker>(m_ds);
     return *m_faithfulness;
 }
 

@@ -124,6 +124,13 @@ public:
     rerank::ResponseCache& cache();
     // The explanation check (unsupported_claim defects), indexed on first use.
     const rerank::FaithfulnessChecker& faithfulness();
+    // A checker already indexed on this dataset (the rerank service keeps one per dataset),
+    // used instead of indexing one; null: index on first use.
+    void setFaithfulness(std::shared_ptr<const rerank::FaithfulnessChecker> checker)
+    {
+        m_faithfulness = std::move(checker);
+    }
+    std::shared_ptr<const rerank::FaithfulnessChecker> faithfulnessShared() const { return m_faithfulness; }
 
 private:
     Workspace& m_ws;
@@ -134,7 +141,7 @@ private:
     std::unique_ptr<rerank::ResponseCache> m_cache;
     rerank::PriceTable m_prices;
     QHash<QString, rerank::PromptTemplate> m_templates;
-    std::unique_ptr<rerank::FaithfulnessChecker> m_faithfulness;
+    std::shared_ptr<const rerank::FaithfulnessChecker> m_faithfulness;
 };
 
 // A user after stages 1-3, waiting for the reranker.
