@@ -34,6 +34,10 @@ CacheCounters countersOf(rerank::ResponseCache& c)
     return { c.hits(), c.misses(), c.bypassed() };
 }
 
+// Result rows and cached answers are written together this often (and at the end): a
+// killed run loses at most this much finished work, which --resume redoes.
+constexpr int kFlushMs = 100;
+constexpr size_t kFlushRows = 64; // or as soon as this many are waiting
 constexpr int kSyncJobsPerTurn = 4; // users finished without a call, per event-loop turn
 // Users prepared ahead of the next send, at least: twice the concurrency, so a slot that
 // frees finds its next user ready even when several answers arrive in one turn.
@@ -75,7 +79,11 @@ BatchReranker::BatchReranker(PipelineContext& ctx, rerank::LlmClient& client, Ba
     , m_ctx(ctx)
     , m_client(client)
     , m_options(std::move(options))
+    , m_flushTimer(new QTimer(this))
 {
+    m_flushTimer->setSingleShot(true);
+    m_flushTimer->setInterval(kFlushMs);
+    connect(m_flushTimer, &QTimer::timeout, this, &BatchReranker::flushWrites);
 }
 
 struct BatchReranker::Prepared {
@@ -93,6 +101,10 @@ BatchReranker::~BatchReranker()
     for (Job& j : m_jobs)
         if (j.call)
             j.call->disconnect(this);
+    if (m_running) { // destroyed mid-run: keep what is finished
+        writePending();
+        m_ctx.cache().setDeferred(false);
+    }
 }
 
 void BatchReranker::start(const rerank::PromptUser& whatIf)
@@ -235,6 +247,8 @@ void BatchReranker::begin(const std::vector<int32_t>& users, int distinctUsers)
         }
     }
     m_cacheStart = countersOf(m_ctx.cache());
+    m_ctx.cache().setDeferred(true); // until finalize()
+    m_pendingRows.clear();
     m_next = 0;
     m_active = 0;
     m_done = 0;
@@ -557,15 +571,40 @@ void BatchReranker::complete(size_t index)
     job.prepared.reset();
     ++m_done;
     if (m_options.storeRun && m_options.probeOrders < 2) {
-        try {
-            // A what-if user has no row in users: stored under user id -1, history in the run's params.
-            const qint64 dbId = job.user >= 0 ? m_ctx.dataset().users[static_cast<size_t>(job.user)].dbId : -1;
-            rerank::store::putRunResult(m_ctx.workspace(), m_report.runId, dbId, job.outcome->toJson());
-        } catch (const Error& e) {
-            fail(e.message());
-        }
+        // A what-if user has no row in users: stored under user id -1, history in the run's params.
+        const qint64 dbId = job.user >= 0 ? m_ctx.dataset().users[static_cast<size_t>(job.user)].dbId : -1;
+        m_pendingRows.emplace_back(dbId, job.outcome->toJson());
     }
+    if (m_pendingRows.size() >= kFlushRows)
+        flushWrites();
+    else if (!m_flushTimer->isActive())
+        m_flushTimer->start();
     emit progress(m_done, static_cast<int>(m_jobs.size()));
+}
+
+void BatchReranker::flushWrites()
+{
+    if (const QString error = writePending(); !error.isEmpty())
+        fail(error);
+}
+
+QString BatchReranker::writePending()
+{
+    m_flushTimer->stop();
+    m_ctx.cache().flush(); // a failed copy is only a warning there
+    if (m_pendingRows.empty())
+        return {};
+    std::vector<std::pair<qint64, QJsonObject>> rows;
+    rows.swap(m_pendingRows);
+    try {
+        Transaction tx(m_ctx.workspace());
+        for (const auto& [dbId, row] : rows)
+            rerank::store::putRunResult(m_ctx.workspace(), m_report.runId, dbId, row);
+        tx.commit();
+    } catch (const Error& e) {
+        return e.message();
+    }
+    return {};
 }
 
 void BatchReranker::maybeFinish()
@@ -576,6 +615,9 @@ void BatchReranker::maybeFinish()
 
 void BatchReranker::finalize()
 {
+    if (const QString error = writePending(); !error.isEmpty() && m_report.error.isEmpty())
+        m_report.error = error;
+    m_ctx.cache().setDeferred(false);
     m_running = false;
     m_report.canceled = m_canceled;
     m_report.outcomes.clear();

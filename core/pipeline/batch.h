@@ -15,6 +15,7 @@
 #include <vector>
 
 class QThreadPool;
+class QTimer;
 
 namespace recwb::rerank {
 class LlmCall;
@@ -135,6 +136,8 @@ private:
     void complete(size_t index);
     void maybeFinish();
     void finalize();
+    void flushWrites(); // the result rows and cached answers held since the last flush; fails the run on error
+    QString writePending(); // the same; returns the error
     void fail(const QString& message);
 
     PipelineContext& m_ctx;
@@ -165,6 +168,10 @@ private:
     enum class Budget { Reserved, Wait, Refused };
     Budget reserveBudget(Job& job, const TierInfo& tier);
     void retryBudgetWaiting();
+    // Result rows waiting for flushWrites() (user db id, row): written in one transaction a
+    // few times a second rather than committed per user on the thread that feeds the network.
+    std::vector<std::pair<qint64, QJsonObject>> m_pendingRows;
+    QTimer* m_flushTimer = nullptr;
     CacheCounters m_cacheStart;
     QElapsedTimer m_wall;
     BatchReport m_report;
