@@ -17,21 +17,7 @@ namespace {
         return v ? QJsonValue(*v) : QJsonValue(QJsonValue::Null);
     }
 
-    // A text field (never a number): inert, and a leading = + - @ tab or CR, which a
-    // spreadsheet would run as a formula, gets a ' in front (OWASP "CSV Injection"); quoted
-    // when it holds a comma, quote or line break (RFC 4180).
-    QString csvField(const QString& text)
-    {
-        QString s = inertControls(text);
-        if (!s.isEmpty()
-            && (s.front() == u'=' || s.front() == u'+' || s.front() == u'-' || s.front() == u'@' || s.front() == u'\t'
-                || s.front() == u'\r'))
-            s.prepend(u'\'');
-        if (!s.contains(u',') && !s.contains(u'"') && !s.contains(u'\n') && !s.contains(u'\r'))
-            return s;
-        s.replace(QStringLiteral("\""), QStringLiteral("\"\""));
-        return u'"' + s + u'"';
-    }
+    QString csvField(const QString& text) { return csvTextField(text); } // util/inerttext.h
 
     QString moveText(const CompareRow& r)
     {
