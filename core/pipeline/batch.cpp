@@ -92,8 +92,17 @@ struct BatchReranker::Prepared {
     QString error;
 };
 
+struct BatchReranker::Finished {
+    std::optional<RerankOutcome> outcome;
+    QJsonObject row;
+    bool usable = false;
+    QString error;
+};
+
 BatchReranker::~BatchReranker()
 {
+    if (m_finishPool) // its tasks read m_ctx and post to this
+        m_finishPool->waitForDone();
     if (m_prepPool) { // its tasks read m_ctx and post to this: none may outlive it
         m_prepPool->clear();
         m_prepPool->waitForDone();
@@ -280,8 +289,17 @@ void BatchReranker::begin(const std::vector<int32_t>& users, int distinctUsers)
             m_prepPool->setMaxThreadCount(1); // in order; the other core serves the calls
             m_prepPool->setObjectName(QStringLiteral("recwb-rerank-prepare"));
         }
+        if (!m_finishPool) {
+            m_finishPool = std::make_unique<QThreadPool>();
+            m_finishPool->setMaxThreadCount(1);
+            m_finishPool->setObjectName(QStringLiteral("recwb-rerank-finish"));
+        }
+        m_ctx.faithfulness(); // indexed here: the finishing thread only reads it
     } else {
+        if (m_finishPool)
+            m_finishPool->waitForDone();
         m_prepPool.reset();
+        m_finishPool.reset();
     }
     m_running = true;
     m_wall.start();
@@ -547,6 +565,11 @@ void BatchReranker::onAnswer(size_t index, const rerank::ChatResponse& response)
             ++m_settling;
             pump();
             --m_settling;
+            if (m_finishPool) { // parse, check and build the row on the finishing thread
+                finishOnPool(index, response, llmMs);
+                pump();
+                return;
+            }
         }
         const rerank::EndpointProfile& profile = m_tiers[static_cast<size_t>(job.tier)].profile;
         const bool usable = applyAnswer(m_ctx, *job.prepared, profile, response, false, llmMs, job.cacheKey);
@@ -564,16 +587,67 @@ void BatchReranker::onAnswer(size_t index, const rerank::ChatResponse& response)
     pump();
 }
 
+// The answer of the last tier (it cannot escalate): validation, the faithfulness check and
+// the result row on m_finishPool; the cache copy, the row's write and the progress back here.
+void BatchReranker::finishOnPool(size_t index, const rerank::ChatResponse& response, double llmMs)
+{
+    Job& job = m_jobs[index];
+    ++m_settling; // until it is back: the run does not finish without it
+    auto prepared = std::make_shared<PreparedUser>(std::move(*job.prepared));
+    job.prepared.reset();
+    const bool row = m_options.storeRun && m_options.probeOrders < 2;
+    m_finishPool->start([this, index, generation = m_generation, ctx = &m_ctx, prepared, response, llmMs, row,
+                            profile = m_tiers[static_cast<size_t>(job.tier)].profile, key = job.cacheKey] {
+        auto done = std::make_shared<Finished>();
+        try {
+            done->usable = applyAnswer(*ctx, *prepared, profile, response, false, llmMs, key, false);
+            done->outcome = finishOutcome(*ctx, std::move(*prepared));
+            if (row)
+                done->row = done->outcome->toJson();
+        } catch (const Error& e) {
+            done->error = e.message();
+        }
+        QMetaObject::invokeMethod(
+            this,
+            [this, index, generation, done, response, profile, key] {
+                if (generation != m_generation || index >= m_jobs.size())
+                    return;
+                --m_settling;
+                if (!done->error.isEmpty()) {
+                    fail(done->error);
+                } else {
+                    if (answerToCache(response, done->usable, false))
+                        m_ctx.cache().store(key, profile, response);
+                    Job& j = m_jobs[index];
+                    j.outcome = std::move(done->outcome);
+                    j.row = std::move(done->row);
+                    record(index);
+                }
+                maybeFinish();
+            },
+            Qt::QueuedConnection);
+    });
+}
+
 void BatchReranker::complete(size_t index)
 {
     Job& job = m_jobs[index];
     job.outcome = finishOutcome(m_ctx, std::move(*job.prepared));
     job.prepared.reset();
+    if (m_options.storeRun && m_options.probeOrders < 2)
+        job.row = job.outcome->toJson();
+    record(index);
+}
+
+void BatchReranker::record(size_t index)
+{
+    Job& job = m_jobs[index];
     ++m_done;
     if (m_options.storeRun && m_options.probeOrders < 2) {
         // A what-if user has no row in users: stored under user id -1, history in the run's params.
         const qint64 dbId = job.user >= 0 ? m_ctx.dataset().users[static_cast<size_t>(job.user)].dbId : -1;
-        m_pendingRows.emplace_back(dbId, job.outcome->toJson());
+        m_pendingRows.emplace_back(dbId, std::move(job.row));
+        job.row = {};
     }
     if (m_pendingRows.size() >= kFlushRows)
         flushWrites();

@@ -173,11 +173,16 @@ void rerankOffline(PipelineContext& ctx, PreparedUser& p);
 // The CF order stays by routing decision (not a failure): usable, nothing called.
 void keepCfOrder(PreparedUser& p, const QString& why);
 // Stage 5 for one tier's answer: validates it, records the attempt (usage, cost, defects),
-// stores a good fresh answer in the cache (under cacheKey) and sets the result. Returns
+// stores a good fresh answer in the cache (under cacheKey; unless !storeInCache: then the
+// caller does, on the context's thread, when answerToCache()) and sets the result. Returns
 // whether the answer is usable; an unusable one leaves a CF-order fallback naming the
-// request, which the next tier of a cascade may replace.
+// request, which the next tier of a cascade may replace. With !storeInCache it touches
+// neither the Workspace nor the cache, and may run on another thread once the context's
+// faithfulness() index exists.
 bool applyAnswer(PipelineContext& ctx, PreparedUser& p, const rerank::EndpointProfile& profile,
-    const rerank::ChatResponse& response, bool cacheHit, double ms, const QString& cacheKey);
+    const rerank::ChatResponse& response, bool cacheHit, double ms, const QString& cacheKey, bool storeInCache = true);
+// Whether applyAnswer() keeps a fresh answer in the response cache.
+bool answerToCache(const rerank::ChatResponse& response, bool usable, bool cacheHit);
 // The faithfulness check of every picked item's explanation against the history the
 // reranker saw (an "unsupported_claim" defect per finding, timed as part of "parse"),
 // titles and the stage timings on the result; call once when the user is done.
