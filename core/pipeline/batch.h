@@ -85,7 +85,9 @@ struct BatchReport {
 // dataset users prepares the next users (candidates, enrichment, render, cache key) on a
 // thread of its own while calls are in flight; those stages read only the dataset, the
 // model and the cold-start blend (fitted before they start), never the Workspace. An
-// answer that cannot escalate frees its slot for the next send before it is parsed.
+// answer that cannot escalate frees its slot for the next send before it is parsed; in such
+// a batch it is parsed, checked and made into its row on a finishing thread (no Workspace
+// either); the rows and cache copies are written here every 100 ms and at the end.
 class BatchReranker final : public QObject {
     Q_OBJECT
 
