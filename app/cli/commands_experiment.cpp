@@ -9,8 +9,6 @@
 #include <QEventLoop>
 #include <QFileInfo>
 #include <QJsonArray>
-#include <QJsonDocument>
-#include <QSaveFile>
 #include <cmath>
 #include <cstdio>
 #include <unistd.h>
@@ -32,51 +30,6 @@ namespace {
     QString fmt(double v, int decimals = 4)
     {
         return std::isfinite(v) ? QString::number(v, 'f', decimals) : QStringLiteral("n/a");
-    }
-
-    void writeFile(const QString& fileName, const QByteArray& bytes)
-    {
-        QSaveFile f(fileName);
-        if (!f.open(QIODevice::WriteOnly) || f.write(bytes) < 0 || !f.commit())
-            throw Error(QStringLiteral("%1: %2").arg(fileName, f.errorString()));
-    }
-
-    QString csvField(const QString& s)
-    {
-        if (!s.contains(u',') && !s.contains(u'"') && !s.contains(u'\n'))
-            return s;
-        QString q = s;
-        q.replace(u'"', QStringLiteral("\"\""));
-        return u'"' + q + u'"';
-    }
-
-    // One row per arm x cohort: the figures of ArmFigures::toJson, flat.
-    QString reportCsv(const ExperimentResult& r)
-    {
-        QStringList header { QStringLiteral("arm"), QStringLiteral("spec"), QStringLiteral("cohort"),
-            QStringLiteral("users") };
-        for (const int k : r.spec.ks)
-            for (const eval::Metric m : eval::kAllMetrics)
-                header << QStringLiteral("%1@%2").arg(eval::metricName(m)).arg(k);
-        for (const int k : r.spec.ks)
-            header << QStringLiteral("coverage@%1").arg(k);
-        header << QStringLiteral("llm_share") << QStringLiteral("fallback_share") << QStringLiteral("routed_cf_share")
-               << QStringLiteral("tokens_in") << QStringLiteral("tokens_out") << QStringLiteral("cost_usd")
-               << QStringLiteral("cost_per_1k_users") << QStringLiteral("cache_hits")
-               << QStringLiteral("latency_p50_ms") << QStringLiteral("latency_p95_ms")
-               << QStringLiteral("latency_p99_ms") << QStringLiteral("kendall_tau");
-        QString text = header.join(u',') + u'\n';
-        for (const pipeline::ArmFigures& f : r.figures) {
-            const pipeline::ExperimentArm* arm = r.spec.arm(f.arm);
-            QStringList row { csvField(f.arm), csvField(arm ? arm->toString() : QString()), f.cohort,
-                QString::number(f.users) };
-            for (size_t i = 4; i < static_cast<size_t>(header.size()); ++i) {
-                const auto v = f.value(header[static_cast<qsizetype>(i)]);
-                row << (v ? QString::number(*v, 'g', 8) : QString());
-            }
-            text += row.join(u',') + u'\n';
-        }
-        return text;
     }
 
     QString textReport(const ExperimentResult& r)
@@ -159,15 +112,11 @@ namespace {
     void writeReport(const QString& fileName, const ExperimentResult& r)
     {
         const QString suffix = QFileInfo(fileName).suffix().toLower();
-        if (suffix == u"json")
-            writeFile(fileName, QJsonDocument(r.toJson(true)).toJson(QJsonDocument::Indented));
-        else if (suffix == u"csv")
-            writeFile(fileName, reportCsv(r).toUtf8());
-        else if (suffix == u"html" || suffix == u"htm")
-            pipeline::writeExperimentReport(r, fileName); // self-contained page: tables and SVG charts
-        else
+        if (suffix != u"json" && suffix != u"csv" && suffix != u"html" && suffix != u"htm")
             throw UsageError(
                 QStringLiteral("report '%1': the format is chosen by the extension: .html, .json or .csv").arg(fileName));
+        // The renderers the Experiments tab exports with; the JSON keeps every per-user row.
+        pipeline::writeExperimentReport(r, fileName, std::nullopt, true);
     }
 
     // Prints the result; returns 1 when an assertion failed (naming it), else 0.

@@ -34,6 +34,10 @@ CacheCounters countersOf(rerank::ResponseCache& c)
     return { c.hits(), c.misses(), c.bypassed() };
 }
 
+// Result rows and cached answers are written together this often (and at the end): a
+// killed run loses at most this much finished work, which --resume redoes.
+constexpr int kFlushMs = 100;
+constexpr size_t kFlushRows = 64; // or as soon as this many are waiting
 constexpr int kSyncJobsPerTurn = 4; // users finished without a call, per event-loop turn
 // Users prepared ahead of the next send, at least: twice the concurrency, so a slot that
 // frees finds its next user ready even when several answers arrive in one turn.
@@ -75,7 +79,11 @@ BatchReranker::BatchReranker(PipelineContext& ctx, rerank::LlmClient& client, Ba
     , m_ctx(ctx)
     , m_client(client)
     , m_options(std::move(options))
+    , m_flushTimer(new QTimer(this))
 {
+    m_flushTimer->setSingleShot(true);
+    m_flushTimer->setInterval(kFlushMs);
+    connect(m_flushTimer, &QTimer::timeout, this, &BatchReranker::flushWrites);
 }
 
 struct BatchReranker::Prepared {
@@ -84,8 +92,17 @@ struct BatchReranker::Prepared {
     QString error;
 };
 
+struct BatchReranker::Finished {
+    std::optional<RerankOutcome> outcome;
+    QJsonObject row;
+    bool usable = false;
+    QString error;
+};
+
 BatchReranker::~BatchReranker()
 {
+    if (m_finishPool) // its tasks read m_ctx and post to this
+        m_finishPool->waitForDone();
     if (m_prepPool) { // its tasks read m_ctx and post to this: none may outlive it
         m_prepPool->clear();
         m_prepPool->waitForDone();
@@ -93,6 +110,10 @@ BatchReranker::~BatchReranker()
     for (Job& j : m_jobs)
         if (j.call)
             j.call->disconnect(this);
+    if (m_running) { // destroyed mid-run: keep what is finished
+        writePending();
+        m_ctx.cache().setDeferred(false);
+    }
 }
 
 void BatchReranker::start(const rerank::PromptUser& whatIf)
@@ -235,6 +256,8 @@ void BatchReranker::begin(const std::vector<int32_t>& users, int distinctUsers)
         }
     }
     m_cacheStart = countersOf(m_ctx.cache());
+    m_ctx.cache().setDeferred(true); // until finalize()
+    m_pendingRows.clear();
     m_next = 0;
     m_active = 0;
     m_done = 0;
@@ -266,8 +289,17 @@ void BatchReranker::begin(const std::vector<int32_t>& users, int distinctUsers)
             m_prepPool->setMaxThreadCount(1); // in order; the other core serves the calls
             m_prepPool->setObjectName(QStringLiteral("recwb-rerank-prepare"));
         }
+        if (!m_finishPool) {
+            m_finishPool = std::make_unique<QThreadPool>();
+            m_finishPool->setMaxThreadCount(1);
+            m_finishPool->setObjectName(QStringLiteral("recwb-rerank-finish"));
+        }
+        m_ctx.faithfulness(); // indexed here: the finishing thread only reads it
     } else {
+        if (m_finishPool)
+            m_finishPool->waitForDone();
         m_prepPool.reset();
+        m_finishPool.reset();
     }
     m_running = true;
     m_wall.start();
@@ -533,6 +565,11 @@ void BatchReranker::onAnswer(size_t index, const rerank::ChatResponse& response)
             ++m_settling;
             pump();
             --m_settling;
+            if (m_finishPool) { // parse, check and build the row on the finishing thread
+                finishOnPool(index, response, llmMs);
+                pump();
+                return;
+            }
         }
         const rerank::EndpointProfile& profile = m_tiers[static_cast<size_t>(job.tier)].profile;
         const bool usable = applyAnswer(m_ctx, *job.prepared, profile, response, false, llmMs, job.cacheKey);
@@ -550,22 +587,98 @@ void BatchReranker::onAnswer(size_t index, const rerank::ChatResponse& response)
     pump();
 }
 
+// The answer of the last tier (it cannot escalate): validation, the faithfulness check and
+// the result row on m_finishPool; the cache copy, the row's write and the progress back here.
+void BatchReranker::finishOnPool(size_t index, const rerank::ChatResponse& response, double llmMs)
+{
+    Job& job = m_jobs[index];
+    ++m_settling; // until it is back: the run does not finish without it
+    auto prepared = std::make_shared<PreparedUser>(std::move(*job.prepared));
+    job.prepared.reset();
+    const bool row = m_options.storeRun && m_options.probeOrders < 2;
+    m_finishPool->start([this, index, generation = m_generation, ctx = &m_ctx, prepared, response, llmMs, row,
+                            profile = m_tiers[static_cast<size_t>(job.tier)].profile, key = job.cacheKey] {
+        auto done = std::make_shared<Finished>();
+        try {
+            done->usable = applyAnswer(*ctx, *prepared, profile, response, false, llmMs, key, false);
+            done->outcome = finishOutcome(*ctx, std::move(*prepared));
+            if (row)
+                done->row = done->outcome->toJson();
+        } catch (const Error& e) {
+            done->error = e.message();
+        }
+        QMetaObject::invokeMethod(
+            this,
+            [this, index, generation, done, response, profile, key] {
+                if (generation != m_generation || index >= m_jobs.size())
+                    return;
+                --m_settling;
+                if (!done->error.isEmpty()) {
+                    fail(done->error);
+                } else {
+                    if (answerToCache(response, done->usable, false))
+                        m_ctx.cache().store(key, profile, response);
+                    Job& j = m_jobs[index];
+                    j.outcome = std::move(done->outcome);
+                    j.row = std::move(done->row);
+                    record(index);
+                }
+                maybeFinish();
+            },
+            Qt::QueuedConnection);
+    });
+}
+
 void BatchReranker::complete(size_t index)
 {
     Job& job = m_jobs[index];
     job.outcome = finishOutcome(m_ctx, std::move(*job.prepared));
     job.prepared.reset();
+    if (m_options.storeRun && m_options.probeOrders < 2)
+        job.row = job.outcome->toJson();
+    record(index);
+}
+
+void BatchReranker::record(size_t index)
+{
+    Job& job = m_jobs[index];
     ++m_done;
     if (m_options.storeRun && m_options.probeOrders < 2) {
-        try {
-            // A what-if user has no row in users: stored under user id -1, history in the run's params.
-            const qint64 dbId = job.user >= 0 ? m_ctx.dataset().users[static_cast<size_t>(job.user)].dbId : -1;
-            rerank::store::putRunResult(m_ctx.workspace(), m_report.runId, dbId, job.outcome->toJson());
-        } catch (const Error& e) {
-            fail(e.message());
-        }
+        // A what-if user has no row in users: stored under user id -1, history in the run's params.
+        const qint64 dbId = job.user >= 0 ? m_ctx.dataset().users[static_cast<size_t>(job.user)].dbId : -1;
+        m_pendingRows.emplace_back(dbId, std::move(job.row));
+        job.row = {};
     }
+    if (m_pendingRows.size() >= kFlushRows)
+        flushWrites();
+    else if (!m_flushTimer->isActive())
+        m_flushTimer->start();
     emit progress(m_done, static_cast<int>(m_jobs.size()));
+}
+
+void BatchReranker::flushWrites()
+{
+    if (const QString error = writePending(); !error.isEmpty())
+        fail(error);
+}
+
+QString BatchReranker::writePending()
+{
+    m_flushTimer->stop();
+    m_ctx.cache().flush(); // a failed copy is only a warning there
+    if (m_pendingRows.empty())
+        return {};
+    std::vector<std::pair<qint64, QJsonObject>> rows;
+    rows.swap(m_pendingRows);
+    try {
+        Transaction tx(m_ctx.workspace());
+        for (const auto& [dbId, row] : rows)
+            rerank::store::putRunResult(m_ctx.workspace(), m_report.runId, dbId, row);
+        tx.commit();
+    } catch (const Error& e) {
+        return e.message();
+    }
+    return {};
 }
 
 void BatchReranker::maybeFinish()
@@ -576,6 +689,9 @@ void BatchReranker::maybeFinish()
 
 void BatchReranker::finalize()
 {
+    if (const QString error = writePending(); !error.isEmpty() && m_report.error.isEmpty())
+        m_report.error = error;
+    m_ctx.cache().setDeferred(false);
     m_running = false;
     m_report.canceled = m_canceled;
     m_report.outcomes.clear();

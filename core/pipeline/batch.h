@@ -15,6 +15,7 @@
 #include <vector>
 
 class QThreadPool;
+class QTimer;
 
 namespace recwb::rerank {
 class LlmCall;
@@ -84,7 +85,9 @@ struct BatchReport {
 // dataset users prepares the next users (candidates, enrichment, render, cache key) on a
 // thread of its own while calls are in flight; those stages read only the dataset, the
 // model and the cold-start blend (fitted before they start), never the Workspace. An
-// answer that cannot escalate frees its slot for the next send before it is parsed.
+// answer that cannot escalate frees its slot for the next send before it is parsed; in such
+// a batch it is parsed, checked and made into its row on a finishing thread (no Workspace
+// either); the rows and cache copies are written here every 100 ms and at the end.
 class BatchReranker final : public QObject {
     Q_OBJECT
 
@@ -122,8 +125,10 @@ private:
         enum class Prep { None, Running, Ready } prep = Prep::None; // preparation ahead (m_prepPool)
         QString prepError; // prepareUser() threw this on the pool; reported when the job is launched
         QString firstKey; // the response-cache key for tier 0, computed with the preparation
+        QJsonObject row; // the stored result row, built with the outcome on m_finishPool
     };
     struct Prepared; // a preparation's result, on its way back from the pool
+    struct Finished; // a finished answer, on its way back from m_finishPool
 
     void begin(const std::vector<int32_t>& users, int distinctUsers);
     void prefetch();
@@ -132,9 +137,13 @@ private:
     bool launch(size_t index); // true when the job finished synchronously
     bool sendTier(size_t index); // true when finished synchronously
     void onAnswer(size_t index, const rerank::ChatResponse& response);
+    void finishOnPool(size_t index, const rerank::ChatResponse& response, double llmMs);
     void complete(size_t index);
+    void record(size_t index); // the finished outcome: its row, progress
     void maybeFinish();
     void finalize();
+    void flushWrites(); // the result rows and cached answers held since the last flush; fails the run on error
+    QString writePending(); // the same; returns the error
     void fail(const QString& message);
 
     PipelineContext& m_ctx;
@@ -155,6 +164,9 @@ private:
     bool m_pumping = false;
     int m_settling = 0; // answers being parsed after their slot was refilled: not finished yet
     std::unique_ptr<QThreadPool> m_prepPool; // one thread; null when preparing in line
+    // One thread: a last-tier answer is parsed, checked and turned into its row here, off the
+    // thread that feeds the network (with m_prepPool; never cleared, so m_settling returns to 0).
+    std::unique_ptr<QThreadPool> m_finishPool;
     size_t m_prepNext = 0; // the next job to hand to m_prepPool
     quint64 m_generation = 0; // per start(): tells a late preparation from a current one
     double m_spentUsd = 0; // calls answered so far (budget accounting)
@@ -165,6 +177,10 @@ private:
     enum class Budget { Reserved, Wait, Refused };
     Budget reserveBudget(Job& job, const TierInfo& tier);
     void retryBudgetWaiting();
+    // Result rows waiting for flushWrites() (user db id, row): written in one transaction a
+    // few times a second rather than committed per user on the thread that feeds the network.
+    std::vector<std::pair<qint64, QJsonObject>> m_pendingRows;
+    QTimer* m_flushTimer = nullptr;
     CacheCounters m_cacheStart;
     QElapsedTimer m_wall;
     BatchReport m_report;

@@ -252,12 +252,12 @@ QString Comparison::toCsv() const
     QString text = QStringLiteral("arm,label,spec,rank,item_id,title,cf_rank,move,held_out,filled,explanation,claims\r\n");
     for (size_t a = 0; a < arms.size(); ++a)
         for (const CompareRow& r : arms[a].rows)
-            text += QStringList { QString::number(a + 1), csvField(arms[a].title), csvField(arms[a].spec),
-                QString::number(r.rank), csvField(r.itemId), csvField(r.title),
+            text += QStringList { QString::number(a + 1), csvTextField(arms[a].title), csvTextField(arms[a].spec),
+                QString::number(r.rank), csvTextField(r.itemId), csvTextField(r.title),
                 r.cfRank > 0 ? QString::number(r.cfRank) : QString(), QString::number(r.move()),
                 r.heldOut ? QStringLiteral("1") : QStringLiteral("0"),
-                r.filled ? QStringLiteral("1") : QStringLiteral("0"), csvField(r.explanation),
-                csvField(r.claims.join(QStringLiteral("; "))) }
+                r.filled ? QStringLiteral("1") : QStringLiteral("0"), csvTextField(r.explanation),
+                csvTextField(r.claims.join(QStringLiteral("; "))) }
                         .join(u',')
                 + QStringLiteral("\r\n");
     return text;

@@ -1,6 +1,7 @@
 #include "pipeline/experimentreport.h"
 
 #include "util/error.h"
+#include "util/inerttext.h"
 
 #include <QFileInfo>
 #include <QJsonArray>
@@ -273,12 +274,8 @@ namespace {
         return h + QStringLiteral("</table>\n");
     }
 
-    QString csvText(const QString& s)
-    {
-        QString quoted = s;
-        quoted.replace(QStringLiteral("\""), QStringLiteral("\"\""));
-        return QStringLiteral("\"%1\"").arg(quoted);
-    }
+    // Always quoted; inert, and a formula-like start defused (util/inerttext.h).
+    QString csvText(const QString& s) { return csvTextField(s, true); }
 
 } // namespace
 
@@ -447,9 +444,10 @@ QByteArray experimentReportCsv(const ExperimentResult& result)
     return text.toUtf8();
 }
 
-QByteArray experimentReportJson(const ExperimentResult& result, const std::optional<CostProjection>& projection)
+QByteArray experimentReportJson(
+    const ExperimentResult& result, const std::optional<CostProjection>& projection, bool withRows)
 {
-    QJsonObject o = result.toJson(false);
+    QJsonObject o = result.toJson(withRows);
     QJsonArray intervals;
     for (const int k : result.spec.ks)
         for (const char* m : { "hr", "recall", "ndcg", "mrr" }) {
@@ -465,8 +463,8 @@ QByteArray experimentReportJson(const ExperimentResult& result, const std::optio
     return QJsonDocument(o).toJson(QJsonDocument::Indented);
 }
 
-void writeExperimentReport(
-    const ExperimentResult& result, const QString& fileName, const std::optional<CostProjection>& projection)
+void writeExperimentReport(const ExperimentResult& result, const QString& fileName,
+    const std::optional<CostProjection>& projection, bool withRows)
 {
     const QString suffix = QFileInfo(fileName).suffix().toLower();
     QByteArray bytes;
@@ -475,7 +473,7 @@ void writeExperimentReport(
     else if (suffix == u"csv")
         bytes = experimentReportCsv(result);
     else if (suffix == u"json")
-        bytes = experimentReportJson(result, projection);
+        bytes = experimentReportJson(result, projection, withRows);
     else
         throw Error(QStringLiteral("%1: unknown report format '.%2' (use .html, .csv or .json)").arg(fileName, suffix));
     QSaveFile f(fileName);

@@ -35,14 +35,18 @@ std::optional<ProjectionInput> projectionInputFor(
     const ExperimentResult& result, const QHash<QString, rerank::Prices>& armPrices);
 
 QString experimentReportHtml(const ExperimentResult& result, const std::optional<CostProjection>& projection = {});
-// arm,cohort,metric,value,users (RFC 4180, CRLF); text fields always quoted.
+// experiment,arm,cohort,metric,value,users (RFC 4180, CRLF); text fields always quoted,
+// control characters inert and a leading = + - @ defused (util/inerttext.h csvTextField).
 QByteArray experimentReportCsv(const ExperimentResult& result);
-// ExperimentResult::toJson (without per-user rows) plus "intervals" and "projection".
-QByteArray experimentReportJson(const ExperimentResult& result, const std::optional<CostProjection>& projection = {});
+// ExperimentResult::toJson (with the per-user rows when withRows) plus "intervals" and
+// "projection".
+QByteArray experimentReportJson(
+    const ExperimentResult& result, const std::optional<CostProjection>& projection = {}, bool withRows = false);
 
 // Writes the report in the format of the file's suffix (.html/.htm, .csv, .json)
 // atomically. Throws Error naming the file for an unknown suffix or a failed write.
-void writeExperimentReport(
-    const ExperimentResult& result, const QString& fileName, const std::optional<CostProjection>& projection = {});
+// withRows: the JSON holds every per-user row (recwb-cli's --report).
+void writeExperimentReport(const ExperimentResult& result, const QString& fileName,
+    const std::optional<CostProjection>& projection = {}, bool withRows = false);
 
 } // namespace recwb::pipeline

@@ -172,7 +172,7 @@ const coldstart::ContentIndex& PipelineContext::content()
 const rerank::FaithfulnessChecker& PipelineContext::faithfulness()
 {
     if (!m_faithfulness)
-        m_faithfulness = std::make_unique<rerank::FaithfulnessChecker>(m_ds);
+        m_faithfulness = std::make_shared<const rerank::FaithfulnessChecker>(m_ds);
     return *m_faithfulness;
 }
 
@@ -346,8 +346,13 @@ void keepCfOrder(PreparedUser& p, const QString& why)
     p.outcome.cost = 0.0;
 }
 
+bool answerToCache(const rerank::ChatResponse& response, bool usable, bool cacheHit)
+{
+    return response.ok() && usable && !cacheHit && response.finish == rerank::FinishReason::Ok;
+}
+
 bool applyAnswer(PipelineContext& ctx, PreparedUser& p, const rerank::EndpointProfile& profile,
-    const rerank::ChatResponse& response, bool cacheHit, double ms, const QString& cacheKey)
+    const rerank::ChatResponse& response, bool cacheHit, double ms, const QString& cacheKey, bool storeInCache)
 {
     QElapsedTimer timer;
     timer.start();
@@ -366,7 +371,7 @@ bool applyAnswer(PipelineContext& ctx, PreparedUser& p, const rerank::EndpointPr
     rerank::RerankResult result = rerank::parseAnswer(response, p.candidates, p.k);
     if (!response.ok())
         result.fallbackReason = callFailure(profile, response);
-    const bool keep = response.ok() && result.usable && !cacheHit && response.finish == rerank::FinishReason::Ok;
+    const bool keep = storeInCache && answerToCache(response, result.usable, cacheHit);
     t.usable = result.usable;
     t.failure = result.usable ? QString() : result.fallbackReason;
 

@@ -124,6 +124,13 @@ public:
     rerank::ResponseCache& cache();
     // The explanation check (unsupported_claim defects), indexed on first use.
     const rerank::FaithfulnessChecker& faithfulness();
+    // A checker already indexed on this dataset (the rerank service keeps one per dataset),
+    // used instead of indexing one; null: index on first use.
+    void setFaithfulness(std::shared_ptr<const rerank::FaithfulnessChecker> checker)
+    {
+        m_faithfulness = std::move(checker);
+    }
+    std::shared_ptr<const rerank::FaithfulnessChecker> faithfulnessShared() const { return m_faithfulness; }
 
 private:
     Workspace& m_ws;
@@ -134,7 +141,7 @@ private:
     std::unique_ptr<rerank::ResponseCache> m_cache;
     rerank::PriceTable m_prices;
     QHash<QString, rerank::PromptTemplate> m_templates;
-    std::unique_ptr<rerank::FaithfulnessChecker> m_faithfulness;
+    std::shared_ptr<const rerank::FaithfulnessChecker> m_faithfulness;
 };
 
 // A user after stages 1-3, waiting for the reranker.
@@ -166,11 +173,16 @@ void rerankOffline(PipelineContext& ctx, PreparedUser& p);
 // The CF order stays by routing decision (not a failure): usable, nothing called.
 void keepCfOrder(PreparedUser& p, const QString& why);
 // Stage 5 for one tier's answer: validates it, records the attempt (usage, cost, defects),
-// stores a good fresh answer in the cache (under cacheKey) and sets the result. Returns
+// stores a good fresh answer in the cache (under cacheKey; unless !storeInCache: then the
+// caller does, on the context's thread, when answerToCache()) and sets the result. Returns
 // whether the answer is usable; an unusable one leaves a CF-order fallback naming the
-// request, which the next tier of a cascade may replace.
+// request, which the next tier of a cascade may replace. With !storeInCache it touches
+// neither the Workspace nor the cache, and may run on another thread once the context's
+// faithfulness() index exists.
 bool applyAnswer(PipelineContext& ctx, PreparedUser& p, const rerank::EndpointProfile& profile,
-    const rerank::ChatResponse& response, bool cacheHit, double ms, const QString& cacheKey);
+    const rerank::ChatResponse& response, bool cacheHit, double ms, const QString& cacheKey, bool storeInCache = true);
+// Whether applyAnswer() keeps a fresh answer in the response cache.
+bool answerToCache(const rerank::ChatResponse& response, bool usable, bool cacheHit);
 // The faithfulness check of every picked item's explanation against the history the
 // reranker saw (an "unsupported_claim" defect per finding, timed as part of "parse"),
 // titles and the stage timings on the result; call once when the user is done.

@@ -61,6 +61,7 @@ public:
                 throw Error(QStringLiteral("rerank service: a request needs a dataset and a CF model"));
             job->context = std::make_unique<PipelineContext>(*m_ws, *r.dataset, *r.cfModel, r.coldThreshold);
             job->context->setColdStart(r.coldStart ? r.coldStart : keptColdStart(r));
+            job->context->setFaithfulness(keptFaithfulness(r.dataset));
             job->batch = std::make_unique<BatchReranker>(*job->context, *m_client, r.options);
             BatchReranker* batch = job->batch.get();
             QObject::connect(batch, &BatchReranker::progress, this, [this, id](int done, int total) {
@@ -100,6 +101,7 @@ public:
         m_shuttingDown = true;
         m_jobs.clear(); // no reply: the service is going away
         m_kept.clear();
+        m_checkers.clear();
         m_client.reset();
         m_ws.reset();
         moveToThread(home);
@@ -142,6 +144,31 @@ private:
             m_kept.pop_back();
     }
 
+    // The faithfulness index of a dataset, built once and shared by every job on it (the
+    // checker refers to the dataset, so the dataset is kept with it).
+    struct KeptChecker {
+        std::shared_ptr<const Dataset> dataset;
+        std::shared_ptr<const rerank::FaithfulnessChecker> checker;
+    };
+
+    std::shared_ptr<const rerank::FaithfulnessChecker> keptFaithfulness(const std::shared_ptr<const Dataset>& ds) const
+    {
+        for (const KeptChecker& k : m_checkers)
+            if (k.dataset == ds)
+                return k.checker;
+        return nullptr;
+    }
+
+    void keepFaithfulness(const Job& job)
+    {
+        auto checker = job.context->faithfulnessShared();
+        if (!checker || keptFaithfulness(job.request.dataset))
+            return;
+        m_checkers.push_front({ job.request.dataset, std::move(checker) });
+        if (m_checkers.size() > kKeptBlends)
+            m_checkers.pop_back();
+    }
+
     void finish(quint64 id)
     {
         const auto it = m_jobs.find(id);
@@ -151,6 +178,7 @@ private:
         reply.job = id;
         reply.report = it->second->batch->report();
         keepColdStart(*it->second);
+        keepFaithfulness(*it->second);
         // The batch is inside its own finished() emission: destroy it on the next turn.
         std::shared_ptr<Job> done(it->second.release());
         m_jobs.erase(it);
@@ -186,6 +214,7 @@ private:
         }
         m_jobs.clear();
         m_kept.clear();
+        m_checkers.clear();
         m_ws.reset();
         m_path.clear();
     }
@@ -205,6 +234,7 @@ private:
     std::unique_ptr<rerank::LlmClient> m_client;
     std::map<quint64, std::unique_ptr<Job>> m_jobs;
     std::deque<KeptBlend> m_kept;
+    std::deque<KeptChecker> m_checkers;
     bool m_shuttingDown = false;
 };
 

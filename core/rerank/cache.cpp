@@ -1,5 +1,6 @@
 #include "rerank/cache.h"
 
+#include "data/workspace.h"
 #include "rerank/store.h"
 #include "util/error.h"
 
@@ -94,12 +95,19 @@ ResponseCache::ResponseCache(Workspace& ws, qint64 ttlSeconds)
 {
 }
 
+ResponseCache::~ResponseCache()
+{
+    flush();
+}
+
 std::optional<ChatResponse> ResponseCache::lookup(const QString& key, bool bypass)
 {
     if (bypass) {
         ++m_bypassed;
         return std::nullopt;
     }
+    if (m_pendingIndex.contains(key))
+        flush(); // rare (the same prompt twice in a batch): read it back as any other entry
     const auto entry = store::cacheGet(m_ws, key, m_clock());
     if (!entry) {
         ++m_misses;
@@ -113,6 +121,16 @@ void ResponseCache::store(const QString& key, const EndpointProfile& endpoint, c
 {
     if (!response.ok() || response.finish != FinishReason::Ok || m_ttl <= 0)
         return;
+    if (m_deferred) {
+        Pending p { key, endpoint.name, endpoint.model, chatResponseToJson(response), m_clock() };
+        if (const auto it = m_pendingIndex.constFind(key); it != m_pendingIndex.cend()) {
+            m_pending[*it] = std::move(p); // as the upsert: the latest answer wins
+        } else {
+            m_pendingIndex.insert(key, m_pending.size());
+            m_pending.push_back(std::move(p));
+        }
+        return;
+    }
     // The cache is an optimisation: an answer that was paid for and validated must not be
     // lost because its copy could not be written (a workspace busy past the timeout under
     // load, a full disk). The user keeps the answer; the next run calls again.
@@ -120,6 +138,31 @@ void ResponseCache::store(const QString& key, const EndpointProfile& endpoint, c
         store::cachePut(m_ws, key, endpoint.name, endpoint.model, chatResponseToJson(response), m_clock(), m_ttl);
     } catch (const Error& e) {
         qWarning("response cache: answer of endpoint '%s' not stored: %s", qPrintable(endpoint.name),
+            qPrintable(e.message()));
+    }
+}
+
+void ResponseCache::setDeferred(bool deferred)
+{
+    m_deferred = deferred;
+    if (!deferred)
+        flush();
+}
+
+void ResponseCache::flush()
+{
+    if (m_pending.empty())
+        return;
+    std::vector<Pending> pending;
+    pending.swap(m_pending);
+    m_pendingIndex.clear();
+    try { // as store(): a copy that cannot be written is only a warning
+        Transaction tx(m_ws);
+        for (const Pending& p : pending)
+            store::cachePut(m_ws, p.key, p.endpoint, p.model, p.response, p.storedAt, m_ttl);
+        tx.commit();
+    } catch (const Error& e) {
+        qWarning("response cache: %d answer(s) not stored: %s", static_cast<int>(pending.size()),
             qPrintable(e.message()));
     }
 }

@@ -2,10 +2,12 @@
 
 #include "rerank/llmtypes.h"
 
+#include <QHash>
 #include <QJsonObject>
 #include <QString>
 #include <functional>
 #include <optional>
+#include <vector>
 
 namespace recwb {
 class Workspace;
@@ -30,9 +32,19 @@ public:
     static constexpr qint64 kDefaultTtlSeconds = 3600;
     explicit ResponseCache(Workspace& ws, qint64 ttlSeconds = kDefaultTtlSeconds);
 
+    ~ResponseCache(); // writes what is deferred
+    ResponseCache(const ResponseCache&) = delete;
+    ResponseCache& operator=(const ResponseCache&) = delete;
+
     // bypass: neither read nor counted (a forced fresh call); the fresh answer may still be stored.
     std::optional<ChatResponse> lookup(const QString& key, bool bypass = false);
     void store(const QString& key, const EndpointProfile& endpoint, const ChatResponse& response);
+    // Deferred: store() keeps answers in memory (lookup() finds them there) until flush()
+    // writes them all in one transaction; a batch flushes a few times a second instead of
+    // committing once per answer. Turning it off flushes.
+    void setDeferred(bool deferred);
+    void flush();
+    int pending() const { return static_cast<int>(m_pending.size()); }
 
     qint64 ttlSeconds() const { return m_ttl; }
     void setTtlSeconds(qint64 s) { m_ttl = s; }
@@ -49,6 +61,16 @@ private:
     int m_misses = 0;
     int m_bypassed = 0;
     std::function<qint64()> m_clock;
+    bool m_deferred = false;
+    struct Pending {
+        QString key;
+        QString endpoint;
+        QString model;
+        QJsonObject response;
+        qint64 storedAt = 0;
+    };
+    std::vector<Pending> m_pending; // in store() order
+    QHash<QString, size_t> m_pendingIndex; // key -> index in m_pending
 };
 
 } // namespace recwb::rerank

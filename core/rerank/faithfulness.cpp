@@ -4,6 +4,7 @@
 
 #include <QRegularExpression>
 #include <algorithm>
+#include <optional>
 
 namespace recwb::rerank {
 
@@ -239,6 +240,31 @@ FaithfulnessChecker::FaithfulnessChecker(const Dataset& ds)
         }
 }
 
+// Where a title cited up to `end` ends in the text: the matched words, and the
+// parenthesised parts that follow when one of the items' titles has them ("Independence
+// Day (ID4) (1996)").
+qsizetype FaithfulnessChecker::citedTitleEnd(
+    const QString& text, qsizetype end, const std::vector<int32_t>& items) const
+{
+    for (;;) {
+        qsizetype open = end;
+        while (open < text.size() && text.at(open).isSpace())
+            ++open;
+        if (open >= text.size() || text.at(open) != u'(')
+            return end;
+        const qsizetype close = text.indexOf(u')', open);
+        if (close < 0)
+            return end;
+        const QStringView part = QStringView(text).mid(open, close + 1 - open);
+        const bool inTitle = std::any_of(items.begin(), items.end(), [&](int32_t t) {
+            return m_ds.items[static_cast<size_t>(t)].title.contains(part, Qt::CaseInsensitive);
+        });
+        if (!inTitle)
+            return end;
+        end = close + 1;
+    }
+}
+
 QString FaithfulnessChecker::kindName(Claim::Kind kind)
 {
     switch (kind) {
@@ -258,20 +284,44 @@ QString FaithfulnessChecker::kindName(Claim::Kind kind)
     return {};
 }
 
+FaithfulnessChecker::Indexed FaithfulnessChecker::index(const ClaimContext& context) const
+{
+    Indexed x;
+    x.history = QSet<int32_t>(context.history.begin(), context.history.end());
+    for (const Candidate& c : context.candidates) {
+        x.candidates.insert(c.item);
+        x.candidateIds.insert(c.externalId, c.item);
+    }
+    x.categories = QSet<int32_t>(context.statedCategories.begin(), context.statedCategories.end());
+    for (const int32_t h : context.history)
+        if (h >= 0 && h < m_ds.numItems()) {
+            const Item& it = m_ds.items[static_cast<size_t>(h)];
+            for (const int32_t c : it.categories)
+                x.categories.insert(c);
+            if (it.year > 0)
+                x.historyYears.insert(it.year);
+        }
+    return x;
+}
+
 QList<Claim> FaithfulnessChecker::check(const QString& explanation, int32_t item, const ClaimContext& context) const
+{
+    if (explanation.trimmed().isEmpty() || item < 0 || item >= m_ds.numItems())
+        return {};
+    return check(explanation, item, index(context));
+}
+
+QList<Claim> FaithfulnessChecker::check(const QString& explanation, int32_t item, const Indexed& context) const
 {
     QList<Claim> claims;
     if (explanation.trimmed().isEmpty() || item < 0 || item >= m_ds.numItems())
         return claims;
     const std::vector<Word> words = tokenize(explanation);
-    const QSet<int32_t> history(context.history.begin(), context.history.end());
-    QSet<int32_t> candidates;
-    QHash<QString, int32_t> candidateIds;
-    for (const Candidate& c : context.candidates) {
-        candidates.insert(c.item);
-        candidateIds.insert(c.externalId, c.item);
-    }
+    const QSet<int32_t>& history = context.history;
+    const QSet<int32_t>& candidates = context.candidates;
+    const QHash<QString, int32_t>& candidateIds = context.candidateIds;
     std::vector<bool> covered(words.size(), false);
+    std::vector<std::pair<qsizetype, qsizetype>> titleSpans; // [begin, end) of each cited title in the text
     QHash<size_t, QSet<int>> yearsAfterTitle; // word index right after a cited title -> its items' years
 
     // 1. Titles: the longest catalog title starting at each word.
@@ -313,6 +363,7 @@ QList<Claim> FaithfulnessChecker::check(const QString& explanation, int32_t item
         }
         for (size_t j = i; j < i + matched; ++j)
             covered[j] = true;
+        titleSpans.emplace_back(words[i].begin, citedTitleEnd(explanation, words[i + matched - 1].end, *items));
         // A remake or a re-release shares the title: the most favourable reading counts.
         bool self = false, inHistory = false, isCandidate = false;
         for (const int32_t t : *items) {
@@ -393,13 +444,11 @@ QList<Claim> FaithfulnessChecker::check(const QString& explanation, int32_t item
     }
 
     // 3. Categories the item, the history and the stated ones all lack.
-    QSet<int32_t> supported(context.statedCategories.begin(), context.statedCategories.end());
-    for (const int32_t c : m_ds.items[static_cast<size_t>(item)].categories)
-        supported.insert(c);
-    for (const int32_t h : context.history)
-        if (h >= 0 && h < m_ds.numItems())
-            for (const int32_t c : m_ds.items[static_cast<size_t>(h)].categories)
-                supported.insert(c);
+    const std::vector<int32_t>& itemCategories = m_ds.items[static_cast<size_t>(item)].categories;
+    auto supported = [&](int32_t c) {
+        return context.categories.contains(c)
+            || std::find(itemCategories.begin(), itemCategories.end(), c) != itemCategories.end();
+    };
     QSet<int32_t> reported;
     for (size_t i = 0; i < words.size();) {
         size_t matched = 0;
@@ -422,7 +471,7 @@ QList<Claim> FaithfulnessChecker::check(const QString& explanation, int32_t item
             ++i;
             continue;
         }
-        if (!supported.contains(category) && !reported.contains(category)) {
+        if (!supported(category) && !reported.contains(category)) {
             reported.insert(category);
             claims.append({ Claim::Kind::Category, quote(explanation, words, i, matched),
                 QStringLiteral("claims the category %1, which neither the item, the user's history nor their stated "
@@ -435,10 +484,7 @@ QList<Claim> FaithfulnessChecker::check(const QString& explanation, int32_t item
     // 4. Years: the item's, or that of a history title it cites.
     const int itemYear = m_ds.items[static_cast<size_t>(item)].year;
     if (itemYear > 0) {
-        QSet<int> historyYears;
-        for (const int32_t h : context.history)
-            if (h >= 0 && h < m_ds.numItems() && m_ds.items[static_cast<size_t>(h)].year > 0)
-                historyYears.insert(m_ds.items[static_cast<size_t>(h)].year);
+        const QSet<int>& historyYears = context.historyYears;
         for (size_t i = 0; i < words.size(); ++i) {
             if (covered[i] || words[i].norm.size() != 4)
                 continue;
@@ -465,6 +511,11 @@ QList<Claim> FaithfulnessChecker::check(const QString& explanation, int32_t item
             id.chop(1);
         if (!std::any_of(id.begin(), id.end(), [](QChar c) { return c.isDigit(); }))
             continue;
+        // "Independence Day (ID4)": part of a cited title, not an id
+        const qsizetype at = r.capturedStart(0);
+        if (std::any_of(titleSpans.begin(), titleSpans.end(),
+                [at](const std::pair<qsizetype, qsizetype>& t) { return at >= t.first && at < t.second; }))
+            continue;
         if (candidateIds.contains(id))
             continue;
         const int32_t idx = m_ds.itemIndex(id);
@@ -483,11 +534,16 @@ QList<Claim> FaithfulnessChecker::check(const QString& explanation, int32_t item
 int FaithfulnessChecker::annotate(RerankResult& result, const ClaimContext& context) const
 {
     int added = 0;
+    std::optional<Indexed> indexed; // built for the first explanation that needs it
     for (RankedItem& it : result.items) {
         if (it.filled)
             continue;
         it.claims.clear();
-        for (const Claim& c : check(it.explanation, it.item, context)) {
+        if (it.explanation.trimmed().isEmpty() || it.item < 0 || it.item >= m_ds.numItems())
+            continue;
+        if (!indexed)
+            indexed = index(context);
+        for (const Claim& c : check(it.explanation, it.item, *indexed)) {
             const QString line = QStringLiteral("\"%1\" (%2): %3").arg(c.phrase, kindName(c.kind), c.reason);
             it.claims << line;
             result.defects.append({ kUnsupportedClaim, it.externalId + QStringLiteral(": ") + line });

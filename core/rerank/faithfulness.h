@@ -58,6 +58,19 @@ public:
     static QString kindName(Claim::Kind kind);
 
 private:
+    // What check() looks up in the context, indexed once per context (annotate() checks
+    // every picked item of a user against the same one).
+    struct Indexed {
+        QSet<int32_t> history;
+        QSet<int32_t> candidates;
+        QHash<QString, int32_t> candidateIds;
+        QSet<int32_t> categories; // of the history items and the stated ones
+        QSet<int> historyYears;
+    };
+    Indexed index(const ClaimContext& context) const;
+    qsizetype citedTitleEnd(const QString& text, qsizetype end, const std::vector<int32_t>& items) const;
+    QList<Claim> check(const QString& explanation, int32_t item, const Indexed& context) const;
+
     const Dataset& m_ds;
     // normalised title variant (words joined by one space) -> items with that variant
     QHash<QString, std::vector<int32_t>> m_titles;

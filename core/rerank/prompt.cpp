@@ -475,22 +475,34 @@ QJsonObject shapeFor(const QJsonObject& variables)
 
 // Mustache leaves the lines of section tags behind: drop trailing spaces, squeeze runs of
 // blank lines to one, trim the ends.
+// One pass into one buffer (no string per line: this runs for every prompt of a batch).
 QString tidy(const QString& text)
 {
-    QStringList out;
+    QString out;
+    out.reserve(text.size());
     bool lastBlank = true;
-    for (QString line : text.split(u'\n')) {
-        while (!line.isEmpty() && line.back().isSpace())
-            line.chop(1);
-        const bool blank = line.isEmpty();
-        if (blank && lastBlank)
-            continue;
-        out << line;
-        lastBlank = blank;
+    bool any = false;
+    const qsizetype n = text.size();
+    for (qsizetype start = 0; start <= n;) {
+        qsizetype end = text.indexOf(u'\n', start);
+        if (end < 0)
+            end = n;
+        qsizetype e = end;
+        while (e > start && text.at(e - 1).isSpace())
+            --e;
+        const bool blank = e == start;
+        if (!(blank && lastBlank)) {
+            if (any)
+                out += u'\n';
+            out += QStringView(text).mid(start, e - start);
+            any = true;
+            lastBlank = blank;
+        }
+        start = end + 1;
     }
-    while (!out.isEmpty() && out.back().isEmpty())
-        out.removeLast();
-    return out.join(u'\n');
+    if (any && lastBlank)
+        out.chop(1); // the one blank line left at the end
+    return out;
 }
 
 QString renderParsed(const PromptTemplate& t, const Part& part, mustache::mustache& m, const mustache::data& data)

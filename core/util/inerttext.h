@@ -21,17 +21,17 @@ inline QString inertControls(const QString& text)
     return s;
 }
 
-// A CSV text field (never a number): inert, and a leading = + - @ tab or CR, which a
-// spreadsheet would run as a formula, gets a ' in front (OWASP "CSV Injection"); quoted
-// when it holds a comma, quote or line break (RFC 4180).
-inline QString csvField(const QString& text)
+// A text field of a CSV export (never a number): inert, and a leading = + - @ tab or CR,
+// which a spreadsheet would run as a formula, gets a ' in front (OWASP "CSV Injection");
+// quoted when it holds a comma, quote or line break (RFC 4180), or always when asked.
+inline QString csvTextField(const QString& text, bool alwaysQuote = false)
 {
     QString s = inertControls(text);
     if (!s.isEmpty()
         && (s.front() == u'=' || s.front() == u'+' || s.front() == u'-' || s.front() == u'@' || s.front() == u'\t'
             || s.front() == u'\r'))
         s.prepend(u'\'');
-    if (!s.contains(u',') && !s.contains(u'"') && !s.contains(u'\n') && !s.contains(u'\r'))
+    if (!alwaysQuote && !s.contains(u',') && !s.contains(u'"') && !s.contains(u'\n') && !s.contains(u'\r'))
         return s;
     s.replace(QStringLiteral("\""), QStringLiteral("\"\""));
     return u'"' + s + u'"';

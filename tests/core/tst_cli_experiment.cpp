@@ -242,6 +242,37 @@ private slots:
         QVERIFY2(!r.err.contains(QStringLiteral("assertion failed: hr@10(B) >= 0")), qPrintable(r.err));
     }
 
+    // --report and report --out write through the core renderers (pipeline/experimentreport.h):
+    // the long CSV with text fields defused (an arm named like a formula gets a ' in front),
+    // the JSON with every per-user row and the bootstrap intervals.
+    void reportsGoThroughTheRenderer()
+    {
+        const QString file = writeSpec(QStringLiteral("formula.json"),
+            R"({"name": "formula arm", "cohort": {"sample": 12}, "arms": {"=A1": "cf=ease", "B": "cf=pop"}})");
+        const QString csvPath = m_dir.filePath(QStringLiteral("formula.csv"));
+        const Run r = runExperiment(file, { QStringLiteral("--json"), QStringLiteral("--report"), csvPath });
+        QVERIFY2(r.code == 0, qPrintable(r.err + r.out));
+        const qint64 id = QJsonDocument::fromJson(r.out.toUtf8()).object().value(QStringLiteral("id")).toInteger();
+        QVERIFY(id > 0);
+        QFile csv(csvPath);
+        QVERIFY(csv.open(QIODevice::ReadOnly));
+        const QStringList lines = QString::fromUtf8(csv.readAll()).split(QStringLiteral("\r\n"), Qt::SkipEmptyParts);
+        QCOMPARE(lines.value(0), QStringLiteral("experiment,arm,cohort,metric,value,users"));
+        QVERIFY2(lines.value(1).startsWith(QStringLiteral("%1,\"'=A1\",").arg(id)), qPrintable(lines.value(1)));
+        for (const QString& line : lines)
+            QVERIFY2(!line.contains(QStringLiteral(",\"=")) && !line.contains(QStringLiteral(",=")), qPrintable(line));
+
+        const QString jsonPath = m_dir.filePath(QStringLiteral("formula.json.out.json"));
+        const Run rep = cli({ QStringLiteral("experiment"), QStringLiteral("report"), QString::number(id),
+            QStringLiteral("-w"), m_ws, QStringLiteral("--out"), jsonPath });
+        QVERIFY2(rep.code == 0, qPrintable(rep.err + rep.out));
+        QFile json(jsonPath);
+        QVERIFY(json.open(QIODevice::ReadOnly));
+        const QJsonObject o = QJsonDocument::fromJson(json.readAll()).object();
+        QCOMPARE(o.value(QStringLiteral("rows")).toArray().size(), 2 * 12);
+        QVERIFY(!o.value(QStringLiteral("intervals")).toArray().isEmpty());
+    }
+
     void badFileIsUsageError_data()
     {
         QTest::addColumn<QByteArray>("json");

@@ -49,6 +49,7 @@ Dataset makeDataset()
     add("Big (1988)", 1988, { 3, 6 }); // 12, id 13
     add("Babe (1995)", 1995, { 2, 3, 5 }); // 13, id 14
     add("Sound of Music, The (1965)", 1965, { 8 }); // 14, id 15
+    add("Independence Day (ID4) (1996)", 1996, { 0, 10, 12 }); // 15, id 16: "ID4" reads like "id 4"
     CsrBuilder b(1, static_cast<int32_t>(ds.items.size()), true);
     b.add(0, 0, 5, 10);
     b.add(0, 2, 5, 20);
@@ -201,6 +202,36 @@ private slots:
             tp + fp + fn + tn, fp + tn, tp + fn, precision, recall, tp, fp, fn, tn);
         QCOMPARE(fp, 0);
         QVERIFY(recall >= 0.7);
+    }
+
+    // "Independence Day (ID4)": the "ID4" inside a cited title is no id, even when id 4 is
+    // a catalog item outside the candidates; the same "ID4" outside a title still is.
+    void idInsideCitedTitle_data()
+    {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<int>("unknownIds");
+        QTest::addRow("title with its parenthesised part")
+            << QStringLiteral("Because you watched Independence Day (ID4), another action film.") << 0;
+        QTest::addRow("title with both parenthesised parts")
+            << QStringLiteral("Fans of Independence Day (ID4) (1996) like this one.") << 0;
+        QTest::addRow("an id after the title") << QStringLiteral("Like Independence Day; see also item 4.") << 1;
+        QTest::addRow("the same text without the title") << QStringLiteral("Much like ID4, it stays with you.") << 1;
+    }
+
+    void idInsideCitedTitle()
+    {
+        QFETCH(QString, text);
+        QFETCH(int, unknownIds);
+        const FaithfulnessChecker checker(m_ds);
+        const std::vector<int32_t> history { 0, 2, 7, 15 }; // Independence Day watched
+        std::vector<Candidate> cands; // Heat and Scream: id 4 (Empire Strikes Back) is not a candidate
+        for (const int32_t item : { 4, 10 })
+            cands.push_back({ item, m_ds.items[static_cast<size_t>(item)].externalId, 0.5, static_cast<int>(cands.size()) + 1 });
+        const QList<Claim> claims = checker.check(text, 4, ClaimContext { history, {}, cands });
+        const auto ids = std::count_if(
+            claims.begin(), claims.end(), [](const Claim& c) { return c.kind == Claim::Kind::UnknownId; });
+        QVERIFY2(ids == unknownIds, qPrintable(describe(claims)));
+        QCOMPARE(claims.size(), unknownIds); // nothing else is flagged in these texts
     }
 
     // annotate(): one unsupported_claim defect per claim of a picked item, none for items

@@ -252,6 +252,50 @@ private slots:
         QCOMPARE(store::cacheSize(*ws), 0);
     }
 
+    // Deferred (a batch): answers are held and written in one transaction by flush(); a
+    // lookup of a held key writes first and then reads it back like any entry (hit counted
+    // in the table); failures are not held; turning it off writes what is held.
+    void cacheDeferredWrites()
+    {
+        auto ws = Workspace::open(newPath(), Workspace::Mode::CreateOrOpen);
+        qint64 now = 3'000'000;
+        ResponseCache cache(*ws, 60);
+        cache.setClock([&] { return now; });
+        cache.setDeferred(true);
+        EndpointProfile e;
+        e.name = QStringLiteral("local");
+        e.model = QStringLiteral("m");
+        ChatResponse resp;
+        resp.text = QStringLiteral("{\"recommendations\":[]}");
+        resp.finish = FinishReason::Ok;
+        QStringList keys;
+        for (int i = 0; i < 3; ++i) {
+            ChatRequest req;
+            req.messages.append({ QStringLiteral("user"), QStringLiteral("rank these %1").arg(i), false });
+            keys << cacheKey(e, req);
+            cache.store(keys.back(), e, resp);
+        }
+        ChatResponse cut = resp;
+        cut.finish = FinishReason::Truncated;
+        cache.store(keys.front(), e, cut); // never held, never replaces a good answer
+        QCOMPARE(cache.pending(), 3);
+        QCOMPARE(store::cacheSize(*ws), 0); // nothing written yet
+        const auto hit = cache.lookup(keys.at(1));
+        QVERIFY(hit);
+        QCOMPARE(hit->text, resp.text);
+        QCOMPARE(cache.pending(), 0);
+        QCOMPARE(store::cacheSize(*ws), 3);
+        QCOMPARE(store::cacheGet(*ws, keys.at(1), now)->hits, 1); // the lookup was counted in the table
+        QCOMPARE(store::cacheGet(*ws, keys.at(0), now)->expiresAt, now + 60);
+        ChatRequest more;
+        more.messages.append({ QStringLiteral("user"), QStringLiteral("one more"), false });
+        cache.store(cacheKey(e, more), e, resp);
+        QCOMPARE(store::cacheSize(*ws), 3);
+        cache.setDeferred(false); // writes what is held
+        QCOMPARE(store::cacheSize(*ws), 4);
+        QCOMPARE(cache.pending(), 0);
+    }
+
     // The default: an answer is reused for one hour, then asked for again.
     void cacheDefaultTtlIsOneHour()
     {
