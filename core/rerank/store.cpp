@@ -418,19 +418,25 @@ void setDefaultEndpoint(Workspace& ws, const QString& name)
 
 std::optional<CacheEntry> cacheGet(Workspace& ws, const QString& key, qint64 now)
 {
-    sql::Statement st(ws.db(),
-        "SELECT endpoint, model, created_at, expires_at, response, hits FROM response_cache WHERE key = ?");
-    st.bind(1, key);
-    if (!st.step())
-        return std::nullopt;
     CacheEntry e;
-    e.key = key;
-    e.endpoint = st.text(0);
-    e.model = st.text(1);
-    e.createdAt = st.int64(2);
-    e.expiresAt = st.int64(3);
-    e.response = parseObject(st.text(4));
-    e.hits = st.int64(5);
+    {
+        // The SELECT is finished before the UPDATE's BEGIN IMMEDIATE: a statement still open
+        // keeps this connection's read snapshot, and if another connection (an experiment's
+        // writer) committed since, upgrading it fails with SQLITE_BUSY_SNAPSHOT at once,
+        // without the busy timeout ("database is locked").
+        sql::Statement st(ws.db(),
+            "SELECT endpoint, model, created_at, expires_at, response, hits FROM response_cache WHERE key = ?");
+        st.bind(1, key);
+        if (!st.step())
+            return std::nullopt;
+        e.key = key;
+        e.endpoint = st.text(0);
+        e.model = st.text(1);
+        e.createdAt = st.int64(2);
+        e.expiresAt = st.int64(3);
+        e.response = parseObject(st.text(4));
+        e.hits = st.int64(5);
+    }
     if (e.expiresAt <= now)
         return std::nullopt;
     write(ws, [&] {
