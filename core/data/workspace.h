@@ -1,5 +1,8 @@
 #pragma once
 
+#include <optional>
+#include <type_traits>
+
 #include "data/dataset.h"
 #include "util/task.h"
 
@@ -95,5 +98,24 @@ private:
     Workspace& m_ws;
     bool m_done = false;
 };
+
+// Runs fn in a write transaction of its own, unless the caller already opened one (then it
+// joins it); returns what fn returns.
+template <typename Fn> auto writeTransaction(Workspace& ws, Fn&& fn)
+{
+    std::optional<Transaction> tx;
+    if (!ws.inTransaction())
+        tx.emplace(ws);
+    if constexpr (std::is_void_v<decltype(fn())>) {
+        fn();
+        if (tx)
+            tx->commit();
+    } else {
+        auto result = fn();
+        if (tx)
+            tx->commit();
+        return result;
+    }
+}
 
 } // namespace recwb

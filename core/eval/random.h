@@ -1,6 +1,8 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <vector>
 
 namespace recwb::eval {
 
@@ -52,5 +54,20 @@ public:
 private:
     uint64_t m_state;
 };
+
+// A seeded random n of `pool` (all of it when it has <= n), ascending: a partial
+// Fisher-Yates on SplitMix64::stream(seed, 0xC0401). Experiment cohorts and review queues
+// draw their samples with it, so the same seed gives the same users in both.
+template <typename T> std::vector<T> seededSample(std::vector<T> pool, size_t n, uint64_t seed)
+{
+    if (n < pool.size()) {
+        SplitMix64 rng = SplitMix64::stream(seed, 0xC0401);
+        for (size_t i = 0; i < n; ++i)
+            std::swap(pool[i], pool[i + rng.below(pool.size() - i)]);
+        pool.resize(n);
+        std::sort(pool.begin(), pool.end());
+    }
+    return pool;
+}
 
 } // namespace recwb::eval

@@ -102,15 +102,7 @@ namespace {
             std::sort(s.users.begin(), s.users.end());
             s.users.erase(std::unique(s.users.begin(), s.users.end()), s.users.end());
         } else if (c.kind == CohortSpec::Kind::Sample) {
-            std::vector<int32_t> pool = pick(c.of);
-            if (static_cast<size_t>(c.sample) < pool.size()) {
-                eval::SplitMix64 rng = eval::SplitMix64::stream(spec.seed, 0xC0401);
-                for (size_t i = 0; i < static_cast<size_t>(c.sample); ++i) // partial Fisher-Yates
-                    std::swap(pool[i], pool[i + rng.below(pool.size() - i)]);
-                pool.resize(static_cast<size_t>(c.sample));
-                std::sort(pool.begin(), pool.end());
-            }
-            s.users = std::move(pool);
+            s.users = eval::seededSample(pick(c.of), static_cast<size_t>(c.sample), spec.seed);
         } else {
             s.users = pick(c.kind);
         }

@@ -24,25 +24,6 @@ qint64 nowSeconds()
     return QDateTime::currentSecsSinceEpoch();
 }
 
-// A write in its own transaction unless the caller already opened one.
-template <typename Fn>
-auto write(Workspace& ws, Fn&& fn)
-{
-    std::optional<Transaction> tx;
-    if (!ws.inTransaction())
-        tx.emplace(ws);
-    if constexpr (std::is_void_v<decltype(fn())>) {
-        fn();
-        if (tx)
-            tx->commit();
-    } else {
-        auto result = fn();
-        if (tx)
-            tx->commit();
-        return result;
-    }
-}
-
 QString compactJson(const QJsonObject& o)
 {
     return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));
@@ -194,7 +175,7 @@ TemplateVersion addTemplateVersion(Workspace& ws, const QString& name, const QSt
 {
     if (name.trimmed().isEmpty() || name.contains(u'@'))
         throw Error(QStringLiteral("prompt template name \"%1\": must be non-empty and without @").arg(name));
-    return write(ws, [&] {
+    return writeTransaction(ws, [&] {
         const std::optional<int> newest = newestVersion(ws, name);
         if (parentVersion) {
             if (!newest || *parentVersion < 1 || *parentVersion > *newest)
@@ -225,7 +206,7 @@ TemplateVersion addTemplateVersion(Workspace& ws, const QString& name, const QSt
 
 int seedDefaultTemplates(Workspace& ws)
 {
-    return write(ws, [&] {
+    return writeTransaction(ws, [&] {
         int added = 0;
         for (const PromptTemplate& t : shippedTemplates()) {
             if (newestVersion(ws, t.name))
@@ -250,7 +231,7 @@ void checkLabelName(const QString& label)
 void setLabel(Workspace& ws, const QString& name, const QString& label, int version)
 {
     checkLabelName(label);
-    write(ws, [&] {
+    writeTransaction(ws, [&] {
         if (!templateAt(ws, name, version))
             throw Error(QStringLiteral("%1: no prompt template \"%2@%3\" to label").arg(ws.path(), name).arg(version));
         sql::Statement st(ws.db(),
@@ -262,7 +243,7 @@ void setLabel(Workspace& ws, const QString& name, const QString& label, int vers
 
 bool removeLabel(Workspace& ws, const QString& name, const QString& label)
 {
-    return write(ws, [&] {
+    return writeTransaction(ws, [&] {
         sql::Statement st(ws.db(), "DELETE FROM prompt_labels WHERE name = ? AND label = ?");
         st.bind(1, name).bind(2, label).exec();
         return sql::queryInt(ws.db(), "SELECT changes()") > 0;
@@ -310,7 +291,7 @@ void saveDraft(Workspace& ws, const Draft& draft)
     if (draft.name.trimmed().isEmpty() || draft.name.contains(u'@'))
         throw Error(
             QStringLiteral("prompt draft \"%1\": the template name must be non-empty and without @").arg(draft.name));
-    write(ws, [&] {
+    writeTransaction(ws, [&] {
         sql::Statement st(ws.db(),
             "INSERT INTO prompt_drafts(name, base_version, text, updated_at) VALUES(?, ?, ?, ?) "
             "ON CONFLICT(name) DO UPDATE SET base_version = excluded.base_version, text = excluded.text, "
@@ -334,7 +315,7 @@ std::optional<Draft> loadDraft(const Workspace& ws, const QString& name)
 
 bool discardDraft(Workspace& ws, const QString& name)
 {
-    return write(ws, [&] {
+    return writeTransaction(ws, [&] {
         sql::Statement st(ws.db(), "DELETE FROM prompt_drafts WHERE name = ?");
         st.bind(1, name).exec();
         return sql::queryInt(ws.db(), "SELECT changes()") > 0;
@@ -385,7 +366,7 @@ void upsertEndpoint(Workspace& ws, const EndpointProfile& profile)
     // Round trip through fromJson: the same validation as a profile read back later.
     const QJsonObject json = profile.toJson();
     EndpointProfile::fromJson(json);
-    write(ws, [&] {
+    writeTransaction(ws, [&] {
         sql::Statement st(ws.db(),
             "INSERT INTO endpoints(name, profile) VALUES(?, ?) ON CONFLICT(name) DO UPDATE SET profile = excluded.profile");
         st.bind(1, profile.name).bind(2, compactJson(json)).exec();
@@ -394,7 +375,7 @@ void upsertEndpoint(Workspace& ws, const EndpointProfile& profile)
 
 bool removeEndpoint(Workspace& ws, const QString& name)
 {
-    return write(ws, [&] {
+    return writeTransaction(ws, [&] {
         sql::Statement st(ws.db(), "DELETE FROM endpoints WHERE name = ?");
         st.bind(1, name).exec();
         const bool removed = sql::queryInt(ws.db(), "SELECT changes()") > 0;
@@ -439,7 +420,7 @@ std::optional<CacheEntry> cacheGet(Workspace& ws, const QString& key, qint64 now
     }
     if (e.expiresAt <= now)
         return std::nullopt;
-    write(ws, [&] {
+    writeTransaction(ws, [&] {
         sql::Statement up(ws.db(), "UPDATE response_cache SET hits = hits + 1 WHERE key = ?");
         up.bind(1, key).exec();
     });
@@ -449,7 +430,7 @@ std::optional<CacheEntry> cacheGet(Workspace& ws, const QString& key, qint64 now
 void cachePut(Workspace& ws, const QString& key, const QString& endpoint, const QString& model,
     const QJsonObject& response, qint64 now, qint64 ttlSeconds)
 {
-    write(ws, [&] {
+    writeTransaction(ws, [&] {
         sql::Statement st(ws.db(),
             "INSERT INTO response_cache(key, endpoint, model, created_at, expires_at, response, hits) "
             "VALUES(?, ?, ?, ?, ?, ?, 0) ON CONFLICT(key) DO UPDATE SET endpoint = excluded.endpoint, "
@@ -467,7 +448,7 @@ void cachePut(Workspace& ws, const QString& key, const QString& endpoint, const 
 
 int cachePurgeExpired(Workspace& ws, qint64 now)
 {
-    return write(ws, [&] {
+    return writeTransaction(ws, [&] {
         sql::Statement st(ws.db(), "DELETE FROM response_cache WHERE expires_at <= ?");
         st.bind(1, static_cast<int64_t>(now)).exec();
         return static_cast<int>(sql::queryInt(ws.db(), "SELECT changes()"));
@@ -476,7 +457,7 @@ int cachePurgeExpired(Workspace& ws, qint64 now)
 
 int cacheClear(Workspace& ws)
 {
-    return write(ws, [&] {
+    return writeTransaction(ws, [&] {
         sql::exec(ws.db(), "DELETE FROM response_cache");
         return static_cast<int>(sql::queryInt(ws.db(), "SELECT changes()"));
     });
@@ -513,7 +494,7 @@ constexpr const char* kRunSelect = "SELECT id, created_at, prompt_name, prompt_v
 
 qint64 createRun(Workspace& ws, const RunInfo& run)
 {
-    return write(ws, [&] {
+    return writeTransaction(ws, [&] {
         sql::Statement st(ws.db(),
             "INSERT INTO rerank_runs(created_at, prompt_name, prompt_version, endpoint, params, summary) "
             "VALUES(?, ?, ?, ?, ?, ?)");
@@ -528,7 +509,7 @@ qint64 createRun(Workspace& ws, const RunInfo& run)
 
 void putRunResult(Workspace& ws, qint64 runId, qint64 userDbId, const QJsonObject& result)
 {
-    write(ws, [&] {
+    writeTransaction(ws, [&] {
         sql::Statement st(ws.db(), "INSERT OR REPLACE INTO rerank_results(run_id, user_id, result) VALUES(?, ?, ?)");
         st.bind(1, static_cast<int64_t>(runId))
             .bind(2, static_cast<int64_t>(userDbId))
@@ -539,7 +520,7 @@ void putRunResult(Workspace& ws, qint64 runId, qint64 userDbId, const QJsonObjec
 
 void setRunSummary(Workspace& ws, qint64 runId, const QJsonObject& summary)
 {
-    write(ws, [&] {
+    writeTransaction(ws, [&] {
         sql::Statement st(ws.db(), "UPDATE rerank_runs SET summary = ? WHERE id = ?");
         st.bind(1, compactJson(summary)).bind(2, static_cast<int64_t>(runId)).exec();
         if (sql::queryInt(ws.db(), "SELECT changes()") != 1)
@@ -586,7 +567,7 @@ void setRunStatus(Workspace& ws, qint64 runId, const QString& status)
 
 void setRunParam(Workspace& ws, qint64 runId, const QString& key, const QJsonValue& value)
 {
-    write(ws, [&] {
+    writeTransaction(ws, [&] {
         sql::Statement st(ws.db(),
             "UPDATE rerank_runs SET params = json_set(params, '$.' || ?, json_extract(?, '$[0]')) WHERE id = ?");
         st.bind(1, key)
@@ -656,7 +637,7 @@ QList<QPair<QString, QJsonObject>> runResults(const Workspace& ws, qint64 runId)
 
 bool removeRun(Workspace& ws, qint64 runId)
 {
-    return write(ws, [&] {
+    return writeTransaction(ws, [&] {
         sql::Statement st(ws.db(), "DELETE FROM rerank_runs WHERE id = ?");
         st.bind(1, static_cast<int64_t>(runId)).exec();
         return sql::queryInt(ws.db(), "SELECT changes()") > 0;
@@ -678,7 +659,7 @@ QStringList highValueUsers(const Workspace& ws)
 
 int setHighValue(Workspace& ws, const QStringList& externalIds, bool highValue)
 {
-    return write(ws, [&] {
+    return writeTransaction(ws, [&] {
         std::vector<int64_t> ids;
         for (const QString& ext : externalIds) {
             sql::Statement find(ws.db(), "SELECT id FROM users WHERE external_id = ?");

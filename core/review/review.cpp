@@ -1,5 +1,6 @@
 #include "review/review.h"
 
+#include "data/import/textreader.h"
 #include "data/sqlite.h"
 #include "data/workspace.h"
 #include "eval/split.h"
@@ -31,17 +32,6 @@ namespace {
     }
 
     QString compact(const QJsonObject& o) { return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact)); }
-
-    template <typename Fn>
-    void write(Workspace& ws, Fn&& fn)
-    {
-        std::optional<Transaction> tx;
-        if (!ws.inTransaction())
-            tx.emplace(ws);
-        fn();
-        if (tx)
-            tx->commit();
-    }
 
     QJsonArray toArray(const QStringList& l) { return QJsonArray::fromStringList(l); }
 
@@ -237,7 +227,7 @@ namespace store {
     {
         spec.validate();
         qint64 id = 0;
-        write(ws, [&] {
+        writeTransaction(ws, [&] {
             sql::Statement st(ws.db(),
                 "INSERT INTO review_queues(name, spec, status, created_at) VALUES(?, ?, 'building', ?)");
             st.bind(1, spec.name).bind(2, compact(spec.toJson())).bind(3, static_cast<int64_t>(nowSeconds())).exec();
@@ -248,7 +238,7 @@ namespace store {
 
     void addUsers(Workspace& ws, qint64 queueId, const std::vector<QueueUser>& users)
     {
-        write(ws, [&] {
+        writeTransaction(ws, [&] {
             sql::Statement st(ws.db(), "INSERT OR REPLACE INTO review_users(queue_id, position, user_id, data) "
                                        "VALUES(?, ?, ?, ?)");
             for (const QueueUser& u : users) {
@@ -264,7 +254,7 @@ namespace store {
 
     void finishQueue(Workspace& ws, qint64 queueId, const QString& status, const QString& error, qint64 experimentId)
     {
-        write(ws, [&] {
+        writeTransaction(ws, [&] {
             sql::Statement st(ws.db(), "UPDATE review_queues SET status = ?, error = ?, experiment_id = ? WHERE id = ?");
             st.bind(1, status).bind(2, notNull(error));
             if (experimentId > 0)
@@ -332,7 +322,7 @@ namespace store {
     bool removeQueue(Workspace& ws, qint64 queueId)
     {
         bool removed = false;
-        write(ws, [&] {
+        writeTransaction(ws, [&] {
             sql::Statement st(ws.db(), "DELETE FROM review_queues WHERE id = ?");
             st.bind(1, static_cast<int64_t>(queueId)).exec();
             removed = sql::queryInt(ws.db(), "SELECT changes()") > 0;
@@ -344,7 +334,7 @@ namespace store {
         const QString& reviewer, Verdict verdict)
     {
         checkReviewer(reviewer);
-        write(ws, [&] {
+        writeTransaction(ws, [&] {
             sql::Statement st(ws.db(),
                 "INSERT INTO review_verdicts(queue_id, user_id, item_id, reviewer, verdict, note, updated_at) "
                 "VALUES(?, ?, ?, ?, ?, '', ?) ON CONFLICT(queue_id, user_id, item_id, reviewer) "
@@ -365,7 +355,7 @@ namespace store {
         const QString& reviewer, const QString& note)
     {
         checkReviewer(reviewer);
-        write(ws, [&] {
+        writeTransaction(ws, [&] {
             sql::Statement st(ws.db(),
                 "INSERT INTO review_verdicts(queue_id, user_id, item_id, reviewer, verdict, note, updated_at) "
                 "VALUES(?, ?, ?, ?, NULL, ?, ?) ON CONFLICT(queue_id, user_id, item_id, reviewer) "
@@ -504,10 +494,19 @@ QJsonObject SummaryRow::toJson() const
     };
 }
 
+namespace {
+    // The summary's dimensions, in the order rows are listed.
+    const QStringList& summaryDimensions()
+    {
+        static const QStringList dims { QStringLiteral("source"), QStringLiteral("cold@n"), QStringLiteral("endpoint"),
+            QStringLiteral("prompt"), QStringLiteral("moved") };
+        return dims;
+    }
+} // namespace
+
 std::vector<SummaryRow> mergeSummaries(const std::vector<std::vector<SummaryRow>>& perQueue)
 {
-    const QStringList dims { QStringLiteral("source"), QStringLiteral("cold@n"), QStringLiteral("endpoint"),
-        QStringLiteral("prompt"), QStringLiteral("moved") };
+    const QStringList& dims = summaryDimensions();
     std::map<std::pair<qsizetype, QString>, SummaryRow> acc;
     for (const auto& rows : perQueue)
         for (const SummaryRow& r : rows) {
@@ -576,8 +575,7 @@ std::vector<SummaryRow> summarize(const std::vector<QueueUser>& users, const std
     QHash<QString, const QueueUser*> byId;
     for (const QueueUser& u : users)
         byId.insert(u.userId, &u);
-    const QStringList dims { QStringLiteral("source"), QStringLiteral("cold@n"), QStringLiteral("endpoint"),
-        QStringLiteral("prompt"), QStringLiteral("moved") };
+    const QStringList& dims = summaryDimensions();
     std::map<std::pair<int, QString>, SummaryRow> acc;
     QHash<QString, QHash<QString, ItemContext>> contexts;
     for (const VerdictRow& r : rows) {
@@ -743,51 +741,13 @@ void exportJson(const QString& path, const Queue& queue, const std::vector<Queue
 
 std::vector<QStringList> readCsv(const QString& path)
 {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly))
-        throw Error(QStringLiteral("%1: cannot read: %2").arg(path, f.errorString()));
-    const QString text = QString::fromUtf8(f.readAll());
+    textio::RecordReader reader(path, {}); // RFC 4180, UTF-8, as the importers read
     std::vector<QStringList> out;
-    QStringList row;
-    QString cell;
-    bool quoted = false;
-    bool any = false;
-    for (qsizetype i = 0; i < text.size(); ++i) {
-        const QChar c = text[i];
-        if (quoted) {
-            if (c == u'"') {
-                if (i + 1 < text.size() && text[i + 1] == u'"') {
-                    cell += u'"';
-                    ++i;
-                } else {
-                    quoted = false;
-                }
-            } else {
-                cell += c;
-            }
-            continue;
-        }
-        if (c == u'"') {
-            quoted = true;
-            any = true;
-        } else if (c == u',') {
-            row << cell;
-            cell.clear();
-            any = true;
-        } else if (c == u'\n') {
-            row << cell;
-            cell.clear();
-            out.push_back(row);
-            row.clear();
-            any = false;
-        } else if (c != u'\r') {
-            cell += c;
-            any = true;
-        }
-    }
-    if (any || !cell.isEmpty()) {
-        row << cell;
-        out.push_back(row);
+    while (reader.next()) {
+        QStringList row;
+        for (int i = 0; i < reader.fieldCount(); ++i)
+            row << reader.fieldString(i);
+        out.push_back(std::move(row));
     }
     return out;
 }

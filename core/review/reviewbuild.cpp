@@ -43,18 +43,6 @@ namespace {
         return a;
     }
 
-    std::vector<int32_t> sampled(std::vector<int32_t> pool, int sample, quint64 seed)
-    {
-        if (sample > 0 && static_cast<size_t>(sample) < pool.size()) {
-            eval::SplitMix64 rng = eval::SplitMix64::stream(seed, 0xC0401); // as experiment cohorts
-            for (size_t i = 0; i < static_cast<size_t>(sample); ++i)
-                std::swap(pool[i], pool[i + rng.below(pool.size() - i)]);
-            pool.resize(static_cast<size_t>(sample));
-            std::sort(pool.begin(), pool.end());
-        }
-        return pool;
-    }
-
     // Item ids of `items`, oldest first by the timestamps of `ds`'s row of `user`.
     QStringList byTime(const Dataset& ds, int32_t user, std::vector<int32_t> items)
     {
@@ -90,7 +78,8 @@ namespace {
             for (int32_t u = 0; u < ds->numUsers(); ++u)
                 if (ds->isCold(u, spec.coldThreshold) && !ds->users[static_cast<size_t>(u)].isSynthetic())
                     cold.push_back(u);
-            m->users = sampled(std::move(cold), spec.sample, spec.seed);
+            m->users = spec.sample > 0 ? eval::seededSample(std::move(cold), static_cast<size_t>(spec.sample), spec.seed)
+                                       : std::move(cold);
             if (m->users.empty())
                 throw Error(QStringLiteral("%1 has no cold users (fewer than %2 interactions); build a queue of "
                                            "simulated cold users (cold@N) instead")

@@ -503,7 +503,6 @@ review::QueueSpec ReviewTab::spec() const
     s.seed = static_cast<quint64>(m_seed->value());
     s.arm = m_arm->text().trimmed();
     s.k = m_k->value();
-    s.coldThreshold = m_store ? kDefaultColdThreshold : kDefaultColdThreshold;
     s.name = m_name->text().trimmed().isEmpty() ? QStringLiteral("%1 %2").arg(s.source, s.arm) : m_name->text().trimmed();
     s.validate();
     return s;
