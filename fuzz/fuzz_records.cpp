@@ -1,7 +1,8 @@
 // libFuzzer target: the streaming record reader with the options of every importer (ml-100k
 // u.data / u.item, ml-latest CSV, RecBole atomic files, generic CSV / TSV / JSON Lines), and
 // the field parsers the importers apply to each field (integers, numbers, timestamps, years,
-// lists, typed attribute values). The first byte picks the importer; the rest is the file.
+// lists, typed attribute values). The first byte picks the importer and the read size; the
+// rest is the file, read from memory.
 #include "data/import/importcommon.h"
 #include "data/import/textreader.h"
 #include "util/error.h"
@@ -9,9 +10,7 @@
 #include <QJsonDocument>
 #include <QString>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
-#include <unistd.h>
 
 namespace {
 
@@ -30,11 +29,9 @@ const Profile kProfiles[] = {
     { "generic csv latin-1, ';'", { ';', true, recwb::textio::Encoding::Latin1 } },
 };
 
-QString scratchPath()
-{
-    static const QString path = QStringLiteral("/dev/shm/recwb-fuzz-records-%1").arg(getpid());
-    return path;
-}
+// Read sizes: records across chunk boundaries (the refill and the buffer growth), and one
+// read larger than any input (-max_len=16384), like the file reader's 1 MiB.
+const size_t kChunks[] = { 4, 7, 64, 4096, 65536 };
 
 } // namespace
 
@@ -43,15 +40,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     if (size < 1)
         return 0;
     const Profile& profile = kProfiles[data[0] % std::size(kProfiles)];
-    const QByteArray path = scratchPath().toLocal8Bit();
-    FILE* f = std::fopen(path.constData(), "wb");
-    if (!f)
-        std::abort();
-    if (size > 1 && std::fwrite(data + 1, 1, size - 1, f) != size - 1)
-        std::abort();
-    std::fclose(f);
+    const size_t chunk = kChunks[(data[0] / std::size(kProfiles)) % std::size(kChunks)];
     try {
-        recwb::textio::RecordReader r(scratchPath(), profile.options);
+        recwb::textio::RecordReader r(QByteArray(reinterpret_cast<const char*>(data + 1), static_cast<qsizetype>(size - 1)),
+                                      QString::fromLatin1(profile.name), profile.options, chunk);
         bool first = true;
         while (r.next()) {
             if (r.line() < 1 || r.raw().size() > size)

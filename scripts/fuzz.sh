@@ -15,7 +15,11 @@ fi
 "$root/scripts/install-deps.sh" --fuzz
 cd "$root"
 if [ ! -f build-fuzz/build.ninja ]; then
-  cmake --preset fuzz >/dev/null
+  launcher=()
+  if command -v ccache >/dev/null; then
+    launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  fi
+  cmake --preset fuzz "${launcher[@]}" >/dev/null
 fi
 cmake --build build-fuzz -j "$(nproc)"
 mkdir -p build-fuzz/findings

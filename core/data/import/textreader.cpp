@@ -3,6 +3,7 @@
 #include "util/error.h"
 
 #include <QFileInfo>
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -49,6 +50,26 @@ RecordReader::RecordReader(const QString& path, Options options)
     if (m_size == 0)
         throw Error(QStringLiteral("%1: file is empty").arg(path));
     m_buf.resize(kChunk);
+    start();
+}
+
+RecordReader::RecordReader(QByteArray bytes, const QString& name, Options options, size_t chunk)
+    : m_path(name)
+    , m_name(name)
+    , m_options(options)
+    , m_inMemory(true)
+    , m_bytes(std::move(bytes))
+    , m_size(m_bytes.size())
+{
+    if (m_size == 0)
+        throw Error(QStringLiteral("%1: file is empty").arg(name));
+    m_buf.resize(std::clamp(chunk, size_t(4), kChunk));
+    start();
+}
+
+void RecordReader::start()
+{
+    const QString& path = m_path;
     fill();
     const auto* b = reinterpret_cast<const unsigned char*>(m_buf.data());
     if (m_end >= 2 && ((b[0] == 0xFF && b[1] == 0xFE) || (b[0] == 0xFE && b[1] == 0xFF)))
@@ -87,7 +108,15 @@ bool RecordReader::fill()
             fail(QStringLiteral("a record is longer than 4 MiB (an unterminated quote, or a runaway field?)"), m_line);
         m_buf.resize(m_buf.size() * 2);
     }
-    const qint64 n = m_file.read(m_buf.data() + m_end, static_cast<qint64>(m_buf.size() - m_end));
+    const qint64 room = static_cast<qint64>(m_buf.size() - m_end);
+    qint64 n = 0;
+    if (m_inMemory) {
+        n = std::min(room, m_size - m_bytesRead);
+        std::memcpy(m_buf.data() + m_end, m_bytes.constData() + m_bytesRead, static_cast<size_t>(n));
+        m_bytesRead += n;
+    } else {
+        n = m_file.read(m_buf.data() + m_end, room);
+    }
     if (n < 0)
         fail(QStringLiteral("read error: %1").arg(m_file.errorString()), m_line);
     if (n == 0) {

@@ -35,6 +35,11 @@ public:
 
     // Throws Error when the file is missing, unreadable or empty.
     RecordReader(const QString& path, Options options);
+    // Reads bytes held in memory, chunk bytes at a time (the file reader reads 1 MiB), with
+    // the same parsing, checks and messages; name stands for the path in messages. For the
+    // fuzzer, which would otherwise pay a file and a 1 MiB buffer per input, and for tests of
+    // records across chunk boundaries. Throws Error when bytes is empty.
+    RecordReader(QByteArray bytes, const QString& name, Options options, size_t chunk);
     ~RecordReader();
     RecordReader(const RecordReader&) = delete;
     RecordReader& operator=(const RecordReader&) = delete;
@@ -64,6 +69,7 @@ public:
     [[noreturn]] void fail(const QString& what, qint64 line) const;
 
 private:
+    void start(); // first chunk, BOM and blank-file checks
     bool fill(); // compacts and reads more; false when nothing more was read
     bool parseRecord(bool atEof); // false: need more data
     void validateEncoding(size_t begin, size_t end, qint64 line) const;
@@ -72,6 +78,9 @@ private:
     QString m_name;
     Options m_options;
     QFile m_file;
+    bool m_inMemory = false;
+    QByteArray m_bytes; // the in-memory source
+    qint64 m_bytesRead = 0;
     qint64 m_size = 0;
     std::string m_buf;
     size_t m_pos = 0; // parse position in m_buf
