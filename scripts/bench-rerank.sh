@@ -9,7 +9,7 @@
 #   scripts/bench-rerank.sh [runs] [work-dir]      default 5 /tmp/recwb-bench-rerank
 #   DELAY=50 CONCURRENCY=8 PORT=8199 RECWB_BUILD=build ML100K=../shared/data/ml-100k
 #   RECWB_CLI_BEFORE=path/to/older/recwb-cli       also run that binary in every round
-#   SERVER_NICE=10   niceness of the test server (0: same priority as the clients). It stands
+#   SERVER_NICE=0    niceness of the test server (e.g. 10: below the clients). It stands
 #                    in for a remote LLM; on a 2-core box it would otherwise take CPU from the
 #                    client in a way a remote server never does. The no-op reference talks to
 #                    the same server process, so both are measured the same way.
@@ -22,7 +22,7 @@ ML100K="${ML100K:-$root/../shared/data/ml-100k}"
 DELAY="${DELAY:-50}"
 CONCURRENCY="${CONCURRENCY:-8}"
 PORT="${PORT:-8199}"
-SERVER_NICE="${SERVER_NICE:-10}"
+SERVER_NICE="${SERVER_NICE:-0}"
 CLI="$BUILD/app/recwb-cli"
 BEFORE="${RECWB_CLI_BEFORE:-}"
 SERVER="$BUILD/tests/server/recwb-llm-testserver"
