@@ -9,6 +9,10 @@
 #   scripts/bench-rerank.sh [runs] [work-dir]      default 5 /tmp/recwb-bench-rerank
 #   DELAY=50 CONCURRENCY=8 PORT=8199 RECWB_BUILD=build ML100K=../shared/data/ml-100k
 #   RECWB_CLI_BEFORE=path/to/older/recwb-cli       also run that binary in every round
+#   SERVER_NICE=0    niceness of the test server (e.g. 10: below the clients). It stands
+#                    in for a remote LLM; on a 2-core box it would otherwise take CPU from the
+#                    client in a way a remote server never does. The no-op reference talks to
+#                    the same server process, so both are measured the same way.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUNS="${1:-5}"
@@ -18,6 +22,7 @@ ML100K="${ML100K:-$root/../shared/data/ml-100k}"
 DELAY="${DELAY:-50}"
 CONCURRENCY="${CONCURRENCY:-8}"
 PORT="${PORT:-8199}"
+SERVER_NICE="${SERVER_NICE:-0}"
 CLI="$BUILD/app/recwb-cli"
 BEFORE="${RECWB_CLI_BEFORE:-}"
 SERVER="$BUILD/tests/server/recwb-llm-testserver"
@@ -38,14 +43,14 @@ fi
 "$CLI" endpoints add -w "$WS" --name bench --kind openai --base-url "http://127.0.0.1:$PORT/v1" --model small-1 \
   --price-input 0.1 --price-cached 0.025 --price-output 0.4 --max-concurrent "$CONCURRENCY" > /dev/null
 
-"$SERVER" --port "$PORT" --fault "delay:$DELAY" > "$WORK/server.log" 2>&1 &
+nice -n "$SERVER_NICE" "$SERVER" --port "$PORT" --fault "delay:$DELAY" > "$WORK/server.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
 for _ in $(seq 50); do grep -q listening "$WORK/server.log" && break; sleep 0.1; done
 grep -q listening "$WORK/server.log" || { echo "bench-rerank: the test server did not start" >&2; cat "$WORK/server.log" >&2; exit 1; }
 
 echo "# $(date -u +%FT%TZ)  nproc $(nproc)  $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs)  load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# $RUNS runs, delay $DELAY ms, concurrency $CONCURRENCY; ideal $(( CONCURRENCY * 1000 / DELAY )) users/s"
+echo "# $RUNS runs, delay $DELAY ms, concurrency $CONCURRENCY, server nice $SERVER_NICE; ideal $(( CONCURRENCY * 1000 / DELAY )) users/s"
 for i in $(seq "$RUNS"); do
   "$NOOP" -w "$WS" --endpoint bench --concurrency "$CONCURRENCY" > "$WORK/noop$i.json"
   if [ -n "$BEFORE" ]; then
