@@ -4,6 +4,7 @@
 #include "data/workspace.h"
 #include "pipeline/ceiling.h"
 #include "pipeline/rerankservice.h"
+#include "pipeline/shard.h"
 #include "rerank/llm/endpointtest.h"
 #include "rerank/llm/keystore.h"
 #include "rerank/llm/llmclient.h"
@@ -446,6 +447,17 @@ std::vector<int32_t> selectUsers(const QCommandLineParser& p, const Dataset& ds,
         if (users.empty())
             throw Error(QStringLiteral("no %1 users in the workspace").arg(cohort));
     }
+    // --shard I/N after --limit: the N shards of one selection partition exactly its users.
+    if (p.isSet(QStringLiteral("shard"))) {
+        const pipeline::Shard shard = pipeline::parseShard(p.value(QStringLiteral("shard")));
+        const size_t selected = users.size();
+        users = pipeline::usersOfShard(users, ds, shard);
+        if (users.empty())
+            throw Error(QStringLiteral("shard %1/%2 holds none of the %3 selected users")
+                            .arg(shard.index)
+                            .arg(shard.count)
+                            .arg(selected));
+    }
     return users;
 }
 
@@ -460,7 +472,7 @@ std::optional<rerank::store::RunInfo> runToResume(const QCommandLineParser& p, c
 {
     if (!p.isSet(QStringLiteral("resume")))
         return std::nullopt;
-    for (const char* option : { "user", "users", "cohort", "probe", "prompt", "cold-prompt", "endpoint", "cascade",
+    for (const char* option : { "user", "users", "cohort", "shard", "probe", "prompt", "cold-prompt", "endpoint", "cascade",
              "candidates", "k", "route", "no-store" })
         if (p.isSet(QLatin1StringView(option)))
             throw UsageError(QStringLiteral("--resume continues a run with its own users and settings: it does not "
@@ -760,6 +772,9 @@ const Registrar rerankCommand { Command {
         p.addOption({ kCohort, QStringLiteral("All users of a cohort: cold, warm or all."), QStringLiteral("cohort") });
         p.addOption({ QStringLiteral("limit"), QStringLiteral("With --cohort: at most this many users (in user order)."),
             QStringLiteral("n") });
+        p.addOption({ QStringLiteral("shard"),
+            QStringLiteral("Only shard I of N of the selected users (stable hash of the external id; docs/SCALE.md)."),
+            QStringLiteral("I/N") });
         p.addOption(
             { QStringLiteral("prompt"), QStringLiteral("Template NAME, NAME@VERSION or NAME@LABEL (default listwise)."),
                 QStringLiteral("ref"), QStringLiteral("listwise") });

@@ -5,6 +5,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <memory>
 
 // recwb-cli rerank / endpoints / prompts end to end on a small generated workspace,
 // without any LLM server (tst_llm_pipeline covers the HTTP path).
@@ -86,6 +87,54 @@ private slots:
         QVERIFY2(t.code == 0, qPrintable(t.err));
         QVERIFY(t.out.contains(QStringLiteral("fallback: no")));
         QCOMPARE(t.out.split(u'\n', Qt::SkipEmptyParts).size(), 1 + 5 + 1);
+    }
+
+    // Issue 13 (part): four --shard I/4 processes at once partition the selected users
+    // exactly, and each user's list equals the unsharded run's.
+    void shardsPartitionTheSelection()
+    {
+        const QStringList common { QStringLiteral("rerank"), QStringLiteral("-w"), m_ws, QStringLiteral("--cohort"),
+            QStringLiteral("all"), QStringLiteral("--limit"), QStringLiteral("60"), QStringLiteral("--endpoint"),
+            QStringLiteral("offline"), QStringLiteral("--json") };
+        const auto listsOf = [](const QJsonObject& o) {
+            QHash<QString, QStringList> lists;
+            for (const QJsonValue& v : o.value(QStringLiteral("users")).toArray()) {
+                QStringList ids;
+                for (const QJsonValue& it : v.toObject().value(QStringLiteral("items")).toArray())
+                    ids.append(it.toObject().value(QStringLiteral("item_id")).toString());
+                lists.insert(v.toObject().value(QStringLiteral("user")).toString(), ids);
+            }
+            return lists;
+        };
+        const Run whole = cli(common);
+        QVERIFY2(whole.code == 0, qPrintable(whole.err));
+        const QHash<QString, QStringList> expected = listsOf(jsonOf(whole));
+        QCOMPARE(expected.size(), 60);
+
+        std::vector<std::unique_ptr<QProcess>> procs;
+        for (int i = 0; i < 4; ++i) {
+            auto p = std::make_unique<QProcess>();
+            p->start(QStringLiteral(RECWB_CLI_PATH), common + QStringList { QStringLiteral("--shard"),
+                QStringLiteral("%1/4").arg(i) });
+            procs.push_back(std::move(p));
+        }
+        QHash<QString, QStringList> merged;
+        for (auto& p : procs) {
+            QVERIFY(p->waitForFinished(300000));
+            QVERIFY2(p->exitCode() == 0, p->readAllStandardError().constData());
+            const QHash<QString, QStringList> part
+                = listsOf(QJsonDocument::fromJson(p->readAllStandardOutput()).object());
+            QVERIFY(!part.isEmpty());
+            for (auto it = part.cbegin(); it != part.cend(); ++it) {
+                QVERIFY2(!merged.contains(it.key()), qPrintable(it.key())); // in one shard only
+                merged.insert(it.key(), it.value());
+            }
+        }
+        QCOMPARE(merged, expected);
+
+        const Run bad = cli(common + QStringList { QStringLiteral("--shard"), QStringLiteral("4/4") });
+        QCOMPARE(bad.code, 1);
+        QVERIFY2(bad.err.contains(QStringLiteral("--shard '4/4'")), qPrintable(bad.err));
     }
 
     void endpointsRoundTripWithoutKey()
