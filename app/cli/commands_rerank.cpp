@@ -885,6 +885,10 @@ const Registrar rerankCommand { Command {
         }
         options.extraParams = { { QStringLiteral("cf_model"), model->algorithm() },
             { QStringLiteral("cf_model_source"), note } };
+        if (p.isSet(QStringLiteral("shard"))) {
+            const pipeline::Shard shard = pipeline::parseShard(p.value(QStringLiteral("shard")));
+            options.extraParams.insert(QStringLiteral("shard"), QStringLiteral("%1/%2").arg(shard.index).arg(shard.count));
+        }
         if (resumed)
             applyRunParams(p, *resumed, options);
         if (!p.isSet(QStringLiteral("yes")))

@@ -122,9 +122,15 @@ private slots:
         for (auto& p : procs) {
             QVERIFY(p->waitForFinished(300000));
             QVERIFY2(p->exitCode() == 0, p->readAllStandardError().constData());
-            const QHash<QString, QStringList> part
-                = listsOf(QJsonDocument::fromJson(p->readAllStandardOutput()).object());
+            const QJsonObject partRun = QJsonDocument::fromJson(p->readAllStandardOutput()).object();
+            const QHash<QString, QStringList> part = listsOf(partRun);
             QVERIFY(!part.isEmpty());
+            // The run records which shard it is.
+            const Run shown = cli({ QStringLiteral("runs"), QStringLiteral("show"), QStringLiteral("-w"), m_ws,
+                QString::number(partRun.value(QStringLiteral("run_id")).toInt()), QStringLiteral("--json") });
+            QVERIFY2(shown.code == 0, qPrintable(shown.err));
+            QCOMPARE(jsonOf(shown).value(QStringLiteral("params")).toObject().value(QStringLiteral("shard")).toString(),
+                QStringLiteral("%1/4").arg(&p - procs.data()));
             for (auto it = part.cbegin(); it != part.cend(); ++it) {
                 QVERIFY2(!merged.contains(it.key()), qPrintable(it.key())); // in one shard only
                 merged.insert(it.key(), it.value());
