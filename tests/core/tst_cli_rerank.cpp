@@ -119,11 +119,13 @@ private slots:
             procs.push_back(std::move(p));
         }
         QHash<QString, QStringList> merged;
+        std::vector<QJsonObject> shardJson;
         for (auto& p : procs) {
             QVERIFY(p->waitForFinished(300000));
             QVERIFY2(p->exitCode() == 0, p->readAllStandardError().constData());
             const QJsonObject partRun = QJsonDocument::fromJson(p->readAllStandardOutput()).object();
             const QHash<QString, QStringList> part = listsOf(partRun);
+            shardJson.push_back(partRun);
             QVERIFY(!part.isEmpty());
             // The run records which shard it is.
             const Run shown = cli({ QStringLiteral("runs"), QStringLiteral("show"), QStringLiteral("-w"), m_ws,
@@ -137,6 +139,52 @@ private slots:
             }
         }
         QCOMPARE(merged, expected);
+
+        // runs merge folds the four shard runs into one run equal to the unsharded one.
+        QStringList shardRuns;
+        for (const QJsonObject& o : shardJson)
+            shardRuns.append(QString::number(o.value(QStringLiteral("run_id")).toInt()));
+        const auto merge = [this](const QStringList& runs) {
+            return cli(QStringList { QStringLiteral("runs"), QStringLiteral("merge"), QStringLiteral("-w"), m_ws } + runs);
+        };
+        const Run m = merge(shardRuns);
+        QVERIFY2(m.code == 0, qPrintable(m.err));
+        const QString mergedId = m.out.section(QStringLiteral("into run "), 1).trimmed();
+        const auto show = [this](const QString& id) {
+            return jsonOf(cli({ QStringLiteral("runs"), QStringLiteral("show"), QStringLiteral("-w"), m_ws, id,
+                QStringLiteral("--json") }));
+        };
+        const QJsonObject mergedRun = show(mergedId);
+        const QJsonObject wholeRun = show(QString::number(jsonOf(whole).value(QStringLiteral("run_id")).toInt()));
+        QCOMPARE(mergedRun.value(QStringLiteral("status")).toString(), QStringLiteral("finished"));
+        QCOMPARE(mergedRun.value(QStringLiteral("users")).toArray().size(), 60);
+        for (int i = 0; i < 60; ++i) {
+            const QJsonObject a = mergedRun.value(QStringLiteral("users")).toArray()[i].toObject();
+            const QJsonObject b = wholeRun.value(QStringLiteral("users")).toArray()[i].toObject();
+            QCOMPARE(a.value(QStringLiteral("user")), b.value(QStringLiteral("user")));
+            QCOMPARE(a.value(QStringLiteral("items")), b.value(QStringLiteral("items")));
+        }
+        for (const char* key : { "users", "cold_users", "fallbacks", "cost_usd", "answered_by" }) {
+            const QString k = QString::fromLatin1(key);
+            QVERIFY2(mergedRun.value(QStringLiteral("summary")).toObject().value(k)
+                    == wholeRun.value(QStringLiteral("summary")).toObject().value(k),
+                key);
+        }
+
+        // A missing shard, a duplicate, a shard made with other parameters: named errors.
+        const Run missing = merge(shardRuns.mid(0, 3));
+        QCOMPARE(missing.code, 1);
+        QVERIFY2(missing.err.contains(QStringLiteral("missing shard")), qPrintable(missing.err));
+        const Run twice = merge(shardRuns + QStringList { shardRuns.first() });
+        QCOMPARE(twice.code, 1);
+        QVERIFY2(twice.err.contains(QStringLiteral("given twice")), qPrintable(twice.err));
+        const Run other = cli(common + QStringList { QStringLiteral("--shard"), QStringLiteral("0/4"),
+            QStringLiteral("--k"), QStringLiteral("5") });
+        QVERIFY2(other.code == 0, qPrintable(other.err));
+        const Run mixed = merge(shardRuns.mid(1)
+            + QStringList { QString::number(jsonOf(other).value(QStringLiteral("run_id")).toInt()) });
+        QCOMPARE(mixed.code, 1);
+        QVERIFY2(mixed.err.contains(QStringLiteral("other parameters")), qPrintable(mixed.err));
 
         const Run bad = cli(common + QStringList { QStringLiteral("--shard"), QStringLiteral("4/4") });
         QCOMPARE(bad.code, 1);
