@@ -73,7 +73,13 @@ private:
     }
     bool selectRow(const QString& name)
     {
-        m_dialog->selectEndpoint(name);
+        // Click the row whose name cell reads NAME, as a user does.
+        auto* list = w<QTableView>("endpointList");
+        const QModelIndexList hits = list->model()->match(list->model()->index(0, EndpointsModel::Name), SortRole, name, 1, Qt::MatchExactly);
+        if (hits.isEmpty())
+            return false;
+        list->scrollTo(hits.first());
+        QTest::mouseClick(list->viewport(), Qt::LeftButton, {}, list->visualRect(hits.first()).center());
         return w<QLineEdit>("endpointName")->text() == name;
     }
     void setKind(const char* kind)

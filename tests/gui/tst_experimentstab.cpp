@@ -447,7 +447,9 @@ private slots:
         QCOMPARE(view.projection()->calls, 48);
         m_server.resetCounters();
         QSignalSpy finished(&view, &ExperimentsTab::experimentFinished);
-        QVERIFY(view.run());
+        auto* runButton = view.findChild<QPushButton*>(QStringLiteral("experimentRun"));
+        QVERIFY(runButton && runButton->isEnabled());
+        QTest::mouseClick(runButton, Qt::LeftButton);
         QVERIFY2(
             finished.wait(180000), qPrintable(view.findChild<QLabel*>(QStringLiteral("experimentStatus"))->text()));
         const pipeline::ExperimentResult r = *view.result();

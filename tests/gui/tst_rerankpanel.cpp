@@ -37,6 +37,17 @@ using namespace recwb::ui;
 // The Users tab's Rerank panel against the real pipeline: the offline reranker on
 // selection, an OpenAI-compatible endpoint (the local test server) only on request,
 // the response cache, a fallback that keeps the CF order, cancel, and stored runs.
+// Picks an endpoint the way a user does: in the panel's endpoint combo box (by its data, the name).
+static bool chooseEndpoint(QWidget* panel, const QString& name)
+{
+    auto* combo = panel->findChild<QComboBox*>(QStringLiteral("rerankEndpoint"));
+    const int index = combo ? combo->findData(name) : -1;
+    if (index < 0)
+        return false;
+    combo->setCurrentIndex(index);
+    return true;
+}
+
 class TestRerankPanel : public QObject {
     Q_OBJECT
 
@@ -210,7 +221,7 @@ private slots:
         RerankPanel* panel = window->usersTab()->rerankPanel();
         const int warm = showWarmUser(*window); // offline first
         QVERIFY(warm >= 0);
-        QVERIFY(panel->selectEndpoint(QStringLiteral("local")));
+        QVERIFY(chooseEndpoint(panel, QStringLiteral("local")));
         QCOMPARE(panel->model()->rowCount(), 0); // the offline list no longer applies
         QVERIFY(panel->caption()->text().contains(QStringLiteral("Press Rerank")));
         QTest::qWait(200);
@@ -260,7 +271,7 @@ private slots:
         RerankPanel* panel = window->usersTab()->rerankPanel();
         const int warm = showWarmUser(*window);
         QVERIFY(warm >= 0);
-        QVERIFY(panel->selectEndpoint(QStringLiteral("pricey")));
+        QVERIFY(chooseEndpoint(panel, QStringLiteral("pricey")));
         panel->useCacheCheck()->setChecked(false);
         const auto answer = test::answerDialog(QStringLiteral("ceilingConfirm"),
             send ? QStringLiteral("ceilingSend") : QStringLiteral("ceilingCancel"));
@@ -292,7 +303,7 @@ private slots:
         QVERIFY(window);
         RerankPanel* panel = window->usersTab()->rerankPanel();
         QVERIFY(showWarmUser(*window) >= 0); // the offline reranker makes no call and does not ask
-        QVERIFY(panel->selectEndpoint(QStringLiteral("local")));
+        QVERIFY(chooseEndpoint(panel, QStringLiteral("local")));
         const auto answer = test::answerDialog(QStringLiteral("ceilingConfirm"), QStringLiteral("ceilingCancel"));
         QTest::mouseClick(panel->rerankButton(), Qt::LeftButton);
         QVERIFY(answer->seen);
@@ -309,7 +320,7 @@ private slots:
         RerankPanel* panel = window->usersTab()->rerankPanel();
         const int warm = showWarmUser(*window);
         QVERIFY(warm >= 0);
-        QVERIFY(panel->selectEndpoint(QStringLiteral("broken")));
+        QVERIFY(chooseEndpoint(panel, QStringLiteral("broken")));
         QVERIFY(panel->rerank());
         QVERIFY(waitShown(panel, warm));
         const auto& items = panel->model()->items();
@@ -330,7 +341,7 @@ private slots:
         RerankPanel* panel = window->usersTab()->rerankPanel();
         const int warm = showWarmUser(*window);
         QVERIFY(warm >= 0);
-        QVERIFY(panel->selectEndpoint(QStringLiteral("citing")));
+        QVERIFY(chooseEndpoint(panel, QStringLiteral("citing")));
         QVERIFY(panel->rerank());
         QVERIFY(waitShown(panel, warm));
         const auto& items = panel->model()->items();
@@ -373,7 +384,7 @@ private slots:
         RerankPanel* panel = window->usersTab()->rerankPanel();
         const int warm = showWarmUser(*window);
         QVERIFY(warm >= 0);
-        QVERIFY(panel->selectEndpoint(QStringLiteral("failing")));
+        QVERIFY(chooseEndpoint(panel, QStringLiteral("failing")));
         panel->useCacheCheck()->setChecked(false);
         for (int i = 0; i < 5; ++i) {
             QSignalSpy shown(panel, &RerankPanel::rerankShown);
@@ -396,7 +407,7 @@ private slots:
         auto window = openWindow();
         QVERIFY(window);
         RerankPanel* panel = window->usersTab()->rerankPanel();
-        QVERIFY(panel->selectEndpoint(QStringLiteral("local")));
+        QVERIFY(chooseEndpoint(panel, QStringLiteral("local")));
         auto* button = panel->findChild<QPushButton*>(QStringLiteral("rerankEndpoints"));
         QVERIFY(button);
         QTest::mouseClick(button, Qt::LeftButton);
@@ -429,7 +440,7 @@ private slots:
         RerankPanel* panel = window->usersTab()->rerankPanel();
         const int warm = showWarmUser(*window);
         QVERIFY(warm >= 0);
-        QVERIFY(panel->selectEndpoint(QStringLiteral("delayed")));
+        QVERIFY(chooseEndpoint(panel, QStringLiteral("delayed")));
         panel->useCacheCheck()->setChecked(false);
         double worst = 0;
         std::vector<double> perRun;
@@ -457,7 +468,7 @@ private slots:
         RerankPanel* panel = window->usersTab()->rerankPanel();
         const int warm = showWarmUser(*window);
         QVERIFY(warm >= 0);
-        QVERIFY(panel->selectEndpoint(QStringLiteral("slow")));
+        QVERIFY(chooseEndpoint(panel, QStringLiteral("slow")));
         QVERIFY(panel->rerank());
         QVERIFY(panel->cancelButton()->isEnabled());
         QTRY_COMPARE_WITH_TIMEOUT(m_server.inFlight(QString::fromLatin1(kPath)), 1, 10000);

@@ -301,24 +301,6 @@ void RerankPanel::setCfModelKey(const QString& key)
     settingsChanged();
 }
 
-bool RerankPanel::selectEndpoint(const QString& name)
-{
-    const int index = m_endpoint->findData(name);
-    if (index < 0)
-        return false;
-    m_endpoint->setCurrentIndex(index);
-    return true;
-}
-
-bool RerankPanel::selectPrompt(const QString& name)
-{
-    const int index = m_prompt->findData(name);
-    if (index < 0)
-        return false;
-    m_prompt->setCurrentIndex(index);
-    return true;
-}
-
 const rerank::EndpointProfile* RerankPanel::currentEndpoint() const
 {
     if (!m_endpoints)

@@ -56,8 +56,6 @@ public:
     bool rerank();
     void cancel();
     bool isRunning() const { return m_running; }
-    bool selectEndpoint(const QString& name);
-    bool selectPrompt(const QString& name); // "" = automatic
     int shownUser() const { return m_shownUser; }
 
     QComboBox* promptCombo() const { return m_prompt; }
