@@ -4,6 +4,7 @@
 #include "data/workspace.h"
 #include "pipeline/ceiling.h"
 #include "pipeline/rerankservice.h"
+#include "pipeline/shard.h"
 #include "rerank/llm/endpointtest.h"
 #include "rerank/llm/keystore.h"
 #include "rerank/llm/llmclient.h"
@@ -446,6 +447,17 @@ std::vector<int32_t> selectUsers(const QCommandLineParser& p, const Dataset& ds,
         if (users.empty())
             throw Error(QStringLiteral("no %1 users in the workspace").arg(cohort));
     }
+    // --shard I/N after --limit: the N shards of one selection partition exactly its users.
+    if (p.isSet(QStringLiteral("shard"))) {
+        const pipeline::Shard shard = pipeline::parseShard(p.value(QStringLiteral("shard")));
+        const size_t selected = users.size();
+        users = pipeline::usersOfShard(users, ds, shard);
+        if (users.empty())
+            throw Error(QStringLiteral("shard %1/%2 holds none of the %3 selected users")
+                            .arg(shard.index)
+                            .arg(shard.count)
+                            .arg(selected));
+    }
     return users;
 }
 
@@ -460,7 +472,7 @@ std::optional<rerank::store::RunInfo> runToResume(const QCommandLineParser& p, c
 {
     if (!p.isSet(QStringLiteral("resume")))
         return std::nullopt;
-    for (const char* option : { "user", "users", "cohort", "probe", "prompt", "cold-prompt", "endpoint", "cascade",
+    for (const char* option : { "user", "users", "cohort", "shard", "probe", "prompt", "cold-prompt", "endpoint", "cascade",
              "candidates", "k", "route", "no-store" })
         if (p.isSet(QLatin1StringView(option)))
             throw UsageError(QStringLiteral("--resume continues a run with its own users and settings: it does not "
@@ -760,6 +772,9 @@ const Registrar rerankCommand { Command {
         p.addOption({ kCohort, QStringLiteral("All users of a cohort: cold, warm or all."), QStringLiteral("cohort") });
         p.addOption({ QStringLiteral("limit"), QStringLiteral("With --cohort: at most this many users (in user order)."),
             QStringLiteral("n") });
+        p.addOption({ QStringLiteral("shard"),
+            QStringLiteral("Only shard I of N of the selected users (stable hash of the external id; docs/SCALE.md)."),
+            QStringLiteral("I/N") });
         p.addOption(
             { QStringLiteral("prompt"), QStringLiteral("Template NAME, NAME@VERSION or NAME@LABEL (default listwise)."),
                 QStringLiteral("ref"), QStringLiteral("listwise") });
@@ -870,6 +885,10 @@ const Registrar rerankCommand { Command {
         }
         options.extraParams = { { QStringLiteral("cf_model"), model->algorithm() },
             { QStringLiteral("cf_model_source"), note } };
+        if (p.isSet(QStringLiteral("shard"))) {
+            const pipeline::Shard shard = pipeline::parseShard(p.value(QStringLiteral("shard")));
+            options.extraParams.insert(QStringLiteral("shard"), QStringLiteral("%1/%2").arg(shard.index).arg(shard.count));
+        }
         if (resumed)
             applyRunParams(p, *resumed, options);
         if (!p.isSet(QStringLiteral("yes")))
@@ -954,18 +973,115 @@ const Registrar rerankCommand { Command {
 
 // ---- runs ----
 
+// runs merge RUN...: the runs of rerank --shard 0/N .. N-1/N (same parameters otherwise)
+// become one finished run: every result, the users in workspace order, the summary
+// recomputed from the per-user results. The shard runs stay.
+int mergeShardRuns(Workspace& ws, const QStringList& ids)
+{
+    if (ids.size() < 2)
+        throw UsageError(QStringLiteral("usage: recwb-cli runs merge -w W RUN RUN... (the runs of --shard 0/N..N-1/N)"));
+    // Keys that differ from one shard process to the next.
+    const QStringList perShard { QStringLiteral("shard"), QStringLiteral("pid"), QStringLiteral("host"),
+        QStringLiteral("status"), QStringLiteral("user_ids"), QStringLiteral("users"), QStringLiteral("concurrency") };
+    const auto common = [&perShard](QJsonObject params) {
+        for (const QString& k : perShard)
+            params.remove(k);
+        return params;
+    };
+    std::vector<rerank::store::RunInfo> runs;
+    QMap<int, qint64> byShard;
+    int count = 0;
+    for (const QString& text : ids) {
+        bool ok = false;
+        const qint64 id = text.toLongLong(&ok);
+        const auto run = ok ? rerank::store::findRun(ws, id) : std::nullopt;
+        if (!run)
+            throw Error(QStringLiteral("%1: no rerank run '%2'").arg(ws.path(), text));
+        if (rerank::store::runStatus(*run) != u"finished")
+            throw Error(QStringLiteral("run %1 is %2, not finished: resume it first").arg(id).arg(rerank::store::runStatus(*run)));
+        const QString shardText = run->params.value(QStringLiteral("shard")).toString();
+        if (shardText.isEmpty())
+            throw Error(QStringLiteral("run %1 is not a shard (it was not made with --shard I/N)").arg(id));
+        const pipeline::Shard shard = pipeline::parseShard(shardText);
+        if (count == 0)
+            count = shard.count;
+        if (shard.count != count)
+            throw Error(QStringLiteral("run %1 is shard %2, but run %3 is one of %4 shards")
+                            .arg(id).arg(shardText).arg(runs.front().id).arg(count));
+        if (byShard.contains(shard.index))
+            throw Error(QStringLiteral("shard %1/%2 given twice: runs %3 and %4")
+                            .arg(shard.index).arg(count).arg(byShard.value(shard.index)).arg(id));
+        if (!runs.empty() && common(run->params) != common(runs.front().params))
+            throw Error(QStringLiteral("run %1 was made with other parameters than run %2: %3 vs %4")
+                            .arg(id).arg(runs.front().id)
+                            .arg(compact(common(run->params)), compact(common(runs.front().params))));
+        byShard.insert(shard.index, id);
+        runs.push_back(*run);
+    }
+    QStringList missing;
+    for (int i = 0; i < count; ++i) {
+        if (!byShard.contains(i))
+            missing.append(QStringLiteral("%1/%2").arg(i).arg(count));
+    }
+    if (!missing.isEmpty())
+        throw Error(QStringLiteral("missing shard %1: give the runs of all %2 shards").arg(missing.join(u", ")).arg(count));
+
+    const Dataset ds = ws.load(TaskControl {});
+    std::vector<std::pair<int32_t, QJsonObject>> rows;
+    for (const auto& run : runs) {
+        for (const auto& [externalId, result] : rerank::store::runResults(ws, run.id)) {
+            if (ds.userIndex(externalId) < 0)
+                throw Error(QStringLiteral("run %1: user '%2' is not in the workspace").arg(run.id).arg(externalId));
+            rows.emplace_back(ds.userIndex(externalId), result);
+        }
+    }
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    QJsonObject params = common(runs.front().params);
+    QJsonArray userIds;
+    QJsonArray mergedFrom;
+    QList<QPair<QString, QJsonObject>> results;
+    for (const auto& [u, result] : rows) {
+        userIds.append(ds.users[static_cast<size_t>(u)].externalId);
+        results.append({ ds.users[static_cast<size_t>(u)].externalId, result });
+    }
+    for (const auto& run : runs)
+        mergedFrom.append(run.id);
+    params.insert(QStringLiteral("user_ids"), userIds);
+    params.insert(QStringLiteral("users"), static_cast<int>(rows.size()));
+    params.insert(QStringLiteral("merged_from"), mergedFrom);
+    rerank::store::RunInfo merged = runs.front();
+    merged.id = 0;
+    merged.createdAt = 0;
+    merged.params = params;
+    merged.summary = {};
+    const qint64 id = writeTransaction(ws, [&] {
+        const qint64 newId = rerank::store::createRun(ws, merged);
+        for (const auto& [u, result] : rows)
+            rerank::store::putRunResult(ws, newId, ds.users[static_cast<size_t>(u)].dbId, result);
+        rerank::store::setRunSummary(ws, newId, rerank::store::summarizeStoredResults(results));
+        rerank::store::setRunStatus(ws, newId, QStringLiteral("finished"));
+        return newId;
+    });
+    out(QStringLiteral("Merged %1 shards (%2 users) into run %3").arg(count).arg(rows.size()).arg(id));
+    return 0;
+}
+
 const Registrar runsCommand { Command {
     QStringLiteral("runs"),
-    QStringLiteral("List stored rerank runs, show one (summary and per-user results), or remove one."),
+    QStringLiteral("List stored rerank runs, show one (summary and per-user results), remove one, or merge the runs "
+                   "of --shard I/N into one."),
     [](QCommandLineParser& p) {
         addWorkspaceOption(p);
-        p.addPositionalArgument(QStringLiteral("action"), QStringLiteral("list | show ID | remove ID"));
+        p.addPositionalArgument(QStringLiteral("action"), QStringLiteral("list | show ID | remove ID | merge RUN..."));
         p.addOption({ kJson, QStringLiteral("Print JSON.") });
     },
     [](QCommandLineParser& p) {
-        const QString what = action(p, { QStringLiteral("list"), QStringLiteral("show"), QStringLiteral("remove") },
+        const QString what = action(p,
+            { QStringLiteral("list"), QStringLiteral("show"), QStringLiteral("remove"), QStringLiteral("merge") },
             QStringLiteral("runs"));
         const auto ws = Workspace::open(requireOption(p, kWorkspace));
+        if (what == u"merge")
+            return mergeShardRuns(*ws, p.positionalArguments().mid(1));
         // A run that did not finish in one go (interrupted, canceled, failed, resumed): its
         // summary is computed from what it holds, not from the session that stored it last.
         auto effectiveSummary = [&ws](const rerank::store::RunInfo& r, const QString& status) {

@@ -5,6 +5,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <memory>
 
 // recwb-cli rerank / endpoints / prompts end to end on a small generated workspace,
 // without any LLM server (tst_llm_pipeline covers the HTTP path).
@@ -86,6 +87,108 @@ private slots:
         QVERIFY2(t.code == 0, qPrintable(t.err));
         QVERIFY(t.out.contains(QStringLiteral("fallback: no")));
         QCOMPARE(t.out.split(u'\n', Qt::SkipEmptyParts).size(), 1 + 5 + 1);
+    }
+
+    // Issue 13 (part): four --shard I/4 processes at once partition the selected users
+    // exactly, and each user's list equals the unsharded run's.
+    void shardsPartitionTheSelection()
+    {
+        const QStringList common { QStringLiteral("rerank"), QStringLiteral("-w"), m_ws, QStringLiteral("--cohort"),
+            QStringLiteral("all"), QStringLiteral("--limit"), QStringLiteral("60"), QStringLiteral("--endpoint"),
+            QStringLiteral("offline"), QStringLiteral("--json") };
+        const auto listsOf = [](const QJsonObject& o) {
+            QHash<QString, QStringList> lists;
+            for (const QJsonValue& v : o.value(QStringLiteral("users")).toArray()) {
+                QStringList ids;
+                for (const QJsonValue& it : v.toObject().value(QStringLiteral("items")).toArray())
+                    ids.append(it.toObject().value(QStringLiteral("item_id")).toString());
+                lists.insert(v.toObject().value(QStringLiteral("user")).toString(), ids);
+            }
+            return lists;
+        };
+        const Run whole = cli(common);
+        QVERIFY2(whole.code == 0, qPrintable(whole.err));
+        const QHash<QString, QStringList> expected = listsOf(jsonOf(whole));
+        QCOMPARE(expected.size(), 60);
+
+        std::vector<std::unique_ptr<QProcess>> procs;
+        for (int i = 0; i < 4; ++i) {
+            auto p = std::make_unique<QProcess>();
+            p->start(QStringLiteral(RECWB_CLI_PATH), common + QStringList { QStringLiteral("--shard"),
+                QStringLiteral("%1/4").arg(i) });
+            procs.push_back(std::move(p));
+        }
+        QHash<QString, QStringList> merged;
+        std::vector<QJsonObject> shardJson;
+        for (auto& p : procs) {
+            QVERIFY(p->waitForFinished(300000));
+            QVERIFY2(p->exitCode() == 0, p->readAllStandardError().constData());
+            const QJsonObject partRun = QJsonDocument::fromJson(p->readAllStandardOutput()).object();
+            const QHash<QString, QStringList> part = listsOf(partRun);
+            shardJson.push_back(partRun);
+            QVERIFY(!part.isEmpty());
+            // The run records which shard it is.
+            const Run shown = cli({ QStringLiteral("runs"), QStringLiteral("show"), QStringLiteral("-w"), m_ws,
+                QString::number(partRun.value(QStringLiteral("run_id")).toInt()), QStringLiteral("--json") });
+            QVERIFY2(shown.code == 0, qPrintable(shown.err));
+            QCOMPARE(jsonOf(shown).value(QStringLiteral("params")).toObject().value(QStringLiteral("shard")).toString(),
+                QStringLiteral("%1/4").arg(&p - procs.data()));
+            for (auto it = part.cbegin(); it != part.cend(); ++it) {
+                QVERIFY2(!merged.contains(it.key()), qPrintable(it.key())); // in one shard only
+                merged.insert(it.key(), it.value());
+            }
+        }
+        QCOMPARE(merged, expected);
+
+        // runs merge folds the four shard runs into one run equal to the unsharded one.
+        QStringList shardRuns;
+        for (const QJsonObject& o : shardJson)
+            shardRuns.append(QString::number(o.value(QStringLiteral("run_id")).toInt()));
+        const auto merge = [this](const QStringList& runs) {
+            return cli(QStringList { QStringLiteral("runs"), QStringLiteral("merge"), QStringLiteral("-w"), m_ws } + runs);
+        };
+        const Run m = merge(shardRuns);
+        QVERIFY2(m.code == 0, qPrintable(m.err));
+        const QString mergedId = m.out.section(QStringLiteral("into run "), 1).trimmed();
+        const auto show = [this](const QString& id) {
+            return jsonOf(cli({ QStringLiteral("runs"), QStringLiteral("show"), QStringLiteral("-w"), m_ws, id,
+                QStringLiteral("--json") }));
+        };
+        const QJsonObject mergedRun = show(mergedId);
+        const QJsonObject wholeRun = show(QString::number(jsonOf(whole).value(QStringLiteral("run_id")).toInt()));
+        QCOMPARE(mergedRun.value(QStringLiteral("status")).toString(), QStringLiteral("finished"));
+        QCOMPARE(mergedRun.value(QStringLiteral("users")).toArray().size(), 60);
+        for (int i = 0; i < 60; ++i) {
+            const QJsonObject a = mergedRun.value(QStringLiteral("users")).toArray()[i].toObject();
+            const QJsonObject b = wholeRun.value(QStringLiteral("users")).toArray()[i].toObject();
+            QCOMPARE(a.value(QStringLiteral("user")), b.value(QStringLiteral("user")));
+            QCOMPARE(a.value(QStringLiteral("items")), b.value(QStringLiteral("items")));
+        }
+        for (const char* key : { "users", "cold_users", "fallbacks", "cost_usd", "answered_by" }) {
+            const QString k = QString::fromLatin1(key);
+            QVERIFY2(mergedRun.value(QStringLiteral("summary")).toObject().value(k)
+                    == wholeRun.value(QStringLiteral("summary")).toObject().value(k),
+                key);
+        }
+
+        // A missing shard, a duplicate, a shard made with other parameters: named errors.
+        const Run missing = merge(shardRuns.mid(0, 3));
+        QCOMPARE(missing.code, 1);
+        QVERIFY2(missing.err.contains(QStringLiteral("missing shard")), qPrintable(missing.err));
+        const Run twice = merge(shardRuns + QStringList { shardRuns.first() });
+        QCOMPARE(twice.code, 1);
+        QVERIFY2(twice.err.contains(QStringLiteral("given twice")), qPrintable(twice.err));
+        const Run other = cli(common + QStringList { QStringLiteral("--shard"), QStringLiteral("0/4"),
+            QStringLiteral("--k"), QStringLiteral("5") });
+        QVERIFY2(other.code == 0, qPrintable(other.err));
+        const Run mixed = merge(shardRuns.mid(1)
+            + QStringList { QString::number(jsonOf(other).value(QStringLiteral("run_id")).toInt()) });
+        QCOMPARE(mixed.code, 1);
+        QVERIFY2(mixed.err.contains(QStringLiteral("other parameters")), qPrintable(mixed.err));
+
+        const Run bad = cli(common + QStringList { QStringLiteral("--shard"), QStringLiteral("4/4") });
+        QCOMPARE(bad.code, 1);
+        QVERIFY2(bad.err.contains(QStringLiteral("--shard '4/4'")), qPrintable(bad.err));
     }
 
     void endpointsRoundTripWithoutKey()
