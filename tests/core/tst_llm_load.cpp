@@ -88,18 +88,18 @@ private slots:
         pipeline::PipelineContext ctx(*ws, ds, *cf);
         pipeline::BatchReranker batch(ctx, client, options);
 
-        // The breaker's state, sampled every 5 ms: open seen, then closed again after it.
+        // The breaker's transitions, as the client reports them: open seen, then closed after it.
         bool sawOpen = false;
         bool closedAfterOpen = false;
-        QTimer sampler;
-        sampler.setInterval(5);
-        connect(&sampler, &QTimer::timeout, this, [&] {
-            const auto state = client.circuitState(e.name);
-            if (state == rerank::LlmClient::CircuitState::Open)
-                sawOpen = true;
-            else if (sawOpen && state == rerank::LlmClient::CircuitState::Closed)
-                closedAfterOpen = true;
-        });
+        connect(&client, &rerank::LlmClient::circuitChanged, this,
+            [&](const QString& name, rerank::LlmClient::CircuitState state) {
+                if (name != e.name)
+                    return;
+                if (state == rerank::LlmClient::CircuitState::Open)
+                    sawOpen = true;
+                else if (sawOpen && state == rerank::LlmClient::CircuitState::Closed)
+                    closedAfterOpen = true;
+            });
         std::vector<int32_t> all(static_cast<size_t>(ds.numUsers()));
         std::iota(all.begin(), all.end(), 0);
         QEventLoop loop;
@@ -107,10 +107,8 @@ private slots:
         QTimer::singleShot(30 * 60 * 1000, &loop, &QEventLoop::quit);
         QElapsedTimer clock;
         clock.start();
-        sampler.start();
         batch.start(all);
         loop.exec();
-        sampler.stop();
         const double seconds = static_cast<double>(clock.elapsed()) / 1000;
         const pipeline::BatchReport r = batch.report();
         QVERIFY2(r.error.isEmpty(), qPrintable(r.error));

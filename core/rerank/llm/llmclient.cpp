@@ -247,7 +247,7 @@ void LlmClient::start(LlmCall* call)
                     .arg(static_cast<double>(ep.openUntilMs - now) / 1000.0, 0, 'f', 1));
             return;
         }
-        ep.circuit = CircuitState::HalfOpen;
+        setCircuit(ep, name, CircuitState::HalfOpen);
         ep.probeInFlight = false;
     }
     if (ep.circuit == CircuitState::HalfOpen) {
@@ -476,6 +476,15 @@ void LlmClient::releaseReply(LlmCall* call)
     reply->deleteLater();
 }
 
+void LlmClient::setCircuit(Endpoint& ep, const QString& name, CircuitState state)
+{
+    if (ep.circuit == state)
+        return;
+    ep.circuit = state;
+    QMetaObject::invokeMethod(
+        this, [this, name, state] { emit circuitChanged(name, state); }, Qt::QueuedConnection);
+}
+
 void LlmClient::finish(LlmCall* call, ChatResponse response, Outcome outcome)
 {
     if (call->m_finished)
@@ -503,13 +512,13 @@ void LlmClient::finish(LlmCall* call, ChatResponse response, Outcome outcome)
             if (ep.circuit != CircuitState::Closed)
                 qCInfo(lcLlm).noquote() << QStringLiteral("endpoint '%1': circuit closed").arg(name);
             ep.consecutiveFailures = 0;
-            ep.circuit = CircuitState::Closed;
+            setCircuit(ep, name, CircuitState::Closed);
         } else if (outcome == Outcome::Failure) {
             ++ep.consecutiveFailures;
             const bool trip = call->m_isProbe
                 || (ep.circuit == CircuitState::Closed && ep.consecutiveFailures >= std::max(1, m_config.circuitFailureThreshold));
             if (trip) {
-                ep.circuit = CircuitState::Open;
+                setCircuit(ep, name, CircuitState::Open);
                 ep.openUntilMs = m_monotonic.elapsed() + std::max(0, m_config.circuitCooldownMs);
                 qCWarning(lcLlm).noquote() << QStringLiteral("endpoint '%1': circuit opened after %2 consecutive failures")
                                                   .arg(name)

@@ -109,8 +109,14 @@ public:
     // Whether QtKeychain was found at build time (keychainEntry works only then).
     static bool keychainSupported();
 
+signals:
+    // An endpoint's circuit breaker changed state (queued: never emitted from inside a call).
+    void circuitChanged(const QString& endpointName, recwb::rerank::LlmClient::CircuitState state);
+
 private:
     friend class LlmCall;
+    struct Endpoint;
+    void setCircuit(Endpoint& ep, const QString& name, CircuitState state);
     struct Endpoint {
         int active = 0;
         std::deque<QPointer<LlmCall>> queue;
