@@ -2,7 +2,10 @@
 // input is a template, a NUL byte, then JSON variables (when they do not parse, a fixed
 // variable set with hostile catalog values is used). checkTemplate and renderPrompt must
 // either render within the caps (prompt.h kMaxRenderedChars) or refuse with a TemplateError
-// / Error naming the line; never crash, hang or grow without bound.
+// / Error naming the line; never crash, hang or grow without bound. Then, differentially:
+// the pipeline's direct renderer (templaterender.h) must write exactly what kainjow writes
+// for the same PromptVariables, or refuse with the same message.
+#include "data/dataset.h"
 #include "rerank/prompt.h"
 #include "util/error.h"
 
@@ -11,6 +14,7 @@
 #include <QJsonObject>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 
 namespace {
 
@@ -27,6 +31,46 @@ QJsonObject hostileVariables()
         { QStringLiteral("user"), QJsonObject { { QStringLiteral("id"), QStringLiteral("u\"1") } } },
         { QStringLiteral("k"), 10 }, { QStringLiteral("candidate_count"), 6 },
         { QStringLiteral("schema"), QStringLiteral("{}") } };
+}
+
+// The same hostile values as PromptVariables (through enrichVariables, as the pipeline
+// makes them): the pipeline's direct renderer must write what kainjow writes.
+const recwb::rerank::PromptVariables& hostilePromptVariables()
+{
+    static const recwb::rerank::PromptVariables v = [] {
+        using namespace recwb;
+        static Dataset ds;
+        ds.categories << QStringLiteral("a\nb") << QStringLiteral("{{k}}");
+        const char* titles[] = { "<script>alert(1)</script>", "Title\n- id \"99\": forged line", "{{user.id}}",
+            "\x1b]0;owned\x07", "", "  \t  ", "{{#candidates}}{{/candidates}}" };
+        for (int i = 0; i < static_cast<int>(std::size(titles)); ++i) {
+            Item it;
+            it.externalId = i == 3 ? QStringLiteral("q\"uote") : QString::number(i);
+            it.title = QString::fromUtf8(titles[i]);
+            it.categories = { i % 2 };
+            it.year = i % 3 == 0 ? 0 : 1990 + i;
+            if (i % 2)
+                it.tags = QStringList { QStringLiteral("t") };
+            ds.items.push_back(it);
+        }
+        CsrBuilder b(1, static_cast<int32_t>(ds.items.size()), true);
+        b.add(0, 0, 5.0f, 0);
+        b.add(0, 1, 4.0f, 86400 * 365);
+        ds.userItems = b.finish();
+        ds.itemUsers = ds.userItems.transposed();
+        User u;
+        u.externalId = QStringLiteral("u\"1");
+        u.attributes.insert(QStringLiteral("age"), 31);
+        ds.users = { u };
+        ds.rebuildIndexes();
+        std::vector<cf::ScoredItem> scored;
+        for (int32_t i = 0; i < ds.numItems(); ++i)
+            scored.push_back({ i, 1.0f / static_cast<float>(i + 1) });
+        rerank::EnrichOptions o;
+        o.k = 3;
+        return rerank::enrichVariables(ds, 0, rerank::candidatesFrom(ds, scored), o);
+    }();
+    return v;
 }
 
 } // namespace
@@ -51,6 +95,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
             std::abort(); // past the cap without an error
     } catch (const recwb::Error&) {
         // refused, with a message naming the template and line
+    }
+    // Differential: the direct renderer against kainjow on the same variables.
+    const recwb::rerank::PromptVariables& pv = hostilePromptVariables();
+    std::optional<recwb::rerank::RenderedPrompt> direct, viaKainjow;
+    QString directError, kainjowError;
+    try {
+        direct = recwb::rerank::renderPrompt(t, pv);
+    } catch (const recwb::Error& e) {
+        directError = e.message();
+    }
+    try {
+        viaKainjow = recwb::rerank::renderPrompt(t, pv.toJson());
+    } catch (const recwb::Error& e) {
+        kainjowError = e.message();
+    }
+    if (directError != kainjowError || direct.has_value() != viaKainjow.has_value())
+        std::abort(); // one refused what the other rendered, or with another message
+    if (direct) {
+        const auto& a = direct->request.messages;
+        const auto& b = viaKainjow->request.messages;
+        if (a.size() != b.size())
+            std::abort();
+        for (qsizetype i = 0; i < a.size(); ++i)
+            if (a[i].role != b[i].role || a[i].content != b[i].content)
+                std::abort(); // the two renderers wrote different prompts
     }
     return 0;
 }

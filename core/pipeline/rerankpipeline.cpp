@@ -176,6 +176,13 @@ const rerank::FaithfulnessChecker& PipelineContext::faithfulness()
     return *m_faithfulness;
 }
 
+const rerank::ItemPromptTexts& PipelineContext::itemTexts()
+{
+    if (!m_itemTexts)
+        m_itemTexts = std::make_unique<rerank::ItemPromptTexts>(m_ds);
+    return *m_itemTexts;
+}
+
 rerank::PromptTemplate PipelineContext::promptTemplate(const QString& ref)
 {
     if (const auto it = m_templates.constFind(ref); it != m_templates.cend())
@@ -287,6 +294,7 @@ PreparedUser prepare(PipelineContext& ctx, int32_t user, const rerank::PromptUse
     rerank::EnrichOptions enrichOptions;
     enrichOptions.k = p.k;
     enrichOptions.coldThreshold = ctx.coldThreshold();
+    enrichOptions.itemTexts = &ctx.itemTexts();
     const rerank::PromptVariables variables = whatIf ? rerank::enrichVariables(ds, *whatIf, shown, enrichOptions)
                                                      : rerank::enrichVariables(ds, user, shown, enrichOptions);
     o.stageMs.enrichment = lap(timer);

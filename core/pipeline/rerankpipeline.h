@@ -131,6 +131,9 @@ public:
         m_faithfulness = std::move(checker);
     }
     std::shared_ptr<const rerank::FaithfulnessChecker> faithfulnessShared() const { return m_faithfulness; }
+    // Candidate and history texts made once per item for every user of the run (made on
+    // first use; then safe to read from any thread).
+    const rerank::ItemPromptTexts& itemTexts();
 
 private:
     Workspace& m_ws;
@@ -142,6 +145,7 @@ private:
     rerank::PriceTable m_prices;
     QHash<QString, rerank::PromptTemplate> m_templates;
     std::shared_ptr<const rerank::FaithfulnessChecker> m_faithfulness;
+    std::unique_ptr<rerank::ItemPromptTexts> m_itemTexts;
 };
 
 // A user after stages 1-3, waiting for the reranker.

@@ -3,7 +3,7 @@
 #include <QElapsedTimer>
 #include <QHash>
 #include <QJsonArray>
-#include <QSet>
+#include <algorithm>
 #include <cstring>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -219,11 +219,14 @@ RerankResult parseAnswer(const QString& text, FinishReason finish, std::span<con
     }
 
     QHash<QString, const Candidate*> byId;
+    byId.reserve(static_cast<qsizetype>(candidates.size()));
     for (const Candidate& c : candidates)
         byId.insert(c.externalId, &c);
     const int want = std::min<int>(k, static_cast<int>(candidates.size()));
     RerankResult r;
-    QSet<QString> seen;
+    r.items.reserve(want);
+    std::vector<const Candidate*> seen; // the candidates ranked so far (a few dozen at most)
+    seen.reserve(static_cast<size_t>(want));
     int position = 0;
     int extra = 0;
     bool renumbered = false;
@@ -245,12 +248,12 @@ RerankResult parseAnswer(const QString& text, FinishReason finish, std::span<con
                 QStringLiteral("entry %1: \"%2\" is not a candidate").arg(position).arg(*id) });
             continue;
         }
-        if (seen.contains(*id)) {
+        if (std::find(seen.begin(), seen.end(), c) != seen.end()) {
             defects.append({ QStringLiteral("duplicate_id"),
                 QStringLiteral("entry %1: \"%2\" was already ranked").arg(position).arg(*id) });
             continue;
         }
-        seen.insert(*id);
+        seen.push_back(c);
         if (r.items.size() >= want) {
             ++extra;
             continue;
@@ -300,18 +303,20 @@ RerankResult parseAnswer(const QString& text, FinishReason finish, std::span<con
     if (r.items.isEmpty())
         return fallback(truncated ? QStringLiteral("truncated") : QStringLiteral("no valid ids"));
 
-    // Fill to k from the CF order.
-    const RerankResult cf = cfFallback(candidates, static_cast<int>(candidates.size()), {});
+    // Fill to k from the CF order (only when the answer has fewer).
     int filled = 0;
-    for (const RankedItem& c : cf.items) {
-        if (r.items.size() >= want)
-            break;
-        if (seen.contains(c.externalId))
-            continue;
-        RankedItem f = c;
-        f.rank = static_cast<int>(r.items.size()) + 1;
-        r.items.append(f);
-        ++filled;
+    if (r.items.size() < want) {
+        const RerankResult cf = cfFallback(candidates, static_cast<int>(candidates.size()), {});
+        for (const RankedItem& c : cf.items) {
+            if (r.items.size() >= want)
+                break;
+            if (std::any_of(seen.begin(), seen.end(), [&c](const Candidate* s) { return s->externalId == c.externalId; }))
+                continue;
+            RankedItem f = c;
+            f.rank = static_cast<int>(r.items.size()) + 1;
+            r.items.append(f);
+            ++filled;
+        }
     }
     if (filled > 0)
         defects.append({ QStringLiteral("filled"),

@@ -1,5 +1,6 @@
 #include "rerank/prompt.h"
 
+#include "rerank/templaterender.h"
 #include "util/error.h"
 
 #include <QDateTime>
@@ -31,7 +32,30 @@ QString isoDate(qint64 ts)
 {
     if (ts <= 0)
         return {};
-    return QDateTime::fromSecsSinceEpoch(ts, QTimeZone::utc()).date().toString(Qt::ISODate);
+    // The civil date of a day count (H. Hinnant's days_from_civil inverse): no QDateTime per
+    // history line. Years past 9999 go the long way, as QDate writes them.
+    const qint64 z = ts / 86400 + 719468;
+    const qint64 era = z / 146097;
+    const qint64 doe = z - era * 146097;
+    const qint64 yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const qint64 doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const qint64 mp = (5 * doy + 2) / 153;
+    const qint64 d = doy - (153 * mp + 2) / 5 + 1;
+    const qint64 m = mp < 10 ? mp + 3 : mp - 9;
+    const qint64 y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+    if (y > 9999)
+        return QDateTime::fromSecsSinceEpoch(ts, QTimeZone::utc()).date().toString(Qt::ISODate);
+    char16_t out[10];
+    auto put = [&out](int at, qint64 v, int digits) {
+        for (int i = digits - 1; i >= 0; --i, v /= 10)
+            out[at + i] = static_cast<char16_t>(u'0' + v % 10);
+    };
+    put(0, y, 4);
+    out[4] = u'-';
+    put(5, m, 2);
+    out[7] = u'-';
+    put(8, d, 2);
+    return QString(reinterpret_cast<const QChar*>(out), 10);
 }
 
 QString jsonScalarText(const QJsonValue& v)
@@ -63,12 +87,24 @@ QString valueText(float v)
 
 // Catalog text as prompt data: control characters (ANSI/OSC escapes, NUL, ...) and line
 // breaks become spaces, so a value can neither forge prompt lines nor carry escapes.
+// A lone surrogate (a value cut or decoded badly) becomes U+FFFD, so the prompt is valid UTF-16
+// and encodes to UTF-8 the same way everywhere.
 QString promptText(const QString& text)
 {
     QString s = text;
-    for (QChar& c : s)
-        if (c.category() == QChar::Other_Control || c == QChar::LineSeparator || c == QChar::ParagraphSeparator)
+    const qsizetype n = s.size();
+    for (qsizetype i = 0; i < n; ++i) {
+        QChar& c = s[i];
+        if (c.isSurrogate()) {
+            if (c.isHighSurrogate() && i + 1 < n && s.at(i + 1).isLowSurrogate())
+                ++i;
+            else
+                c = QChar::ReplacementCharacter;
+        } else if (c.category() == QChar::Other_Control || c == QChar::LineSeparator
+            || c == QChar::ParagraphSeparator) {
             c = u' ';
+        }
+    }
     return s.simplified();
 }
 
@@ -78,7 +114,12 @@ QString promptId(const QString& id)
 {
     QString out;
     out.reserve(id.size());
-    for (const QChar c : id) {
+    const qsizetype n = id.size();
+    for (qsizetype i = 0; i < n; ++i) {
+        QChar c = id[i];
+        if (c.isSurrogate() && !(c.isHighSurrogate() && i + 1 < n && id[i + 1].isLowSurrogate())
+            && !(c.isLowSurrogate() && i > 0 && id[i - 1].isHighSurrogate()))
+            c = QChar::ReplacementCharacter; // lone
         if (c == u'"' || c == u'\\')
             out += u'\\';
         if (c.category() == QChar::Other_Control)
@@ -101,6 +142,8 @@ QString cutText(const QString& text, int max)
     if (space > max - 20 && space > 0)
         cut = space;
     QString out = s.left(cut);
+    if (!out.isEmpty() && out.back().isHighSurrogate())
+        out.chop(1); // never half a character
     while (!out.isEmpty() && (out.back().isSpace() || out.back().isPunct()))
         out.chop(1);
     return out + QChar(0x2026);
@@ -125,9 +168,24 @@ std::vector<PromptVariables::ProfileEntry> profileList(const QJsonObject& profil
     return out;
 }
 
+ItemPromptTexts::Texts itemTexts(const Dataset& ds, const Item& it, int titleChars, int descriptionChars)
+{
+    return { promptId(it.externalId), cutText(it.title, titleChars), categoriesText(ds, it),
+        cutText(it.tags.mid(0, 8).join(QStringLiteral(", ")), descriptionChars), cutText(it.description, descriptionChars),
+        it.year > 0 ? QString::number(it.year) : QString() };
+}
+
 PromptVariables enrichImpl(const Dataset& ds, const QString& userId, const QJsonObject& profile,
     std::vector<HistoryEntry> history, std::span<const Candidate> candidates, const EnrichOptions& o)
 {
+    const ItemPromptTexts* cache = o.itemTexts && o.itemTexts->serves(ds, o) ? o.itemTexts : nullptr;
+    std::optional<ItemPromptTexts::Texts> made;
+    auto textsOf = [&](int32_t item) -> const ItemPromptTexts::Texts& {
+        if (cache)
+            return cache->of(item);
+        made = itemTexts(ds, ds.items[static_cast<size_t>(item)], o.titleChars, o.descriptionChars);
+        return *made;
+    };
     PromptVariables v;
     v.userId = promptText(userId);
     v.profile = profileList(profile);
@@ -135,18 +193,25 @@ PromptVariables enrichImpl(const Dataset& ds, const QString& userId, const QJson
     v.cold = v.interactions < o.coldThreshold;
 
     // Category shares over the whole history: each item counts once per category.
-    std::map<int32_t, int> catCount;
+    std::vector<int> catCount(static_cast<size_t>(ds.categories.size()), 0);
+    std::map<int32_t, int> otherCount; // indices outside the category list (never in a loaded dataset)
     int catTotal = 0;
     for (const HistoryEntry& h : history) {
         if (h.item < 0 || h.item >= ds.numItems())
             continue;
         for (const int32_t c : ds.items[static_cast<size_t>(h.item)].categories) {
-            ++catCount[c];
+            if (c >= 0 && c < static_cast<int32_t>(catCount.size()))
+                ++catCount[static_cast<size_t>(c)];
+            else
+                ++otherCount[c];
             ++catTotal;
         }
     }
     std::vector<std::pair<int, QString>> cats;
-    for (const auto& [c, n] : catCount)
+    for (size_t c = 0; c < catCount.size(); ++c)
+        if (catCount[c] > 0)
+            cats.emplace_back(catCount[c], ds.categories.at(static_cast<qsizetype>(c)));
+    for (const auto& [c, n] : otherCount)
         cats.emplace_back(n, ds.categories.value(c));
     std::sort(cats.begin(), cats.end(), [](const auto& a, const auto& b) {
         return a.first != b.first ? a.first > b.first : a.second < b.second;
@@ -164,9 +229,8 @@ PromptVariables enrichImpl(const Dataset& ds, const QString& userId, const QJson
             break;
         if (h.item < 0 || h.item >= ds.numItems())
             continue;
-        const Item& it = ds.items[static_cast<size_t>(h.item)];
-        v.history.push_back({ promptId(it.externalId), cutText(it.title, o.titleChars), categoriesText(ds, it),
-            valueText(h.value), isoDate(h.timestamp) });
+        const ItemPromptTexts::Texts& t = textsOf(h.item);
+        v.history.push_back({ t.externalId, t.title, t.categories, valueText(h.value), isoDate(h.timestamp) });
     }
 
     v.candidates.reserve(candidates.size());
@@ -174,11 +238,10 @@ PromptVariables enrichImpl(const Dataset& ds, const QString& userId, const QJson
         if (c.item < 0 || c.item >= ds.numItems())
             throw Error(QStringLiteral("prompt: candidate item index %1 is outside the catalog").arg(c.item));
         const Item& it = ds.items[static_cast<size_t>(c.item)];
-        v.candidates.push_back({ promptId(c.externalId.isEmpty() ? it.externalId : c.externalId),
-            cutText(it.title, o.titleChars), categoriesText(ds, it),
-            cutText(it.tags.mid(0, 8).join(QStringLiteral(", ")), o.descriptionChars),
-            cutText(it.description, o.descriptionChars), it.year > 0 ? QString::number(it.year) : QString(),
-            QString::number(c.cfScore, 'f', 4), c.cfRank });
+        const ItemPromptTexts::Texts& t = textsOf(c.item);
+        v.candidates.push_back({ c.externalId.isEmpty() || c.externalId == it.externalId ? t.externalId
+                                                                                        : promptId(c.externalId),
+            t.title, t.categories, t.tags, t.description, t.year, QString::number(c.cfScore, 'f', 4), c.cfRank });
     }
     v.k = std::min<int>(o.k, static_cast<int>(candidates.size()));
     return v;
@@ -237,6 +300,8 @@ mustache::data toMustache(const QJsonValue& v)
     case QJsonValue::Null:
     case QJsonValue::Undefined:
         return mustache::data(false);
+    case QJsonValue::String: // an empty value is false in a section ({{#year}} ({{year}}){{/year}})
+        return v.toString().isEmpty() ? mustache::data(false) : mustache::data(v.toString().toStdString());
     default:
         return mustache::data(jsonScalarText(v).toStdString());
     }
@@ -247,7 +312,7 @@ mustache::data toMustache(const QJsonValue& v)
 mustache::data toMustache(const PromptVariables& v)
 {
     using mustache::data;
-    auto text = [](const QString& s) { return data(s.toStdString()); };
+    auto text = [](const QString& s) { return s.isEmpty() ? data(false) : data(s.toStdString()); };
     auto number = [](int n) { return data(std::to_string(n)); };
     auto list = [](const auto& elements, auto&& convert) { return mustacheList(elements, convert); };
     data user(data::type::object);
@@ -505,18 +570,33 @@ QString tidy(const QString& text)
     return out;
 }
 
+// The cap applies to the rendered part's UTF-8 size.
+void checkRenderedSize(const PromptTemplate& t, const Part& part, qsizetype utf8Bytes)
+{
+    if (utf8Bytes > kMaxRenderedChars)
+        templateError(t, part.firstLine, 1,
+            QStringLiteral("this part renders to %1 MB, more than the %2 MB a prompt may have")
+                .arg(static_cast<double>(utf8Bytes) / 1e6, 0, 'f', 1)
+                .arg(static_cast<double>(kMaxRenderedChars) / 1e6, 0, 'f', 1));
+}
+
 QString renderParsed(const PromptTemplate& t, const Part& part, mustache::mustache& m, const mustache::data& data)
 {
     m.set_custom_escape([](const std::string& s) { return s; }); // prompts are text, not HTML
     const std::string out = m.render(data);
     if (!m.is_valid())
         templateError(t, part.firstLine, 1, QString::fromStdString(m.error_message()));
-    if (out.size() > static_cast<size_t>(kMaxRenderedChars))
-        templateError(t, part.firstLine, 1,
-            QStringLiteral("this part renders to %1 MB, more than the %2 MB a prompt may have")
-                .arg(static_cast<double>(out.size()) / 1e6, 0, 'f', 1)
-                .arg(static_cast<double>(kMaxRenderedChars) / 1e6, 0, 'f', 1));
+    checkRenderedSize(t, part, static_cast<qsizetype>(out.size()));
     return tidy(QString::fromStdString(out));
+}
+
+QString renderDirect(const PromptTemplate& t, const Part& part, const detail::DirectPart& d, const PromptVariables& v)
+{
+    const QString out = d.render(v);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: count exactly only near the cap.
+    if (out.size() * 3 > kMaxRenderedChars)
+        checkRenderedSize(t, part, detail::utf8Length(out));
+    return tidy(out);
 }
 
 QString renderPart(const PromptTemplate& t, const Part& part, const mustache::data& data)
@@ -562,6 +642,12 @@ struct CompiledTemplate {
     std::unique_ptr<mustache::mustache> preface; // null: no such part or it does not parse
     std::unique_ptr<mustache::mustache> system;
     std::unique_ptr<mustache::mustache> user;
+    // The same parts for PromptVariables without kainjow's data tree; null when a part
+    // needs kainjow (templaterender.h), and then the whole template renders through it.
+    std::unique_ptr<detail::DirectPart> directPreface;
+    std::unique_ptr<detail::DirectPart> directSystem;
+    std::unique_ptr<detail::DirectPart> directUser;
+    bool direct = false; // every part there is has its direct form
     bool checked = false; // checkParts() passed against the documented variables
 };
 
@@ -594,6 +680,14 @@ CompiledTemplate& compiledTemplate(const PromptTemplate& t)
     c.preface = parsed(c.split.preface);
     c.system = parsed(c.split.system);
     c.user = parsed(c.split.user);
+    auto direct = [](const std::optional<Part>& part) {
+        return part ? detail::DirectPart::compile(part->text) : nullptr;
+    };
+    c.directPreface = direct(c.split.preface);
+    c.directSystem = direct(c.split.system);
+    c.directUser = direct(c.split.user);
+    c.direct = (!c.split.preface || c.directPreface) && (!c.split.system || c.directSystem)
+        && (!c.split.user || c.directUser);
     kept.push_front(std::move(c));
     if (kept.size() > kKept)
         kept.pop_back();
@@ -619,6 +713,34 @@ TemplateError::TemplateError(const QString& ref, int line, int column, const QSt
     , m_column(column)
     , m_what(what)
 {
+}
+
+ItemPromptTexts::ItemPromptTexts(const Dataset& ds, int titleChars, int descriptionChars)
+    : m_ds(ds)
+    , m_titleChars(titleChars)
+    , m_descriptionChars(descriptionChars)
+    , m_slots(std::make_unique<std::atomic<Texts*>[]>(static_cast<size_t>(ds.numItems())))
+{
+}
+
+ItemPromptTexts::~ItemPromptTexts()
+{
+    for (int32_t i = 0; i < m_ds.numItems(); ++i)
+        delete m_slots[static_cast<size_t>(i)].load(std::memory_order_relaxed);
+}
+
+const ItemPromptTexts::Texts& ItemPromptTexts::of(int32_t item) const
+{
+    std::atomic<Texts*>& slot = m_slots[static_cast<size_t>(item)];
+    Texts* t = slot.load(std::memory_order_acquire);
+    if (t)
+        return *t;
+    auto made = std::make_unique<Texts>(
+        itemTexts(m_ds, m_ds.items[static_cast<size_t>(item)], m_titleChars, m_descriptionChars));
+    // Two threads may make the same item at once: the first kept wins, the other is dropped.
+    if (slot.compare_exchange_strong(t, made.get(), std::memory_order_acq_rel, std::memory_order_acquire))
+        return *made.release();
+    return *t;
 }
 
 std::vector<Candidate> candidatesFrom(const Dataset& ds, std::span<const cf::ScoredItem> scored)
@@ -773,8 +895,10 @@ void checkTemplate(const PromptTemplate& t)
 
 namespace {
 
-// renderPrompt() once the template passed its check for these variables.
-RenderedPrompt renderChecked(const PromptTemplate& t, CompiledTemplate& c, const mustache::data& data)
+// renderPrompt() once the template passed its check for these variables. render(part, which)
+// renders one part (0 preface, 1 system, 2 user) to its tidy text.
+template <typename RenderPart>
+RenderedPrompt renderChecked(const PromptTemplate& t, CompiledTemplate& c, RenderPart&& render)
 {
     const Split& split = c.split;
     // A render that fails leaves kainjow's object in its error state: forget the entry.
@@ -789,19 +913,18 @@ RenderedPrompt renderChecked(const PromptTemplate& t, CompiledTemplate& c, const
                 kept.end());
         }
     } forget { &c };
-    if (split.preface && !renderParsed(t, *split.preface, *c.preface, data).trimmed().isEmpty())
+    if (split.preface && !render(*split.preface, 0).trimmed().isEmpty())
         templateError(t, split.preface->firstLine, 1,
             QStringLiteral("text before the first {{! system }} or {{! user }} marker"));
     RenderedPrompt r;
     r.templateRef = t.ref();
     if (split.system) {
-        const QString text = renderParsed(t, *split.system, *c.system, data);
+        const QString text = render(*split.system, 1);
         if (!text.isEmpty())
             r.request.messages.append(ChatMessage { QStringLiteral("system"), text, true });
     }
     if (split.user)
-        r.request.messages.append(
-            ChatMessage { QStringLiteral("user"), renderParsed(t, *split.user, *c.user, data), false });
+        r.request.messages.append(ChatMessage { QStringLiteral("user"), render(*split.user, 2), false });
     forget.entry = nullptr; // rendered: keep it
     if (r.request.messages.isEmpty() || r.request.messages.back().role != u"user" || r.userText().isEmpty())
         templateError(t, split.user ? split.user->firstLine : 1, 1, QStringLiteral("the user part renders empty"));
@@ -814,6 +937,14 @@ RenderedPrompt renderChecked(const PromptTemplate& t, CompiledTemplate& c, const
     return r;
 }
 
+RenderedPrompt renderWithKainjow(const PromptTemplate& t, CompiledTemplate& c, const mustache::data& data)
+{
+    return renderChecked(t, c, [&](const Part& part, int which) {
+        mustache::mustache* m = which == 0 ? c.preface.get() : which == 1 ? c.system.get() : c.user.get();
+        return renderParsed(t, part, *m, data);
+    });
+}
+
 } // namespace
 
 RenderedPrompt renderPrompt(const PromptTemplate& t, const QJsonObject& variables)
@@ -824,7 +955,7 @@ RenderedPrompt renderPrompt(const PromptTemplate& t, const QJsonObject& variable
         checkParts(t, c.split, shapeFor(variables)); // throws for a part that does not parse, too
         c.checked = documented;
     }
-    return renderChecked(t, c, toMustache(variables));
+    return renderWithKainjow(t, c, toMustache(variables));
 }
 
 RenderedPrompt renderPrompt(const PromptTemplate& t, const PromptVariables& variables)
@@ -834,7 +965,13 @@ RenderedPrompt renderPrompt(const PromptTemplate& t, const PromptVariables& vari
         checkParts(t, c.split, variableSkeleton());
         c.checked = true;
     }
-    return renderChecked(t, c, toMustache(variables));
+    if (!c.direct)
+        return renderWithKainjow(t, c, toMustache(variables));
+    return renderChecked(t, c, [&](const Part& part, int which) {
+        const detail::DirectPart* d
+            = which == 0 ? c.directPreface.get() : which == 1 ? c.directSystem.get() : c.directUser.get();
+        return renderDirect(t, part, *d, variables);
+    });
 }
 
 qint64 estimateTokens(const QString& text)

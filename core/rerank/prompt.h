@@ -8,6 +8,8 @@
 #include <QJsonObject>
 #include <QList>
 #include <QString>
+#include <atomic>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -39,6 +41,8 @@ struct PromptUser {
     std::vector<HistoryEntry> history;
 };
 
+class ItemPromptTexts;
+
 struct EnrichOptions {
     int k = 10; // how many the model is asked to pick
     int historyLength = 10; // the last N interactions by time
@@ -46,6 +50,37 @@ struct EnrichOptions {
     int titleChars = 200; // titles (history and candidates) too
     int topCategories = 5;
     int coldThreshold = kDefaultColdThreshold;
+    // Item texts already made prompt-safe, kept across users (a batch shows the same items
+    // to many users); used when made for the same dataset and cut lengths, else ignored.
+    const ItemPromptTexts* itemTexts = nullptr;
+};
+
+// An item's catalog values as the prompt variables hold them (control characters and line
+// breaks as spaces, titles and descriptions cut, the id escaped for the template's quotes),
+// made on first use and kept. Thread-safe; it refers to the dataset, which must outlive it
+// and not change.
+class ItemPromptTexts {
+public:
+    struct Texts {
+        QString externalId, title, categories, tags, description, year;
+    };
+    explicit ItemPromptTexts(const Dataset& ds, int titleChars = EnrichOptions {}.titleChars,
+        int descriptionChars = EnrichOptions {}.descriptionChars);
+    ~ItemPromptTexts();
+    ItemPromptTexts(const ItemPromptTexts&) = delete;
+    ItemPromptTexts& operator=(const ItemPromptTexts&) = delete;
+    // item must be a valid index.
+    const Texts& of(int32_t item) const;
+    bool serves(const Dataset& ds, const EnrichOptions& o) const
+    {
+        return &ds == &m_ds && o.titleChars == m_titleChars && o.descriptionChars == m_descriptionChars;
+    }
+
+private:
+    const Dataset& m_ds;
+    int m_titleChars;
+    int m_descriptionChars;
+    std::unique_ptr<std::atomic<Texts*>[]> m_slots; // one per item, null until first use
 };
 
 // The variable set for the templates: user, history, category_preferences, candidates,

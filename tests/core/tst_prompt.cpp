@@ -430,6 +430,93 @@ private slots:
         QVERIFY2(text.contains(first.candidates.front().externalId) && text.contains(first.userId), qPrintable(text));
     }
 
+    // The pipeline's renderer (straight from PromptVariables) against kainjow (through the
+    // JSON variables) on templates that lean on mustache's corners: standalone section lines,
+    // "\r\n" and "\r" line ends, inverted and nested sections, dotted names, "." inside a
+    // section, triple and "&" tags, comments, lookups up the stack, empty values.
+    void directRendererMatchesKainjow_data()
+    {
+        QTest::addColumn<QString>("text");
+        QTest::addRow("standalone lines") << QStringLiteral("A\n{{#candidates}}\n- {{title}}\n{{/candidates}}\nB\n");
+        QTest::addRow("indented standalone") << QStringLiteral("A\n  {{#history}}  \n\t{{title}}\n  {{/history}}\nB");
+        QTest::addRow("crlf and cr") << QStringLiteral("A\r\n{{#candidates}}\r\n{{external_id}}\r{{/candidates}}\r\nB");
+        QTest::addRow("inline sections") << QStringLiteral("{{#candidates}}[{{cf_rank}}:{{title}}]{{/candidates}}");
+        QTest::addRow("inverted") << QStringLiteral("{{^history}}none{{/history}}{{^user.cold}}warm{{/user.cold}}x");
+        QTest::addRow("empty inverted list") << QStringLiteral("{{#candidates}}{{^tags}}no tags{{/tags}}\n{{/candidates}}");
+        QTest::addRow("dotted") << QStringLiteral("{{user.id}} {{user.profile}} {{#user.profile}}{{key}}={{value}};{{/user.profile}}");
+        QTest::addRow("dot") << QStringLiteral("{{#user.id}}<{{.}}>{{/user.id}}{{#k}}[{{.}}]{{/k}}{{#candidates}}({{.}}){{/candidates}}");
+        QTest::addRow("triple and amp") << QStringLiteral("{{{schema}}}\n{{& user.status }}\n{{{ user.id }}}");
+        QTest::addRow("comments") << QStringLiteral("A {{! note }}\n{{! whole line }}\nB");
+        QTest::addRow("up the stack") << QStringLiteral("{{#candidates}}{{k}}/{{candidate_count}} {{user.id}}\n{{/candidates}}");
+        QTest::addRow("nested lists") << QStringLiteral("{{#history}}{{#candidates}}{{external_id}}{{/candidates}}|\n{{/history}}");
+        QTest::addRow("year and time") << QStringLiteral("{{#candidates}}{{title}}{{#year}} ({{year}}){{/year}}\n{{/candidates}}"
+                                                          "{{#history}}{{title}}{{#time}}, {{time}}{{/time}}\n{{/history}}");
+        QTest::addRow("booleans as values") << QStringLiteral("{{user.cold}}|{{has_history}}|{{candidates}}|{{user}}");
+        QTest::addRow("system and user") << QStringLiteral("{{! system }}\nS {{k}}\n{{! user }}\nU {{user.id}}\n");
+        QTest::addRow("trailing spaces") << QStringLiteral("{{#candidates}}  {{title}}   \n\n\n{{/candidates}}   ");
+    }
+
+    void directRendererMatchesKainjow()
+    {
+        QFETCH(QString, text);
+        Dataset ds = makeDataset();
+        ds.items[4].year = 0; // no year: an empty string
+        ds.items[5].tags.clear();
+        ds.items[2].title = QStringLiteral("  ");
+        ds.rebuildIndexes();
+        const PromptTemplate t { QStringLiteral("corner"), 1, text };
+        checkTemplate(t);
+        const ItemPromptTexts cache(ds);
+        for (int32_t u = 0; u < ds.numUsers(); ++u) {
+            EnrichOptions o;
+            o.k = 2;
+            const PromptVariables vars = enrichVariables(ds, u, makeCandidates(ds), o);
+            o.itemTexts = &cache;
+            const PromptVariables cached = enrichVariables(ds, u, makeCandidates(ds), o);
+            QCOMPARE(cached.toJson(), vars.toJson()); // the kept item texts are the same texts
+            const RenderedPrompt viaKainjow = renderPrompt(t, vars.toJson());
+            const RenderedPrompt direct = renderPrompt(t, cached);
+            QCOMPARE(direct.request.messages.size(), viaKainjow.request.messages.size());
+            for (qsizetype m = 0; m < direct.request.messages.size(); ++m)
+                QCOMPARE(direct.request.messages[m].content, viaKainjow.request.messages[m].content);
+            QCOMPARE(direct.estimatedTokens, viaKainjow.estimatedTokens);
+        }
+    }
+
+    // An empty value is false in a section: an item without a year gets no " ()".
+    void emptyValuesAreFalseInSections()
+    {
+        Dataset ds = makeDataset();
+        ds.items[2].year = 0;
+        ds.rebuildIndexes();
+        const PromptTemplate t { QStringLiteral("year"), 1,
+            QStringLiteral("{{#candidates}}{{title}}{{#year}} ({{year}}){{/year}}{{^year}} (year unknown){{/year}}\n"
+                           "{{/candidates}}") };
+        const QString text = renderPrompt(t, enrichVariables(ds, 0, makeCandidates(ds))).userText();
+        QCOMPARE(text, QStringLiteral("Collateral (year unknown)\nDrive (2000)\nMagnolia (1999)"));
+    }
+
+    // A title cut at 200 characters never keeps half of a surrogate pair, and a lone
+    // surrogate in catalog text becomes U+FFFD: the prompt is valid UTF-16.
+    void cutsKeepWholeCharacters()
+    {
+        Dataset ds = makeDataset();
+        ds.items[2].title = QString(199, u'a') + QStringLiteral("\U0001F600 tail");
+        ds.items[5].title = QStringLiteral("bad ") + QChar(0xD800) + QStringLiteral(" title");
+        ds.rebuildIndexes();
+        const PromptVariables v = enrichVariables(ds, 0, makeCandidates(ds));
+        for (const auto& c : v.candidates)
+            for (qsizetype i = 0; i < c.title.size(); ++i) {
+                const QChar ch = c.title[i];
+                if (ch.isHighSurrogate())
+                    QVERIFY2(i + 1 < c.title.size() && c.title[i + 1].isLowSurrogate(), qPrintable(c.title));
+                else
+                    QVERIFY2(!ch.isLowSurrogate() || (i > 0 && c.title[i - 1].isHighSurrogate()), qPrintable(c.title));
+            }
+        QCOMPARE(v.candidates[0].title, QString(199, u'a') + QChar(0x2026));
+        QCOMPARE(v.candidates[1].title, QStringLiteral("bad ") + QChar(QChar::ReplacementCharacter) + QStringLiteral(" title"));
+    }
+
     // A template compiled once per thread: an edited text under the same ref renders anew,
     // and a template that failed its check keeps failing the same way.
     void compiledTemplatesFollowTheText()
