@@ -5,6 +5,8 @@
 #include "util/parallel.h"
 #include "util/random.h"
 
+#include <QJsonDocument>
+
 #include <Eigen/Cholesky>
 #include <Eigen/Dense>
 
@@ -21,15 +23,29 @@ Ials::Ials(const QJsonObject& params)
     m_useValues = p.flag(QStringLiteral("use_values"), m_useValues);
     m_trackLoss = p.flag(QStringLiteral("track_loss"), m_trackLoss);
     m_seed = static_cast<quint64>(p.number(QStringLiteral("seed"), static_cast<double>(m_seed)));
+    p.text(QStringLiteral("imported_from"), {}); // an imported snapshot's params, refitted here: not imported
     p.finish();
 }
 
 QJsonObject Ials::params() const
 {
-    return { { QStringLiteral("factors"), m_factors }, { QStringLiteral("reg"), m_reg },
+    QJsonObject o { { QStringLiteral("factors"), m_factors }, { QStringLiteral("reg"), m_reg },
         { QStringLiteral("alpha"), m_alpha }, { QStringLiteral("iterations"), m_iterations },
         { QStringLiteral("cg_steps"), m_cgSteps }, { QStringLiteral("use_values"), m_useValues },
         { QStringLiteral("seed"), static_cast<double>(m_seed) } };
+    if (!m_importedFrom.isEmpty())
+        o.insert(QStringLiteral("imported_from"), m_importedFrom);
+    return o;
+}
+
+void Ials::setImported(RowMatrixF user, RowMatrixF item, const QJsonObject& provenance)
+{
+    m_user = std::move(user);
+    m_item = std::move(item);
+    m_factors = static_cast<int>(m_item.cols());
+    m_numItems = static_cast<int32_t>(m_item.rows());
+    m_importedFrom = provenance;
+    m_itemHalf = HalfFactors(m_item);
 }
 
 namespace {
@@ -114,6 +130,7 @@ void cgPass(RowMatrixF& x, const RowMatrixF& y, const Csr& rows, float reg, int 
 void Ials::fit(const Csr& userItems, const TaskControl& control)
 {
     m_numItems = userItems.numCols;
+    m_importedFrom = {};
     m_itemHalf = {};
     const Csr itemUsers = userItems.transposed();
     Rng rng(m_seed);
@@ -192,8 +209,11 @@ QByteArray Ials::save() const
 {
     QByteArray buf;
     QDataStream s(&buf, QIODevice::WriteOnly);
-    io::writeHeader(s, "ials", 1);
+    // Version 2 only adds the provenance of imported factors; fitted models stay version 1.
+    io::writeHeader(s, "ials", m_importedFrom.isEmpty() ? 1 : 2);
     s << m_factors << m_reg << m_alpha << m_iterations << m_cgSteps << m_useValues << m_seed;
+    if (!m_importedFrom.isEmpty())
+        s << QJsonDocument(m_importedFrom).toJson(QJsonDocument::Compact);
     io::writeMatrix(s, m_user);
     io::writeMatrix(s, m_item);
     return buf;
@@ -202,8 +222,19 @@ QByteArray Ials::save() const
 void Ials::restore(const QByteArray& payload)
 {
     QDataStream s(payload);
-    io::readHeader(s, "ials", 1);
+    s.setByteOrder(QDataStream::LittleEndian);
+    QByteArray tag;
+    qint32 version = 0;
+    s >> tag >> version;
+    if (tag != "ials" || (version != 1 && version != 2))
+        throw Error(QStringLiteral("model snapshot is not an ials v1 or v2 payload"));
     s >> m_factors >> m_reg >> m_alpha >> m_iterations >> m_cgSteps >> m_useValues >> m_seed;
+    m_importedFrom = {};
+    if (version == 2) {
+        QByteArray provenance;
+        s >> provenance;
+        m_importedFrom = QJsonDocument::fromJson(provenance).object();
+    }
     io::readMatrix(s, m_user);
     io::readMatrix(s, m_item);
     m_numItems = static_cast<int32_t>(m_item.rows());
