@@ -76,18 +76,27 @@ namespace {
             if (!f)
                 throw Error(QStringLiteral("%1: array %2 cannot be opened: %3")
                                 .arg(m_path, array, QString::fromLocal8Bit(zip_strerror(m_zip))));
-            QByteArray bytes(static_cast<qsizetype>(st.size), Qt::Uninitialized);
+            // Read until libzip reports the end: that last read checks the CRC.
+            QByteArray bytes(static_cast<qsizetype>(st.size) + 1, Qt::Uninitialized);
             zip_uint64_t done = 0;
-            while (done < st.size) {
-                const zip_int64_t got = zip_fread(f, bytes.data() + done, st.size - done);
-                if (got <= 0) {
-                    const QString why = got < 0 ? QString::fromLocal8Bit(zip_error_strerror(zip_file_get_error(f)))
-                                                : QStringLiteral("ends early");
+            QString why;
+            for (;;) {
+                const zip_int64_t got = zip_fread(f, bytes.data() + done, st.size + 1 - done);
+                if (got < 0)
+                    why = QString::fromLocal8Bit(zip_error_strerror(zip_file_get_error(f)));
+                else if (got > 0 && done + static_cast<zip_uint64_t>(got) > st.size)
+                    why = QStringLiteral("longer than the archive says");
+                else if (got == 0 && done < st.size)
+                    why = QStringLiteral("ends early");
+                if (!why.isEmpty()) {
                     zip_fclose(f);
                     throw Error(QStringLiteral("%1: array %2 is damaged or truncated: %3").arg(m_path, array, why));
                 }
+                if (got == 0)
+                    break;
                 done += static_cast<zip_uint64_t>(got);
             }
+            bytes.chop(1);
             zip_fclose(f);
             return bytes;
         }

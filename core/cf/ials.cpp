@@ -10,6 +10,9 @@
 #include <Eigen/Cholesky>
 #include <Eigen/Dense>
 
+#include <algorithm>
+#include <iterator>
+
 namespace recwb::cf {
 
 Ials::Ials(const QJsonObject& params)
@@ -46,6 +49,17 @@ void Ials::setImported(RowMatrixF user, RowMatrixF item, const QJsonObject& prov
     m_numItems = static_cast<int32_t>(m_item.rows());
     m_importedFrom = provenance;
     m_itemHalf = HalfFactors(m_item);
+    findItemsWithoutFactors();
+}
+
+void Ials::findItemsWithoutFactors()
+{
+    m_withoutFactors.clear();
+    if (m_importedFrom.isEmpty())
+        return;
+    for (Eigen::Index i = 0; i < m_item.rows(); ++i)
+        if ((m_item.row(i).array() == 0.0f).all())
+            m_withoutFactors.push_back(static_cast<int32_t>(i));
 }
 
 namespace {
@@ -131,6 +145,7 @@ void Ials::fit(const Csr& userItems, const TaskControl& control)
 {
     m_numItems = userItems.numCols;
     m_importedFrom = {};
+    m_withoutFactors.clear();
     m_itemHalf = {};
     const Csr itemUsers = userItems.transposed();
     Rng rng(m_seed);
@@ -202,7 +217,14 @@ void Ials::score(const History& history, std::span<float> out) const
 
 std::vector<ScoredItem> Ials::recommendTop(const History& history, int n) const
 {
-    return topNFactors(m_item, m_itemHalf, userVector(history).data(), n, history.items);
+    const Eigen::VectorXf x = userVector(history);
+    if (m_withoutFactors.empty())
+        return topNFactors(m_item, m_itemHalf, x.data(), n, history.items);
+    std::vector<int32_t> exclude;
+    exclude.reserve(history.items.size() + m_withoutFactors.size());
+    std::set_union(history.items.begin(), history.items.end(), m_withoutFactors.begin(), m_withoutFactors.end(),
+        std::back_inserter(exclude));
+    return topNFactors(m_item, m_itemHalf, x.data(), n, exclude);
 }
 
 QByteArray Ials::save() const
@@ -239,6 +261,7 @@ void Ials::restore(const QByteArray& payload)
     io::readMatrix(s, m_item);
     m_numItems = static_cast<int32_t>(m_item.rows());
     m_itemHalf = HalfFactors(m_item);
+    findItemsWithoutFactors();
 }
 
 } // namespace recwb::cf
