@@ -565,10 +565,11 @@ std::unique_ptr<Ials> buildImportedModel(const ExternalFactors& factors, const D
         factors.itemIds, [&](const QString& id) { return ds.itemIndex(id); }, report.unknownItems,
         report.firstUnknownItems);
     auto unknownText = [](int n, const QStringList& first, const QString& what, const QString& source) {
-        return QStringLiteral("%1: %2 %3 ids are not in the workspace (first: %4)")
+        return QStringLiteral("%1: %2 %3 %4 not in the workspace (%5)")
             .arg(source)
             .arg(n)
-            .arg(what, first.join(QStringLiteral(", ")));
+            .arg(what, n == 1 ? QStringLiteral("id is") : QStringLiteral("ids are"),
+                (n > first.size() ? QStringLiteral("first: ") : QString()) + first.join(QStringLiteral(", ")));
     };
     if (!options.skipUnknownIds && (report.unknownUsers > 0 || report.unknownItems > 0)) {
         QStringList problems;
