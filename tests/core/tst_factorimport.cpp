@@ -299,22 +299,45 @@ private slots:
     }
 
     // Ids from files, float64 factors in a compressed npz (savez_compressed): the same scores.
-    void implicitIdFilesAndFloat64()
+    void implicitLayouts_data()
     {
-        const QString dir = fixture(m_ws,
-            QStringLiteral("np.savez_compressed(os.path.join(d, 'model.npz'), user_factors=U.astype('<f8'), "
-                           "item_factors=I.astype('<f8'))\n"));
+        QTest::addColumn<QString>("script"); // writes model.npz
+        QTest::addColumn<bool>("idFiles"); // pass fu.txt / fi.txt as --user-ids / --item-ids
+        QTest::addRow("id files, float64, compressed") << QStringLiteral(
+            "np.savez_compressed(os.path.join(d, 'model.npz'), user_factors=U.astype('<f8'), "
+            "item_factors=I.astype('<f8'))\n") << true;
+        // np.savez writes format 1.0; 2.0 and 3.0 (4-byte header length, UTF-8 header) by hand.
+        QTest::addRow("npy versions 2 and 3")
+            << QStringLiteral("import io, zipfile\n"
+                              "def npy(a, v):\n"
+                              "    b = io.BytesIO(); np.lib.format.write_array(b, a, version=v); return b.getvalue()\n"
+                              "with zipfile.ZipFile(os.path.join(d, 'model.npz'), 'w') as z:\n"
+                              "    z.writestr('user_factors.npy', npy(U, (2, 0)))\n"
+                              "    z.writestr('item_factors.npy', npy(I, (3, 0)))\n"
+                              "    z.writestr('user_ids.npy', npy(np.array(fu), (3, 0)))\n"
+                              "    z.writestr('item_ids.npy', npy(np.array(fi), (2, 0)))\n")
+            << false;
+    }
+
+    void implicitLayouts()
+    {
+        QFETCH(QString, script);
+        QFETCH(bool, idFiles);
+        const QString dir = fixture(m_ws, script);
         QVERIFY(!dir.isEmpty());
         const Dataset ds = Workspace::open(m_ws)->load();
-        const auto model = cf::buildImportedModel(
-            cf::readImplicitNpz(QDir(dir).filePath(QStringLiteral("model.npz")),
-                QDir(dir).filePath(QStringLiteral("fu.txt")), QDir(dir).filePath(QStringLiteral("fi.txt"))),
-            ds, {});
+        const auto model
+            = cf::buildImportedModel(cf::readImplicitNpz(QDir(dir).filePath(QStringLiteral("model.npz")),
+                                         idFiles ? QDir(dir).filePath(QStringLiteral("fu.txt")) : QString(),
+                                         idFiles ? QDir(dir).filePath(QStringLiteral("fi.txt")) : QString()),
+                ds, {});
         const Hand hand = Hand::read(dir);
-        const int32_t u = 3;
-        const Eigen::VectorXd x = hand.user.value(ds.users[static_cast<size_t>(u)].externalId);
-        compareWithHand(
-            cf::recommend(*model, cf::History::ofUser(ds.userItems, u), 30), handTop(hand, ds, u, x, 30), hand, ds, x);
+        for (const int32_t u : { 3, 77, 150 }) {
+            const Eigen::VectorXd x = hand.user.value(ds.users[static_cast<size_t>(u)].externalId);
+            QCOMPARE(x.size(), 8);
+            compareWithHand(cf::recommend(*model, cf::History::ofUser(ds.userItems, u), 30),
+                handTop(hand, ds, u, x, 30), hand, ds, x);
+        }
     }
 
     void sparkFolderEqualsHandScores_data()
