@@ -116,11 +116,13 @@ namespace {
         std::vector<int64_t> shape;
         QByteArray data;
         QString where() const { return QStringLiteral("%1: array %2").arg(file, name); }
+        static constexpr int64_t kTooMany = int64_t { 1 } << 40;
+        // Elements, saturating at kTooMany (a damaged shape must not overflow).
         int64_t count() const
         {
             int64_t n = 1;
             for (const int64_t d : shape)
-                n *= d;
+                n = (d != 0 && n > kTooMany / d) ? kTooMany : n * d;
             return n;
         }
         QString shapeText() const
@@ -190,7 +192,10 @@ namespace {
             a.shape.push_back(v);
         }
         a.data = bytes.mid(start + headerLen);
-        if (a.itemSize <= 0 || a.count() > (int64_t { 1 } << 34) / a.itemSize || a.data.size() < a.count() * a.itemSize)
+        if (a.itemSize <= 0 || a.count() > (int64_t { 1 } << 34) / a.itemSize)
+            throw Error(QStringLiteral("%1: shape %2 of '%3' is larger than this reader takes (16 GiB)")
+                            .arg(a.where(), a.shapeText(), a.descr));
+        if (a.data.size() < a.count() * a.itemSize)
             throw Error(QStringLiteral("%1 is truncated: shape %2 of '%3' needs %4 bytes, the file holds %5")
                             .arg(a.where(), a.shapeText(), a.descr)
                             .arg(a.count() * a.itemSize)

@@ -270,6 +270,13 @@ private slots:
         QCOMPARE(
             cf::findSnapshot(*ws, QStringLiteral("implicit-8"))->params.value(QStringLiteral("factors")).toInt(), 8);
 
+        // Refitting with the snapshot's params (compare --train-part does) trains an iALS
+        // here: accepted, and no longer claimed as imported.
+        const auto refit
+            = cf::makeRecommender(QStringLiteral("ials"), cf::findSnapshot(*ws, QStringLiteral("implicit-8"))->params);
+        QVERIFY(!refit->params().contains(QStringLiteral("imported_from")));
+        QCOMPARE(static_cast<float>(refit->params().value(QStringLiteral("reg")).toDouble()), 0.05f);
+
         const Hand hand = Hand::read(dir);
         int warm = 0, folded = 0;
         for (int32_t u = 0; u < ds.numUsers() - 5; u += 7) {
