@@ -310,9 +310,10 @@ private slots:
     {
         QTest::addColumn<QString>("script"); // writes model.npz
         QTest::addColumn<bool>("idFiles"); // pass fu.txt / fi.txt as --user-ids / --item-ids
+        QTest::addColumn<bool>("movieLens"); // the ML-100K workspace (integer ids) instead of the generated one
         QTest::addRow("id files, float64, compressed") << QStringLiteral(
             "np.savez_compressed(os.path.join(d, 'model.npz'), user_factors=U.astype('<f8'), "
-            "item_factors=I.astype('<f8'))\n") << true;
+            "item_factors=I.astype('<f8'))\n") << true << false;
         // np.savez writes format 1.0; 2.0 and 3.0 (4-byte header length, UTF-8 header) by hand.
         QTest::addRow("npy versions 2 and 3")
             << QStringLiteral("import io, zipfile\n"
@@ -323,16 +324,25 @@ private slots:
                               "    z.writestr('item_factors.npy', npy(I, (3, 0)))\n"
                               "    z.writestr('user_ids.npy', npy(np.array(fu), (3, 0)))\n"
                               "    z.writestr('item_ids.npy', npy(np.array(fi), (2, 0)))\n")
-            << false;
+            << false << false;
+        QTest::addRow("ml-100k, int64 and int32 id arrays")
+            << QStringLiteral("np.savez(os.path.join(d, 'model.npz'), user_factors=U, item_factors=I, "
+                              "user_ids=np.array([int(x) for x in fu], dtype='<i8'), "
+                              "item_ids=np.array([int(x) for x in fi], dtype='<i4'))\n")
+            << false << true;
     }
 
     void implicitLayouts()
     {
         QFETCH(QString, script);
         QFETCH(bool, idFiles);
-        const QString dir = fixture(m_ws, script);
+        QFETCH(bool, movieLens);
+        if (movieLens)
+            RECWB_REQUIRE_SHARED("ml-100k");
+        const QString ws = movieLens ? mlWorkspace() : m_ws;
+        const QString dir = fixture(ws, script);
         QVERIFY(!dir.isEmpty());
-        const Dataset ds = Workspace::open(m_ws)->load();
+        const Dataset ds = Workspace::open(ws)->load();
         const auto model
             = cf::buildImportedModel(cf::readImplicitNpz(QDir(dir).filePath(QStringLiteral("model.npz")),
                                          idFiles ? QDir(dir).filePath(QStringLiteral("fu.txt")) : QString(),
