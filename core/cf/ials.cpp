@@ -5,8 +5,13 @@
 #include "util/parallel.h"
 #include "util/random.h"
 
+#include <QJsonDocument>
+
 #include <Eigen/Cholesky>
 #include <Eigen/Dense>
+
+#include <algorithm>
+#include <iterator>
 
 namespace recwb::cf {
 
@@ -21,15 +26,40 @@ Ials::Ials(const QJsonObject& params)
     m_useValues = p.flag(QStringLiteral("use_values"), m_useValues);
     m_trackLoss = p.flag(QStringLiteral("track_loss"), m_trackLoss);
     m_seed = static_cast<quint64>(p.number(QStringLiteral("seed"), static_cast<double>(m_seed)));
+    p.text(QStringLiteral("imported_from"), {}); // an imported snapshot's params, refitted here: not imported
     p.finish();
 }
 
 QJsonObject Ials::params() const
 {
-    return { { QStringLiteral("factors"), m_factors }, { QStringLiteral("reg"), m_reg },
+    QJsonObject o { { QStringLiteral("factors"), m_factors }, { QStringLiteral("reg"), m_reg },
         { QStringLiteral("alpha"), m_alpha }, { QStringLiteral("iterations"), m_iterations },
         { QStringLiteral("cg_steps"), m_cgSteps }, { QStringLiteral("use_values"), m_useValues },
         { QStringLiteral("seed"), static_cast<double>(m_seed) } };
+    if (!m_importedFrom.isEmpty())
+        o.insert(QStringLiteral("imported_from"), m_importedFrom);
+    return o;
+}
+
+void Ials::setImported(RowMatrixF user, RowMatrixF item, const QJsonObject& provenance)
+{
+    m_user = std::move(user);
+    m_item = std::move(item);
+    m_factors = static_cast<int>(m_item.cols());
+    m_numItems = static_cast<int32_t>(m_item.rows());
+    m_importedFrom = provenance;
+    m_itemHalf = HalfFactors(m_item);
+    findItemsWithoutFactors();
+}
+
+void Ials::findItemsWithoutFactors()
+{
+    m_withoutFactors.clear();
+    if (m_importedFrom.isEmpty())
+        return;
+    for (Eigen::Index i = 0; i < m_item.rows(); ++i)
+        if ((m_item.row(i).array() == 0.0f).all())
+            m_withoutFactors.push_back(static_cast<int32_t>(i));
 }
 
 namespace {
@@ -114,6 +144,8 @@ void cgPass(RowMatrixF& x, const RowMatrixF& y, const Csr& rows, float reg, int 
 void Ials::fit(const Csr& userItems, const TaskControl& control)
 {
     m_numItems = userItems.numCols;
+    m_importedFrom = {};
+    m_withoutFactors.clear();
     m_itemHalf = {};
     const Csr itemUsers = userItems.transposed();
     Rng rng(m_seed);
@@ -185,15 +217,25 @@ void Ials::score(const History& history, std::span<float> out) const
 
 std::vector<ScoredItem> Ials::recommendTop(const History& history, int n) const
 {
-    return topNFactors(m_item, m_itemHalf, userVector(history).data(), n, history.items);
+    const Eigen::VectorXf x = userVector(history);
+    if (m_withoutFactors.empty())
+        return topNFactors(m_item, m_itemHalf, x.data(), n, history.items);
+    std::vector<int32_t> exclude;
+    exclude.reserve(history.items.size() + m_withoutFactors.size());
+    std::set_union(history.items.begin(), history.items.end(), m_withoutFactors.begin(), m_withoutFactors.end(),
+        std::back_inserter(exclude));
+    return topNFactors(m_item, m_itemHalf, x.data(), n, exclude);
 }
 
 QByteArray Ials::save() const
 {
     QByteArray buf;
     QDataStream s(&buf, QIODevice::WriteOnly);
-    io::writeHeader(s, "ials", 1);
+    // Version 2 only adds the provenance of imported factors; fitted models stay version 1.
+    io::writeHeader(s, "ials", m_importedFrom.isEmpty() ? 1 : 2);
     s << m_factors << m_reg << m_alpha << m_iterations << m_cgSteps << m_useValues << m_seed;
+    if (!m_importedFrom.isEmpty())
+        s << QJsonDocument(m_importedFrom).toJson(QJsonDocument::Compact);
     io::writeMatrix(s, m_user);
     io::writeMatrix(s, m_item);
     return buf;
@@ -202,12 +244,24 @@ QByteArray Ials::save() const
 void Ials::restore(const QByteArray& payload)
 {
     QDataStream s(payload);
-    io::readHeader(s, "ials", 1);
+    s.setByteOrder(QDataStream::LittleEndian);
+    QByteArray tag;
+    qint32 version = 0;
+    s >> tag >> version;
+    if (tag != "ials" || (version != 1 && version != 2))
+        throw Error(QStringLiteral("model snapshot is not an ials v1 or v2 payload"));
     s >> m_factors >> m_reg >> m_alpha >> m_iterations >> m_cgSteps >> m_useValues >> m_seed;
+    m_importedFrom = {};
+    if (version == 2) {
+        QByteArray provenance;
+        s >> provenance;
+        m_importedFrom = QJsonDocument::fromJson(provenance).object();
+    }
     io::readMatrix(s, m_user);
     io::readMatrix(s, m_item);
     m_numItems = static_cast<int32_t>(m_item.rows());
     m_itemHalf = HalfFactors(m_item);
+    findItemsWithoutFactors();
 }
 
 } // namespace recwb::cf

@@ -107,6 +107,9 @@ private:
 // confidence c = 1 + alpha * (use_values ? value : 1). Multithreaded over users / items.
 // Params: factors (64), reg (30), alpha (2), iterations (15), cg_steps (3),
 // use_values (false), seed (42). A history is folded in with one exact least-squares solve.
+// A model may also hold factors trained elsewhere (setImported, cf/factorimport.h); its
+// params() then carry imported_from, which the constructor accepts and ignores, and its
+// recommendTop never returns an item whose factors are all zero (not in the file).
 class Ials final : public Recommender {
 public:
     explicit Ials(const QJsonObject& params = {});
@@ -122,12 +125,16 @@ public:
     Eigen::VectorXf foldIn(const History& history) const;
     const RowMatrixF& userFactors() const { return m_user; }
     const RowMatrixF& itemFactors() const { return m_item; }
+    // Takes factors trained elsewhere, already mapped onto the workspace's users and items
+    // (rows in index order); `provenance` is kept in the snapshot and shown as imported_from.
+    void setImported(RowMatrixF user, RowMatrixF item, const QJsonObject& provenance);
     // Weighted squared loss plus regularisation, the objective ALS minimises.
     double loss(const Csr& userItems) const;
     std::vector<double> lossHistory; // filled when track_loss is set
 
 private:
     Eigen::VectorXf userVector(const History& history) const;
+    void findItemsWithoutFactors();
     float confidence(float value) const { return 1.0f + m_alpha * (m_useValues ? value : 1.0f); }
     int m_factors = 64;
     float m_reg = 30.0f;
@@ -137,6 +144,8 @@ private:
     bool m_useValues = false;
     bool m_trackLoss = false;
     quint64 m_seed = 42;
+    QJsonObject m_importedFrom; // empty for a model fitted here
+    std::vector<int32_t> m_withoutFactors; // imported: the all-zero item rows, ascending
     RowMatrixF m_user;
     RowMatrixF m_item;
     HalfFactors m_itemHalf;
