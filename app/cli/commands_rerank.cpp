@@ -859,6 +859,12 @@ int collectProviderBatch(const QCommandLineParser& p, Workspace& ws, qint64 runI
     if (!found)
         throw Error(QStringLiteral("run %1 was not sent as a provider batch (recwb-cli rerank --batch-api)").arg(runId));
     rerank::BatchJobInfo job = *found;
+    if (job.state != u"collected" && rerank::store::runStatus(*run) == u"finished") {
+        // A collect that stored every result and stopped before saying so.
+        job.info.insert(QStringLiteral("provider_state"), job.state);
+        job.state = QStringLiteral("collected");
+        rerank::batchstore::updateBatchJob(ws, job);
+    }
     if (job.state == u"collected") {
         out(QStringLiteral("Run %1 was collected already: recwb-cli runs show %1 -w %2").arg(runId).arg(ws.path()));
         return 0;
