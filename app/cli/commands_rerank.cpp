@@ -901,11 +901,12 @@ int collectProviderBatch(const QCommandLineParser& p, Workspace& ws, qint64 runI
             out(batchJobText(job) + QStringLiteral("; not ended yet: collect again later (or with --wait)"));
         return 0;
     }
+    const QList<rerank::BatchRequestLine> requests = rerank::batchstore::batchRequests(ws, runId);
     QHash<QString, rerank::BatchLineResult> lines;
     if (job.state != u"empty") {
         QString error;
         QEventLoop loop;
-        client.fetchResults(profile, job, [&](const QHash<QString, rerank::BatchLineResult>& r, const QString& e) {
+        client.fetchResults(profile, job, requests, [&](const QHash<QString, rerank::BatchLineResult>& r, const QString& e) {
             lines = r;
             error = e;
             loop.quit();
@@ -915,7 +916,7 @@ int collectProviderBatch(const QCommandLineParser& p, Workspace& ws, qint64 runI
             throw Error(QStringLiteral("run %1, batch %2: the results could not be fetched: %3").arg(runId).arg(job.batchId, error));
     }
     auto answers = std::make_shared<QHash<QString, pipeline::BatchAnswer>>();
-    for (const rerank::BatchRequestLine& r : rerank::batchstore::batchRequests(ws, runId)) {
+    for (const rerank::BatchRequestLine& r : requests) {
         pipeline::BatchAnswer a;
         a.cacheKey = r.cacheKey;
         if (const auto it = lines.constFind(r.customId); it != lines.cend()) {

@@ -22,7 +22,7 @@ BatchSubmission prepareBatchSubmission(
     s.profile = ctx.endpoint(options.cascade.value(0), options.model);
     if (!rerank::supportsBatchApi(s.profile.kind))
         throw Error(
-            QStringLiteral("endpoint \"%1\" is %2: provider batch APIs exist for openai and anthropic endpoints")
+            QStringLiteral("endpoint \"%1\" is %2: provider batch APIs exist for openai, anthropic and gemini endpoints")
                 .arg(s.profile.name, rerank::providerKindName(s.profile.kind)));
     const rerank::PromptTemplate prompt = ctx.promptTemplate(options.prompt);
     const rerank::PromptTemplate cold = options.coldPrompt.isEmpty() ? prompt : ctx.promptTemplate(options.coldPrompt);

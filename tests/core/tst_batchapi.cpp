@@ -1,8 +1,11 @@
 // Provider batch APIs end to end (issue #13, docs/RERANK.md "Provider batch APIs"): the real
-// recwb-cli submits a cohort as one OpenAI Batch or Anthropic Message Batch to the local test
+// recwb-cli submits a cohort as one OpenAI Batch, Anthropic Message Batch or Gemini batch to the local test
 // LLM server, exits, and a second process collects the results into the stored run.
 #include "testllmserver.h"
 #include "testutil.h"
+
+#include "rerank/llm/batchapi.h"
+#include "util/error.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -38,6 +41,14 @@ private:
         if (add.code != 0)
             qWarning("%s", qPrintable(add.err));
         return ws;
+    }
+
+    // Live calls on any provider's path.
+    int liveRequests() const
+    {
+        return m_server.requestCount(QStringLiteral("/v1/chat/completions"))
+            + m_server.requestCount(QStringLiteral("/v1/messages"))
+            + m_server.requestCount(QStringLiteral("/v1beta/models/test-model:generateContent"));
     }
 
     static QStringList cohort(const QString& ws, int users)
@@ -107,8 +118,7 @@ private:
     {
         m_server.setBatchCompletion(3);
         const QString ws = workspace(kind);
-        const int requestsBefore = m_server.requestCount(
-            kind == u"openai" ? QStringLiteral("/v1/chat/completions") : QStringLiteral("/v1/messages"));
+        const int requestsBefore = liveRequests();
         const qint64 run = submit(ws, 30);
         QVERIFY(run > 0);
         if (kind == u"openai") {
@@ -118,9 +128,7 @@ private:
             QCOMPARE(upload.body.count("\"custom_id\""), 30);
             QCOMPARE(upload.header("authorization"), QByteArray("Bearer sk-fake-batch-77"));
         }
-        QCOMPARE(m_server.requestCount(
-                     kind == u"openai" ? QStringLiteral("/v1/chat/completions") : QStringLiteral("/v1/messages")),
-            requestsBefore); // nothing went live
+        QCOMPARE(liveRequests(), requestsBefore); // nothing went live
 
         QJsonObject shown = show(ws, run);
         QCOMPARE(shown.value(QStringLiteral("status")).toString(), QStringLiteral("submitted"));
@@ -193,6 +201,7 @@ private slots:
 
     void openAiSubmitCloseCollect() { submitCollectAndCompare(QStringLiteral("openai")); }
     void anthropicSubmitCloseCollect() { submitCollectAndCompare(QStringLiteral("anthropic")); }
+    void geminiSubmitCloseCollect() { submitCollectAndCompare(QStringLiteral("gemini")); }
 
     // A failed line leaves that user in the CF order with a reason; an invalid answer goes
     // through the same validation as a live one; the others are answered.
@@ -201,6 +210,7 @@ private slots:
         QTest::addColumn<QString>("kind");
         QTest::newRow("openai") << QStringLiteral("openai");
         QTest::newRow("anthropic") << QStringLiteral("anthropic");
+        QTest::newRow("gemini") << QStringLiteral("gemini");
     }
     void partlyFailedBatch()
     {
@@ -261,7 +271,9 @@ private slots:
                      .toObject()
                      .value(QStringLiteral("provider_state"))
                      .toString(),
-            kind == u"openai" ? QStringLiteral("expired") : QStringLiteral("ended"));
+            kind == u"openai"       ? QStringLiteral("expired")
+                : kind == u"gemini" ? QStringLiteral("BATCH_STATE_EXPIRED")
+                                    : QStringLiteral("ended"));
         const QHash<QString, QJsonObject> users = usersOf(shown.value(QStringLiteral("users")).toArray());
         QCOMPARE(users.size(), 10);
         for (const QJsonObject& u : users) {
@@ -270,6 +282,38 @@ private slots:
             QCOMPARE(itemsOf(u).size(), 10);
             QCOMPARE(u.value(QStringLiteral("cost")).toDouble(-1), 0.0);
         }
+    }
+
+    // Result files: a broken line is named; a Gemini response without its key is matched by
+    // position; a failed line carries its defect.
+    void resultParsing()
+    {
+        const QByteArray good
+            = R"({"custom_id":"u1","response":{"status_code":200,"body":{"choices":[{"message":{"content":"x"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}}},"error":null})";
+        try {
+            rerank::parseBatchResults(rerank::ProviderKind::OpenAiChat, good + "\n{not json\n");
+            QFAIL("a broken line was accepted");
+        } catch (const Error& e) {
+            QVERIFY2(e.message().contains(QStringLiteral("line 2")), qPrintable(e.message()));
+        }
+        const auto ok = rerank::parseBatchResults(rerank::ProviderKind::OpenAiChat,
+            good + "\n"
+                + R"({"custom_id":"u2","response":{"status_code":500,"body":{"error":{"message":"boom"}}},"error":null})");
+        QCOMPARE(ok.size(), 2);
+        QVERIFY(ok.value(QStringLiteral("u1")).response.ok());
+        QCOMPARE(ok.value(QStringLiteral("u1")).response.usage.inputTokens, 3);
+        QCOMPARE(ok.value(QStringLiteral("u2")).defect, QStringLiteral("batch_failed_line"));
+        QCOMPARE(ok.value(QStringLiteral("u2")).response.httpStatus, 500);
+
+        const QJsonObject op = QJsonDocument::fromJson(
+            R"({"name":"batches/1","done":true,"response":{"inlinedResponses":{"inlinedResponses":[
+            {"response":{"candidates":[{"content":{"parts":[{"text":"a"}]},"finishReason":"STOP"}]}},
+            {"error":{"code":500,"message":"bad"}}]}}})")
+                                   .object();
+        const auto gemini = rerank::parseGeminiBatch(op, { QStringLiteral("u7"), QStringLiteral("u9") });
+        QCOMPARE(gemini.value(QStringLiteral("u7")).response.text, QStringLiteral("a"));
+        QCOMPARE(gemini.value(QStringLiteral("u9")).defect, QStringLiteral("batch_failed_line"));
+        QVERIFY_THROWS_EXCEPTION(Error, rerank::parseGeminiBatch(op, { QStringLiteral("u7") }));
     }
 
     // A batch run is collected, not resumed live; a provider without a batch API is refused
@@ -287,8 +331,8 @@ private slots:
             QStringLiteral("all"), QStringLiteral("--limit"), QStringLiteral("5"), QStringLiteral("--endpoint"),
             QStringLiteral("offline"), QStringLiteral("--batch-api") });
         QVERIFY(offline.code != 0);
-        QVERIFY2(
-            offline.err.contains(QStringLiteral("batch APIs exist for openai and anthropic")), qPrintable(offline.err));
+        QVERIFY2(offline.err.contains(QStringLiteral("batch APIs exist for openai, anthropic and gemini")),
+            qPrintable(offline.err));
         const Run list = cli(
             { QStringLiteral("runs"), QStringLiteral("list"), QStringLiteral("-w"), ws, QStringLiteral("--json") });
         QCOMPARE(QJsonDocument::fromJson(list.out.toUtf8()).array().size(), 1);

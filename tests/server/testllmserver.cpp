@@ -214,7 +214,8 @@ bool TestLlmServer::handleRequest(const QHttpServerRequest& request, QTcpSocket*
     rec.body = request.body();
 
     const bool batch = rec.path.startsWith(QStringLiteral("/v1/files")) || rec.path.startsWith(QStringLiteral("/v1/batches"))
-        || rec.path.startsWith(QStringLiteral("/v1/messages/batches"));
+        || rec.path.startsWith(QStringLiteral("/v1/messages/batches")) || rec.path.startsWith(QStringLiteral("/v1beta/batches/"))
+        || rec.path.endsWith(QStringLiteral(":batchGenerateContent"));
     Provider provider = Provider::OpenAi;
     if (batch) {
         // answered by batchRequest() below
@@ -645,6 +646,31 @@ QJsonObject TestLlmServer::batchJson(const Batch& b) const
                         : QJsonValue(QJsonValue::Null) },
         };
     }
+    if (b.provider == Provider::Gemini) { // a long-running operation
+        const int total = static_cast<int>(b.lines.size());
+        QJsonObject op {
+            { QStringLiteral("name"), b.id },
+            { QStringLiteral("metadata"),
+                QJsonObject { { QStringLiteral("@type"),
+                                  QStringLiteral("type.googleapis.com/google.ai.generativelanguage.v1beta.GenerateContentBatch") },
+                    { QStringLiteral("state"),
+                        !b.ended        ? (b.polls == 0 ? QStringLiteral("BATCH_STATE_PENDING") : QStringLiteral("BATCH_STATE_RUNNING"))
+                            : b.expired ? QStringLiteral("BATCH_STATE_EXPIRED")
+                                        : QStringLiteral("BATCH_STATE_SUCCEEDED") },
+                    { QStringLiteral("batchStats"),
+                        QJsonObject { { QStringLiteral("requestCount"), QString::number(total) },
+                            { QStringLiteral("successfulRequestCount"), QString::number(b.ended ? b.succeeded : 0) },
+                            { QStringLiteral("failedRequestCount"), QString::number(b.ended ? b.failed : 0) },
+                            { QStringLiteral("pendingRequestCount"), QString::number(b.ended ? 0 : total) } } } } },
+            { QStringLiteral("done"), b.ended },
+        };
+        if (b.ended && !b.expired)
+            op.insert(QStringLiteral("response"),
+                QJsonObject { { QStringLiteral("@type"),
+                                  QStringLiteral("type.googleapis.com/google.ai.generativelanguage.v1beta.GenerateContentBatchOutput") },
+                    { QStringLiteral("inlinedResponses"), QJsonObject { { QStringLiteral("inlinedResponses"), b.inlined } } } });
+        return op;
+    }
     const QString status = b.ended ? (b.expired ? QStringLiteral("expired") : QStringLiteral("completed"))
         : b.polls == 0                ? QStringLiteral("validating")
                                       : QStringLiteral("in_progress");
@@ -677,6 +703,8 @@ void TestLlmServer::endBatch(Batch& b)
         const QJsonValue cid(customId);
         if (b.expired) {
             ++b.failed;
+            if (b.provider == Provider::Gemini)
+                continue; // an expired operation has no responses
             if (b.provider == Provider::Anthropic)
                 b.results += compact(QJsonObject { { QStringLiteral("custom_id"), cid },
                                  { QStringLiteral("result"), QJsonObject { { QStringLiteral("type"), QStringLiteral("expired") } } } })
@@ -709,7 +737,12 @@ void TestLlmServer::endBatch(Batch& b)
         const QJsonObject answer = QJsonDocument::fromJson(a.body).object();
         const bool ok = a.status == 200;
         ok ? ++b.succeeded : ++b.failed;
-        if (b.provider == Provider::Anthropic) {
+        if (b.provider == Provider::Gemini) {
+            const QJsonObject key { { QStringLiteral("key"), cid } };
+            b.inlined.append(ok ? QJsonObject { { QStringLiteral("response"), answer }, { QStringLiteral("metadata"), key } }
+                                : QJsonObject { { QStringLiteral("error"), answer.value(QStringLiteral("error")) },
+                                      { QStringLiteral("metadata"), key } });
+        } else if (b.provider == Provider::Anthropic) {
             const QJsonObject result = ok
                 ? QJsonObject { { QStringLiteral("type"), QStringLiteral("succeeded") }, { QStringLiteral("message"), answer } }
                 : QJsonObject { { QStringLiteral("type"), QStringLiteral("errored") }, { QStringLiteral("error"), answer } };
@@ -740,7 +773,8 @@ void TestLlmServer::endBatch(Batch& b)
 TestLlmServer::Answer TestLlmServer::batchRequest(const RecordedRequest& rec)
 {
     const bool anthropic = rec.path.startsWith(QStringLiteral("/v1/messages/batches"));
-    const Provider provider = anthropic ? Provider::Anthropic : Provider::OpenAi;
+    const bool gemini = rec.path.startsWith(QStringLiteral("/v1beta/"));
+    const Provider provider = anthropic ? Provider::Anthropic : gemini ? Provider::Gemini : Provider::OpenAi;
     auto bad = [&](int status, const QByteArray& reason, const QString& message) {
         return error(provider, status, reason,
             status == 404 ? QStringLiteral("not_found_error") : QStringLiteral("invalid_request_error"), message);
@@ -768,12 +802,24 @@ TestLlmServer::Answer TestLlmServer::batchRequest(const RecordedRequest& rec)
         a.body = m_files.value(parts.at(2));
         return a;
     }
-    if (rec.method == "POST" && (rec.path == u"/v1/batches" || rec.path == u"/v1/messages/batches")) {
+    if (rec.method == "POST" && (rec.path == u"/v1/batches" || rec.path == u"/v1/messages/batches" || gemini)) {
         Batch b;
         b.provider = provider;
         b.age.start();
         const QJsonObject body = rec.json();
-        if (anthropic) {
+        if (gemini) {
+            const QJsonArray requests = body.value(QStringLiteral("batch"))
+                                            .toObject()
+                                            .value(QStringLiteral("input_config"))
+                                            .toObject()
+                                            .value(QStringLiteral("requests"))
+                                            .toObject()
+                                            .value(QStringLiteral("requests"))
+                                            .toArray();
+            for (const QJsonValue& v : requests)
+                b.lines.append({ v.toObject().value(QStringLiteral("metadata")).toObject().value(QStringLiteral("key")).toString(),
+                    v.toObject().value(QStringLiteral("request")).toObject() });
+        } else if (anthropic) {
             for (const QJsonValue& v : body.value(QStringLiteral("requests")).toArray())
                 b.lines.append({ v.toObject().value(QStringLiteral("custom_id")).toString(),
                     v.toObject().value(QStringLiteral("params")).toObject() });
@@ -798,14 +844,16 @@ TestLlmServer::Answer TestLlmServer::batchRequest(const RecordedRequest& rec)
         }
         if (b.lines.isEmpty())
             return bad(400, "Bad Request", QStringLiteral("a batch needs at least one request"));
-        b.id = (anthropic ? QStringLiteral("msgbatch_%1") : QStringLiteral("batch_%1")).arg(++m_batchSerial);
+        b.id = (anthropic ? QStringLiteral("msgbatch_%1") : gemini ? QStringLiteral("batches/%1") : QStringLiteral("batch_%1"))
+                   .arg(++m_batchSerial);
         m_batches.insert(b.id, b);
         return ok(batchJson(b));
     }
     // GET /v1/batches/{id}, /v1/messages/batches/{id}[/results]
     const qsizetype idAt = anthropic ? 3 : 2;
-    if (rec.method == "GET" && parts.size() > idAt && m_batches.contains(parts.at(idAt))) {
-        Batch& b = m_batches[parts.at(idAt)];
+    const QString id = gemini ? QStringLiteral("batches/") + parts.value(idAt) : parts.value(idAt);
+    if (rec.method == "GET" && parts.size() > idAt && m_batches.contains(id)) {
+        Batch& b = m_batches[id];
         if (parts.size() == idAt + 2 && parts.at(idAt + 1) == u"results" && anthropic) {
             if (!b.ended)
                 return bad(400, "Bad Request", QStringLiteral("batch %1 has not ended").arg(b.id));

@@ -4,6 +4,7 @@
 #include <QByteArray>
 #include <QElapsedTimer>
 #include <QHash>
+#include <QJsonArray>
 #include <QJsonObject>
 #include <QList>
 #include <QString>
@@ -54,6 +55,7 @@ struct RecordedRequest {
 //   POST /v1/files (multipart, purpose=batch)   GET /v1/files/{id}/content
 //   POST /v1/batches   GET /v1/batches/{id}     OpenAI Batch (validating -> in_progress -> completed)
 //   POST /v1/messages/batches   GET /v1/messages/batches/{id}[/results]   Anthropic Message Batches
+//   POST /v1beta/models/{model}:batchGenerateContent   GET /v1beta/batches/{id}   Gemini (inline)
 // A batch ends after setBatchCompletion()'s polls and milliseconds; setBatchExpire() makes
 // the next batches end expired (every line unanswered); setBatchLineFault() gives one
 // custom_id a fault (http500: a failed line; any answer fault: that answer).
@@ -143,6 +145,7 @@ private:
         QString outputFileId; // OpenAI
         QString errorFileId; // OpenAI
         QByteArray results; // Anthropic JSONL
+        QJsonArray inlined; // Gemini inline responses
     };
     static void promptTexts(Provider provider, const QJsonObject& body, QStringList& all, QStringList& user);
     Answer batchRequest(const RecordedRequest& request);

@@ -41,6 +41,34 @@ namespace {
         return b + path;
     }
 
+    // Where a provider's batch resources live: OpenAI {base} (ends in /v1), Anthropic
+    // {origin}/v1, Gemini {origin}/v1beta (from providerUrl, so a base with or without the
+    // version suffix works).
+    QString apiRoot(const EndpointProfile& profile)
+    {
+        const QString live = providerUrl(profile).toString();
+        switch (profile.kind) {
+        case ProviderKind::Anthropic:
+            return live.left(live.lastIndexOf(QStringLiteral("/messages")));
+        case ProviderKind::Gemini:
+            return live.left(live.lastIndexOf(QStringLiteral("/models/")));
+        default:
+            return joinUrl(profile.baseUrl, QString());
+        }
+    }
+
+    // A Gemini state (BATCH_STATE_SUCCEEDED, or JOB_STATE_SUCCEEDED as some docs spell it) as
+    // the OpenAI word for it; other states unchanged.
+    QString plainState(const QString& state)
+    {
+        for (const QString& prefix : { QStringLiteral("BATCH_STATE_"), QStringLiteral("JOB_STATE_") })
+            if (state.startsWith(prefix)) {
+                const QString s = state.mid(prefix.size()).toLower();
+                return s == u"succeeded" ? QStringLiteral("completed") : s;
+            }
+        return state;
+    }
+
     // The failure of one line: its HTTP status (0 when none) and the provider's message.
     BatchLineResult failedLine(CallStatus status, int httpStatus, const QString& message, const QString& defect)
     {
@@ -67,7 +95,7 @@ namespace {
 
 bool supportsBatchApi(ProviderKind kind)
 {
-    return kind == ProviderKind::OpenAiChat || kind == ProviderKind::Anthropic;
+    return kind == ProviderKind::OpenAiChat || kind == ProviderKind::Anthropic || kind == ProviderKind::Gemini;
 }
 
 bool BatchJobInfo::ended() const
@@ -75,16 +103,17 @@ bool BatchJobInfo::ended() const
     static const QStringList terminal { QStringLiteral("completed"), QStringLiteral("failed"),
         QStringLiteral("expired"), QStringLiteral("cancelled"), QStringLiteral("ended"), QStringLiteral("empty"),
         QStringLiteral("collected") };
-    return terminal.contains(state);
+    return terminal.contains(plainState(state));
 }
 
 QString BatchJobInfo::missingLineDefect() const
 {
-    if (state == u"expired")
+    const QString s = plainState(state);
+    if (s == u"expired")
         return QStringLiteral("batch_expired");
-    if (state == u"cancelled")
+    if (s == u"cancelled")
         return QStringLiteral("batch_canceled");
-    if (state == u"failed")
+    if (s == u"failed")
         return QStringLiteral("batch_failed");
     return QStringLiteral("batch_missing_line");
 }
@@ -180,6 +209,37 @@ namespace batchstore {
 
 // ---- results ----
 
+QHash<QString, BatchLineResult> parseGeminiBatch(const QJsonObject& operation, const QStringList& order)
+{
+    QHash<QString, BatchLineResult> out;
+    const QJsonArray lines = operation.value(QStringLiteral("response"))
+                                 .toObject()
+                                 .value(QStringLiteral("inlinedResponses"))
+                                 .toObject()
+                                 .value(QStringLiteral("inlinedResponses"))
+                                 .toArray();
+    for (qsizetype i = 0; i < lines.size(); ++i) {
+        const QJsonObject line = lines.at(i).toObject();
+        // Responses come in request order; the key is used when the service echoes it.
+        const QString key = line.value(QStringLiteral("metadata")).toObject().value(QStringLiteral("key")).toString();
+        const QString customId = key.isEmpty() ? order.value(i) : key;
+        if (customId.isEmpty())
+            throw Error(
+                QStringLiteral("batch results: response %1 has no key and no request at its position").arg(i + 1));
+        if (line.contains(QStringLiteral("response"))) {
+            out.insert(
+                customId, succeededLine(ProviderKind::Gemini, line.value(QStringLiteral("response")).toObject(), {}));
+        } else {
+            const QJsonObject error = line.value(QStringLiteral("error")).toObject();
+            out.insert(customId,
+                failedLine(CallStatus::HttpError, 0,
+                    QStringLiteral("batch line failed: %1").arg(error.value(QStringLiteral("message")).toString()),
+                    QStringLiteral("batch_failed_line")));
+        }
+    }
+    return out;
+}
+
 QHash<QString, BatchLineResult> parseBatchResults(ProviderKind kind, const QByteArray& jsonl)
 {
     QHash<QString, BatchLineResult> out;
@@ -271,7 +331,10 @@ QString BatchApiClient::prepare(
     request.setTransferTimeout(profile.timeoutMs);
     if (json)
         request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
-    if (profile.kind == ProviderKind::Anthropic) {
+    if (profile.kind == ProviderKind::Gemini) {
+        if (!key.isEmpty())
+            request.setRawHeader(QByteArrayLiteral("x-goog-api-key"), key);
+    } else if (profile.kind == ProviderKind::Anthropic) {
         if (!key.isEmpty())
             request.setRawHeader(QByteArrayLiteral("x-api-key"), key);
         request.setRawHeader(QByteArrayLiteral("anthropic-version"), QByteArrayLiteral("2023-06-01"));
@@ -317,6 +380,15 @@ void BatchApiClient::send(const EndpointProfile& profile, const QUrl& url, const
 
 void BatchApiClient::updateFrom(BatchJobInfo* job, const QJsonObject& batch) const
 {
+    if (job->provider == ProviderKind::Gemini) { // a long-running operation
+        job->batchId = batch.value(QStringLiteral("name")).toString(job->batchId);
+        const QJsonObject meta = batch.value(QStringLiteral("metadata")).toObject();
+        job->state = meta.value(QStringLiteral("state")).toString(job->state);
+        if (meta.contains(QStringLiteral("batchStats")))
+            job->info.insert(QStringLiteral("request_counts"), meta.value(QStringLiteral("batchStats")));
+        job->info.remove(QStringLiteral("error"));
+        return;
+    }
     job->batchId = batch.value(QStringLiteral("id")).toString(job->batchId);
     const QString key
         = job->provider == ProviderKind::Anthropic ? QStringLiteral("processing_status") : QStringLiteral("status");
@@ -354,8 +426,23 @@ void BatchApiClient::submit(
         for (const BatchRequestLine& r : requests)
             list.append(
                 QJsonObject { { QStringLiteral("custom_id"), r.customId }, { QStringLiteral("params"), r.body } });
-        send(profile, QUrl(joinUrl(profile.baseUrl, QStringLiteral("/v1/messages/batches"))), "POST",
+        send(profile, QUrl(apiRoot(profile) + QStringLiteral("/messages/batches")), "POST",
             compactJson(QJsonObject { { QStringLiteral("requests"), list } }), nullptr, created);
+        return;
+    }
+    if (profile.kind == ProviderKind::Gemini) { // inline requests (under 20 MB), keyed by custom_id
+        QJsonArray list;
+        for (const BatchRequestLine& r : requests)
+            list.append(QJsonObject { { QStringLiteral("request"), r.body },
+                { QStringLiteral("metadata"), QJsonObject { { QStringLiteral("key"), r.customId } } } });
+        const QJsonObject batch { { QStringLiteral("display_name"), QStringLiteral("recwb-run-%1").arg(job->runId) },
+            { QStringLiteral("input_config"),
+                QJsonObject {
+                    { QStringLiteral("requests"), QJsonObject { { QStringLiteral("requests"), list } } } } } };
+        QString url = providerUrl(profile).toString();
+        url.replace(QStringLiteral(":generateContent"), QStringLiteral(":batchGenerateContent"));
+        send(profile, QUrl(url), "POST", compactJson(QJsonObject { { QStringLiteral("batch"), batch } }), nullptr,
+            created);
         return;
     }
     // OpenAI: the JSONL file first (multipart, purpose=batch), then the batch on it.
@@ -399,9 +486,10 @@ void BatchApiClient::submit(
 
 void BatchApiClient::poll(const EndpointProfile& profile, BatchJobInfo* job, Done done)
 {
-    const QString path = job->provider == ProviderKind::Anthropic ? QStringLiteral("/v1/messages/batches/")
+    const QString path = job->provider == ProviderKind::Anthropic ? QStringLiteral("/messages/batches/")
+        : job->provider == ProviderKind::Gemini                   ? QStringLiteral("/") // the name is batches/ID
                                                                   : QStringLiteral("/batches/");
-    send(profile, QUrl(joinUrl(profile.baseUrl, path + job->batchId)), "GET", {}, nullptr,
+    send(profile, QUrl(apiRoot(profile) + path + job->batchId), "GET", {}, nullptr,
         [this, job, done](int, const QByteArray& body, const QString& error) {
             ++job->polls;
             if (error.isEmpty())
@@ -413,8 +501,27 @@ void BatchApiClient::poll(const EndpointProfile& profile, BatchJobInfo* job, Don
 }
 
 void BatchApiClient::fetchResults(const EndpointProfile& profile, const BatchJobInfo& job,
+    const QList<BatchRequestLine>& requests,
     std::function<void(const QHash<QString, BatchLineResult>&, const QString&)> done)
 {
+    if (job.provider == ProviderKind::Gemini) { // the inline responses come with the finished operation
+        QStringList order;
+        for (const BatchRequestLine& r : requests)
+            order << r.customId;
+        send(profile, QUrl(apiRoot(profile) + u'/' + job.batchId), "GET", {}, nullptr,
+            [done, order](int, const QByteArray& body, const QString& error) {
+                if (!error.isEmpty()) {
+                    done({}, error);
+                    return;
+                }
+                try {
+                    done(parseGeminiBatch(QJsonDocument::fromJson(body).object(), order), {});
+                } catch (const Error& e) {
+                    done({}, e.message());
+                }
+            });
+        return;
+    }
     QList<QUrl> urls;
     if (job.provider == ProviderKind::Anthropic) {
         if (const QString url = job.info.value(QStringLiteral("results_url")).toString(); !url.isEmpty())

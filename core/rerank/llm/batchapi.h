@@ -22,13 +22,14 @@ class Workspace;
 }
 
 // Provider batch APIs (LLM_APIS.md section 8; docs/RERANK.md "Provider batch APIs"): a run's
-// requests sent as one OpenAI Batch (JSONL file + /v1/batches) or Anthropic Message Batch,
+// requests sent as one OpenAI Batch (JSONL file + /v1/batches), Anthropic Message Batch or
+// Gemini batch (inline requests to models/{model}:batchGenerateContent),
 // polled and collected later, possibly by another process. The batch and its requests live
 // in the workspace (tables batch_jobs and batch_requests, schema v7).
 namespace recwb::rerank {
 
 // Whether the endpoint's provider has a batch API this client speaks.
-bool supportsBatchApi(ProviderKind kind); // OpenAiChat, Anthropic
+bool supportsBatchApi(ProviderKind kind); // OpenAiChat, Anthropic, Gemini
 
 // A batch as last seen. state is the provider's status (OpenAI: validating, in_progress,
 // finalizing, completed, failed, expired, cancelling, cancelled; Anthropic: in_progress,
@@ -79,6 +80,8 @@ struct BatchLineResult {
 // Parses an OpenAI output or error file, or an Anthropic results stream. Throws Error naming
 // the line when one is not JSON or has no custom_id.
 QHash<QString, BatchLineResult> parseBatchResults(ProviderKind kind, const QByteArray& jsonl);
+// A finished Gemini batch operation's inline responses; order: the custom_ids in request order.
+QHash<QString, BatchLineResult> parseGeminiBatch(const QJsonObject& operation, const QStringList& order);
 
 // The HTTP of batches, through its own QNetworkAccessManager. Asynchronous: every callback
 // comes from the event loop. The API key comes from the profile's environment variable
@@ -97,7 +100,8 @@ public:
     // One status poll; updates job->state, info, polls.
     void poll(const EndpointProfile& profile, BatchJobInfo* job, Done done);
     // The result lines of an ended batch (output and error files, or the results stream).
-    void fetchResults(const EndpointProfile& profile, const BatchJobInfo& job,
+    // requests: the batch's, in order (Gemini answers by position when it does not echo the key).
+    void fetchResults(const EndpointProfile& profile, const BatchJobInfo& job, const QList<BatchRequestLine>& requests,
         std::function<void(const QHash<QString, BatchLineResult>& results, const QString& error)> done);
 
 private:
