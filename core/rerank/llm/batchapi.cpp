@@ -3,6 +3,7 @@
 #include "data/sqlite.h"
 #include "data/workspace.h"
 #include "rerank/llm/providers.h"
+#include "rerank/llm/redact.h"
 #include "util/error.h"
 
 #include <QDateTime>
@@ -75,7 +76,7 @@ namespace {
         BatchLineResult r;
         r.response.status = status;
         r.response.httpStatus = httpStatus;
-        r.response.errorMessage = message;
+        r.response.errorMessage = redact(message); // a provider may echo credentials
         r.response.attempts = 1;
         r.defect = defect;
         return r;
@@ -313,14 +314,13 @@ BatchApiClient::BatchApiClient(QObject* parent)
 BatchApiClient::~BatchApiClient() = default;
 
 QString BatchApiClient::prepare(
-    const EndpointProfile& profile, const QUrl& url, QNetworkRequest& request, bool json) const
+    const EndpointProfile& profile, const QUrl& url, QNetworkRequest& request, bool json, QByteArray& key) const
 {
     if (!url.isValid() || (url.scheme() != u"https" && url.scheme() != u"http"))
         return QStringLiteral("endpoint \"%1\": \"%2\" is not an http(s) URL").arg(profile.name, url.toString());
     if (url.scheme() == u"http" && !isLoopbackHost(url.host()) && !profile.allowInsecureHttp)
         return QStringLiteral("endpoint \"%1\": plain http to %2 is refused (allow it with --allow-insecure-http)")
             .arg(profile.name, url.host());
-    QByteArray key;
     if (!profile.keyEnv.isEmpty())
         key = qgetenv(profile.keyEnv.toLocal8Bit().constData()).trimmed();
     if (key.isEmpty() && providerRequiresKey(profile))
@@ -348,7 +348,8 @@ void BatchApiClient::send(const EndpointProfile& profile, const QUrl& url, const
     const QByteArray& body, QHttpMultiPart* multipart, Reply done)
 {
     QNetworkRequest request;
-    if (const QString refused = prepare(profile, url, request, multipart == nullptr && verb == "POST");
+    QByteArray key;
+    if (const QString refused = prepare(profile, url, request, multipart == nullptr && verb == "POST", key);
         !refused.isEmpty()) {
         delete multipart;
         QMetaObject::invokeMethod(
@@ -360,7 +361,7 @@ void BatchApiClient::send(const EndpointProfile& profile, const QUrl& url, const
                                      : m_nam->post(request, body);
     if (multipart)
         multipart->setParent(reply);
-    connect(reply, &QNetworkReply::finished, this, [reply, done, what = verb + ' ' + url.path().toUtf8()] {
+    connect(reply, &QNetworkReply::finished, this, [reply, done, key, what = verb + ' ' + url.path().toUtf8()] {
         reply->deleteLater();
         const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
         const QByteArray data = reply->readAll();
@@ -368,7 +369,7 @@ void BatchApiClient::send(const EndpointProfile& profile, const QUrl& url, const
             done(status, data, {});
             return;
         }
-        const QString message = providerErrorMessage(data);
+        const QString message = redact(providerErrorMessage(data), { key }); // never a key in a stored error
         done(status, data,
             QStringLiteral("%1 failed: %2")
                 .arg(QString::fromUtf8(what),

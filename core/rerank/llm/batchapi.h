@@ -107,7 +107,8 @@ public:
 private:
     using Reply = std::function<void(int httpStatus, const QByteArray& body, const QString& error)>;
     // Checks the URL (no plain http to a non-loopback host unless allowed) and the key.
-    QString prepare(const EndpointProfile& profile, const QUrl& url, QNetworkRequest& request, bool json) const;
+    QString prepare(
+        const EndpointProfile& profile, const QUrl& url, QNetworkRequest& request, bool json, QByteArray& key) const;
     void send(const EndpointProfile& profile, const QUrl& url, const QByteArray& verb, const QByteArray& body,
         QHttpMultiPart* multipart, Reply done);
     void updateFrom(BatchJobInfo* job, const QJsonObject& batch) const;
