@@ -284,6 +284,30 @@ private slots:
         }
     }
 
+    // A batch that takes time (at least 1.5 s, whatever the polls): one poll leaves it
+    // submitted; --wait polls until it has ended; runs show says so in text too.
+    void collectWaitsForTheProvider()
+    {
+        m_server.setBatchCompletion(1, 1500);
+        const QString ws = workspace(QStringLiteral("openai"));
+        const qint64 run = submit(ws, 6);
+        QVERIFY(run > 0);
+        const Run once = collect(ws, run, false);
+        QVERIFY2(once.code == 0, qPrintable(once.err));
+        QCOMPARE(jsonOf(once).value(QStringLiteral("batch")).toObject().value(QStringLiteral("state")).toString(),
+            QStringLiteral("in_progress"));
+        const Run text
+            = cli({ QStringLiteral("runs"), QStringLiteral("show"), QString::number(run), QStringLiteral("-w"), ws });
+        QVERIFY2(text.out.contains(QStringLiteral("in_progress after 1 polls")), qPrintable(text.out));
+        QVERIFY2(text.out.contains(QStringLiteral("runs collect %1").arg(run)), qPrintable(text.out));
+        const Run done = collect(ws, run, true);
+        QVERIFY2(done.code == 0, qPrintable(done.err));
+        const QJsonObject shown = show(ws, run);
+        QCOMPARE(shown.value(QStringLiteral("status")).toString(), QStringLiteral("finished"));
+        QVERIFY(shown.value(QStringLiteral("batch")).toObject().value(QStringLiteral("polls")).toInt() >= 2);
+        QCOMPARE(shown.value(QStringLiteral("results")).toInt(), 6);
+    }
+
     // Result files: a broken line is named; a Gemini response without its key is matched by
     // position; a failed line carries its defect.
     void resultParsing()
