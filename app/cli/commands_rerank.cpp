@@ -3,8 +3,10 @@
 #include "cf/snapshots.h"
 #include "data/workspace.h"
 #include "pipeline/ceiling.h"
+#include "pipeline/providerbatch.h"
 #include "pipeline/rerankservice.h"
 #include "pipeline/shard.h"
+#include "rerank/llm/batchapi.h"
 #include "rerank/llm/endpointtest.h"
 #include "rerank/llm/keystore.h"
 #include "rerank/llm/llmclient.h"
@@ -15,6 +17,7 @@
 #include <QDateTime>
 #include <QEventLoop>
 #include <QSocketNotifier>
+#include <QTimer>
 #include <csignal>
 #include <fcntl.h>
 #include <optional>
@@ -490,6 +493,8 @@ std::optional<rerank::store::RunInfo> runToResume(const QCommandLineParser& p, c
         throw Error(QStringLiteral("run %1 is %2: only an interrupted, canceled or failed run can be resumed")
                         .arg(id)
                         .arg(status));
+    if (rerank::batchstore::findBatchJob(ws, id))
+        throw Error(QStringLiteral("run %1 was sent as a provider batch: collect it with recwb-cli runs collect %1").arg(id));
     if (run->params.value(QStringLiteral("mode")).toString() == u"probe")
         throw Error(QStringLiteral("run %1 is a position-bias probe: probes cannot be resumed").arg(id));
     if (run->params.value(QStringLiteral("template")).toString().endsWith(QStringLiteral("@draft"))
@@ -523,7 +528,7 @@ std::vector<int32_t> usersLeft(const Workspace& ws, const Dataset& ds, const rer
 
 // The settings of the run being resumed (what the command line could still change: the
 // concurrency, the cache, the spending cap).
-void applyRunParams(const QCommandLineParser& p, const rerank::store::RunInfo& run, pipeline::BatchOptions& options)
+void applyRunParams(bool concurrencyGiven, const rerank::store::RunInfo& run, pipeline::BatchOptions& options)
 {
     const QJsonObject& params = run.params;
     options.prompt = params.value(QStringLiteral("template")).toString();
@@ -536,7 +541,7 @@ void applyRunParams(const QCommandLineParser& p, const rerank::store::RunInfo& r
     options.candidates = params.value(QStringLiteral("candidates")).toInt(options.candidates);
     options.k = params.value(QStringLiteral("k")).toInt(options.k);
     options.bypassCache = options.bypassCache || params.value(QStringLiteral("bypass_cache")).toBool();
-    if (!p.isSet(QStringLiteral("concurrency")))
+    if (!concurrencyGiven)
         options.concurrency = params.value(QStringLiteral("concurrency")).toInt(0);
     const QJsonObject routing = params.value(QStringLiteral("routing")).toObject();
     if (routing.value(QStringLiteral("mode")).toString() == u"selective") {
@@ -759,6 +764,204 @@ QString summaryText(const QJsonObject& s)
     return t;
 }
 
+// ---- provider batch APIs (docs/RERANK.md "Provider batch APIs") ----
+
+// Runs this thread's event loop until the batch client calls back; returns its error.
+QString awaitBatchCall(const std::function<void(rerank::BatchApiClient::Done)>& start)
+{
+    QEventLoop loop;
+    QString error;
+    start([&](const QString& e) {
+        error = e;
+        loop.quit();
+    });
+    loop.exec();
+    return error;
+}
+
+QJsonObject batchJobJson(const rerank::BatchJobInfo& job)
+{
+    return QJsonObject { { QStringLiteral("provider"), rerank::providerKindName(job.provider) },
+        { QStringLiteral("endpoint"), job.endpoint }, { QStringLiteral("model"), job.model },
+        { QStringLiteral("batch_id"), job.batchId }, { QStringLiteral("state"), job.state },
+        { QStringLiteral("polls"), job.polls }, { QStringLiteral("info"), job.info } };
+}
+
+QString batchJobText(const rerank::BatchJobInfo& job)
+{
+    return QStringLiteral("Provider batch %1 (%2, endpoint %3): %4 after %5 polls; counts %6")
+        .arg(job.batchId.isEmpty() ? QStringLiteral("(none)") : job.batchId, rerank::providerKindName(job.provider),
+            job.endpoint, job.state)
+        .arg(job.polls)
+        .arg(compact(job.info.value(QStringLiteral("request_counts")).toObject()));
+}
+
+// rerank --batch-api: the run and its requests are stored first ("submitting"), then
+// uploaded; the run is "submitted" once the provider has accepted the batch.
+int submitProviderBatch(const QCommandLineParser& p, Workspace& ws, const Dataset& ds, const cf::Recommender& model,
+    const pipeline::BatchOptions& options, const std::vector<int32_t>& users)
+{
+    pipeline::PipelineContext ctx(ws, ds, model);
+    const pipeline::BatchSubmission s = pipeline::prepareBatchSubmission(ctx, options, users);
+    rerank::BatchJobInfo job;
+    job.provider = s.profile.kind;
+    job.endpoint = s.profile.name;
+    job.model = s.profile.model;
+    job.state = s.requests.isEmpty() ? QStringLiteral("empty") : QStringLiteral("uploading");
+    QJsonObject params = s.run.params;
+    params.insert(QStringLiteral("pid"), static_cast<qint64>(QCoreApplication::applicationPid()));
+    rerank::store::RunInfo run = s.run;
+    run.params = params;
+    job.runId = rerank::store::createRun(ws, run);
+    rerank::batchstore::createBatchJob(ws, job, s.requests);
+    if (!s.requests.isEmpty()) {
+        rerank::BatchApiClient client;
+        const QString error = awaitBatchCall([&](auto done) { client.submit(s.profile, s.requests, &job, done); });
+        if (!error.isEmpty()) {
+            job.state = QStringLiteral("submit_failed");
+            job.info.insert(QStringLiteral("error"), error);
+            rerank::batchstore::updateBatchJob(ws, job);
+            rerank::store::setRunStatus(ws, job.runId, QStringLiteral("failed"));
+            throw Error(QStringLiteral("run %1: the provider batch was not submitted: %2").arg(job.runId).arg(error));
+        }
+        rerank::batchstore::updateBatchJob(ws, job);
+    }
+    rerank::store::setRunStatus(ws, job.runId, QStringLiteral("submitted"));
+    if (p.isSet(kJson)) {
+        out(compact(QJsonObject { { QStringLiteral("run_id"), job.runId }, { QStringLiteral("status"), QStringLiteral("submitted") },
+            { QStringLiteral("batch"), batchJobJson(job) }, { QStringLiteral("users"), s.users },
+            { QStringLiteral("requests"), static_cast<int>(s.requests.size()) }, { QStringLiteral("routed_away"), s.routedAway },
+            { QStringLiteral("cached"), s.cached }, { QStringLiteral("no_candidates"), s.noCandidates } }));
+    } else {
+        out(QStringLiteral("Submitted run %1: %2 of %3 users in provider batch %4 (%5; %6 routed to the CF order, %7 cached, "
+                           "%8 without candidates)")
+                .arg(job.runId)
+                .arg(s.requests.size())
+                .arg(s.users)
+                .arg(job.batchId.isEmpty() ? QStringLiteral("(none needed)") : job.batchId, job.state)
+                .arg(s.routedAway)
+                .arg(s.cached)
+                .arg(s.noCandidates));
+        err(QStringLiteral("Collect the results with recwb-cli runs collect %1 -w %2 [--wait]").arg(job.runId).arg(ws.path()));
+    }
+    return 0;
+}
+
+// runs collect RUN [--wait]: polls the batch (once, or until it ends); once it has ended,
+// its lines go through the rerank pipeline as the run's answers (validation, fallback,
+// cache, cost at the batch rate) and the run is finished.
+int collectProviderBatch(const QCommandLineParser& p, Workspace& ws, qint64 runId)
+{
+    const auto run = rerank::store::findRun(ws, runId);
+    if (!run)
+        throw Error(QStringLiteral("%1: no rerank run %2").arg(ws.path()).arg(runId));
+    std::optional<rerank::BatchJobInfo> found = rerank::batchstore::findBatchJob(ws, runId);
+    if (!found)
+        throw Error(QStringLiteral("run %1 was not sent as a provider batch (recwb-cli rerank --batch-api)").arg(runId));
+    rerank::BatchJobInfo job = *found;
+    if (job.state != u"collected" && rerank::store::runStatus(*run) == u"finished") {
+        // A collect that stored every result and stopped before saying so.
+        job.info.insert(QStringLiteral("provider_state"), job.state);
+        job.state = QStringLiteral("collected");
+        rerank::batchstore::updateBatchJob(ws, job);
+    }
+    if (job.state == u"collected") {
+        out(QStringLiteral("Run %1 was collected already: recwb-cli runs show %1 -w %2").arg(runId).arg(ws.path()));
+        return 0;
+    }
+    if (job.state == u"uploading" || job.state == u"submit_failed")
+        throw Error(QStringLiteral("run %1: the provider never accepted its batch (%2%3); nothing to collect")
+                        .arg(runId)
+                        .arg(job.state, job.info.contains(QStringLiteral("error"))
+                                ? u": " + job.info.value(QStringLiteral("error")).toString()
+                                : QString()));
+    rerank::EndpointProfile profile = rerank::store::getEndpoint(ws, job.endpoint);
+    if (!job.model.isEmpty())
+        profile.model = job.model;
+    rerank::BatchApiClient client;
+    const bool wait = p.isSet(QStringLiteral("wait"));
+    const int pollMs = intOption(p, QStringLiteral("poll-ms"), 10000, 10, 3600 * 1000);
+    while (!job.ended()) {
+        const QString error = awaitBatchCall([&](auto done) { client.poll(profile, &job, done); });
+        rerank::batchstore::updateBatchJob(ws, job);
+        if (!error.isEmpty())
+            throw Error(QStringLiteral("run %1, batch %2: %3").arg(runId).arg(job.batchId, error));
+        if (job.ended() || !wait)
+            break;
+        err(batchJobText(job));
+        QEventLoop pause;
+        QTimer::singleShot(pollMs, &pause, &QEventLoop::quit);
+        pause.exec();
+    }
+    if (!job.ended()) {
+        if (p.isSet(kJson))
+            out(compact(QJsonObject { { QStringLiteral("run_id"), runId }, { QStringLiteral("status"), QStringLiteral("submitted") },
+                { QStringLiteral("batch"), batchJobJson(job) } }));
+        else
+            out(batchJobText(job) + QStringLiteral("; not ended yet: collect again later (or with --wait)"));
+        return 0;
+    }
+    const QList<rerank::BatchRequestLine> requests = rerank::batchstore::batchRequests(ws, runId);
+    QHash<QString, rerank::BatchLineResult> lines;
+    if (job.state != u"empty") {
+        QString error;
+        QEventLoop loop;
+        client.fetchResults(profile, job, requests, [&](const QHash<QString, rerank::BatchLineResult>& r, const QString& e) {
+            lines = r;
+            error = e;
+            loop.quit();
+        });
+        loop.exec();
+        if (!error.isEmpty())
+            throw Error(QStringLiteral("run %1, batch %2: the results could not be fetched: %3").arg(runId).arg(job.batchId, error));
+    }
+    auto answers = std::make_shared<QHash<QString, pipeline::BatchAnswer>>();
+    for (const rerank::BatchRequestLine& r : requests) {
+        pipeline::BatchAnswer a;
+        a.cacheKey = r.cacheKey;
+        if (const auto it = lines.constFind(r.customId); it != lines.cend()) {
+            a.response = it->response;
+            a.defect = it->defect;
+        } else {
+            a.response.status = rerank::CallStatus::Timeout;
+            a.response.errorMessage = QStringLiteral("batch %1 ended %2 without an answer for this request").arg(job.batchId, job.state);
+            a.defect = job.missingLineDefect();
+        }
+        answers->insert(r.userId, a);
+    }
+
+    const Dataset ds = ws.load(TaskControl { progressPrinter(), {} });
+    QString note;
+    const auto model = cf::snapshotOrTrain(ws, ds, run->params.value(QStringLiteral("cf_model")).toString(), &note);
+    pipeline::BatchOptions options;
+    applyRunParams(false, *run, options);
+    options.model = job.model;
+    options.batchAnswers = answers;
+    options.priceScale = 0.5; // LLM_APIS.md section 8: batch = 50 % of the live price
+    pipeline::RerankService service;
+    service.open(ws.path());
+    pipeline::RerankRequest request;
+    request.dataset = std::shared_ptr<const Dataset>(&ds, [](const Dataset*) {});
+    request.cfModel = model;
+    request.users = usersLeft(ws, ds, *run);
+    request.options = options;
+    const pipeline::BatchReport report = awaitRerank(service, std::move(request)).report;
+    if (!report.error.isEmpty())
+        throw Error(report.error);
+    job.info.insert(QStringLiteral("provider_state"), job.state);
+    job.state = QStringLiteral("collected");
+    rerank::batchstore::updateBatchJob(ws, job);
+    if (p.isSet(kJson)) {
+        QJsonObject j = report.toJson(!p.isSet(QStringLiteral("summary-only")));
+        j.insert(QStringLiteral("batch"), batchJobJson(job));
+        out(compact(j));
+        return report.canceled ? 130 : 0;
+    }
+    out(batchJobText(job));
+    out(summaryText(report.summary));
+    return report.canceled ? 130 : 0;
+}
+
 const Registrar rerankCommand { Command {
     QStringLiteral("rerank"),
     QStringLiteral("Rerank CF candidates with a prompt and an endpoint (offline or LLMs): one user, a list or a cohort; "
@@ -828,6 +1031,10 @@ const Registrar rerankCommand { Command {
             QStringLiteral("Continue an interrupted or canceled stored run: its users that have no result yet, with "
                            "its prompt, endpoints, candidates, K and routing."),
             QStringLiteral("run") });
+        p.addOption({ QStringLiteral("batch-api"),
+            QStringLiteral("Send the users that need a call as one provider batch (OpenAI Batch, Anthropic Message "
+                           "Batches; half price, results within 24 h) and return the run id; collect with recwb-cli "
+                           "runs collect RUN.") });
         p.addOption({ QStringLiteral("no-cache"), QStringLiteral("Do not read the response cache (fresh calls).") });
         p.addOption({ QStringLiteral("no-store"), QStringLiteral("Do not store the run in the workspace.") });
         addWhatIfOptions(p); // one --user only; a what-if run is never stored
@@ -890,9 +1097,15 @@ const Registrar rerankCommand { Command {
             options.extraParams.insert(QStringLiteral("shard"), QStringLiteral("%1/%2").arg(shard.index).arg(shard.count));
         }
         if (resumed)
-            applyRunParams(p, *resumed, options);
+            applyRunParams(p.isSet(QStringLiteral("concurrency")), *resumed, options);
         if (!p.isSet(QStringLiteral("yes")))
             checkCeiling(p, *ws, options, static_cast<qint64>(users.size()));
+        if (p.isSet(QStringLiteral("batch-api"))) {
+            if (resumed || whatIf || !options.storeRun || options.maxCostUsd || options.probeOrders >= 2)
+                throw UsageError(QStringLiteral("--batch-api submits a new stored run: it does not take --resume, "
+                                                "--without/--with, --no-store, --max-cost or --probe"));
+            return submitProviderBatch(p, *ws, ds, *model, options, users);
+        }
 
         pipeline::RerankService service;
         service.open(ws->path());
@@ -1072,16 +1285,29 @@ const Registrar runsCommand { Command {
                    "of --shard I/N into one."),
     [](QCommandLineParser& p) {
         addWorkspaceOption(p);
-        p.addPositionalArgument(QStringLiteral("action"), QStringLiteral("list | show ID | remove ID | merge RUN..."));
+        p.addPositionalArgument(QStringLiteral("action"),
+            QStringLiteral("list | show ID | remove ID | merge RUN... | collect RUN (a provider batch run)"));
+        p.addOption({ QStringLiteral("wait"), QStringLiteral("collect: poll until the batch has ended.") });
+        p.addOption({ QStringLiteral("poll-ms"), QStringLiteral("collect --wait: milliseconds between polls (default 10000)."),
+            QStringLiteral("ms") });
+        p.addOption({ QStringLiteral("summary-only"), QStringLiteral("collect --json: the summary without per-user lists.") });
         p.addOption({ kJson, QStringLiteral("Print JSON.") });
     },
     [](QCommandLineParser& p) {
         const QString what = action(p,
-            { QStringLiteral("list"), QStringLiteral("show"), QStringLiteral("remove"), QStringLiteral("merge") },
+            { QStringLiteral("list"), QStringLiteral("show"), QStringLiteral("remove"), QStringLiteral("merge"),
+                QStringLiteral("collect") },
             QStringLiteral("runs"));
         const auto ws = Workspace::open(requireOption(p, kWorkspace));
         if (what == u"merge")
             return mergeShardRuns(*ws, p.positionalArguments().mid(1));
+        if (what == u"collect") {
+            bool ok = false;
+            const qint64 id = p.positionalArguments().value(1).toLongLong(&ok);
+            if (!ok)
+                throw UsageError(QStringLiteral("usage: recwb-cli runs collect RUN -w W [--wait]"));
+            return collectProviderBatch(p, *ws, id);
+        }
         // A run that did not finish in one go (interrupted, canceled, failed, resumed): its
         // summary is computed from what it holds, not from the session that stored it last.
         auto effectiveSummary = [&ws](const rerank::store::RunInfo& r, const QString& status) {
@@ -1138,6 +1364,8 @@ const Registrar runsCommand { Command {
         const auto results = rerank::store::runResults(*ws, id);
         if (p.isSet(kJson)) {
             QJsonObject j = runJson(*run);
+            if (const auto job = rerank::batchstore::findBatchJob(*ws, id))
+                j.insert(QStringLiteral("batch"), batchJobJson(*job));
             QJsonArray a;
             for (const auto& r : results)
                 a.append(r.second);
@@ -1155,7 +1383,12 @@ const Registrar runsCommand { Command {
                 .arg(results.size())
                 .arg(asked > 0 ? QStringLiteral(" of %1 users").arg(asked) : QString())
                 .arg(compact(shownParams)));
-        if (status != u"finished" && status != u"running")
+        const auto batchJob = rerank::batchstore::findBatchJob(*ws, id);
+        if (batchJob)
+            out(batchJobText(*batchJob));
+        if (batchJob && (status == u"submitted" || status == u"submitting"))
+            out(QStringLiteral("Collect its results with recwb-cli runs collect %1 -w %2").arg(run->id).arg(ws->path()));
+        else if (status != u"finished" && status != u"running")
             out(QStringLiteral("This run did not finish; the summary is computed from the results it holds. Continue "
                                "it with recwb-cli rerank --resume %1 -w %2")
                     .arg(run->id)

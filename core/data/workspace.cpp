@@ -194,6 +194,28 @@ CREATE TABLE review_verdicts(
   PRIMARY KEY(queue_id, user_id, item_id, reviewer)) WITHOUT ROWID;
 ALTER TABLE users ADD COLUMN synthetic_of TEXT;
 )sql",
+    // 6 -> 7: provider batch APIs (docs/RERANK.md "Provider batch APIs"): the batch a run was
+    // sent as (provider ids, last state seen) and the request of each of its users, stored
+    // when the run is submitted so a later process collects the results
+    R"sql(
+CREATE TABLE batch_jobs(
+  run_id INTEGER PRIMARY KEY REFERENCES rerank_runs(id) ON DELETE CASCADE,
+  provider TEXT NOT NULL,
+  endpoint TEXT NOT NULL,
+  batch_id TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL,
+  info TEXT NOT NULL DEFAULT '{}',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  polls INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE batch_requests(
+  run_id INTEGER NOT NULL REFERENCES batch_jobs(run_id) ON DELETE CASCADE,
+  custom_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  cache_key TEXT NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY(run_id, custom_id));
+)sql",
 };
 static_assert(std::size(kMigrations) == Workspace::kSchemaVersion);
 

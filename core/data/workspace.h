@@ -37,7 +37,7 @@ struct WorkspaceSummary {
 class Workspace {
 public:
     enum class Mode { OpenExisting, CreateOrOpen };
-    static constexpr int kSchemaVersion = 6;
+    static constexpr int kSchemaVersion = 7;
     static constexpr int kApplicationId = 0x52574231; // "RWB1"
 
     // Throws Error naming the file: missing, empty (OpenExisting), not a regular file, a

@@ -149,6 +149,7 @@ void BatchReranker::begin(const std::vector<int32_t>& users, int distinctUsers)
 {
     // Configuration first: nothing is sent when any of it is wrong.
     m_noReranker = m_options.cascade == QStringList { QStringLiteral("none") };
+    m_ctx.setPriceScale(m_options.priceScale);
     const QStringList names
         = m_options.cascade.isEmpty() || m_noReranker ? QStringList { QString() } : m_options.cascade;
     if (!m_options.model.isEmpty() && names.size() > 1)
@@ -163,6 +164,8 @@ void BatchReranker::begin(const std::vector<int32_t>& users, int distinctUsers)
                 throw Error(QStringLiteral("rerank batch: endpoint \"%1\" appears twice in the cascade").arg(t.profile.name));
         m_tiers.push_back(t);
     }
+    if (m_options.batchAnswers && (m_tiers.size() != 1 || m_noReranker || m_options.probeOrders >= 2))
+        throw Error(QStringLiteral("rerank batch: a provider batch is collected with its single endpoint"));
     if (m_options.maxCostUsd) {
         if (!std::isfinite(*m_options.maxCostUsd) || *m_options.maxCostUsd < 0)
             throw Error(QStringLiteral("rerank batch: the cost cap must be a number >= 0"));
@@ -249,8 +252,9 @@ void BatchReranker::begin(const std::vector<int32_t>& users, int distinctUsers)
             rerank::store::setRunParam(m_ctx.workspace(), m_report.runId, QStringLiteral("host"),
                 QSysInfo::machineHostName());
             const auto previous = rerank::store::findRun(m_ctx.workspace(), m_report.runId);
-            rerank::store::setRunParam(m_ctx.workspace(), m_report.runId, QStringLiteral("resumed"),
-                (previous ? previous->params.value(QStringLiteral("resumed")).toInt() : 0) + 1);
+            if (!m_options.batchAnswers) // a collect completes the submitted run, it does not resume it
+                rerank::store::setRunParam(m_ctx.workspace(), m_report.runId, QStringLiteral("resumed"),
+                    (previous ? previous->params.value(QStringLiteral("resumed")).toInt() : 0) + 1);
         } else {
             m_report.runId = rerank::store::createRun(m_ctx.workspace(), run);
         }
@@ -506,13 +510,19 @@ bool BatchReranker::sendTier(size_t index)
         job.clock.start(); // the wait for budget counts as LLM-stage time
     job.lookedUpTier = job.tier;
     job.cacheKey = job.tier == 0 && !job.firstKey.isEmpty() ? job.firstKey : rerank::cacheKey(profile, p.prompt.request);
-    if (const auto cached = retry ? std::nullopt : m_ctx.cache().lookup(job.cacheKey, m_options.bypassCache)) {
+    // A user answered in a provider batch takes that (paid) answer, not a cached one.
+    const bool fromBatch = m_options.batchAnswers && m_options.batchAnswers->contains(p.outcome.userId);
+    if (const auto cached = retry || fromBatch ? std::nullopt : m_ctx.cache().lookup(job.cacheKey, m_options.bypassCache)) {
         const bool usable = applyAnswer(m_ctx, p, profile, *cached, true,
             static_cast<double>(job.clock.nsecsElapsed()) / 1e6, job.cacheKey);
         if (usable || job.tier + 1 >= static_cast<int>(m_tiers.size()))
             return true;
         ++job.tier;
         return sendTier(index);
+    }
+    if (m_options.batchAnswers) {
+        applyBatchAnswer(index);
+        return true;
     }
     const Budget budget = reserveBudget(job, m_tiers[static_cast<size_t>(job.tier)]);
     if (budget == Budget::Wait) { // holds its concurrency slot until a call in flight settles
@@ -537,6 +547,32 @@ bool BatchReranker::sendTier(size_t index)
     connect(job.call, &rerank::LlmCall::finished, this,
         [this, index](const rerank::ChatResponse& r) { onAnswer(index, r); });
     return false;
+}
+
+// The provider batch's line for this user, through the same validation, cache and cost as a
+// live answer; a failed, expired or missing line leaves the CF order with a defect naming it.
+void BatchReranker::applyBatchAnswer(size_t index)
+{
+    Job& job = m_jobs[index];
+    PreparedUser& p = *job.prepared;
+    const rerank::EndpointProfile& profile = m_tiers.front().profile;
+    BatchAnswer answer;
+    const auto it = m_options.batchAnswers->constFind(p.outcome.userId);
+    if (it == m_options.batchAnswers->cend()) {
+        answer.response.status = rerank::CallStatus::Canceled;
+        answer.response.errorMessage = QStringLiteral("this user was not sent in the provider batch");
+        answer.defect = QStringLiteral("batch_not_sent");
+    } else if (it->cacheKey != job.cacheKey) {
+        answer.response.status = rerank::CallStatus::Canceled;
+        answer.response.errorMessage = QStringLiteral("the prompt rendered now differs from the one sent in the batch "
+                                                      "(the workspace changed since the submit); the answer is not used");
+        answer.defect = QStringLiteral("batch_stale");
+    } else {
+        answer = *it;
+    }
+    applyAnswer(m_ctx, p, profile, answer.response, false, 0, job.cacheKey);
+    if (!answer.defect.isEmpty())
+        p.outcome.result.defects.append({ answer.defect, answer.response.errorMessage });
 }
 
 void BatchReranker::onAnswer(size_t index, const rerank::ChatResponse& response)

@@ -6,6 +6,7 @@
 #include "rerank/positionbias.h"
 
 #include <QElapsedTimer>
+#include <QHash>
 #include <QJsonObject>
 #include <QObject>
 #include <QPointer>
@@ -27,6 +28,14 @@ class LlmClient;
 // persistence and a summary; or the position-bias probe (each user in several shuffled
 // candidate orders).
 namespace recwb::pipeline {
+
+// One user's answer from a provider batch: the response (or the failure of its line, with
+// the defect kind naming it), and the cache key of the prompt that was sent.
+struct BatchAnswer {
+    rerank::ChatResponse response;
+    QString defect; // batch_failed_line, batch_expired, ...; empty for a delivered answer
+    QString cacheKey;
+};
 
 struct BatchOptions {
     QString prompt = QStringLiteral("listwise"); // template ref for every user
@@ -60,6 +69,12 @@ struct BatchOptions {
     // caller passes only the users it does not hold yet. Its status goes back to running.
     qint64 resumeRunId = 0;
     QJsonObject extraParams; // stored with the run's parameters (e.g. the CF model)
+    // Collecting a provider batch (docs/RERANK.md "Provider batch APIs"): the batch's answer
+    // per user external id stands in for the call (with resumeRunId: the submitted run). An
+    // answer whose cache key differs from the prompt rendered now is not used (batch_stale).
+    // Needs a single endpoint.
+    std::shared_ptr<const QHash<QString, BatchAnswer>> batchAnswers;
+    double priceScale = 1.0; // 0.5: calls priced at the batch rate
 };
 
 struct ProbeReport {
@@ -136,6 +151,7 @@ private:
     void pump();
     bool launch(size_t index); // true when the job finished synchronously
     bool sendTier(size_t index); // true when finished synchronously
+    void applyBatchAnswer(size_t index); // options.batchAnswers instead of a call
     void onAnswer(size_t index, const rerank::ChatResponse& response);
     void finishOnPool(size_t index, const rerank::ChatResponse& response, double llmMs);
     void complete(size_t index);

@@ -208,7 +208,12 @@ rerank::EndpointProfile PipelineContext::endpoint(const QString& name, const QSt
 
 std::optional<rerank::Prices> PipelineContext::pricesFor(const rerank::EndpointProfile& profile) const
 {
-    return m_prices.pricesFor(profile);
+    std::optional<rerank::Prices> prices = m_prices.pricesFor(profile);
+    if (prices && m_priceScale != 1.0)
+        for (std::optional<double>* p : { &prices->input, &prices->cachedInput, &prices->cacheWrite, &prices->output })
+            if (*p)
+                **p *= m_priceScale;
+    return prices;
 }
 
 rerank::ResponseCache& PipelineContext::cache()

@@ -121,6 +121,9 @@ public:
     // The named profile (empty = the workspace default), model overridden when set.
     rerank::EndpointProfile endpoint(const QString& name, const QString& model = {});
     std::optional<rerank::Prices> pricesFor(const rerank::EndpointProfile& profile) const;
+    // Every price pricesFor() gives is multiplied by this (0.5: a provider batch API's rate).
+    void setPriceScale(double scale) { m_priceScale = scale; }
+    double priceScale() const { return m_priceScale; }
     rerank::ResponseCache& cache();
     // The explanation check (unsupported_claim defects), indexed on first use.
     const rerank::FaithfulnessChecker& faithfulness();
@@ -143,6 +146,7 @@ private:
     std::shared_ptr<const coldstart::ColdStartRecommender> m_cold;
     std::unique_ptr<rerank::ResponseCache> m_cache;
     rerank::PriceTable m_prices;
+    double m_priceScale = 1.0;
     QHash<QString, rerank::PromptTemplate> m_templates;
     std::shared_ptr<const rerank::FaithfulnessChecker> m_faithfulness;
     std::unique_ptr<rerank::ItemPromptTexts> m_itemTexts;

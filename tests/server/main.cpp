@@ -22,8 +22,18 @@ int main(int argc, char** argv)
     const QCommandLineOption faultOption(QStringList { QStringLiteral("f"), QStringLiteral("fault") },
         QStringLiteral("Server-wide fault: %1.").arg(recwb::test::TestLlmServer::faultNames().join(QStringLiteral(", "))),
         QStringLiteral("name"));
+    const QCommandLineOption batchPollsOption(QStringLiteral("batch-polls"),
+        QStringLiteral("Batch APIs: a batch ends at this status poll (default 2)."), QStringLiteral("n"), QStringLiteral("2"));
+    const QCommandLineOption batchMsOption(QStringLiteral("batch-ms"),
+        QStringLiteral("Batch APIs: and no sooner than this many ms after it was created (default 0)."), QStringLiteral("ms"),
+        QStringLiteral("0"));
+    const QCommandLineOption batchExpireOption(QStringLiteral("batch-expire"),
+        QStringLiteral("Batch APIs: every batch ends expired (no request answered)."));
     parser.addOption(portOption);
     parser.addOption(faultOption);
+    parser.addOption(batchPollsOption);
+    parser.addOption(batchMsOption);
+    parser.addOption(batchExpireOption);
     parser.process(app);
 
     bool ok = false;
@@ -36,6 +46,8 @@ int main(int argc, char** argv)
     recwb::test::TestLlmServer server;
     if (parser.isSet(faultOption))
         server.setFault(parser.value(faultOption));
+    server.setBatchCompletion(parser.value(batchPollsOption).toInt(), parser.value(batchMsOption).toLongLong());
+    server.setBatchExpire(parser.isSet(batchExpireOption));
     if (server.start(static_cast<quint16>(port)) == 0) {
         err << "cannot listen on 127.0.0.1:" << port << '\n';
         return 1;

@@ -176,39 +176,8 @@ QString TestLlmServer::pickFault(const RecordedRequest& request, const QString& 
     return QStringLiteral("good");
 }
 
-bool TestLlmServer::handleRequest(const QHttpServerRequest& request, QTcpSocket* socket)
+void TestLlmServer::promptTexts(Provider provider, const QJsonObject& body, QStringList& all, QStringList& user)
 {
-    RecordedRequest rec;
-    rec.path = request.url().path();
-    rec.method = methodName(request.method());
-    for (const auto& [name, value] : request.headers())
-        rec.headers.insert(name.toLower(), value);
-    rec.body = request.body();
-
-    Provider provider;
-    if (rec.path == u"/v1/chat/completions")
-        provider = Provider::OpenAi;
-    else if (rec.path == u"/v1/messages")
-        provider = Provider::Anthropic;
-    else if (rec.path.startsWith(QStringLiteral("/v1beta/models/")) && rec.path.endsWith(QStringLiteral(":generateContent")))
-        provider = Provider::Gemini;
-    else if (rec.path == u"/api/chat")
-        provider = Provider::Ollama;
-    else
-        return false; // -> missingHandler (404)
-
-    ++m_total;
-    ++m_pathCounts[rec.path];
-    m_last.insert(rec.path, rec);
-    if (m_recordAll)
-        m_all.append(rec);
-    m_maxInFlight = std::max(m_maxInFlight, ++m_inFlight);
-    m_pathMaxInFlight[rec.path] = std::max(m_pathMaxInFlight.value(rec.path), ++m_pathInFlight[rec.path]);
-
-    // Prompt text: all of it for fault markers, user turns for candidate ids.
-    const QJsonObject body = rec.json();
-    QStringList all;
-    QStringList user;
     switch (provider) {
     case Provider::OpenAi:
     case Provider::Ollama:
@@ -233,6 +202,50 @@ bool TestLlmServer::handleRequest(const QHttpServerRequest& request, QTcpSocket*
         all << textOf(body.value(QStringLiteral("systemInstruction")).toObject().value(QStringLiteral("parts")));
         break;
     }
+}
+
+bool TestLlmServer::handleRequest(const QHttpServerRequest& request, QTcpSocket* socket)
+{
+    RecordedRequest rec;
+    rec.path = request.url().path();
+    rec.method = methodName(request.method());
+    for (const auto& [name, value] : request.headers())
+        rec.headers.insert(name.toLower(), value);
+    rec.body = request.body();
+
+    const bool batch = rec.path.startsWith(QStringLiteral("/v1/files")) || rec.path.startsWith(QStringLiteral("/v1/batches"))
+        || rec.path.startsWith(QStringLiteral("/v1/messages/batches")) || rec.path.startsWith(QStringLiteral("/v1beta/batches/"))
+        || rec.path.endsWith(QStringLiteral(":batchGenerateContent"));
+    Provider provider = Provider::OpenAi;
+    if (batch) {
+        // answered by batchRequest() below
+    } else if (rec.path == u"/v1/chat/completions")
+        provider = Provider::OpenAi;
+    else if (rec.path == u"/v1/messages")
+        provider = Provider::Anthropic;
+    else if (rec.path.startsWith(QStringLiteral("/v1beta/models/")) && rec.path.endsWith(QStringLiteral(":generateContent")))
+        provider = Provider::Gemini;
+    else if (rec.path == u"/api/chat")
+        provider = Provider::Ollama;
+    else
+        return false; // -> missingHandler (404)
+
+    ++m_total;
+    ++m_pathCounts[rec.path];
+    m_last.insert(rec.path, rec);
+    if (m_recordAll)
+        m_all.append(rec);
+    m_maxInFlight = std::max(m_maxInFlight, ++m_inFlight);
+    m_pathMaxInFlight[rec.path] = std::max(m_pathMaxInFlight.value(rec.path), ++m_pathInFlight[rec.path]);
+    if (batch) {
+        respond(socket, batchRequest(rec), rec.path);
+        return true;
+    }
+
+    // Prompt text: all of it for fault markers, user turns for candidate ids.
+    QStringList all;
+    QStringList user;
+    promptTexts(provider, rec.json(), all, user);
     QString fault = pickFault(rec, all.join(u'\n'));
     if (faultBase(fault) == u"mix") {
         // One seeded draw per request: the load test's fault mix (see the header).
@@ -574,6 +587,288 @@ TestLlmServer::Answer TestLlmServer::answerFor(Provider provider, const QString&
     }
     return error(provider, 400, "Bad Request", QStringLiteral("invalid_request_error"),
         QStringLiteral("unknown test fault '%1'").arg(fault));
+}
+
+} // namespace recwb::test
+
+// ---- batch APIs ----
+
+namespace recwb::test {
+
+namespace {
+
+// The content of the part named `name` of a multipart/form-data body, or null when absent.
+QByteArray multipartField(const QByteArray& contentType, const QByteArray& body, const QByteArray& name)
+{
+    const qsizetype b = contentType.indexOf("boundary=");
+    if (b < 0)
+        return {};
+    QByteArray boundary = contentType.mid(b + 9).trimmed();
+    if (boundary.startsWith('"'))
+        boundary = boundary.mid(1, boundary.size() - 2);
+    const QByteArray delimiter = "--" + boundary;
+    for (qsizetype at = body.indexOf(delimiter); at >= 0;) {
+        const qsizetype next = body.indexOf(delimiter, at + delimiter.size());
+        if (next < 0)
+            break;
+        const QByteArray part = body.mid(at + delimiter.size(), next - at - delimiter.size());
+        const qsizetype headEnd = part.indexOf("\r\n\r\n");
+        if (headEnd >= 0 && part.left(headEnd).contains(QByteArray("name=\"" + name + '"'))) {
+            QByteArray content = part.mid(headEnd + 4);
+            if (content.endsWith("\r\n"))
+                content.chop(2);
+            return content.isNull() ? QByteArray("") : content;
+        }
+        at = next;
+    }
+    return {};
+}
+
+} // namespace
+
+QJsonObject TestLlmServer::batchJson(const Batch& b) const
+{
+    const int total = static_cast<int>(b.lines.size());
+    if (b.provider == Provider::Anthropic) {
+        const int processing = b.ended ? 0 : total;
+        return QJsonObject {
+            { QStringLiteral("id"), b.id },
+            { QStringLiteral("type"), QStringLiteral("message_batch") },
+            { QStringLiteral("processing_status"), b.ended ? QStringLiteral("ended") : QStringLiteral("in_progress") },
+            { QStringLiteral("request_counts"),
+                QJsonObject { { QStringLiteral("processing"), processing },
+                    { QStringLiteral("succeeded"), b.ended ? b.succeeded : 0 },
+                    { QStringLiteral("errored"), b.ended ? b.failed : 0 }, { QStringLiteral("canceled"), 0 },
+                    { QStringLiteral("expired"), b.ended && b.expired ? total : 0 } } },
+            { QStringLiteral("expires_at"), QStringLiteral("2026-01-02T00:00:00Z") },
+            { QStringLiteral("results_url"),
+                b.ended ? QJsonValue(baseUrl() + QStringLiteral("/v1/messages/batches/%1/results").arg(b.id))
+                        : QJsonValue(QJsonValue::Null) },
+        };
+    }
+    if (b.provider == Provider::Gemini) { // a long-running operation
+        const int total = static_cast<int>(b.lines.size());
+        QJsonObject op {
+            { QStringLiteral("name"), b.id },
+            { QStringLiteral("metadata"),
+                QJsonObject { { QStringLiteral("@type"),
+                                  QStringLiteral("type.googleapis.com/google.ai.generativelanguage.v1beta.GenerateContentBatch") },
+                    { QStringLiteral("state"),
+                        !b.ended        ? (b.polls == 0 ? QStringLiteral("BATCH_STATE_PENDING") : QStringLiteral("BATCH_STATE_RUNNING"))
+                            : b.expired ? QStringLiteral("BATCH_STATE_EXPIRED")
+                                        : QStringLiteral("BATCH_STATE_SUCCEEDED") },
+                    { QStringLiteral("batchStats"),
+                        QJsonObject { { QStringLiteral("requestCount"), QString::number(total) },
+                            { QStringLiteral("successfulRequestCount"), QString::number(b.ended ? b.succeeded : 0) },
+                            { QStringLiteral("failedRequestCount"), QString::number(b.ended ? b.failed : 0) },
+                            { QStringLiteral("pendingRequestCount"), QString::number(b.ended ? 0 : total) } } } } },
+            { QStringLiteral("done"), b.ended },
+        };
+        if (b.ended && !b.expired)
+            op.insert(QStringLiteral("response"),
+                QJsonObject { { QStringLiteral("@type"),
+                                  QStringLiteral("type.googleapis.com/google.ai.generativelanguage.v1beta.GenerateContentBatchOutput") },
+                    { QStringLiteral("inlinedResponses"), QJsonObject { { QStringLiteral("inlinedResponses"), b.inlined } } } });
+        return op;
+    }
+    const QString status = b.ended ? (b.expired ? QStringLiteral("expired") : QStringLiteral("completed"))
+        : b.polls == 0                ? QStringLiteral("validating")
+                                      : QStringLiteral("in_progress");
+    auto idOrNull = [](const QString& id) { return id.isEmpty() ? QJsonValue(QJsonValue::Null) : QJsonValue(id); };
+    return QJsonObject {
+        { QStringLiteral("id"), b.id },
+        { QStringLiteral("object"), QStringLiteral("batch") },
+        { QStringLiteral("endpoint"), QStringLiteral("/v1/chat/completions") },
+        { QStringLiteral("input_file_id"), b.inputFileId },
+        { QStringLiteral("completion_window"), QStringLiteral("24h") },
+        { QStringLiteral("status"), status },
+        { QStringLiteral("output_file_id"), idOrNull(b.outputFileId) },
+        { QStringLiteral("error_file_id"), idOrNull(b.errorFileId) },
+        { QStringLiteral("request_counts"),
+            QJsonObject { { QStringLiteral("total"), total }, { QStringLiteral("completed"), b.ended ? b.succeeded : 0 },
+                { QStringLiteral("failed"), b.ended ? b.failed : 0 } } },
+    };
+}
+
+// Answers every line as the live endpoint would (answerFor), once, when the batch ends.
+void TestLlmServer::endBatch(Batch& b)
+{
+    b.ended = true;
+    b.expired = m_batchExpire;
+    QByteArray output;
+    QByteArray errors;
+    int n = 0;
+    for (const auto& [customId, body] : b.lines) {
+        ++n;
+        const QJsonValue cid(customId);
+        if (b.expired) {
+            ++b.failed;
+            if (b.provider == Provider::Gemini)
+                continue; // an expired operation has no responses
+            if (b.provider == Provider::Anthropic)
+                b.results += compact(QJsonObject { { QStringLiteral("custom_id"), cid },
+                                 { QStringLiteral("result"), QJsonObject { { QStringLiteral("type"), QStringLiteral("expired") } } } })
+                    + '\n';
+            else
+                errors += compact(QJsonObject { { QStringLiteral("id"), QStringLiteral("batch_req_%1").arg(n) },
+                              { QStringLiteral("custom_id"), cid }, { QStringLiteral("response"), QJsonValue::Null },
+                              { QStringLiteral("error"),
+                                  QJsonObject { { QStringLiteral("code"), QStringLiteral("batch_expired") },
+                                      { QStringLiteral("message"),
+                                          QStringLiteral("This request could not be executed before the completion window "
+                                                         "expired.") } } } })
+                    + '\n';
+            continue;
+        }
+        QString fault = m_batchLineFaults.value(customId, QStringLiteral("good"));
+        if (fault == u"close" || faultBase(fault) == u"delay" || faultBase(fault) == u"mix")
+            fault = QStringLiteral("good"); // no connection of its own to misbehave on
+        QStringList all;
+        QStringList user;
+        promptTexts(b.provider, body, all, user);
+        RecordedRequest line;
+        line.path = QStringLiteral("batch-line");
+        line.method = "POST";
+        line.body = QJsonDocument(body).toJson(QJsonDocument::Compact);
+        m_last.insert(line.path, line); // answerFor reads the model from here
+        RecordedRequest withPrompt = line;
+        withPrompt.body = user.join(u'\n').toUtf8();
+        const Answer a = answerFor(b.provider, fault, withPrompt);
+        const QJsonObject answer = QJsonDocument::fromJson(a.body).object();
+        const bool ok = a.status == 200;
+        ok ? ++b.succeeded : ++b.failed;
+        if (b.provider == Provider::Gemini) {
+            const QJsonObject key { { QStringLiteral("key"), cid } };
+            b.inlined.append(ok ? QJsonObject { { QStringLiteral("response"), answer }, { QStringLiteral("metadata"), key } }
+                                : QJsonObject { { QStringLiteral("error"), answer.value(QStringLiteral("error")) },
+                                      { QStringLiteral("metadata"), key } });
+        } else if (b.provider == Provider::Anthropic) {
+            const QJsonObject result = ok
+                ? QJsonObject { { QStringLiteral("type"), QStringLiteral("succeeded") }, { QStringLiteral("message"), answer } }
+                : QJsonObject { { QStringLiteral("type"), QStringLiteral("errored") }, { QStringLiteral("error"), answer } };
+            b.results += compact(QJsonObject { { QStringLiteral("custom_id"), cid }, { QStringLiteral("result"), result } }) + '\n';
+        } else {
+            (ok ? output : errors) += compact(QJsonObject {
+                                          { QStringLiteral("id"), QStringLiteral("batch_req_%1").arg(n) },
+                                          { QStringLiteral("custom_id"), cid },
+                                          { QStringLiteral("response"),
+                                              QJsonObject { { QStringLiteral("status_code"), a.status },
+                                                  { QStringLiteral("request_id"), QStringLiteral("req_batch_%1").arg(n) },
+                                                  { QStringLiteral("body"), answer } } },
+                                          { QStringLiteral("error"), QJsonValue::Null } })
+                + '\n';
+        }
+    }
+    m_last.remove(QStringLiteral("batch-line"));
+    if (!output.isEmpty()) {
+        b.outputFileId = QStringLiteral("file-out-%1").arg(++m_batchSerial);
+        m_files.insert(b.outputFileId, output);
+    }
+    if (!errors.isEmpty()) {
+        b.errorFileId = QStringLiteral("file-err-%1").arg(++m_batchSerial);
+        m_files.insert(b.errorFileId, errors);
+    }
+}
+
+TestLlmServer::Answer TestLlmServer::batchRequest(const RecordedRequest& rec)
+{
+    const bool anthropic = rec.path.startsWith(QStringLiteral("/v1/messages/batches"));
+    const bool gemini = rec.path.startsWith(QStringLiteral("/v1beta/"));
+    const Provider provider = anthropic ? Provider::Anthropic : gemini ? Provider::Gemini : Provider::OpenAi;
+    auto bad = [&](int status, const QByteArray& reason, const QString& message) {
+        return error(provider, status, reason,
+            status == 404 ? QStringLiteral("not_found_error") : QStringLiteral("invalid_request_error"), message);
+    };
+    auto ok = [](const QJsonObject& o) {
+        Answer a;
+        a.body = compact(o);
+        return a;
+    };
+    const QStringList parts = rec.path.split(u'/', Qt::SkipEmptyParts); // v1 files|batches|messages ...
+    if (rec.method == "POST" && rec.path == u"/v1/files") {
+        const QByteArray purpose = multipartField(rec.header("content-type"), rec.body, "purpose");
+        const QByteArray file = multipartField(rec.header("content-type"), rec.body, "file");
+        if (purpose != "batch" || file.isNull())
+            return bad(400, "Bad Request", QStringLiteral("a multipart upload with purpose=batch and a file is required"));
+        const QString id = QStringLiteral("file-in-%1").arg(++m_batchSerial);
+        m_files.insert(id, file);
+        return ok({ { QStringLiteral("id"), id }, { QStringLiteral("object"), QStringLiteral("file") },
+            { QStringLiteral("bytes"), file.size() }, { QStringLiteral("purpose"), QStringLiteral("batch") } });
+    }
+    if (rec.method == "GET" && parts.size() == 4 && parts.at(1) == u"files" && parts.at(3) == u"content") {
+        if (!m_files.contains(parts.at(2)))
+            return bad(404, "Not Found", QStringLiteral("no file %1").arg(parts.at(2)));
+        Answer a;
+        a.body = m_files.value(parts.at(2));
+        return a;
+    }
+    if (rec.method == "POST" && (rec.path == u"/v1/batches" || rec.path == u"/v1/messages/batches" || gemini)) {
+        Batch b;
+        b.provider = provider;
+        b.age.start();
+        const QJsonObject body = rec.json();
+        if (gemini) {
+            const QJsonArray requests = body.value(QStringLiteral("batch"))
+                                            .toObject()
+                                            .value(QStringLiteral("input_config"))
+                                            .toObject()
+                                            .value(QStringLiteral("requests"))
+                                            .toObject()
+                                            .value(QStringLiteral("requests"))
+                                            .toArray();
+            for (const QJsonValue& v : requests)
+                b.lines.append({ v.toObject().value(QStringLiteral("metadata")).toObject().value(QStringLiteral("key")).toString(),
+                    v.toObject().value(QStringLiteral("request")).toObject() });
+        } else if (anthropic) {
+            for (const QJsonValue& v : body.value(QStringLiteral("requests")).toArray())
+                b.lines.append({ v.toObject().value(QStringLiteral("custom_id")).toString(),
+                    v.toObject().value(QStringLiteral("params")).toObject() });
+        } else {
+            b.inputFileId = body.value(QStringLiteral("input_file_id")).toString();
+            if (!m_files.contains(b.inputFileId))
+                return bad(400, "Bad Request", QStringLiteral("no input file %1").arg(b.inputFileId));
+            if (body.value(QStringLiteral("endpoint")).toString() != u"/v1/chat/completions"
+                || body.value(QStringLiteral("completion_window")).toString() != u"24h")
+                return bad(400, "Bad Request", QStringLiteral("endpoint /v1/chat/completions and completion_window 24h required"));
+            int lineNo = 0;
+            for (const QByteArray& line : m_files.value(b.inputFileId).split('\n')) {
+                ++lineNo;
+                if (line.trimmed().isEmpty())
+                    continue;
+                const QJsonObject o = QJsonDocument::fromJson(line).object();
+                if (o.value(QStringLiteral("custom_id")).toString().isEmpty()
+                    || o.value(QStringLiteral("url")).toString() != u"/v1/chat/completions")
+                    return bad(400, "Bad Request", QStringLiteral("input file line %1: custom_id and url required").arg(lineNo));
+                b.lines.append({ o.value(QStringLiteral("custom_id")).toString(), o.value(QStringLiteral("body")).toObject() });
+            }
+        }
+        if (b.lines.isEmpty())
+            return bad(400, "Bad Request", QStringLiteral("a batch needs at least one request"));
+        b.id = (anthropic ? QStringLiteral("msgbatch_%1") : gemini ? QStringLiteral("batches/%1") : QStringLiteral("batch_%1"))
+                   .arg(++m_batchSerial);
+        m_batches.insert(b.id, b);
+        return ok(batchJson(b));
+    }
+    // GET /v1/batches/{id}, /v1/messages/batches/{id}[/results]
+    const qsizetype idAt = anthropic ? 3 : 2;
+    const QString id = gemini ? QStringLiteral("batches/") + parts.value(idAt) : parts.value(idAt);
+    if (rec.method == "GET" && parts.size() > idAt && m_batches.contains(id)) {
+        Batch& b = m_batches[id];
+        if (parts.size() == idAt + 2 && parts.at(idAt + 1) == u"results" && anthropic) {
+            if (!b.ended)
+                return bad(400, "Bad Request", QStringLiteral("batch %1 has not ended").arg(b.id));
+            Answer a;
+            a.body = b.results;
+            return a;
+        }
+        if (parts.size() != idAt + 1)
+            return bad(404, "Not Found", QStringLiteral("no route for %1").arg(rec.path));
+        ++b.polls;
+        if (!b.ended && b.polls >= m_batchPolls && b.age.elapsed() >= m_batchMs)
+            endBatch(b);
+        return ok(batchJson(b));
+    }
+    return bad(404, "Not Found", QStringLiteral("no batch route for %1 %2").arg(QString::fromLatin1(rec.method), rec.path));
 }
 
 } // namespace recwb::test

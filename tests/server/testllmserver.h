@@ -2,7 +2,9 @@
 
 #include <QAbstractHttpServer>
 #include <QByteArray>
+#include <QElapsedTimer>
 #include <QHash>
+#include <QJsonArray>
 #include <QJsonObject>
 #include <QList>
 #include <QString>
@@ -49,6 +51,15 @@ struct RecordedRequest {
 // inside the outage window of setMixOutage() get http503, so a breaker opens).
 // Delayed answers use a QTimer, so other requests are served meanwhile.
 //
+// Batch APIs (LLM_APIS.md section 8), answered line by line like the live calls above:
+//   POST /v1/files (multipart, purpose=batch)   GET /v1/files/{id}/content
+//   POST /v1/batches   GET /v1/batches/{id}     OpenAI Batch (validating -> in_progress -> completed)
+//   POST /v1/messages/batches   GET /v1/messages/batches/{id}[/results]   Anthropic Message Batches
+//   POST /v1beta/models/{model}:batchGenerateContent   GET /v1beta/batches/{id}   Gemini (inline)
+// A batch ends after setBatchCompletion()'s polls and milliseconds; setBatchExpire() makes
+// the next batches end expired (every line unanswered); setBatchLineFault() gives one
+// custom_id a fault (http500: a failed line; any answer fault: that answer).
+//
 // Thread contract: a QObject of the thread that created it; that thread must run an event
 // loop. All members are called from that thread.
 class TestLlmServer final : public QAbstractHttpServer {
@@ -75,6 +86,17 @@ public:
         m_outageFirst = first;
         m_outageCount = count;
     }
+
+    // Batches end (completed / ended) at the first status poll that is at least the polls-th
+    // and comes at least ms after the batch was created.
+    void setBatchCompletion(int polls, qint64 ms = 0)
+    {
+        m_batchPolls = polls;
+        m_batchMs = ms;
+    }
+    void setBatchExpire(bool expire) { m_batchExpire = expire; }
+    void setBatchLineFault(const QString& customId, const QString& fault) { m_batchLineFaults.insert(customId, fault); }
+    int batchCount() const { return static_cast<int>(m_batches.size()); }
 
     int requestCount(const QString& path = QString()) const; // all paths when empty
     int faultCount(const QString& fault) const; // by fault name without arguments ("delay", "http429")
@@ -109,6 +131,26 @@ private:
         QList<QPair<QByteArray, QByteArray>> headers;
         QByteArray body;
     };
+    struct Batch {
+        Provider provider = Provider::OpenAi;
+        QString id;
+        QString inputFileId;
+        QList<QPair<QString, QJsonObject>> lines; // custom_id, request body
+        int polls = 0;
+        QElapsedTimer age;
+        bool ended = false;
+        bool expired = false;
+        int succeeded = 0;
+        int failed = 0;
+        QString outputFileId; // OpenAI
+        QString errorFileId; // OpenAI
+        QByteArray results; // Anthropic JSONL
+        QJsonArray inlined; // Gemini inline responses
+    };
+    static void promptTexts(Provider provider, const QJsonObject& body, QStringList& all, QStringList& user);
+    Answer batchRequest(const RecordedRequest& request);
+    void endBatch(Batch& batch);
+    QJsonObject batchJson(const Batch& batch) const;
     Answer answerFor(Provider provider, const QString& fault, const RecordedRequest& request) const;
     Answer success(Provider provider, const QString& text, bool truncated, const QString& model) const;
     Answer error(Provider provider, int status, const QByteArray& reason, const QString& type, const QString& message,
@@ -135,6 +177,13 @@ private:
     int m_maxInFlight = 0;
     QHash<QString, int> m_pathInFlight;
     QHash<QString, int> m_pathMaxInFlight;
+    QHash<QString, QByteArray> m_files; // batch input and output files by id
+    QHash<QString, Batch> m_batches;
+    QHash<QString, QString> m_batchLineFaults;
+    int m_batchPolls = 2;
+    qint64 m_batchMs = 0;
+    bool m_batchExpire = false;
+    int m_batchSerial = 0;
 };
 
 } // namespace recwb::test
