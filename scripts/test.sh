@@ -52,7 +52,8 @@ if [ "$sanitizers" = "1" ]; then
   export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0"
   # Slower under the sanitizers (EASE on ML-100K, the CLI runs): QtTest's per-function
   # watchdog goes from 300 s to 20 min; the preset raises CTest's per-test limit to 1 h.
-  export QTEST_FUNCTION_TIMEOUT=1200000
+  # The tests' own safety-net waits (recwb::test::scaledTimeout) stretch 5 times.
+  export QTEST_FUNCTION_TIMEOUT=1200000 RECWB_TEST_TIME_SCALE=5
   run_ctest "$root/build-asan" "$@"
   echo "test.sh: each fuzzer for 20 s (scripts/fuzz.sh)" >&2
   "$root/scripts/fuzz.sh" 20
