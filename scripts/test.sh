@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Builds everything and runs every test headless (offscreen Qt platform). In CI (CI=true) it
-# then builds again with ASan + UBSan (cmake --preset asan, ./build-asan), runs every test
-# under the sanitizers, and runs each libFuzzer target for 20 s on its corpus (scripts/fuzz.sh).
-# RECWB_SANITIZERS=0 skips that pass, RECWB_SANITIZERS=1 runs it outside CI too (issue 12;
-# what it adds to CI: docs/FUZZING.md, "CI").
+# Builds everything and runs every test headless (offscreen Qt platform). With
+# RECWB_SANITIZERS=1 it then builds again with ASan + UBSan (cmake --preset asan, ./build-asan),
+# runs every test under the sanitizers, and runs each libFuzzer target for 20 s on its corpus
+# (scripts/fuzz.sh). Not yet in the default CI run: on this 2-core machine the pass measured
+# above CI's budget (docs/FUZZING.md, "In CI"); RECWB_SANITIZERS=0 or unset skips it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/build.sh"
@@ -27,14 +27,7 @@ run_ctest() {
 
 run_ctest "$root/build" "$@"
 
-sanitizers="${RECWB_SANITIZERS:-}"
-if [ -z "$sanitizers" ]; then
-  sanitizers=0
-  if [ "${CI:-}" = "true" ]; then
-    sanitizers=1
-  fi
-fi
-if [ "$sanitizers" = "1" ]; then
+if [ "${RECWB_SANITIZERS:-0}" = "1" ]; then
   echo "test.sh: the whole suite again under ASan + UBSan (build-asan)" >&2
   cd "$root"
   if [ ! -f build-asan/build.ninja ]; then
