@@ -2,8 +2,8 @@
 # Builds everything and runs every test headless (offscreen Qt platform). With
 # RECWB_SANITIZERS=1 it then builds again with ASan + UBSan (cmake --preset asan, ./build-asan),
 # runs every test under the sanitizers, and runs each libFuzzer target for 20 s on its corpus
-# (scripts/fuzz.sh). That pass is not yet part of the default CI run: the whole suite has not
-# been seen clean under ASan on this machine yet (issue 12).
+# (scripts/fuzz.sh). Not yet in the default CI run: on this 2-core machine the pass measured
+# above CI's budget (docs/FUZZING.md, "In CI"); RECWB_SANITIZERS=0 or unset skips it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/build.sh"
@@ -27,11 +27,15 @@ run_ctest() {
 
 run_ctest "$root/build" "$@"
 
-if [ "${RECWB_SANITIZERS:-}" = "1" ]; then
+if [ "${RECWB_SANITIZERS:-0}" = "1" ]; then
   echo "test.sh: the whole suite again under ASan + UBSan (build-asan)" >&2
   cd "$root"
   if [ ! -f build-asan/build.ninja ]; then
-    cmake --preset asan >/dev/null
+    launcher=()
+    if command -v ccache >/dev/null; then
+      launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    fi
+    cmake --preset asan "${launcher[@]}" >/dev/null
   fi
   cmake --build build-asan -j "$(nproc)"
   # LSan: Qt's and fontconfig's one-time allocations are suppressed (tests/lsan.supp);
@@ -39,6 +43,10 @@ if [ "${RECWB_SANITIZERS:-}" = "1" ]; then
   export ASAN_OPTIONS="detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
   export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0"
+  # Slower under the sanitizers (EASE on ML-100K, the CLI runs): QtTest's per-function
+  # watchdog goes from 300 s to 20 min; the preset raises CTest's per-test limit to 1 h.
+  # The tests' own safety-net waits (recwb::test::scaledTimeout) stretch 5 times.
+  export QTEST_FUNCTION_TIMEOUT=1200000 RECWB_TEST_TIME_SCALE=5
   run_ctest "$root/build-asan" "$@"
   echo "test.sh: each fuzzer for 20 s (scripts/fuzz.sh)" >&2
   "$root/scripts/fuzz.sh" 20

@@ -23,6 +23,15 @@ inline QString testData(const QString& relative)
     return QDir(QStringLiteral(RECWB_TEST_DATA_DIR)).filePath(relative);
 }
 
+// A test's safety-net wait in ms (a wait that ends as soon as its work is done), times
+// RECWB_TEST_TIME_SCALE when set: the sanitizer run (scripts/test.sh) sets 5, since
+// everything there runs several times slower.
+inline int scaledTimeout(int ms)
+{
+    const int scale = qEnvironmentVariableIntValue("RECWB_TEST_TIME_SCALE");
+    return scale > 1 ? ms * scale : ms;
+}
+
 // A workspace file's bytes on disk with its write-ahead log: where a leaked secret would be.
 inline QByteArray workspaceFileBytes(const QString& path)
 {

@@ -129,6 +129,10 @@ void CoverageCounter::add(std::span<const int32_t> ranked, int k)
 {
     const size_t cut = std::min(ranked.size(), static_cast<size_t>(std::max(k, 0)));
     for (size_t i = 0; i < cut; ++i) {
+        if (ranked[i] < 0 || static_cast<size_t>(ranked[i]) >= m_seen.size())
+            throw Error(QStringLiteral("CoverageCounter::add: item %1 outside a catalog of %2 items")
+                            .arg(ranked[i])
+                            .arg(m_seen.size()));
         char& seen = m_seen[static_cast<size_t>(ranked[i])];
         if (!seen) {
             seen = 1;

@@ -92,7 +92,10 @@ namespace {
         f.ks = r.spec.ks;
         const size_t nk = f.ks.size();
         f.mean.assign(nk, {});
-        std::vector<eval::CoverageCounter> coverage(nk, eval::CoverageCounter(std::max(1, r.catalogSize)));
+        // Items listed in the top k, by local index. Not a CoverageCounter sized by the catalog:
+        // the local indices count the ids the rows list, which the stored catalog size (0 when
+        // unknown) does not bound.
+        std::vector<std::set<int32_t>> listed(nk);
         QHash<QString, int32_t> itemIds; // for coverage and Kendall tau: external id -> a local index
         const auto itemIndex = [&](const QString& id) {
             const auto it = itemIds.constFind(id);
@@ -142,8 +145,10 @@ namespace {
                 for (size_t i = 0; i < v.size(); ++i)
                     stage[i].push_back(v[i]);
             }
-            for (size_t j = 0; j < nk; ++j)
-                coverage[j].add(lists.front(), f.ks[j]);
+            for (size_t j = 0; j < nk; ++j) {
+                const auto cut = std::min(lists.front().size(), static_cast<size_t>(std::max(f.ks[j], 0)));
+                listed[j].insert(lists.front().begin(), lists.front().begin() + static_cast<std::ptrdiff_t>(cut));
+            }
             if (lists.size() >= 2) {
                 double sum = 0;
                 int pairs = 0;
@@ -165,7 +170,7 @@ namespace {
                     v /= f.users;
         f.coverage.resize(nk);
         for (size_t j = 0; j < nk; ++j) // distinct listed items / catalog size, as the evaluator counts
-            f.coverage[j] = r.catalogSize > 0 ? static_cast<double>(coverage[j].distinct()) / r.catalogSize : 0.0;
+            f.coverage[j] = r.catalogSize > 0 ? static_cast<double>(listed[j].size()) / r.catalogSize : 0.0;
         if (rowsCounted > 0) {
             f.llmShare /= rowsCounted;
             f.fallbackShare /= rowsCounted;

@@ -43,7 +43,7 @@ private:
         QEventLoop loop;
         QObject::connect(&p, &QProcess::finished, &loop, &QEventLoop::quit);
         QObject::connect(&p, &QProcess::errorOccurred, &loop, &QEventLoop::quit);
-        QTimer::singleShot(120000, &loop, &QEventLoop::quit);
+        QTimer::singleShot(recwb::test::scaledTimeout(120000), &loop, &QEventLoop::quit);
         p.start(QStringLiteral(RECWB_CLI_PATH), args);
         if (!p.waitForStarted(10000))
             return {};

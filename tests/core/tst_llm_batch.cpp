@@ -68,7 +68,7 @@ private:
             if (onProgress)
                 onProgress(batch, done);
         });
-        QTimer::singleShot(120000, &loop, &QEventLoop::quit);
+        QTimer::singleShot(recwb::test::scaledTimeout(120000), &loop, &QEventLoop::quit);
         batch.start(users);
         loop.exec();
         run.report = batch.report();

@@ -31,6 +31,15 @@ Outcome readAll(RecordReader& r)
     return o;
 }
 
+QString writeFile(const QTemporaryDir& dir, const QString& name, const QByteArray& bytes)
+{
+    const QString path = dir.filePath(name);
+    QFile f(path);
+    if (!f.open(QIODevice::WriteOnly) || f.write(bytes) != bytes.size())
+        qFatal("cannot write %s", qPrintable(path));
+    return path;
+}
+
 } // namespace
 
 class TstTextReader : public QObject {
@@ -39,6 +48,9 @@ private slots:
     void memoryMatchesFile_data();
     void memoryMatchesFile();
     void emptyMemoryIsRefused();
+    void blankIsRefused_data();
+    void blankIsRefused();
+    void blankPrefixLongerThanAChunk();
 };
 
 void TstTextReader::memoryMatchesFile_data()
@@ -71,11 +83,7 @@ void TstTextReader::memoryMatchesFile()
     QFETCH(QString, error);
     const RecordReader::Options options { separator, true, Encoding::Utf8 };
     QTemporaryDir dir;
-    const QString path = dir.filePath(QStringLiteral("data.txt"));
-    QFile f(path);
-    QVERIFY(f.open(QIODevice::WriteOnly));
-    f.write(bytes);
-    f.close();
+    const QString path = writeFile(dir, QStringLiteral("data.txt"), bytes);
     RecordReader fileReader(path, options);
     const Outcome fromFile = readAll(fileReader);
     QCOMPARE(fromFile.records, expected);
@@ -95,6 +103,52 @@ void TstTextReader::memoryMatchesFile()
 void TstTextReader::emptyMemoryIsRefused()
 {
     QVERIFY_THROWS_EXCEPTION(recwb::Error, RecordReader(QByteArray(), QStringLiteral("x.csv"), {}, 64));
+}
+
+// Nothing but a BOM and whitespace is an empty file, whether it fits in the first read or not
+// (a blank file under 1 MiB used to pass as a file with no records).
+void TstTextReader::blankIsRefused_data()
+{
+    QTest::addColumn<QByteArray>("bytes");
+    QTest::addRow("spaces and newlines") << QByteArray(" \n\t\r\n  \n");
+    QTest::addRow("one newline") << QByteArray("\n");
+    QTest::addRow("BOM and CRLF") << QByteArray("\xEF\xBB\xBF\r\n\r\n");
+    QTest::addRow("1.5 MiB of newlines") << QByteArray(3 << 19, '\n');
+}
+
+void TstTextReader::blankIsRefused()
+{
+    QFETCH(QByteArray, bytes);
+    QTemporaryDir dir;
+    const QString path = writeFile(dir, QStringLiteral("blank.csv"), bytes);
+    const auto refusal = [](const auto& open) {
+        try {
+            open();
+        } catch (const recwb::Error& e) {
+            return e.message();
+        }
+        return QStringLiteral("(accepted)");
+    };
+    QCOMPARE(refusal([&] { RecordReader r(path, {}); }), path + QStringLiteral(": file is empty"));
+    for (const size_t chunk : { size_t(4), size_t(64), size_t(1) << 20 })
+        QCOMPARE(refusal([&] { RecordReader r(bytes, QStringLiteral("blank.csv"), {}, chunk); }),
+            QStringLiteral("blank.csv: file is empty"));
+}
+
+// A blank first chunk followed by a record is not empty, and the look ahead past the first
+// chunk does not lose the reader's place.
+void TstTextReader::blankPrefixLongerThanAChunk()
+{
+    const QByteArray bytes = QByteArray(3 << 19, '\n') + QByteArray("a,b\n");
+    QTemporaryDir dir;
+    const QString path = writeFile(dir, QStringLiteral("late.csv"), bytes);
+    const QStringList expected { QStringLiteral("%1: a|b").arg((3 << 19) + 1) };
+    RecordReader fileReader(path, {});
+    const Outcome fromFile = readAll(fileReader);
+    QCOMPARE(fromFile.error, QString());
+    QCOMPARE(fromFile.records, expected);
+    RecordReader memory(bytes, QStringLiteral("late.csv"), {}, 64);
+    QCOMPARE(readAll(memory).records, expected);
 }
 
 QTEST_GUILESS_MAIN(TstTextReader)

@@ -3,7 +3,9 @@
 #include "util/error.h"
 #include "util/task.h"
 
+#include <QCoreApplication>
 #include <QFuture>
+#include <QPointer>
 #include <QPromise>
 #include <QString>
 #include <QtConcurrent/QtConcurrentRun>
@@ -71,21 +73,35 @@ template <typename T> void cancelIfRunning(QFuture<T>& future)
 
 namespace recwb::ui {
 
-// future.then(context, ...) / onCanceled(context, ...), always delivered from the event
-// loop of context's thread. Qt 6.4 runs a context continuation inline, inside then(), when
-// the work already finished by the time then() is called; callers of an asynchronous API
-// must never see their result before the call returns. Dropped if context dies first.
+// Delivers a task's result (onResult) or its cancellation (onCanceled) from the GUI thread's
+// event loop, never inside this call (Qt 6.4 runs a continuation inline when the work already
+// finished), and drops it if context (a GUI-thread object) died first. Not
+// then(context, ...): Qt 6.4 asserts that context is still alive when the work ends
+// (qfuture_impl.h, "context"), which aborted Debug builds whenever a view closed or a
+// stale request's object went away before its task finished (seen under the asan preset).
+// The liveness check runs on the GUI thread, where context is destroyed.
 template <typename T, typename OnResult, typename OnCanceled>
 void continueOn(QFuture<TaskResult<T>> future, QObject* context, OnResult onResult, OnCanceled onCanceled)
 {
+    const QPointer<QObject> guard(context);
     future
-        .then(context,
-            [context, onResult = std::move(onResult)](const TaskResult<T>& result) {
-                QMetaObject::invokeMethod(
-                    context, [onResult, result] { onResult(result); }, Qt::QueuedConnection);
-            })
-        .onCanceled(context, [context, onCanceled = std::move(onCanceled)] {
-            QMetaObject::invokeMethod(context, onCanceled, Qt::QueuedConnection);
+        .then([guard, onResult = std::move(onResult)](const TaskResult<T>& result) mutable {
+            QMetaObject::invokeMethod(
+                QCoreApplication::instance(),
+                [guard, onResult = std::move(onResult), result] {
+                    if (guard)
+                        onResult(result);
+                },
+                Qt::QueuedConnection);
+        })
+        .onCanceled([guard, onCanceled = std::move(onCanceled)]() mutable {
+            QMetaObject::invokeMethod(
+                QCoreApplication::instance(),
+                [guard, onCanceled = std::move(onCanceled)] {
+                    if (guard)
+                        onCanceled();
+                },
+                Qt::QueuedConnection);
         });
 }
 

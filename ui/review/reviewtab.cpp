@@ -201,7 +201,12 @@ void ReviewTab::buildUi()
         m_rows.clear();
         showUser(-1);
         QThreadPool* writer = m_writer;
-        (void)QtConcurrent::run([writer] { writer->waitForDone(); }).then(this, [this] { refreshQueues(); });
+        continueOn(
+            runTask([writer](const TaskControl&) {
+                writer->waitForDone();
+                return true;
+            }),
+            this, [this](const TaskResult<bool>&) { refreshQueues(); }, [] {});
     });
 
     auto* form = new QGroupBox(tr("New queue"), left);

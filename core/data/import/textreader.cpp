@@ -17,6 +17,11 @@ constexpr size_t kChunk = size_t(1) << 20; // 1 MiB reads
 // below what would hold a runaway field in memory (a 100 MB id, an unterminated quote).
 constexpr size_t kMaxRecord = size_t(4) << 20;
 
+bool isBlank(const char* p, size_t n)
+{
+    return std::all_of(p, p + n, [](char c) { return c == '\n' || c == '\r' || c == ' ' || c == '\t'; });
+}
+
 } // namespace
 
 Encoding parseEncoding(const QString& name)
@@ -76,12 +81,35 @@ void RecordReader::start()
         throw Error(QStringLiteral("%1: the file is UTF-16 encoded; convert it to UTF-8 first").arg(path));
     if (m_end >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF)
         m_pos = 3;
-    // Empty: only a BOM and whitespace.
-    bool blank = true;
-    for (size_t i = m_pos; i < m_end && blank; ++i)
-        blank = m_buf[i] == '\n' || m_buf[i] == '\r' || m_buf[i] == ' ' || m_buf[i] == '\t';
-    if (blank && m_eof)
+    // Empty: only a BOM and whitespace. The first chunk rarely holds the end of the file as
+    // seen by fill() (m_eof comes with the next, empty read), so a blank first chunk is
+    // followed by a look at the rest.
+    if (isBlank(m_buf.data() + m_pos, m_end - m_pos) && restIsBlank())
         throw Error(QStringLiteral("%1: file is empty").arg(path));
+}
+
+// Whether the source holds nothing but whitespace after what fill() has read; the read
+// position is left where it was.
+bool RecordReader::restIsBlank()
+{
+    if (m_eof)
+        return true;
+    if (m_inMemory)
+        return isBlank(m_bytes.constData() + m_bytesRead, static_cast<size_t>(m_size - m_bytesRead));
+    const qint64 resume = m_file.pos();
+    std::string chunk(size_t(64) << 10, '\0');
+    bool blank = true;
+    while (blank) {
+        const qint64 n = m_file.read(chunk.data(), static_cast<qint64>(chunk.size()));
+        if (n < 0)
+            fail(QStringLiteral("read error: %1").arg(m_file.errorString()), 0);
+        if (n == 0)
+            break;
+        blank = isBlank(chunk.data(), static_cast<size_t>(n));
+    }
+    if (!m_file.seek(resume))
+        fail(QStringLiteral("cannot seek: %1").arg(m_file.errorString()), 0);
+    return blank;
 }
 
 RecordReader::~RecordReader() = default;

@@ -33,12 +33,12 @@ public:
         Encoding encoding = Encoding::Utf8;
     };
 
-    // Throws Error when the file is missing, unreadable or empty.
+    // Throws Error when the file is missing, unreadable or empty (nothing but a BOM and whitespace).
     RecordReader(const QString& path, Options options);
     // Reads bytes held in memory, chunk bytes at a time (the file reader reads 1 MiB), with
     // the same parsing, checks and messages; name stands for the path in messages. For the
     // fuzzer, which would otherwise pay a file and a 1 MiB buffer per input, and for tests of
-    // records across chunk boundaries. Throws Error when bytes is empty.
+    // records across chunk boundaries. Throws Error when bytes is empty or blank.
     RecordReader(QByteArray bytes, const QString& name, Options options, size_t chunk);
     ~RecordReader();
     RecordReader(const RecordReader&) = delete;
@@ -70,6 +70,7 @@ public:
 
 private:
     void start(); // first chunk, BOM and blank-file checks
+    bool restIsBlank();
     bool fill(); // compacts and reads more; false when nothing more was read
     bool parseRecord(bool atEof); // false: need more data
     void validateEncoding(size_t begin, size_t end, qint64 line) const;
