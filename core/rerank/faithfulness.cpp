@@ -287,20 +287,26 @@ QString FaithfulnessChecker::kindName(Claim::Kind kind)
 FaithfulnessChecker::Indexed FaithfulnessChecker::index(const ClaimContext& context) const
 {
     Indexed x;
-    x.history = QSet<int32_t>(context.history.begin(), context.history.end());
+    x.history.values.assign(context.history.begin(), context.history.end());
+    x.candidates.values.reserve(context.candidates.size());
+    x.candidateIds.values.reserve(context.candidates.size());
     for (const Candidate& c : context.candidates) {
-        x.candidates.insert(c.item);
-        x.candidateIds.insert(c.externalId, c.item);
+        x.candidates.values.push_back(c.item);
+        x.candidateIds.values.push_back(c.externalId);
     }
-    x.categories = QSet<int32_t>(context.statedCategories.begin(), context.statedCategories.end());
+    x.categories.values.assign(context.statedCategories.begin(), context.statedCategories.end());
     for (const int32_t h : context.history)
         if (h >= 0 && h < m_ds.numItems()) {
             const Item& it = m_ds.items[static_cast<size_t>(h)];
-            for (const int32_t c : it.categories)
-                x.categories.insert(c);
+            x.categories.values.insert(x.categories.values.end(), it.categories.begin(), it.categories.end());
             if (it.year > 0)
-                x.historyYears.insert(it.year);
+                x.historyYears.values.push_back(it.year);
         }
+    x.history.seal();
+    x.candidates.seal();
+    x.candidateIds.seal();
+    x.categories.seal();
+    x.historyYears.seal();
     return x;
 }
 
@@ -317,9 +323,9 @@ QList<Claim> FaithfulnessChecker::check(const QString& explanation, int32_t item
     if (explanation.trimmed().isEmpty() || item < 0 || item >= m_ds.numItems())
         return claims;
     const std::vector<Word> words = tokenize(explanation);
-    const QSet<int32_t>& history = context.history;
-    const QSet<int32_t>& candidates = context.candidates;
-    const QHash<QString, int32_t>& candidateIds = context.candidateIds;
+    const auto& history = context.history;
+    const auto& candidates = context.candidates;
+    const auto& candidateIds = context.candidateIds;
     std::vector<bool> covered(words.size(), false);
     std::vector<std::pair<qsizetype, qsizetype>> titleSpans; // [begin, end) of each cited title in the text
     QHash<size_t, QSet<int>> yearsAfterTitle; // word index right after a cited title -> its items' years
@@ -484,7 +490,7 @@ QList<Claim> FaithfulnessChecker::check(const QString& explanation, int32_t item
     // 4. Years: the item's, or that of a history title it cites.
     const int itemYear = m_ds.items[static_cast<size_t>(item)].year;
     if (itemYear > 0) {
-        const QSet<int>& historyYears = context.historyYears;
+        const auto& historyYears = context.historyYears;
         for (size_t i = 0; i < words.size(); ++i) {
             if (covered[i] || words[i].norm.size() != 4)
                 continue;

@@ -6,6 +6,7 @@
 #include <QList>
 #include <QSet>
 #include <QString>
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -60,12 +61,23 @@ public:
 private:
     // What check() looks up in the context, indexed once per context (annotate() checks
     // every picked item of a user against the same one).
+    // Sorted, for binary search: built per user (a few hundred entries), where hash sets
+    // cost an allocation per node.
+    template <typename T> struct SortedSet {
+        std::vector<T> values;
+        void seal()
+        {
+            std::sort(values.begin(), values.end());
+            values.erase(std::unique(values.begin(), values.end()), values.end());
+        }
+        bool contains(const T& x) const { return std::binary_search(values.begin(), values.end(), x); }
+    };
     struct Indexed {
-        QSet<int32_t> history;
-        QSet<int32_t> candidates;
-        QHash<QString, int32_t> candidateIds;
-        QSet<int32_t> categories; // of the history items and the stated ones
-        QSet<int> historyYears;
+        SortedSet<int32_t> history;
+        SortedSet<int32_t> candidates;
+        SortedSet<QString> candidateIds;
+        SortedSet<int32_t> categories; // of the history items and the stated ones
+        SortedSet<int> historyYears;
     };
     Indexed index(const ClaimContext& context) const;
     qsizetype citedTitleEnd(const QString& text, qsizetype end, const std::vector<int32_t>& items) const;
