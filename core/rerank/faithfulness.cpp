@@ -230,9 +230,11 @@ FaithfulnessChecker::FaithfulnessChecker(const Dataset& ds)
                     list.push_back(i);
                 continue;
             }
-            for (qsizetype sp = v.indexOf(u' '); sp > 0; sp = v.indexOf(u' ', sp + 1))
+            for (qsizetype sp = v.indexOf(u' '); sp > 0; sp = v.indexOf(u' ', sp + 1)) {
                 if (sp != v.indexOf(u' '))
                     m_titlePrefixes.insert(v.left(sp));
+                m_extendable.insert(qHash(QStringView(v).left(sp)));
+            }
             auto& list = m_titles[v];
             if (list.size() < 64)
                 list.push_back(i);
@@ -338,8 +340,11 @@ QList<Claim> FaithfulnessChecker::check(const QString& explanation, int32_t item
         const Word& first = words[i];
         QString key;
         for (size_t len = 1; len <= longest; ++len) { // the longest match wins
-            if (len > 1)
+            if (len > 1) {
+                if (!m_extendable.contains(qHash(key)))
+                    break; // no title goes on from these words
                 key += u' ';
+            }
             key += words[i + len - 1].norm;
             auto it = m_titles.constFind(key);
             if (it == m_titles.cend() && len == 1) {

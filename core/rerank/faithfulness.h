@@ -91,6 +91,10 @@ private:
     QHash<QString, std::vector<int32_t>> m_wordTitles;
     // every leading run of >= 2 words of a variant: a quoted partial title
     QSet<QString> m_titlePrefixes;
+    // hashes of every leading run of words of a multi-word variant that a longer variant
+    // continues: the title scan stops extending a match when its words are not one (a
+    // colliding hash only costs one more lookup)
+    QSet<size_t> m_extendable;
     // normalised category name (and aliases) -> category index
     QHash<QString, int32_t> m_categories;
     int m_maxCategoryWords = 0;
