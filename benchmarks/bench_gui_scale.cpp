@@ -1,0 +1,187 @@
+// The GUI on a large workspace (issue 13): the worst event-loop stall, i.e. the longest gap
+// between ticks of a 5 ms timer, while the main window opens a workspace, while users are
+// picked in the Users tab until their candidates and history show, and while filters are
+// typed and columns sorted in the Catalog and Users tabs. Not a Google Benchmark: each phase
+// runs once per invocation and prints its wall time and worst stall; run it several times.
+//
+//   QT_QPA_PLATFORM=offscreen build/benchmarks/bench_gui_scale W.recwb [users-to-pick]
+//
+// Make W with `recwb-cli generate --users 1000000 --items 1000000 --interactions N` and
+// `recwb-cli train -w W --model popularity` (the Users tab shows the candidates of a trained
+// model). docs/SCALE.md gives the figures.
+#include "catalog/catalogtab.h"
+#include "common/modelstore.h"
+#include "data/dataset.h"
+#include "mainwindow.h"
+#include "users/candidatespanel.h"
+#include "users/userstab.h"
+
+#include <QAbstractItemView>
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QLineEdit>
+#include <QSettings>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QTimer>
+
+#include <cstdio>
+#include <functional>
+#include <random>
+
+using namespace recwb;
+using namespace recwb::ui;
+
+namespace {
+
+class StallProbe : public QObject {
+public:
+    StallProbe()
+    {
+        m_timer.setInterval(5);
+        QObject::connect(&m_timer, &QTimer::timeout, this, [this] {
+            m_worst = std::max(m_worst, static_cast<double>(m_clock.nsecsElapsed()) / 1e6);
+            m_clock.restart();
+        });
+        m_clock.start();
+        m_timer.start();
+    }
+    double worstMs() const { return m_worst; }
+
+private:
+    QTimer m_timer;
+    QElapsedTimer m_clock;
+    double m_worst = 0;
+};
+
+// Runs the event loop until done() or the timeout; false on timeout.
+bool waitFor(const std::function<bool()>& done, int timeoutMs)
+{
+    QElapsedTimer t;
+    t.start();
+    while (!done()) {
+        if (t.elapsed() > timeoutMs)
+            return false;
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+    }
+    return true;
+}
+
+void report(const char* phase, double wallMs, double stallMs)
+{
+    std::printf("%-40s wall %9.1f ms   worst stall %8.1f ms\n", phase, wallMs, stallMs);
+    std::fflush(stdout);
+}
+
+// Lets the event loop run for `ms` (work posted by the previous step lands here).
+double settle(int ms)
+{
+    StallProbe probe;
+    QElapsedTimer t;
+    t.start();
+    while (t.elapsed() < ms)
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+    return probe.worstMs();
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+    QApplication app(argc, argv);
+    const QStringList args = app.arguments();
+    if (args.size() < 2) {
+        std::fprintf(stderr, "usage: bench_gui_scale W.recwb [users-to-pick]\n");
+        return 2;
+    }
+    const QString path = args.at(1);
+    const int picks = args.size() > 2 ? args.at(2).toInt() : 5;
+    QTemporaryDir dir;
+    QSettings settings(dir.filePath(QStringLiteral("settings.ini")), QSettings::IniFormat);
+    MainWindow window(settings);
+    window.resize(1280, 800);
+    window.show();
+
+    QElapsedTimer t;
+    {
+        StallProbe probe;
+        bool loaded = false, listed = false;
+        QObject::connect(&window, &MainWindow::workspaceLoaded, &window, [&] { loaded = true; });
+        int lists = 0;
+        QObject::connect(window.modelStore(), &ModelStore::snapshotsChanged, &window, [&] { listed = ++lists >= 2; });
+        t.start();
+        window.openWorkspace(path);
+        if (!waitFor([&] { return loaded; }, 600000)) {
+            std::fprintf(stderr, "bench_gui_scale: %s did not load\n", qPrintable(path));
+            return 1;
+        }
+        report("open workspace (until loaded)", static_cast<double>(t.elapsed()), probe.worstMs());
+        t.restart();
+        waitFor([&] { return listed; }, 600000);
+        report("  then the model list", static_cast<double>(t.elapsed()), probe.worstMs());
+    }
+    report("  then 2 s idle", 2000, settle(2000));
+    const auto dataset = window.dataset();
+    std::printf("# %d users, %d items, %lld interactions\n", dataset->numUsers(), dataset->numItems(),
+        static_cast<long long>(dataset->userItems.nnz()));
+
+    window.tabs()->setCurrentWidget(window.usersTab());
+    report("show the Users tab", 300, settle(300));
+    UsersTab* users = window.usersTab();
+    CandidatesPanel* panel = users->candidatesPanel();
+    std::mt19937 rng(7);
+    std::uniform_int_distribution<int> pick(0, dataset->numUsers() - 1);
+    double worstPick = 0, slowestPick = 0;
+    for (int i = 0; i < picks; ++i) {
+        int user = pick(rng);
+        while (dataset->userItems.row(user).size() < 5)
+            user = pick(rng);
+        StallProbe probe;
+        t.restart();
+        if (!users->selectUser(dataset->users[static_cast<size_t>(user)].externalId)) {
+            std::fprintf(stderr, "bench_gui_scale: user %d not selectable\n", user);
+            return 1;
+        }
+        if (!waitFor([&] { return panel->shownUser() == user; }, 120000)) {
+            std::fprintf(stderr, "bench_gui_scale: no candidates for user %d\n", user);
+            return 1;
+        }
+        const double ms = static_cast<double>(t.elapsed());
+        worstPick = std::max(worstPick, probe.worstMs());
+        slowestPick = std::max(slowestPick, ms);
+    }
+    report(qPrintable(QStringLiteral("pick %1 users, candidates shown (slowest)").arg(picks)), slowestPick, worstPick);
+
+    auto typeInto = [](QLineEdit* edit, const QString& text) {
+        StallProbe probe;
+        QElapsedTimer t;
+        t.start();
+        for (const QChar c : text) {
+            edit->setText(edit->text() + c);
+            settle(150);
+        }
+        edit->clear();
+        settle(300);
+        return std::pair { static_cast<double>(t.elapsed()), probe.worstMs() };
+    };
+    if (auto* filter = users->findChild<QLineEdit*>(QStringLiteral("usersFilter"))) {
+        const auto [ms, stall] = typeInto(filter, QStringLiteral("u12"));
+        report("type 'u12' in the users filter, clear", ms, stall);
+    }
+    window.tabs()->setCurrentWidget(window.catalogTab());
+    report("show the Catalog tab", 300, settle(300));
+    if (auto* filter = window.catalogTab()->findChild<QLineEdit*>(QStringLiteral("catalogFilter"))) {
+        const auto [ms, stall] = typeInto(filter, QStringLiteral("dra"));
+        report("type 'dra' in the catalog filter, clear", ms, stall);
+    }
+    if (auto* view = window.catalogTab()->findChild<QTableView*>(QStringLiteral("catalogView"))) {
+        StallProbe probe;
+        t.restart();
+        view->sortByColumn(1, Qt::AscendingOrder);
+        const double stall = std::max(probe.worstMs(), settle(500));
+        report("sort the catalog by title", static_cast<double>(t.elapsed()), stall);
+    }
+    return 0;
+}
