@@ -4,11 +4,14 @@
 #include "data/workspace.h"
 #include "pipeline/experiment.h"
 #include "pipeline/rerankservice.h"
+#include "pipeline/shard.h"
 #include "util/error.h"
 
 #include <QEventLoop>
 #include <QFileInfo>
 #include <QJsonArray>
+#include <QMap>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <unistd.h>
@@ -26,6 +29,7 @@ namespace {
     const QString kNew = QStringLiteral("new");
     const QString kArms = QStringLiteral("arms");
     const QString kMetric = QStringLiteral("metric");
+    const QString kShard = QStringLiteral("shard");
 
     QString fmt(double v, int decimals = 4)
     {
@@ -160,6 +164,10 @@ namespace {
         } catch (const Error& e) {
             throw UsageError(e.message());
         }
+        if (p.isSet(kShard)) {
+            const pipeline::Shard shard = pipeline::parseShard(p.value(kShard));
+            spec.shard = QStringLiteral("%1/%2").arg(shard.index).arg(shard.count);
+        }
         pipeline::ExperimentRunOptions options;
         if (const auto cap = doubleOption(p, kMaxCost)) {
             if (!std::isfinite(*cap) || *cap < 0)
@@ -230,14 +238,113 @@ namespace {
         return finishOutput(p, *result);
     }
 
+    // experiment merge ID...: the finished experiments of run FILE --shard 0/N .. N-1/N (the
+    // same file otherwise) become one finished experiment holding every row, with the
+    // cohort's users in workspace order as an unsharded run stores them; its figures,
+    // comparisons and assertions are computed from the rows like any stored experiment's.
+    int mergeExperiments(const QCommandLineParser& p, const QString& path)
+    {
+        const QStringList ids = p.positionalArguments().mid(1);
+        if (ids.size() < 2)
+            throw UsageError(QStringLiteral("usage: recwb-cli experiment merge -w W ID ID... (the experiments of run "
+                                            "FILE --shard 0/N..N-1/N)"));
+        const auto ws = Workspace::open(path);
+        const Dataset ds = ws->load(TaskControl {});
+        std::vector<ExperimentResult> parts;
+        QMap<int, qint64> byShard;
+        int count = 0;
+        const auto unsharded = [](pipeline::ExperimentSpec spec) {
+            spec.shard.clear();
+            return spec.toJson();
+        };
+        for (const QString& text : ids) {
+            bool ok = false;
+            const qint64 id = text.toLongLong(&ok);
+            if (!ok || id <= 0)
+                throw UsageError(QStringLiteral("experiment merge: '%1' is not an experiment id").arg(text));
+            ExperimentResult r = pipeline::experimentstore::loadRows(*ws, id, &ds);
+            if (r.status != u"finished")
+                throw Error(QStringLiteral("experiment %1 is %2, not finished: run its file again with --shard %3 to "
+                                           "resume it")
+                                .arg(id)
+                                .arg(r.status, r.spec.shard));
+            if (r.spec.shard.isEmpty())
+                throw Error(QStringLiteral("experiment %1 is not a shard (it was not run with --shard I/N)").arg(id));
+            const pipeline::Shard shard = pipeline::parseShard(r.spec.shard);
+            if (count == 0)
+                count = shard.count;
+            if (shard.count != count)
+                throw Error(QStringLiteral("experiment %1 is shard %2, but experiment %3 is one of %4 shards")
+                                .arg(id)
+                                .arg(r.spec.shard)
+                                .arg(parts.front().id)
+                                .arg(count));
+            if (byShard.contains(shard.index))
+                throw Error(QStringLiteral("shard %1/%2 given twice: experiments %3 and %4")
+                                .arg(shard.index)
+                                .arg(count)
+                                .arg(byShard.value(shard.index))
+                                .arg(id));
+            if (!parts.empty() && unsharded(r.spec) != unsharded(parts.front().spec))
+                throw Error(QStringLiteral("experiment %1 was run from another file than experiment %2").arg(id).arg(parts.front().id));
+            byShard.insert(shard.index, id);
+            parts.push_back(std::move(r));
+        }
+        QStringList missing;
+        for (int i = 0; i < count; ++i)
+            if (!byShard.contains(i))
+                missing.append(QStringLiteral("%1/%2").arg(i).arg(count));
+        if (!missing.isEmpty())
+            throw Error(QStringLiteral("missing shard %1: give the experiments of all %2 shards")
+                            .arg(missing.join(QStringLiteral(", ")))
+                            .arg(count));
+        std::vector<std::pair<int32_t, QString>> users;
+        std::vector<pipeline::UserRow> rows;
+        double wallSeconds = 0;
+        for (const ExperimentResult& r : parts) {
+            for (const QString& id : r.users) {
+                const int32_t u = ds.userIndex(id);
+                if (u < 0)
+                    throw Error(QStringLiteral("experiment %1: user '%2' is not in the workspace").arg(r.id).arg(id));
+                users.emplace_back(u, id);
+            }
+            rows.insert(rows.end(), r.rows.begin(), r.rows.end());
+            wallSeconds = std::max(wallSeconds, r.wallSeconds); // the shards ran side by side
+        }
+        std::sort(users.begin(), users.end());
+        QStringList userIds;
+        for (const auto& u : users)
+            userIds.append(u.second);
+        pipeline::ExperimentSpec spec = parts.front().spec;
+        spec.shard.clear();
+        const qint64 id = pipeline::experimentstore::create(*ws, spec, userIds, parts.front().catalogSize);
+        pipeline::experimentstore::addRows(*ws, id, rows);
+        pipeline::experimentstore::finish(*ws, id, QStringLiteral("finished"), wallSeconds);
+        err(QStringLiteral("Merged %1 shards (%2 users, %3 rows) into experiment %4")
+                .arg(count)
+                .arg(userIds.size())
+                .arg(rows.size())
+                .arg(id));
+        ExperimentResult r = pipeline::experimentstore::load(*ws, id, &ds);
+        r.workspace = QFileInfo(path).absoluteFilePath();
+        return finishOutput(p, r);
+    }
+
     const Registrar experimentCommand { Command { QStringLiteral("experiment"),
         QStringLiteral(
             "Rerank experiments: arms on a cohort of a split against held-out truth, with paired "
-            "statistics, cost projection and assertions (run FILE | list | show ID | report ID | compare ID)."),
+            "statistics, cost projection and assertions (run FILE | list | show ID | report ID | compare ID | "
+            "merge ID...)."),
         [](QCommandLineParser& p) {
             addWorkspaceOption(p);
             p.addPositionalArgument(
-                QStringLiteral("action"), QStringLiteral("run FILE | list | show ID | report ID | compare ID"));
+                QStringLiteral("action"),
+                QStringLiteral("run FILE | list | show ID | report ID | compare ID | merge ID... (the shards of run "
+                               "--shard)"));
+            p.addOption({ kShard,
+                QStringLiteral("run: only shard I of N of the cohort's users (stable hash of the external id; "
+                               "docs/SCALE.md); fold the shards with experiment merge."),
+                QStringLiteral("I/N") });
             p.addOption({ kJson, QStringLiteral("Print one JSON object (run, show, list, compare).") });
             p.addOption(
                 { kReport, QStringLiteral("run: also write a report (.html, .json or .csv)."), QStringLiteral("file") });
@@ -259,11 +366,13 @@ namespace {
         [](QCommandLineParser& p) {
             const QString act = action(p,
                 { QStringLiteral("run"), QStringLiteral("list"), QStringLiteral("show"), QStringLiteral("report"),
-                    QStringLiteral("compare") },
+                    QStringLiteral("compare"), QStringLiteral("merge") },
                 QStringLiteral("experiment"));
             if (act == u"run")
                 return runExperiment(p);
             const QString path = requireOption(p, kWorkspace);
+            if (act == u"merge")
+                return mergeExperiments(p, path);
             if (act == u"list") {
                 const auto ws = Workspace::open(path);
                 const auto list = pipeline::experimentstore::list(*ws);

@@ -105,6 +105,10 @@ struct ExperimentSpec {
     int repeats = 1; // "repeats": default for arms
     int coldThreshold = kDefaultColdThreshold; // "cold_threshold"
     int chunkSize = 32; // "chunk": users per rerank job (and per stored batch)
+    // "shard": "I/N" (recwb-cli experiment run --shard): only the cohort's users of shard I
+    // of N (pipeline::shardOf, docs/SCALE.md); empty: every user. Part of the stored spec,
+    // so an unfinished shard resumes only as that shard; experiment merge folds the shards.
+    QString shard;
 
     // Throws Error "FILE: KEY: what is wrong" for bad JSON, unknown keys, bad values, bad
     // arm specs and assertions that do not parse or name unknown arms / metrics.

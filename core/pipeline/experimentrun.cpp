@@ -6,6 +6,7 @@
 #include "eval/usersplit.h"
 #include "pipeline/comparearms.h"
 #include "pipeline/rerankservice.h"
+#include "pipeline/shard.h"
 #include "rerank/prices.h"
 #include "rerank/store.h"
 #include "util/error.h"
@@ -108,6 +109,15 @@ namespace {
         }
         if (s.users.empty())
             throw Error(QStringLiteral("cohort %1 of split %2 has no users").arg(c.name(), spec.split));
+        if (!spec.shard.isEmpty()) { // after the cohort (and its sample): the shards partition it
+            const size_t cohortUsers = s.users.size();
+            s.users = usersOfShard(s.users, ds, parseShard(spec.shard));
+            if (s.users.empty())
+                throw Error(QStringLiteral("shard %1 holds none of the %2 users of cohort %3")
+                                .arg(spec.shard)
+                                .arg(cohortUsers)
+                                .arg(c.name()));
+        }
         return s;
     }
 
