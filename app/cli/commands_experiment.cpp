@@ -153,6 +153,41 @@ namespace {
         return id;
     }
 
+    const QString kShardMeta = QStringLiteral("shard.experiment"); // the spec's shard, in a shard's own file
+
+    // run --shard I/N --out FILE: FILE must be new (created here, marked as this shard's), or
+    // hold only this shard's unfinished experiment of the same file, which the run resumes.
+    void checkShardFile(const QString& outFile, const Workspace& ws, const pipeline::ExperimentSpec& spec, bool noAutoResume)
+    {
+        const QString file = Workspace::resolvePath(outFile);
+        if (QFileInfo(file).absoluteFilePath() == QFileInfo(ws.file()).absoluteFilePath())
+            throw UsageError(QStringLiteral("--out %1 is the workspace itself: give each shard a file of its own").arg(outFile));
+        if (noAutoResume)
+            throw UsageError(QStringLiteral("--out does not take --resume or --new (the same command again resumes the "
+                                            "shard's file)"));
+        if (!QFileInfo::exists(file)) {
+            const auto created = Workspace::open(file, Workspace::Mode::CreateOrOpen);
+            created->setMeta(kShardMeta, spec.shard);
+            return;
+        }
+        const auto shardFile = Workspace::open(file);
+        if (shardFile->meta(kShardMeta).isEmpty())
+            throw Error(QStringLiteral("%1 exists and is not a shard's file (experiment run --shard I/N --out): not "
+                                       "writing into it; give a new file")
+                            .arg(outFile));
+        for (const auto& info : pipeline::experimentstore::list(*shardFile)) {
+            const ExperimentResult r = pipeline::experimentstore::loadRows(*shardFile, info.id, nullptr, false);
+            if (r.spec.toJson() != spec.toJson())
+                throw Error(QStringLiteral("%1 holds shard %2 of another experiment file or shard: give each shard a "
+                                           "file of its own")
+                                .arg(outFile, r.spec.shard));
+            if (r.status == u"finished")
+                throw Error(QStringLiteral("%1 holds the finished shard %2 already: merge it (recwb-cli experiment merge "
+                                           "-w W FILE...) or give a new file")
+                                .arg(outFile, r.spec.shard));
+        }
+    }
+
     int runExperiment(const QCommandLineParser& p)
     {
         const QStringList pos = p.positionalArguments();
@@ -168,6 +203,10 @@ namespace {
             const pipeline::Shard shard = pipeline::parseShard(p.value(kShard));
             spec.shard = QStringLiteral("%1/%2").arg(shard.index).arg(shard.count);
         }
+        const QString outFile = p.value(kOut);
+        if (p.isSet(kOut) && (outFile.isEmpty() || spec.shard.isEmpty()))
+            throw UsageError(QStringLiteral("run --out FILE stores a shard's experiment in a file of its own: give "
+                                            "--shard I/N with it"));
         pipeline::ExperimentRunOptions options;
         if (const auto cap = doubleOption(p, kMaxCost)) {
             if (!std::isfinite(*cap) || *cap < 0)
@@ -193,13 +232,16 @@ namespace {
         std::shared_ptr<const Dataset> ds;
         {
             const auto ws = Workspace::open(path);
+            if (!outFile.isEmpty())
+                checkShardFile(outFile, *ws, spec, options.resumeId > 0 || !options.autoResume);
             ds = std::make_shared<const Dataset>(ws->load(TaskControl { progressPrinter(), {} }));
         }
+        options.outputPath = outFile;
         pipeline::RerankService service;
         QString openError;
         QObject::connect(&service, &pipeline::RerankService::openFailed, &service,
             [&openError](const QString&, const QString& message) { openError = message; });
-        service.open(path);
+        service.open(path, outFile);
         pipeline::ExperimentRun run(service, path, ds);
         const bool tty = isatty(fileno(stderr));
         std::optional<ExperimentResult> result;
@@ -251,7 +293,8 @@ namespace {
         const auto ws = Workspace::open(path);
         const Dataset ds = ws->load(TaskControl {});
         std::vector<ExperimentResult> parts;
-        QMap<int, qint64> byShard;
+        QStringList labels; // "experiment 7" or the file, per part
+        QMap<int, QString> byShard;
         int count = 0;
         const auto unsharded = [](pipeline::ExperimentSpec spec) {
             spec.shard.clear();
@@ -259,35 +302,44 @@ namespace {
         };
         for (const QString& text : ids) {
             bool ok = false;
-            const qint64 id = text.toLongLong(&ok);
-            if (!ok || id <= 0)
-                throw UsageError(QStringLiteral("experiment merge: '%1' is not an experiment id").arg(text));
-            ExperimentResult r = pipeline::experimentstore::loadRows(*ws, id, &ds);
+            qint64 id = text.toLongLong(&ok);
+            ExperimentResult r;
+            if (QFileInfo(text).isFile() || !ok) { // a shard's own file (run --shard --out)
+                if (!QFileInfo::exists(text))
+                    throw UsageError(QStringLiteral("experiment merge: '%1' is neither an experiment id nor a file").arg(text));
+                const auto file = Workspace::open(text);
+                const auto list = pipeline::experimentstore::list(*file);
+                if (file->meta(kShardMeta).isEmpty() || list.size() != 1)
+                    throw Error(QStringLiteral("%1 is not a shard's file (experiment run --shard I/N --out FILE holding "
+                                               "one experiment)")
+                                    .arg(text));
+                r = pipeline::experimentstore::loadRows(*file, list.front().id, &ds);
+                id = -1; // named by the file below
+            } else {
+                r = pipeline::experimentstore::loadRows(*ws, id, &ds);
+            }
+            const QString label = id > 0 ? QStringLiteral("experiment %1").arg(id) : text;
             if (r.status != u"finished")
-                throw Error(QStringLiteral("experiment %1 is %2, not finished: run its file again with --shard %3 to "
-                                           "resume it")
-                                .arg(id)
-                                .arg(r.status, r.spec.shard));
+                throw Error(QStringLiteral("%1 is %2, not finished: run its file again with --shard %3 to resume it")
+                                .arg(label, r.status, r.spec.shard));
             if (r.spec.shard.isEmpty())
-                throw Error(QStringLiteral("experiment %1 is not a shard (it was not run with --shard I/N)").arg(id));
+                throw Error(QStringLiteral("%1 is not a shard (it was not run with --shard I/N)").arg(label));
             const pipeline::Shard shard = pipeline::parseShard(r.spec.shard);
             if (count == 0)
                 count = shard.count;
             if (shard.count != count)
-                throw Error(QStringLiteral("experiment %1 is shard %2, but experiment %3 is one of %4 shards")
-                                .arg(id)
-                                .arg(r.spec.shard)
-                                .arg(parts.front().id)
+                throw Error(QStringLiteral("%1 is shard %2, but %3 is one of %4 shards")
+                                .arg(label, r.spec.shard, labels.front())
                                 .arg(count));
             if (byShard.contains(shard.index))
-                throw Error(QStringLiteral("shard %1/%2 given twice: experiments %3 and %4")
+                throw Error(QStringLiteral("shard %1/%2 given twice: %3 and %4")
                                 .arg(shard.index)
                                 .arg(count)
-                                .arg(byShard.value(shard.index))
-                                .arg(id));
+                                .arg(byShard.value(shard.index), label));
             if (!parts.empty() && unsharded(r.spec) != unsharded(parts.front().spec))
-                throw Error(QStringLiteral("experiment %1 was run from another file than experiment %2").arg(id).arg(parts.front().id));
-            byShard.insert(shard.index, id);
+                throw Error(QStringLiteral("%1 was run from another file than %2").arg(label, labels.front()));
+            byShard.insert(shard.index, label);
+            labels.append(label);
             parts.push_back(std::move(r));
         }
         QStringList missing;
@@ -305,7 +357,7 @@ namespace {
             for (const QString& id : r.users) {
                 const int32_t u = ds.userIndex(id);
                 if (u < 0)
-                    throw Error(QStringLiteral("experiment %1: user '%2' is not in the workspace").arg(r.id).arg(id));
+                    throw Error(QStringLiteral("%1: user '%2' is not in the workspace").arg(labels[&r - parts.data()], id));
                 users.emplace_back(u, id);
             }
             rows.insert(rows.end(), r.rows.begin(), r.rows.end());
@@ -348,7 +400,10 @@ namespace {
             p.addOption({ kJson, QStringLiteral("Print one JSON object (run, show, list, compare).") });
             p.addOption(
                 { kReport, QStringLiteral("run: also write a report (.html, .json or .csv)."), QStringLiteral("file") });
-            p.addOption({ kOut, QStringLiteral("report: the file to write (.html, .json or .csv)."), QStringLiteral("file") });
+            p.addOption({ kOut,
+                QStringLiteral("report: the file to write (.html, .json or .csv). run with --shard: store the shard's "
+                               "experiment in this file of its own, never writing the workspace (docs/SCALE.md)."),
+                QStringLiteral("file") });
             p.addOption({ kMaxCost,
                 QStringLiteral("run: spending cap in USD (overrides the file's max_cost); a "
                                "projection over it is refused before any call."),

@@ -344,6 +344,10 @@ struct ExperimentRunOptions {
     int jobsInFlight = 2; // rerank jobs (chunks) submitted at once; 1 when a cost cap applies
     // Set: a projection over this confirmation ceiling is refused (recwb-cli without --yes).
     std::optional<RunCeiling> ceiling;
+    // Set (experiment run --shard --out): the experiment and its rows are stored in this file
+    // (created when absent) and the workspace is only read; the service must be opened with
+    // the same output file (RerankService::open) so its cache writes go there too.
+    QString outputPath;
 };
 
 // Runs one experiment through the RerankService: on a worker, loads nothing new (uses the

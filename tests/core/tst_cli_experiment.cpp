@@ -21,6 +21,7 @@
 #include <cmath>
 #include <csignal>
 #include <memory>
+#include <unistd.h>
 
 using namespace recwb;
 
@@ -455,6 +456,69 @@ private slots:
         QCOMPARE(a.value(QStringLiteral("comparisons")), b.value(QStringLiteral("comparisons")));
         QCOMPARE(withoutLatency(a.value(QStringLiteral("assertions"))), withoutLatency(b.value(QStringLiteral("assertions"))));
         QVERIFY(a.value(QStringLiteral("arms")).toObject().value(QStringLiteral("A")).toObject().value(QStringLiteral("ndcg@10")).toDouble() > 0);
+
+        // The same shards, each writing a file of its own against a read-only copy of the
+        // workspace (as root: run as nobody, whom the permissions bind); merged from the files.
+        QStringList prefix;
+        if (::geteuid() == 0) {
+            if (!QFileInfo::exists(QStringLiteral("/usr/bin/setpriv")))
+                QSKIP("running as root without setpriv: permissions cannot be taken away");
+            prefix = { QStringLiteral("/usr/bin/setpriv"), QStringLiteral("--reuid=65534"), QStringLiteral("--regid=65534"),
+                QStringLiteral("--clear-groups") };
+        }
+        QTemporaryDir roDir(QDir::tempPath() + QStringLiteral("/recwb-ro-XXXXXX"));
+        QTemporaryDir outDir(QDir::tempPath() + QStringLiteral("/recwb-shards-XXXXXX"));
+        QVERIFY(roDir.isValid() && outDir.isValid());
+        QVERIFY(!QFileInfo::exists(m_ws + QStringLiteral("-wal"))); // every connection closed: the file is whole
+        const QString ro = roDir.filePath(QStringLiteral("ro.recwb"));
+        QVERIFY(QFile::copy(m_ws, ro));
+        const QString roSpec = outDir.filePath(QStringLiteral("shards.json")); // nobody cannot read m_dir
+        QVERIFY(QFile::copy(file, roSpec));
+        const auto all = QFileDevice::ReadOwner | QFileDevice::ExeOwner | QFileDevice::ReadGroup | QFileDevice::ExeGroup
+            | QFileDevice::ReadOther | QFileDevice::ExeOther;
+        QFile::setPermissions(roSpec, QFileDevice::ReadOwner | QFileDevice::ReadGroup | QFileDevice::ReadOther);
+        QFile::setPermissions(ro, QFileDevice::ReadOwner | QFileDevice::ReadGroup | QFileDevice::ReadOther);
+        QFile::setPermissions(roDir.path(), all);
+        QFile::setPermissions(outDir.path(), all | QFileDevice::WriteOwner | QFileDevice::WriteGroup | QFileDevice::WriteOther);
+        const QByteArray before = test::workspaceFileBytes(ro);
+        const QDateTime mtime = QFileInfo(ro).lastModified();
+        QStringList files;
+        std::vector<std::unique_ptr<QProcess>> outProcs;
+        for (int i = 0; i < 4; ++i) {
+            files.append(outDir.filePath(QStringLiteral("exp-%1.recwb").arg(i)));
+            outProcs.push_back(std::make_unique<QProcess>());
+            QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+            env.insert(QStringLiteral("HOME"), outDir.path());
+            outProcs.back()->setProcessEnvironment(env);
+            const QStringList args = prefix
+                + QStringList { QStringLiteral(RECWB_CLI_PATH), QStringLiteral("experiment"), QStringLiteral("run"), roSpec,
+                      QStringLiteral("-w"), ro, QStringLiteral("--json"), QStringLiteral("--shard"),
+                      QStringLiteral("%1/4").arg(i), QStringLiteral("--out"), files.back() };
+            outProcs.back()->start(args.first(), args.mid(1));
+        }
+        for (auto& p : outProcs) {
+            QVERIFY(p->waitForFinished(300000));
+            const QByteArray err = p->readAllStandardError();
+            QVERIFY2(p->exitCode() <= 1, err.constData()); // 1: an assertion on the shard
+            QVERIFY2(QJsonDocument::fromJson(p->readAllStandardOutput()).object().value(QStringLiteral("id")).toInteger() > 0,
+                err.constData());
+        }
+        QCOMPARE(test::workspaceFileBytes(ro), before);
+        QCOMPARE(QFileInfo(ro).lastModified(), mtime);
+        const Run again = cli({ QStringLiteral("experiment"), QStringLiteral("run"), roSpec, QStringLiteral("-w"), ro,
+            QStringLiteral("--shard"), QStringLiteral("0/4"), QStringLiteral("--out"), files[0] });
+        QVERIFY2(again.code != 0 && again.err.contains(QStringLiteral("holds the finished shard 0/4")), qPrintable(again.err));
+        const Run fromFiles = cli(QStringList { QStringLiteral("experiment"), QStringLiteral("merge"),
+                                      QStringLiteral("-w"), m_ws, QStringLiteral("--json") }
+            + files);
+        QCOMPARE(fromFiles.code, 1); // the same failing assertion
+        const QJsonObject c = show(QJsonDocument::fromJson(fromFiles.out.toUtf8()).object().value(QStringLiteral("id")).toInteger());
+        QCOMPARE(c.value(QStringLiteral("users")), b.value(QStringLiteral("users")));
+        QCOMPARE(c.value(QStringLiteral("spec")), b.value(QStringLiteral("spec")));
+        QCOMPARE(withoutLatency(c.value(QStringLiteral("arms"))), withoutLatency(b.value(QStringLiteral("arms"))));
+        QCOMPARE(c.value(QStringLiteral("comparisons")), b.value(QStringLiteral("comparisons")));
+        QCOMPARE(withoutLatency(c.value(QStringLiteral("assertions"))), withoutLatency(b.value(QStringLiteral("assertions"))));
+        QFile::setPermissions(roDir.path(), all | QFileDevice::WriteOwner);
 
         // Named refusals: a missing shard, a duplicate, an experiment that is not a shard.
         const auto merge = [this](const QStringList& parts) {
