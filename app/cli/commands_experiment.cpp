@@ -4,11 +4,14 @@
 #include "data/workspace.h"
 #include "pipeline/experiment.h"
 #include "pipeline/rerankservice.h"
+#include "pipeline/shard.h"
 #include "util/error.h"
 
 #include <QEventLoop>
 #include <QFileInfo>
 #include <QJsonArray>
+#include <QMap>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <unistd.h>
@@ -26,6 +29,7 @@ namespace {
     const QString kNew = QStringLiteral("new");
     const QString kArms = QStringLiteral("arms");
     const QString kMetric = QStringLiteral("metric");
+    const QString kShard = QStringLiteral("shard");
 
     QString fmt(double v, int decimals = 4)
     {
@@ -149,6 +153,41 @@ namespace {
         return id;
     }
 
+    const QString kShardMeta = QStringLiteral("shard.experiment"); // the spec's shard, in a shard's own file
+
+    // run --shard I/N --out FILE: FILE must be new (created here, marked as this shard's), or
+    // hold only this shard's unfinished experiment of the same file, which the run resumes.
+    void checkShardFile(const QString& outFile, const Workspace& ws, const pipeline::ExperimentSpec& spec, bool noAutoResume)
+    {
+        const QString file = Workspace::resolvePath(outFile);
+        if (QFileInfo(file).absoluteFilePath() == QFileInfo(ws.file()).absoluteFilePath())
+            throw UsageError(QStringLiteral("--out %1 is the workspace itself: give each shard a file of its own").arg(outFile));
+        if (noAutoResume)
+            throw UsageError(QStringLiteral("--out does not take --resume or --new (the same command again resumes the "
+                                            "shard's file)"));
+        if (!QFileInfo::exists(file)) {
+            const auto created = Workspace::open(file, Workspace::Mode::CreateOrOpen);
+            created->setMeta(kShardMeta, spec.shard);
+            return;
+        }
+        const auto shardFile = Workspace::open(file);
+        if (shardFile->meta(kShardMeta).isEmpty())
+            throw Error(QStringLiteral("%1 exists and is not a shard's file (experiment run --shard I/N --out): not "
+                                       "writing into it; give a new file")
+                            .arg(outFile));
+        for (const auto& info : pipeline::experimentstore::list(*shardFile)) {
+            const ExperimentResult r = pipeline::experimentstore::loadRows(*shardFile, info.id, nullptr, false);
+            if (r.spec.toJson() != spec.toJson())
+                throw Error(QStringLiteral("%1 holds shard %2 of another experiment file or shard: give each shard a "
+                                           "file of its own")
+                                .arg(outFile, r.spec.shard));
+            if (r.status == u"finished")
+                throw Error(QStringLiteral("%1 holds the finished shard %2 already: merge it (recwb-cli experiment merge "
+                                           "-w W FILE...) or give a new file")
+                                .arg(outFile, r.spec.shard));
+        }
+    }
+
     int runExperiment(const QCommandLineParser& p)
     {
         const QStringList pos = p.positionalArguments();
@@ -160,6 +199,14 @@ namespace {
         } catch (const Error& e) {
             throw UsageError(e.message());
         }
+        if (p.isSet(kShard)) {
+            const pipeline::Shard shard = pipeline::parseShard(p.value(kShard));
+            spec.shard = QStringLiteral("%1/%2").arg(shard.index).arg(shard.count);
+        }
+        const QString outFile = p.value(kOut);
+        if (p.isSet(kOut) && (outFile.isEmpty() || spec.shard.isEmpty()))
+            throw UsageError(QStringLiteral("run --out FILE stores a shard's experiment in a file of its own: give "
+                                            "--shard I/N with it"));
         pipeline::ExperimentRunOptions options;
         if (const auto cap = doubleOption(p, kMaxCost)) {
             if (!std::isfinite(*cap) || *cap < 0)
@@ -185,13 +232,16 @@ namespace {
         std::shared_ptr<const Dataset> ds;
         {
             const auto ws = Workspace::open(path);
+            if (!outFile.isEmpty())
+                checkShardFile(outFile, *ws, spec, options.resumeId > 0 || !options.autoResume);
             ds = std::make_shared<const Dataset>(ws->load(TaskControl { progressPrinter(), {} }));
         }
+        options.outputPath = outFile;
         pipeline::RerankService service;
         QString openError;
         QObject::connect(&service, &pipeline::RerankService::openFailed, &service,
             [&openError](const QString&, const QString& message) { openError = message; });
-        service.open(path);
+        service.open(path, outFile);
         pipeline::ExperimentRun run(service, path, ds);
         const bool tty = isatty(fileno(stderr));
         std::optional<ExperimentResult> result;
@@ -230,18 +280,130 @@ namespace {
         return finishOutput(p, *result);
     }
 
+    // experiment merge ID...: the finished experiments of run FILE --shard 0/N .. N-1/N (the
+    // same file otherwise) become one finished experiment holding every row, with the
+    // cohort's users in workspace order as an unsharded run stores them; its figures,
+    // comparisons and assertions are computed from the rows like any stored experiment's.
+    int mergeExperiments(const QCommandLineParser& p, const QString& path)
+    {
+        const QStringList ids = p.positionalArguments().mid(1);
+        if (ids.size() < 2)
+            throw UsageError(QStringLiteral("usage: recwb-cli experiment merge -w W ID ID... (the experiments of run "
+                                            "FILE --shard 0/N..N-1/N)"));
+        const auto ws = Workspace::open(path);
+        const Dataset ds = ws->load(TaskControl {});
+        std::vector<ExperimentResult> parts;
+        QStringList labels; // "experiment 7" or the file, per part
+        QMap<int, QString> byShard;
+        int count = 0;
+        const auto unsharded = [](pipeline::ExperimentSpec spec) {
+            spec.shard.clear();
+            return spec.toJson();
+        };
+        for (const QString& text : ids) {
+            bool ok = false;
+            qint64 id = text.toLongLong(&ok);
+            ExperimentResult r;
+            if (QFileInfo(text).isFile() || !ok) { // a shard's own file (run --shard --out)
+                if (!QFileInfo::exists(text))
+                    throw UsageError(QStringLiteral("experiment merge: '%1' is neither an experiment id nor a file").arg(text));
+                const auto file = Workspace::open(text);
+                const auto list = pipeline::experimentstore::list(*file);
+                if (file->meta(kShardMeta).isEmpty() || list.size() != 1)
+                    throw Error(QStringLiteral("%1 is not a shard's file (experiment run --shard I/N --out FILE holding "
+                                               "one experiment)")
+                                    .arg(text));
+                r = pipeline::experimentstore::loadRows(*file, list.front().id, &ds);
+                id = -1; // named by the file below
+            } else {
+                r = pipeline::experimentstore::loadRows(*ws, id, &ds);
+            }
+            const QString label = id > 0 ? QStringLiteral("experiment %1").arg(id) : text;
+            if (r.status != u"finished")
+                throw Error(QStringLiteral("%1 is %2, not finished: run its file again with --shard %3 to resume it")
+                                .arg(label, r.status, r.spec.shard));
+            if (r.spec.shard.isEmpty())
+                throw Error(QStringLiteral("%1 is not a shard (it was not run with --shard I/N)").arg(label));
+            const pipeline::Shard shard = pipeline::parseShard(r.spec.shard);
+            if (count == 0)
+                count = shard.count;
+            if (shard.count != count)
+                throw Error(QStringLiteral("%1 is shard %2, but %3 is one of %4 shards")
+                                .arg(label, r.spec.shard, labels.front())
+                                .arg(count));
+            if (byShard.contains(shard.index))
+                throw Error(QStringLiteral("shard %1/%2 given twice: %3 and %4")
+                                .arg(shard.index)
+                                .arg(count)
+                                .arg(byShard.value(shard.index), label));
+            if (!parts.empty() && unsharded(r.spec) != unsharded(parts.front().spec))
+                throw Error(QStringLiteral("%1 was run from another file than %2").arg(label, labels.front()));
+            byShard.insert(shard.index, label);
+            labels.append(label);
+            parts.push_back(std::move(r));
+        }
+        QStringList missing;
+        for (int i = 0; i < count; ++i)
+            if (!byShard.contains(i))
+                missing.append(QStringLiteral("%1/%2").arg(i).arg(count));
+        if (!missing.isEmpty())
+            throw Error(QStringLiteral("missing shard %1: give the experiments of all %2 shards")
+                            .arg(missing.join(QStringLiteral(", ")))
+                            .arg(count));
+        std::vector<std::pair<int32_t, QString>> users;
+        std::vector<pipeline::UserRow> rows;
+        double wallSeconds = 0;
+        for (const ExperimentResult& r : parts) {
+            for (const QString& id : r.users) {
+                const int32_t u = ds.userIndex(id);
+                if (u < 0)
+                    throw Error(QStringLiteral("%1: user '%2' is not in the workspace").arg(labels[&r - parts.data()], id));
+                users.emplace_back(u, id);
+            }
+            rows.insert(rows.end(), r.rows.begin(), r.rows.end());
+            wallSeconds = std::max(wallSeconds, r.wallSeconds); // the shards ran side by side
+        }
+        std::sort(users.begin(), users.end());
+        QStringList userIds;
+        for (const auto& u : users)
+            userIds.append(u.second);
+        pipeline::ExperimentSpec spec = parts.front().spec;
+        spec.shard.clear();
+        const qint64 id = pipeline::experimentstore::create(*ws, spec, userIds, parts.front().catalogSize);
+        pipeline::experimentstore::addRows(*ws, id, rows);
+        pipeline::experimentstore::finish(*ws, id, QStringLiteral("finished"), wallSeconds);
+        err(QStringLiteral("Merged %1 shards (%2 users, %3 rows) into experiment %4")
+                .arg(count)
+                .arg(userIds.size())
+                .arg(rows.size())
+                .arg(id));
+        ExperimentResult r = pipeline::experimentstore::load(*ws, id, &ds);
+        r.workspace = QFileInfo(path).absoluteFilePath();
+        return finishOutput(p, r);
+    }
+
     const Registrar experimentCommand { Command { QStringLiteral("experiment"),
         QStringLiteral(
             "Rerank experiments: arms on a cohort of a split against held-out truth, with paired "
-            "statistics, cost projection and assertions (run FILE | list | show ID | report ID | compare ID)."),
+            "statistics, cost projection and assertions (run FILE | list | show ID | report ID | compare ID | "
+            "merge ID...)."),
         [](QCommandLineParser& p) {
             addWorkspaceOption(p);
             p.addPositionalArgument(
-                QStringLiteral("action"), QStringLiteral("run FILE | list | show ID | report ID | compare ID"));
+                QStringLiteral("action"),
+                QStringLiteral("run FILE | list | show ID | report ID | compare ID | merge ID... (the shards of run "
+                               "--shard)"));
+            p.addOption({ kShard,
+                QStringLiteral("run: only shard I of N of the cohort's users (stable hash of the external id; "
+                               "docs/SCALE.md); fold the shards with experiment merge."),
+                QStringLiteral("I/N") });
             p.addOption({ kJson, QStringLiteral("Print one JSON object (run, show, list, compare).") });
             p.addOption(
                 { kReport, QStringLiteral("run: also write a report (.html, .json or .csv)."), QStringLiteral("file") });
-            p.addOption({ kOut, QStringLiteral("report: the file to write (.html, .json or .csv)."), QStringLiteral("file") });
+            p.addOption({ kOut,
+                QStringLiteral("report: the file to write (.html, .json or .csv). run with --shard: store the shard's "
+                               "experiment in this file of its own, never writing the workspace (docs/SCALE.md)."),
+                QStringLiteral("file") });
             p.addOption({ kMaxCost,
                 QStringLiteral("run: spending cap in USD (overrides the file's max_cost); a "
                                "projection over it is refused before any call."),
@@ -259,11 +421,13 @@ namespace {
         [](QCommandLineParser& p) {
             const QString act = action(p,
                 { QStringLiteral("run"), QStringLiteral("list"), QStringLiteral("show"), QStringLiteral("report"),
-                    QStringLiteral("compare") },
+                    QStringLiteral("compare"), QStringLiteral("merge") },
                 QStringLiteral("experiment"));
             if (act == u"run")
                 return runExperiment(p);
             const QString path = requireOption(p, kWorkspace);
+            if (act == u"merge")
+                return mergeExperiments(p, path);
             if (act == u"list") {
                 const auto ws = Workspace::open(path);
                 const auto list = pipeline::experimentstore::list(*ws);

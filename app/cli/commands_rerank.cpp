@@ -2,6 +2,7 @@
 
 #include "cf/snapshots.h"
 #include "data/workspace.h"
+#include "pipeline/batchsummary.h"
 #include "pipeline/ceiling.h"
 #include "pipeline/providerbatch.h"
 #include "pipeline/rerankservice.h"
@@ -23,7 +24,9 @@
 #include <optional>
 #include <cmath>
 #include <QSet>
+#include <QSysInfo>
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <iostream>
@@ -559,6 +562,100 @@ void applyRunParams(bool concurrencyGiven, const rerank::store::RunInfo& run, pi
     options.resumeRunId = run.id;
 }
 
+// ---- shards that write a file of their own (rerank --shard I/N --out FILE) ----
+
+const QString kShardMeta = QStringLiteral("shard.of"); // "I/N" in a shard's own file
+
+// Creates FILE for a new shard (an empty workspace that will hold only the shard's run and
+// the response-cache entries it adds), or checks that an existing FILE is this shard's
+// unfinished file and returns its run to resume. Anything else is refused before any work.
+// The input workspace is never written.
+std::optional<rerank::store::RunInfo> openShardOutput(const QString& outFile, const Workspace& ws, const Dataset& ds,
+    const std::vector<int32_t>& users, const pipeline::BatchOptions& options)
+{
+    const QString shardText = options.extraParams.value(QStringLiteral("shard")).toString();
+    const QString file = Workspace::resolvePath(outFile); // a folder, a FIFO, a dangling link: refused
+    if (QFileInfo(file).absoluteFilePath() == QFileInfo(ws.file()).absoluteFilePath())
+        throw UsageError(QStringLiteral("--out %1 is the workspace itself: give each shard a file of its own").arg(outFile));
+    if (!QFileInfo::exists(file)) {
+        const auto created = Workspace::open(file, Workspace::Mode::CreateOrOpen);
+        created->setMeta(kShardMeta, shardText);
+        created->setMeta(QStringLiteral("shard.workspace"), ws.path());
+        return std::nullopt;
+    }
+    const auto shardFile = Workspace::open(file);
+    const QString holds = shardFile->meta(kShardMeta);
+    if (holds.isEmpty())
+        throw Error(QStringLiteral("%1 exists and is not a shard's file (rerank --shard I/N --out): not writing into it; "
+                                   "give a new file")
+                        .arg(outFile));
+    const QList<rerank::store::RunInfo> runs = rerank::store::listRuns(*shardFile);
+    if (holds != shardText)
+        throw Error(QStringLiteral("%1 holds shard %2, not %3: give each shard a file of its own").arg(outFile, holds, shardText));
+    if (runs.isEmpty())
+        return std::nullopt; // created, then stopped before its run began: start it
+    const rerank::store::RunInfo& run = runs.front();
+    const QString status = rerank::store::runStatus(run);
+    if (status == u"finished")
+        throw Error(QStringLiteral("%1 holds the finished shard %2 already: merge it (recwb-cli runs merge -w W FILE...) "
+                                   "or give a new file")
+                        .arg(outFile, shardText));
+    if (status == u"running") {
+        // Alive on this host: refused. Another host's process cannot be checked from here; a
+        // shard's file has one writer, and a retried pod or requeued task runs on another
+        // host after its predecessor ended, so the file is taken over, saying so.
+        const QString host = run.params.value(QStringLiteral("host")).toString();
+        const qint64 pid = run.params.value(QStringLiteral("pid")).toInteger();
+        if (host == QSysInfo::machineHostName())
+            throw Error(QStringLiteral("%1: shard %2 is still running (process %3)").arg(outFile, shardText).arg(pid));
+        err(QStringLiteral("%1: shard %2 was left running by process %3 on host %4; taking it over (never run one "
+                           "shard twice at once)")
+                .arg(outFile, shardText)
+                .arg(pid)
+                .arg(host));
+    }
+    // The same shard of the same selection on the same data, or a clear refusal.
+    QJsonArray ids;
+    for (const int32_t u : users)
+        ids.append(ds.users[static_cast<size_t>(u)].externalId);
+    const auto differs = [&](const QString& key, const QJsonValue& now) {
+        if (run.params.value(key) != now)
+            throw Error(QStringLiteral("%1 holds an unfinished shard %2 made with another %3 (%4, now %5): not resuming "
+                                       "it; give a new file")
+                            .arg(outFile, shardText, key,
+                                compact(QJsonObject { { key, run.params.value(key) } }), compact(QJsonObject { { key, now } })));
+    };
+    differs(QStringLiteral("source"), options.extraParams.value(QStringLiteral("source")));
+    differs(QStringLiteral("cf_model"), options.extraParams.value(QStringLiteral("cf_model")));
+    differs(QStringLiteral("user_ids"), ids);
+    differs(QStringLiteral("candidates"), options.candidates);
+    differs(QStringLiteral("k"), options.k);
+    err(QStringLiteral("%1: resuming shard %2 (%3 of %4 users stored)")
+            .arg(outFile, shardText)
+            .arg(rerank::store::runResults(*shardFile, run.id).size())
+            .arg(ids.size()));
+    return run;
+}
+
+// The users of a shard's unfinished run that have no result in its file yet. None left
+// (stopped between its last result and its summary): the run is marked finished here.
+std::vector<int32_t> shardUsersLeft(const QString& outFile, const Dataset& ds, const rerank::store::RunInfo& run)
+{
+    const auto shardFile = Workspace::open(outFile);
+    const auto stored = rerank::store::runResults(*shardFile, run.id);
+    if (stored.size() >= run.params.value(QStringLiteral("user_ids")).toArray().size()) {
+        writeTransaction(*shardFile, [&] {
+            QJsonObject summary = rerank::store::summarizeStoredResults(stored);
+            summary.insert(QStringLiteral("canceled"), false);
+            rerank::store::setRunSummary(*shardFile, run.id, summary);
+            rerank::store::setRunStatus(*shardFile, run.id, QStringLiteral("finished"));
+        });
+        out(QStringLiteral("%1: every user of shard run %2 was stored already; marked finished").arg(outFile).arg(run.id));
+        return {};
+    }
+    return usersLeft(*shardFile, ds, run);
+}
+
 // Refuses a run whose projected calls or cost exceed the confirmation ceiling, before
 // anything is sent (the user confirms with --yes).
 void checkCeiling(const QCommandLineParser& p, const Workspace& ws, const pipeline::BatchOptions& options, qint64 users)
@@ -978,6 +1075,11 @@ const Registrar rerankCommand { Command {
         p.addOption({ QStringLiteral("shard"),
             QStringLiteral("Only shard I of N of the selected users (stable hash of the external id; docs/SCALE.md)."),
             QStringLiteral("I/N") });
+        p.addOption({ QStringLiteral("out"),
+            QStringLiteral("With --shard: store the shard's run in this file of its own (created; the same command "
+                           "again resumes it) and never write the workspace, which may be read-only; fold the files "
+                           "with runs merge (docs/SCALE.md)."),
+            QStringLiteral("file") });
         p.addOption(
             { QStringLiteral("prompt"), QStringLiteral("Template NAME, NAME@VERSION or NAME@LABEL (default listwise)."),
                 QStringLiteral("ref"), QStringLiteral("listwise") });
@@ -1042,10 +1144,23 @@ const Registrar rerankCommand { Command {
         p.addOption({ kJson, QStringLiteral("Print one JSON object (run id, summary, users).") });
     },
     [](QCommandLineParser& p) {
+        const QString outFile = p.value(QStringLiteral("out"));
+        if (p.isSet(QStringLiteral("out"))) {
+            if (outFile.isEmpty() || !p.isSet(QStringLiteral("shard")))
+                throw UsageError(QStringLiteral("--out FILE stores a shard's run in a file of its own: give --shard I/N "
+                                                "with it"));
+            for (const char* option : { "resume", "no-store", "batch-api" })
+                if (p.isSet(QLatin1StringView(option)))
+                    throw UsageError(QStringLiteral("--out does not take --%1 (the same command again resumes the "
+                                                    "shard's file)")
+                                         .arg(QLatin1StringView(option)));
+            if (hasWhatIf(p))
+                throw UsageError(QStringLiteral("--out does not take --without/--with"));
+        }
         const auto ws = Workspace::open(requireOption(p, kWorkspace));
         const std::optional<rerank::store::RunInfo> resumed = runToResume(p, *ws);
         const Dataset ds = ws->load(TaskControl { progressPrinter(), {} });
-        const std::vector<int32_t> users
+        std::vector<int32_t> users
             = resumed ? usersLeft(*ws, ds, *resumed) : selectUsers(p, ds, kDefaultColdThreshold);
         QString note;
         const auto model = cf::snapshotOrTrain(*ws, ds,
@@ -1098,6 +1213,15 @@ const Registrar rerankCommand { Command {
         }
         if (resumed)
             applyRunParams(p.isSet(QStringLiteral("concurrency")), *resumed, options);
+        if (!outFile.isEmpty()) {
+            options.extraParams.insert(QStringLiteral("source"), pipeline::sourceFingerprint(ds));
+            if (const auto unfinished = openShardOutput(outFile, *ws, ds, users, options)) {
+                applyRunParams(p.isSet(QStringLiteral("concurrency")), *unfinished, options);
+                users = shardUsersLeft(outFile, ds, *unfinished);
+                if (users.empty())
+                    return 0; // every result was stored: openShardOutput... marked it finished
+            }
+        }
         if (!p.isSet(QStringLiteral("yes")))
             checkCeiling(p, *ws, options, static_cast<qint64>(users.size()));
         if (p.isSet(QStringLiteral("batch-api"))) {
@@ -1108,7 +1232,7 @@ const Registrar rerankCommand { Command {
         }
 
         pipeline::RerankService service;
-        service.open(ws->path());
+        service.open(ws->path(), outFile);
         pipeline::RerankRequest request;
         request.dataset = std::shared_ptr<const Dataset>(&ds, [](const Dataset*) {}); // outlives the service
         request.cfModel = model;
@@ -1135,6 +1259,8 @@ const Registrar rerankCommand { Command {
             } else {
                 QJsonObject j = report.toJson(!p.isSet(QStringLiteral("summary-only")));
                 j.insert(QStringLiteral("cf_model"), model->algorithm());
+                if (!outFile.isEmpty())
+                    j.insert(QStringLiteral("out"), outFile);
                 out(compact(j));
             }
             return code;
@@ -1173,7 +1299,14 @@ const Registrar rerankCommand { Command {
                         }()));
             out(summaryText(report.summary));
         }
-        if (report.runId > 0)
+        if (report.runId > 0 && !outFile.isEmpty())
+            err(QStringLiteral("%1 %2 (run %3; fold the shards with recwb-cli runs merge -w W FILE...%4)")
+                    .arg(report.canceled ? QStringLiteral("Canceled; the finished users are kept in")
+                                         : QStringLiteral("Stored in"),
+                        outFile)
+                    .arg(report.runId)
+                    .arg(report.canceled ? QStringLiteral("; continue with the same command") : QString()));
+        else if (report.runId > 0)
             err(QStringLiteral("%1 run %2 (recwb-cli runs show %2 -w %3%4)")
                     .arg(report.canceled ? QStringLiteral("Canceled; the finished users are kept in")
                                          : QStringLiteral("Stored as"))
@@ -1186,50 +1319,147 @@ const Registrar rerankCommand { Command {
 
 // ---- runs ----
 
-// runs merge RUN...: the runs of rerank --shard 0/N .. N-1/N (same parameters otherwise)
-// become one finished run: every result, the users in workspace order, the summary
-// recomputed from the per-user results. The shard runs stay.
-int mergeShardRuns(Workspace& ws, const QStringList& ids)
+// One shard given to runs merge: a run of the workspace, or a shard's own file
+// (rerank --shard I/N --out FILE), which holds exactly one run.
+struct ShardPart {
+    QString label; // "run 4" or the file as given
+    rerank::store::RunInfo run;
+    QList<QPair<QString, QJsonObject>> results;
+    std::unique_ptr<Workspace> file; // null for a run of the workspace
+};
+
+ShardPart shardPart(Workspace& ws, const QString& text)
 {
-    if (ids.size() < 2)
-        throw UsageError(QStringLiteral("usage: recwb-cli runs merge -w W RUN RUN... (the runs of --shard 0/N..N-1/N)"));
-    // Keys that differ from one shard process to the next.
+    ShardPart part;
+    bool isId = false;
+    const qint64 id = text.toLongLong(&isId);
+    if (!QFileInfo(text).isFile() && isId) {
+        const auto run = rerank::store::findRun(ws, id);
+        if (!run)
+            throw Error(QStringLiteral("%1: no rerank run '%2'").arg(ws.path(), text));
+        part.label = QStringLiteral("run %1").arg(id);
+        part.run = *run;
+        part.results = rerank::store::runResults(ws, id);
+        return part;
+    }
+    if (!QFileInfo::exists(text))
+        throw Error(QStringLiteral("'%1' is neither a run of %2 nor a file").arg(text, ws.path()));
+    part.file = Workspace::open(text);
+    part.label = text;
+    const QList<rerank::store::RunInfo> runs = rerank::store::listRuns(*part.file);
+    if (part.file->meta(kShardMeta).isEmpty() || runs.size() != 1)
+        throw Error(QStringLiteral("%1 is not a shard's file (rerank --shard I/N --out FILE holding one run)").arg(text));
+    part.run = runs.front();
+    part.results = rerank::store::runResults(*part.file, part.run.id);
+    return part;
+}
+
+// The summary an unsharded run would have stored, recomputed from every per-user result
+// (latency percentiles over all users, not averaged per shard); wall_ms is the longest
+// shard's and the response-cache counters are the shards' sums (both of the last session
+// of a resumed shard).
+QJsonObject mergedSummary(const Workspace& ws, const std::vector<ShardPart>& parts,
+    const QList<QPair<QString, QJsonObject>>& results)
+{
+    const QJsonObject& params = parts.front().run.params;
+    if (params.value(QStringLiteral("mode")).toString() == u"probe")
+        return rerank::store::summarizeStoredResults(results); // a probe's rows are per order
+    std::vector<pipeline::RerankOutcome> outcomes;
+    outcomes.reserve(static_cast<size_t>(results.size()));
+    for (const auto& r : results)
+        outcomes.push_back(pipeline::RerankOutcome::fromJson(r.second));
+    const rerank::PriceTable prices = rerank::PriceTable::loadWithOverride();
+    std::vector<pipeline::TierInfo> tiers;
+    for (const QJsonValue& v : params.value(QStringLiteral("cascade")).toArray()) {
+        const QString name = v.toObject().value(QStringLiteral("endpoint")).toString();
+        pipeline::TierInfo t;
+        if (const auto e = rerank::store::findEndpoint(ws, name))
+            t.profile = *e;
+        t.profile.name = name;
+        t.profile.model = v.toObject().value(QStringLiteral("model")).toString();
+        t.prices = prices.pricesFor(t.profile);
+        tiers.push_back(t);
+    }
+    double wallMs = 0;
+    pipeline::CacheCounters cache;
+    QJsonObject budget;
+    for (const ShardPart& part : parts) {
+        const QJsonObject s = part.run.summary;
+        wallMs = std::max(wallMs, s.value(QStringLiteral("wall_ms")).toDouble());
+        const QJsonObject rc = s.value(QStringLiteral("response_cache")).toObject();
+        cache.hits += rc.value(QStringLiteral("hits")).toInt();
+        cache.misses += rc.value(QStringLiteral("misses")).toInt();
+        cache.bypassed += rc.value(QStringLiteral("bypassed")).toInt();
+        if (s.contains(QStringLiteral("budget"))) { // each shard had the cap: the shards' sums
+            const QJsonObject b = s.value(QStringLiteral("budget")).toObject();
+            for (const char* key : { "max_usd", "spent_usd" })
+                budget.insert(QLatin1String(key),
+                    budget.value(QLatin1String(key)).toDouble() + b.value(QLatin1String(key)).toDouble());
+            budget.insert(QStringLiteral("calls_not_made"),
+                budget.value(QStringLiteral("calls_not_made")).toInt() + b.value(QStringLiteral("calls_not_made")).toInt());
+            budget.insert(QStringLiteral("exhausted"),
+                budget.value(QStringLiteral("exhausted")).toBool() || b.value(QStringLiteral("exhausted")).toBool());
+        }
+    }
+    QJsonObject summary = pipeline::summarizeBatch(outcomes, tiers, params.value(QStringLiteral("k")).toInt(10), wallMs, cache);
+    summary.insert(QStringLiteral("canceled"), false);
+    if (!budget.isEmpty())
+        summary.insert(QStringLiteral("budget"), budget);
+    summary.insert(QStringLiteral("jobs"), static_cast<int>(outcomes.size()));
+    return summary;
+}
+
+// runs merge RUN_OR_FILE...: the runs of rerank --shard 0/N .. N-1/N (same parameters
+// otherwise), stored in the workspace or in files of their own (--out), become one finished
+// run of the workspace: every result, the users in workspace order, the summary recomputed
+// from the per-user results, the files' response-cache entries. The shards stay.
+int mergeShardRuns(Workspace& ws, const QStringList& args)
+{
+    if (args.size() < 2)
+        throw UsageError(QStringLiteral("usage: recwb-cli runs merge -w W RUN_OR_FILE... (the runs of --shard 0/N..N-1/N, "
+                                        "or their --out files)"));
+    // Keys that differ from one shard process to the next (source: checked against W below).
     const QStringList perShard { QStringLiteral("shard"), QStringLiteral("pid"), QStringLiteral("host"),
-        QStringLiteral("status"), QStringLiteral("user_ids"), QStringLiteral("users"), QStringLiteral("concurrency") };
+        QStringLiteral("status"), QStringLiteral("user_ids"), QStringLiteral("users"), QStringLiteral("concurrency"),
+        QStringLiteral("resumed"), QStringLiteral("source") };
     const auto common = [&perShard](QJsonObject params) {
         for (const QString& k : perShard)
             params.remove(k);
         return params;
     };
-    std::vector<rerank::store::RunInfo> runs;
-    QMap<int, qint64> byShard;
+    std::vector<ShardPart> parts;
+    QMap<int, QString> byShard;
     int count = 0;
-    for (const QString& text : ids) {
-        bool ok = false;
-        const qint64 id = text.toLongLong(&ok);
-        const auto run = ok ? rerank::store::findRun(ws, id) : std::nullopt;
-        if (!run)
-            throw Error(QStringLiteral("%1: no rerank run '%2'").arg(ws.path(), text));
-        if (rerank::store::runStatus(*run) != u"finished")
-            throw Error(QStringLiteral("run %1 is %2, not finished: resume it first").arg(id).arg(rerank::store::runStatus(*run)));
-        const QString shardText = run->params.value(QStringLiteral("shard")).toString();
+    for (const QString& text : args) {
+        ShardPart part = shardPart(ws, text);
+        const rerank::store::RunInfo& run = part.run;
+        const QString status = rerank::store::runStatus(run);
+        if (status != u"finished")
+            throw Error(QStringLiteral("%1 is %2, not finished: %3")
+                            .arg(part.label, status,
+                                part.file ? QStringLiteral("run its command again to resume it")
+                                          : QStringLiteral("resume it first")));
+        const QString shardText = run.params.value(QStringLiteral("shard")).toString();
         if (shardText.isEmpty())
-            throw Error(QStringLiteral("run %1 is not a shard (it was not made with --shard I/N)").arg(id));
+            throw Error(QStringLiteral("%1 is not a shard (it was not made with --shard I/N)").arg(part.label));
         const pipeline::Shard shard = pipeline::parseShard(shardText);
         if (count == 0)
             count = shard.count;
         if (shard.count != count)
-            throw Error(QStringLiteral("run %1 is shard %2, but run %3 is one of %4 shards")
-                            .arg(id).arg(shardText).arg(runs.front().id).arg(count));
+            throw Error(QStringLiteral("%1 is shard %2, but %3 is one of %4 shards")
+                            .arg(part.label, shardText, parts.front().label)
+                            .arg(count));
         if (byShard.contains(shard.index))
-            throw Error(QStringLiteral("shard %1/%2 given twice: runs %3 and %4")
-                            .arg(shard.index).arg(count).arg(byShard.value(shard.index)).arg(id));
-        if (!runs.empty() && common(run->params) != common(runs.front().params))
-            throw Error(QStringLiteral("run %1 was made with other parameters than run %2: %3 vs %4")
-                            .arg(id).arg(runs.front().id)
-                            .arg(compact(common(run->params)), compact(common(runs.front().params))));
-        byShard.insert(shard.index, id);
-        runs.push_back(*run);
+            throw Error(QStringLiteral("shard %1/%2 given twice: %3 and %4")
+                            .arg(shard.index)
+                            .arg(count)
+                            .arg(byShard.value(shard.index), part.label));
+        if (!parts.empty() && common(run.params) != common(parts.front().run.params))
+            throw Error(QStringLiteral("%1 was made with other parameters than %2: %3 vs %4")
+                            .arg(part.label, parts.front().label, compact(common(run.params)),
+                                compact(common(parts.front().run.params))));
+        byShard.insert(shard.index, part.label);
+        parts.push_back(std::move(part));
     }
     QStringList missing;
     for (int i = 0; i < count; ++i) {
@@ -1240,42 +1470,58 @@ int mergeShardRuns(Workspace& ws, const QStringList& ids)
         throw Error(QStringLiteral("missing shard %1: give the runs of all %2 shards").arg(missing.join(u", ")).arg(count));
 
     const Dataset ds = ws.load(TaskControl {});
+    const QJsonObject source = pipeline::sourceFingerprint(ds);
     std::vector<std::pair<int32_t, QJsonObject>> rows;
-    for (const auto& run : runs) {
-        for (const auto& [externalId, result] : rerank::store::runResults(ws, run.id)) {
+    for (const ShardPart& part : parts) {
+        const QJsonValue made = part.run.params.value(QStringLiteral("source"));
+        if (!made.isUndefined() && made.toObject() != source)
+            throw Error(QStringLiteral("%1 was made on other data than %2: %3 vs %4")
+                            .arg(part.label, ws.path(), compact(made.toObject()), compact(source)));
+        for (const auto& [externalId, result] : part.results) {
             if (ds.userIndex(externalId) < 0)
-                throw Error(QStringLiteral("run %1: user '%2' is not in the workspace").arg(run.id).arg(externalId));
+                throw Error(QStringLiteral("%1: user '%2' is not in the workspace").arg(part.label, externalId));
             rows.emplace_back(ds.userIndex(externalId), result);
         }
     }
     std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    QJsonObject params = common(runs.front().params);
+    QJsonObject params = common(parts.front().run.params);
     QJsonArray userIds;
-    QJsonArray mergedFrom;
+    QJsonArray mergedFrom; // run ids of the workspace, file names
     QList<QPair<QString, QJsonObject>> results;
     for (const auto& [u, result] : rows) {
         userIds.append(ds.users[static_cast<size_t>(u)].externalId);
         results.append({ ds.users[static_cast<size_t>(u)].externalId, result });
     }
-    for (const auto& run : runs)
-        mergedFrom.append(run.id);
+    for (const ShardPart& part : parts)
+        mergedFrom.append(part.file ? QJsonValue(part.label) : QJsonValue(part.run.id));
     params.insert(QStringLiteral("user_ids"), userIds);
     params.insert(QStringLiteral("users"), static_cast<int>(rows.size()));
     params.insert(QStringLiteral("merged_from"), mergedFrom);
-    rerank::store::RunInfo merged = runs.front();
+    if (const QJsonValue made = parts.front().run.params.value(QStringLiteral("source")); !made.isUndefined())
+        params.insert(QStringLiteral("source"), made);
+    rerank::store::RunInfo merged = parts.front().run;
     merged.id = 0;
     merged.createdAt = 0;
     merged.params = params;
     merged.summary = {};
+    const QJsonObject summary = mergedSummary(ws, parts, results);
+    int cached = 0;
     const qint64 id = writeTransaction(ws, [&] {
         const qint64 newId = rerank::store::createRun(ws, merged);
         for (const auto& [u, result] : rows)
             rerank::store::putRunResult(ws, newId, ds.users[static_cast<size_t>(u)].dbId, result);
-        rerank::store::setRunSummary(ws, newId, rerank::store::summarizeStoredResults(results));
+        rerank::store::setRunSummary(ws, newId, summary);
         rerank::store::setRunStatus(ws, newId, QStringLiteral("finished"));
+        for (const ShardPart& part : parts)
+            if (part.file)
+                cached += rerank::store::cacheCopy(*part.file, ws, QDateTime::currentSecsSinceEpoch());
         return newId;
     });
-    out(QStringLiteral("Merged %1 shards (%2 users) into run %3").arg(count).arg(rows.size()).arg(id));
+    out(QStringLiteral("Merged %1 shards (%2 users%3) into run %4")
+            .arg(count)
+            .arg(rows.size())
+            .arg(cached > 0 ? QStringLiteral(", %1 response-cache entries").arg(cached) : QString())
+            .arg(id));
     return 0;
 }
 
@@ -1286,7 +1532,7 @@ const Registrar runsCommand { Command {
     [](QCommandLineParser& p) {
         addWorkspaceOption(p);
         p.addPositionalArgument(QStringLiteral("action"),
-            QStringLiteral("list | show ID | remove ID | merge RUN... | collect RUN (a provider batch run)"));
+            QStringLiteral("list | show ID | remove ID | merge RUN_OR_FILE... | collect RUN (a provider batch run)"));
         p.addOption({ QStringLiteral("wait"), QStringLiteral("collect: poll until the batch has ended.") });
         p.addOption({ QStringLiteral("poll-ms"), QStringLiteral("collect --wait: milliseconds between polls (default 10000)."),
             QStringLiteral("ms") });

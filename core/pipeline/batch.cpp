@@ -246,17 +246,17 @@ void BatchReranker::begin(const std::vector<int32_t>& users, int distinctUsers)
         }
         if (m_options.resumeRunId > 0) {
             m_report.runId = m_options.resumeRunId;
-            rerank::store::setRunStatus(m_ctx.workspace(), m_report.runId, QStringLiteral("running"));
-            rerank::store::setRunParam(m_ctx.workspace(), m_report.runId, QStringLiteral("pid"),
+            rerank::store::setRunStatus(m_ctx.output(), m_report.runId, QStringLiteral("running"));
+            rerank::store::setRunParam(m_ctx.output(), m_report.runId, QStringLiteral("pid"),
                 static_cast<qint64>(QCoreApplication::applicationPid()));
-            rerank::store::setRunParam(m_ctx.workspace(), m_report.runId, QStringLiteral("host"),
+            rerank::store::setRunParam(m_ctx.output(), m_report.runId, QStringLiteral("host"),
                 QSysInfo::machineHostName());
-            const auto previous = rerank::store::findRun(m_ctx.workspace(), m_report.runId);
+            const auto previous = rerank::store::findRun(m_ctx.output(), m_report.runId);
             if (!m_options.batchAnswers) // a collect completes the submitted run, it does not resume it
-                rerank::store::setRunParam(m_ctx.workspace(), m_report.runId, QStringLiteral("resumed"),
+                rerank::store::setRunParam(m_ctx.output(), m_report.runId, QStringLiteral("resumed"),
                     (previous ? previous->params.value(QStringLiteral("resumed")).toInt() : 0) + 1);
         } else {
-            m_report.runId = rerank::store::createRun(m_ctx.workspace(), run);
+            m_report.runId = rerank::store::createRun(m_ctx.output(), run);
         }
     }
     m_cacheStart = countersOf(m_ctx.cache());
@@ -707,9 +707,9 @@ QString BatchReranker::writePending()
     std::vector<std::pair<qint64, QJsonObject>> rows;
     rows.swap(m_pendingRows);
     try {
-        Transaction tx(m_ctx.workspace());
+        Transaction tx(m_ctx.output());
         for (const auto& [dbId, row] : rows)
-            rerank::store::putRunResult(m_ctx.workspace(), m_report.runId, dbId, row);
+            rerank::store::putRunResult(m_ctx.output(), m_report.runId, dbId, row);
         tx.commit();
     } catch (const Error& e) {
         return e.message();
@@ -791,7 +791,7 @@ void BatchReranker::finalize()
                         if (o.userId == rep.userId)
                             orders.append(o.toJson());
                     j.insert(QStringLiteral("orders"), orders);
-                    rerank::store::putRunResult(m_ctx.workspace(), m_report.runId,
+                    rerank::store::putRunResult(m_ctx.output(), m_report.runId,
                         m_ctx.dataset().users[static_cast<size_t>(user)].dbId, j);
                 } catch (const Error& e) {
                     if (m_report.error.isEmpty())
@@ -813,8 +813,8 @@ void BatchReranker::finalize()
         m_report.summary.insert(QStringLiteral("error"), m_report.error);
     if (m_options.storeRun && m_report.runId > 0) {
         try {
-            rerank::store::setRunSummary(m_ctx.workspace(), m_report.runId, m_report.summary);
-            rerank::store::setRunStatus(m_ctx.workspace(), m_report.runId,
+            rerank::store::setRunSummary(m_ctx.output(), m_report.runId, m_report.summary);
+            rerank::store::setRunStatus(m_ctx.output(), m_report.runId,
                 !m_report.error.isEmpty() ? QStringLiteral("failed")
                     : m_canceled          ? QStringLiteral("canceled")
                                           : QStringLiteral("finished"));

@@ -105,6 +105,10 @@ struct ExperimentSpec {
     int repeats = 1; // "repeats": default for arms
     int coldThreshold = kDefaultColdThreshold; // "cold_threshold"
     int chunkSize = 32; // "chunk": users per rerank job (and per stored batch)
+    // "shard": "I/N" (recwb-cli experiment run --shard): only the cohort's users of shard I
+    // of N (pipeline::shardOf, docs/SCALE.md); empty: every user. Part of the stored spec,
+    // so an unfinished shard resumes only as that shard; experiment merge folds the shards.
+    QString shard;
 
     // Throws Error "FILE: KEY: what is wrong" for bad JSON, unknown keys, bad values, bad
     // arm specs and assertions that do not parse or name unknown arms / metrics.
@@ -340,6 +344,10 @@ struct ExperimentRunOptions {
     int jobsInFlight = 2; // rerank jobs (chunks) submitted at once; 1 when a cost cap applies
     // Set: a projection over this confirmation ceiling is refused (recwb-cli without --yes).
     std::optional<RunCeiling> ceiling;
+    // Set (experiment run --shard --out): the experiment and its rows are stored in this file
+    // (created when absent) and the workspace is only read; the service must be opened with
+    // the same output file (RerankService::open) so its cache writes go there too.
+    QString outputPath;
 };
 
 // Runs one experiment through the RerankService: on a worker, loads nothing new (uses the

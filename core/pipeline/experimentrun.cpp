@@ -6,6 +6,7 @@
 #include "eval/usersplit.h"
 #include "pipeline/comparearms.h"
 #include "pipeline/rerankservice.h"
+#include "pipeline/shard.h"
 #include "rerank/prices.h"
 #include "rerank/store.h"
 #include "util/error.h"
@@ -108,6 +109,15 @@ namespace {
         }
         if (s.users.empty())
             throw Error(QStringLiteral("cohort %1 of split %2 has no users").arg(c.name(), spec.split));
+        if (!spec.shard.isEmpty()) { // after the cohort (and its sample): the shards partition it
+            const size_t cohortUsers = s.users.size();
+            s.users = usersOfShard(s.users, ds, parseShard(spec.shard));
+            if (s.users.empty())
+                throw Error(QStringLiteral("shard %1 holds none of the %2 users of cohort %3")
+                                .arg(spec.shard)
+                                .arg(cohortUsers)
+                                .arg(c.name()));
+        }
         return s;
     }
 
@@ -179,11 +189,27 @@ struct ExperimentRun::Prepared {
 // while the service's connection holds its locks.
 struct ExperimentRun::Writer {
     std::unique_ptr<Workspace> ws;
+    QString outPath; // ExperimentRunOptions::outputPath
+    std::unique_ptr<Workspace> out;
     Workspace* open(const QString& path)
     {
         if (!ws)
             ws = Workspace::open(path);
         return ws.get();
+    }
+    // Where the experiment and its rows are stored: the workspace, or a shard's own file.
+    Workspace* store(const QString& path)
+    {
+        if (outPath.isEmpty())
+            return open(path);
+        if (!out)
+            out = Workspace::open(outPath, Workspace::Mode::CreateOrOpen);
+        return out.get();
+    }
+    void close()
+    {
+        out.reset();
+        ws.reset();
     }
 };
 
@@ -214,7 +240,7 @@ ExperimentRun::~ExperimentRun()
     for (auto it = m_jobs.cbegin(); it != m_jobs.cend(); ++it)
         m_service.cancel(it.key());
     if (m_writer) // closed on its own thread, after the writes of finished chunks landed
-        (void)QtConcurrent::run(m_pool, [writer = std::move(m_writer)] { writer->ws.reset(); });
+        (void)QtConcurrent::run(m_pool, [writer = std::move(m_writer)] { writer->close(); });
     m_pool->waitForDone(); // the experiment stays resumable
 }
 
@@ -245,12 +271,14 @@ void ExperimentRun::start(ExperimentSpec spec, ExperimentRunOptions options)
             onPrepared(p);
     });
     m_writer = std::make_shared<Writer>();
+    m_writer->outPath = options.outputPath;
     watcher->setFuture(QtConcurrent::run(
         m_pool, [path = m_path, dataset = m_dataset, spec = m_spec, options, generation, writer = m_writer]() {
             auto p = std::make_shared<Prepared>();
             p->generation = generation;
             try {
                 Workspace* ws = writer->open(path);
+                Workspace* store = writer->store(path);
                 p->setup = std::make_shared<Setup>(makeSetup(*dataset, spec));
                 const Setup& s = *p->setup;
                 QStringList userIds;
@@ -258,9 +286,9 @@ void ExperimentRun::start(ExperimentSpec spec, ExperimentRunOptions options)
                     userIds << dataset->users[static_cast<size_t>(u)].externalId;
                 qint64 resume = options.resumeId;
                 if (resume == 0 && options.autoResume)
-                    resume = experimentstore::findUnfinished(*ws, spec).value_or(0);
+                    resume = experimentstore::findUnfinished(*store, spec).value_or(0);
                 if (resume > 0) {
-                    const ExperimentResult stored = experimentstore::loadRows(*ws, resume);
+                    const ExperimentResult stored = experimentstore::loadRows(*store, resume);
                     if (stored.status == u"finished")
                         throw Error(QStringLiteral("experiment %1 is finished; nothing to resume").arg(resume));
                     if (stored.spec.toJson() != spec.toJson())
@@ -301,10 +329,10 @@ void ExperimentRun::start(ExperimentSpec spec, ExperimentRunOptions options)
                     arms.push_back(a.spec);
                 p->models = resolveArmModels(*ws, *s.train, arms, true);
                 if (resume > 0) {
-                    experimentstore::markRunning(*ws, resume);
+                    experimentstore::markRunning(*store, resume);
                     p->id = resume;
                 } else {
-                    p->id = experimentstore::create(*ws, spec, userIds, dataset->numItems());
+                    p->id = experimentstore::create(*store, spec, userIds, dataset->numItems());
                 }
             } catch (const Error& e) {
                 p->error = e.message();
@@ -478,7 +506,7 @@ void ExperimentRun::onJobFinished(quint64 job, const RerankReply& reply)
         watcher->setFuture(QtConcurrent::run(
             m_pool, [path = m_path, writer = m_writer, id = m_id, rows = std::move(rows)]() -> QString {
                 try {
-                    experimentstore::addRows(*writer->open(path), id, rows);
+                    experimentstore::addRows(*writer->store(path), id, rows);
                     return {};
                 } catch (const Error& e) {
                     return e.message();
@@ -533,9 +561,9 @@ void ExperimentRun::complete(const QString& status, const QString& error)
     watcher->setFuture(QtConcurrent::run(m_pool,
         [path = m_path, id = m_id, status, error, wall, dataset = m_dataset, resumed = m_prepared->resumedRows,
             rows = std::move(m_rows), writer = m_writer]() mutable -> std::shared_ptr<ExperimentResult> {
-            const auto close = qScopeGuard([&writer] { writer->ws.reset(); });
+            const auto close = qScopeGuard([&writer] { writer->close(); });
             try {
-                Workspace* ws = writer->open(path);
+                Workspace* ws = writer->store(path);
                 experimentstore::finish(*ws, id, status, wall, error);
                 auto r = std::make_shared<ExperimentResult>(
                     experimentstore::loadRows(*ws, id, dataset.get(), resumed > 0));

@@ -1,6 +1,7 @@
 // The experiment file: spec, cohort, arm and assertion parsing (docs/EXPERIMENTS.md).
 #include "pipeline/experiment.h"
 
+#include "pipeline/shard.h"
 #include "util/error.h"
 
 #include <QFile>
@@ -16,7 +17,7 @@ namespace {
     const QStringList kSpecKeys { QStringLiteral("name"), QStringLiteral("split"), QStringLiteral("seed"),
         QStringLiteral("cohort"), QStringLiteral("k"), QStringLiteral("arms"), QStringLiteral("max_cost"),
         QStringLiteral("assert"), QStringLiteral("repeats"), QStringLiteral("cold_threshold"), QStringLiteral("chunk"),
-        QStringLiteral("arm_order") };
+        QStringLiteral("arm_order"), QStringLiteral("shard") };
 
     // The keys of the top-level "arms" object in the order the text gives them (QJsonObject
     // sorts its keys). The text is valid JSON (already parsed).
@@ -456,6 +457,14 @@ ExperimentSpec ExperimentSpec::fromJson(const QByteArray& json, const QString& f
         s.coldThreshold = wholeNumber(o.value(u"cold_threshold"), where(QStringLiteral("cold_threshold")), 1, 1000);
     if (o.contains(u"chunk"))
         s.chunkSize = wholeNumber(o.value(u"chunk"), where(QStringLiteral("chunk")), 1, 1000);
+    if (o.contains(u"shard")) {
+        try {
+            const Shard shard = parseShard(o.value(u"shard").toString());
+            s.shard = QStringLiteral("%1/%2").arg(shard.index).arg(shard.count);
+        } catch (const Error& e) {
+            throw Error(QStringLiteral("%1: %2").arg(where(QStringLiteral("shard")), e.message()));
+        }
+    }
     if (o.contains(u"max_cost") && !o.value(u"max_cost").isNull()) {
         const double c = o.value(u"max_cost").toDouble(-1);
         if (!o.value(u"max_cost").isDouble() || !std::isfinite(c) || c < 0)
@@ -534,6 +543,8 @@ QJsonObject ExperimentSpec::toJson() const
         o.insert(QStringLiteral("cold_threshold"), coldThreshold);
     if (chunkSize != ExperimentSpec {}.chunkSize)
         o.insert(QStringLiteral("chunk"), chunkSize);
+    if (!shard.isEmpty())
+        o.insert(QStringLiteral("shard"), shard);
     o.insert(QStringLiteral("arm_order"), order);
     return o;
 }

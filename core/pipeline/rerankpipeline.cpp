@@ -123,6 +123,7 @@ QJsonObject RerankOutcome::toJson() const
         { QStringLiteral("tokens"), usageJson(usage) },
         { QStringLiteral("cost"), costJson(cost) },
         { QStringLiteral("cache_hit"), cacheHit },
+        { QStringLiteral("prompt_tokens_estimate"), promptTokensEstimate },
         { QStringLiteral("stage_ms"),
             QJsonObject { { QStringLiteral("candidates"), stageMs.candidates },
                 { QStringLiteral("enrichment"), stageMs.enrichment }, { QStringLiteral("render"), stageMs.render },
@@ -136,6 +137,83 @@ QJsonObject RerankOutcome::toJson() const
         o.insert(QStringLiteral("shown_at"), shown);
     }
     return o;
+}
+
+namespace {
+
+rerank::Usage usageFromJson(const QJsonObject& o)
+{
+    rerank::Usage u;
+    u.inputTokens = o.value(QStringLiteral("input")).toInteger();
+    u.cachedInputTokens = o.value(QStringLiteral("cached_input")).toInteger();
+    u.cacheWriteTokens = o.value(QStringLiteral("cache_write")).toInteger();
+    u.outputTokens = o.value(QStringLiteral("output")).toInteger();
+    u.reasoningTokens = o.value(QStringLiteral("reasoning")).toInteger();
+    return u;
+}
+
+std::optional<double> costFromJson(const QJsonValue& v)
+{
+    return v.isDouble() ? std::optional<double>(v.toDouble()) : std::nullopt;
+}
+
+} // namespace
+
+RerankOutcome RerankOutcome::fromJson(const QJsonObject& o)
+{
+    RerankOutcome r;
+    r.userId = o.value(QStringLiteral("user")).toString();
+    r.endpoint = o.value(QStringLiteral("endpoint")).toString();
+    r.kind = rerank::providerKindFromName(o.value(QStringLiteral("kind")).toString()).value_or(rerank::ProviderKind::Offline);
+    r.model = o.value(QStringLiteral("model")).toString();
+    r.templateRef = o.value(QStringLiteral("template")).toString();
+    r.coldStart = o.value(QStringLiteral("cold_start")).toBool();
+    r.candidateCount = o.value(QStringLiteral("candidates")).toInt();
+    r.cfConfidence = o.value(QStringLiteral("cf_confidence")).toDouble();
+    r.route = o.value(QStringLiteral("route")).toString(r.route);
+    r.promptTokensEstimate = o.value(QStringLiteral("prompt_tokens_estimate")).toInteger();
+    for (const QJsonValue& v : o.value(QStringLiteral("items")).toArray()) {
+        const QJsonObject it = v.toObject();
+        rerank::RankedItem item;
+        item.externalId = it.value(QStringLiteral("item_id")).toString();
+        item.rank = it.value(QStringLiteral("rank")).toInt();
+        item.score = costFromJson(it.value(QStringLiteral("score")));
+        item.explanation = it.value(QStringLiteral("explanation")).toString();
+        item.cfRank = it.value(QStringLiteral("cf_rank")).toInt();
+        item.filled = it.value(QStringLiteral("filled")).toBool();
+        for (const QJsonValue& c : it.value(QStringLiteral("claims")).toArray())
+            item.claims.append(c.toString());
+        r.result.items.append(item);
+        r.titles.append(it.value(QStringLiteral("title")).toString());
+    }
+    r.result.usable = !o.value(QStringLiteral("fallback")).toBool();
+    r.result.fallbackReason = o.value(QStringLiteral("fallback_reason")).toString();
+    for (const QJsonValue& v : o.value(QStringLiteral("defects")).toArray())
+        r.result.defects.append({ v.toObject().value(QStringLiteral("kind")).toString(),
+            v.toObject().value(QStringLiteral("detail")).toString() });
+    for (const QJsonValue& v : o.value(QStringLiteral("tiers")).toArray()) {
+        const QJsonObject t = v.toObject();
+        TierAttempt a;
+        a.endpoint = t.value(QStringLiteral("endpoint")).toString();
+        a.model = t.value(QStringLiteral("model")).toString();
+        a.usable = t.value(QStringLiteral("usable")).toBool();
+        a.failure = t.value(QStringLiteral("failure")).toString();
+        a.usage = usageFromJson(t.value(QStringLiteral("tokens")).toObject());
+        a.cost = costFromJson(t.value(QStringLiteral("cost")));
+        a.cacheHit = t.value(QStringLiteral("cache_hit")).toBool();
+        a.ms = t.value(QStringLiteral("ms")).toDouble();
+        r.tiers.append(a);
+    }
+    r.usage = usageFromJson(o.value(QStringLiteral("tokens")).toObject());
+    r.cost = costFromJson(o.value(QStringLiteral("cost")));
+    r.cacheHit = o.value(QStringLiteral("cache_hit")).toBool();
+    const QJsonObject ms = o.value(QStringLiteral("stage_ms")).toObject();
+    r.stageMs.candidates = ms.value(QStringLiteral("candidates")).toDouble();
+    r.stageMs.enrichment = ms.value(QStringLiteral("enrichment")).toDouble();
+    r.stageMs.render = ms.value(QStringLiteral("render")).toDouble();
+    r.stageMs.llm = ms.value(QStringLiteral("llm")).toDouble();
+    r.stageMs.parse = ms.value(QStringLiteral("parse")).toDouble();
+    return r;
 }
 
 // ---- PipelineContext ----
@@ -188,6 +266,16 @@ rerank::PromptTemplate PipelineContext::promptTemplate(const QString& ref)
     if (const auto it = m_templates.constFind(ref); it != m_templates.cend())
         return *it;
     auto t = rerank::store::findTemplate(m_ws, ref);
+    if (!t && m_ws.readOnly()) {
+        // Never seeded, and it cannot be: the shipped default is what seeding would store
+        // as version 1.
+        for (const rerank::PromptTemplate& shipped : rerank::shippedTemplates())
+            if (ref == shipped.name || ref == shipped.name + QStringLiteral("@1")) {
+                const rerank::PromptTemplate tmpl { shipped.name, 1, shipped.text };
+                m_templates.insert(ref, tmpl);
+                return tmpl;
+            }
+    }
     if (!t) {
         rerank::store::seedDefaultTemplates(m_ws);
         t = rerank::store::getTemplate(m_ws, ref); // throws naming the ref when still absent
@@ -218,8 +306,10 @@ std::optional<rerank::Prices> PipelineContext::pricesFor(const rerank::EndpointP
 
 rerank::ResponseCache& PipelineContext::cache()
 {
-    if (!m_cache)
+    if (!m_cache) {
         m_cache = std::make_unique<rerank::ResponseCache>(m_ws);
+        m_cache->setOutput(m_out);
+    }
     return *m_cache;
 }
 

@@ -91,6 +91,9 @@ struct RerankOutcome {
     // (item_id, title, rank, score, explanation, cf_rank, filled), fallback,
     // fallback_reason, defects, tiers, tokens, cost, cache_hit, stage_ms.
     QJsonObject toJson() const;
+    // The outcome back from a stored toJson() (runs merge recomputes a summary from it):
+    // everything summarizeBatch() reads; titles and items as stored, shownAt not.
+    static RerankOutcome fromJson(const QJsonObject& o);
 };
 
 // What is shared by every user of a run, built once: the dataset and CF model, the
@@ -105,6 +108,11 @@ public:
     PipelineContext& operator=(const PipelineContext&) = delete;
 
     Workspace& workspace() { return m_ws; }
+    // Where runs, their results and new response-cache entries are written: the workspace,
+    // or a shard's file of its own (rerank --shard --out, docs/SCALE.md), which leaves the
+    // workspace unwritten (it may be read-only). Set before cache() is first used.
+    void setOutput(Workspace* output) { m_out = output; }
+    Workspace& output() { return m_out ? *m_out : m_ws; }
     const Dataset& dataset() const { return m_ds; }
     const cf::Recommender& cfModel() const { return m_cf; }
     int coldThreshold() const { return m_coldThreshold; }
@@ -140,6 +148,7 @@ public:
 
 private:
     Workspace& m_ws;
+    Workspace* m_out = nullptr;
     const Dataset& m_ds;
     const cf::Recommender& m_cf;
     int m_coldThreshold;

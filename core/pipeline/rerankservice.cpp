@@ -26,13 +26,15 @@ public:
     {
     }
 
-    void open(const QString& path)
+    void open(const QString& path, const QString& outputPath)
     {
         closeWorkspace(QStringLiteral("the workspace was closed"));
         m_path = path;
         m_openError.clear();
         try {
             m_ws = Workspace::open(path);
+            if (!outputPath.isEmpty())
+                m_out = Workspace::open(outputPath, Workspace::Mode::CreateOrOpen);
         } catch (const Error& e) {
             m_openError = e.message();
             post([path, message = e.message()](RerankService* s) { emit s->openFailed(path, message); });
@@ -60,6 +62,7 @@ public:
             if (!r.dataset || !r.cfModel)
                 throw Error(QStringLiteral("rerank service: a request needs a dataset and a CF model"));
             job->context = std::make_unique<PipelineContext>(*m_ws, *r.dataset, *r.cfModel, r.coldThreshold);
+            job->context->setOutput(m_out.get());
             job->context->setColdStart(r.coldStart ? r.coldStart : keptColdStart(r));
             job->context->setFaithfulness(keptFaithfulness(r.dataset));
             job->batch = std::make_unique<BatchReranker>(*job->context, *m_client, r.options);
@@ -103,6 +106,7 @@ public:
         m_kept.clear();
         m_checkers.clear();
         m_client.reset();
+        m_out.reset();
         m_ws.reset();
         moveToThread(home);
     }
@@ -215,6 +219,7 @@ private:
         m_jobs.clear();
         m_kept.clear();
         m_checkers.clear();
+        m_out.reset();
         m_ws.reset();
         m_path.clear();
     }
@@ -231,6 +236,7 @@ private:
     QString m_path;
     QString m_openError;
     std::unique_ptr<Workspace> m_ws;
+    std::unique_ptr<Workspace> m_out; // a shard's own file, or null
     std::unique_ptr<rerank::LlmClient> m_client;
     std::map<quint64, std::unique_ptr<Job>> m_jobs;
     std::deque<KeptBlend> m_kept;
@@ -262,12 +268,12 @@ RerankService::~RerankService()
     delete m_thread;
 }
 
-void RerankService::open(const QString& workspacePath)
+void RerankService::open(const QString& workspacePath, const QString& outputPath)
 {
     m_path = workspacePath;
     Worker* worker = m_worker;
     QMetaObject::invokeMethod(
-        worker, [worker, workspacePath] { worker->open(workspacePath); }, Qt::QueuedConnection);
+        worker, [worker, workspacePath, outputPath] { worker->open(workspacePath, outputPath); }, Qt::QueuedConnection);
 }
 
 void RerankService::close()

@@ -75,7 +75,9 @@ public:
 
     // Opens `path` on the worker (closing the previous workspace, canceling its jobs).
     // Jobs submitted before the open completes wait for it; a failed open fails them.
-    void open(const QString& workspacePath);
+    // outputPath (a shard's file of its own, docs/SCALE.md): runs and new response-cache
+    // entries are written there, created when absent; the workspace is only read.
+    void open(const QString& workspacePath, const QString& outputPath = {});
     void close();
     QString workspacePath() const { return m_path; }
 

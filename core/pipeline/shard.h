@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QJsonObject>
 #include <QString>
 #include <cstdint>
 #include <vector>
@@ -26,5 +27,10 @@ int shardOf(const QString& externalId, int count);
 
 // The users of `users` (in their order) that belong to `shard`.
 std::vector<int32_t> usersOfShard(const std::vector<int32_t>& users, const Dataset& ds, const Shard& shard);
+
+// What a shard that writes a file of its own records of the workspace it read (users,
+// items, interactions, FNV-1a 64 of the user and item ids in order, in hex), so a merge
+// refuses a shard made on other data. Two copies of one workspace give the same object.
+QJsonObject sourceFingerprint(const Dataset& ds);
 
 } // namespace recwb::pipeline

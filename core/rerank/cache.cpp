@@ -108,7 +108,9 @@ std::optional<ChatResponse> ResponseCache::lookup(const QString& key, bool bypas
     }
     if (m_pendingIndex.contains(key))
         flush(); // rare (the same prompt twice in a batch): read it back as any other entry
-    const auto entry = store::cacheGet(m_ws, key, m_clock());
+    auto entry = m_out ? store::cacheGet(*m_out, key, m_clock()) : std::nullopt;
+    if (!entry)
+        entry = store::cacheGet(m_ws, key, m_clock(), !m_out);
     if (!entry) {
         ++m_misses;
         return std::nullopt;
@@ -135,7 +137,7 @@ void ResponseCache::store(const QString& key, const EndpointProfile& endpoint, c
     // lost because its copy could not be written (a workspace busy past the timeout under
     // load, a full disk). The user keeps the answer; the next run calls again.
     try {
-        store::cachePut(m_ws, key, endpoint.name, endpoint.model, chatResponseToJson(response), m_clock(), m_ttl);
+        store::cachePut(m_out ? *m_out : m_ws, key, endpoint.name, endpoint.model, chatResponseToJson(response), m_clock(), m_ttl);
     } catch (const Error& e) {
         qWarning("response cache: answer of endpoint '%s' not stored: %s", qPrintable(endpoint.name),
             qPrintable(e.message()));
@@ -157,9 +159,10 @@ void ResponseCache::flush()
     pending.swap(m_pending);
     m_pendingIndex.clear();
     try { // as store(): a copy that cannot be written is only a warning
-        Transaction tx(m_ws);
+        Workspace& target = m_out ? *m_out : m_ws;
+        Transaction tx(target);
         for (const Pending& p : pending)
-            store::cachePut(m_ws, p.key, p.endpoint, p.model, p.response, p.storedAt, m_ttl);
+            store::cachePut(target, p.key, p.endpoint, p.model, p.response, p.storedAt, m_ttl);
         tx.commit();
     } catch (const Error& e) {
         qWarning("response cache: %d answer(s) not stored: %s", static_cast<int>(pending.size()),

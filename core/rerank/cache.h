@@ -45,6 +45,10 @@ public:
     void setDeferred(bool deferred);
     void flush();
     int pending() const { return static_cast<int>(m_pending.size()); }
+    // A shard writing a file of its own (docs/SCALE.md): new answers go to `output` (same
+    // thread), lookups read it first and then the workspace, which is never written (no hit
+    // counts either). Null: everything on the workspace.
+    void setOutput(Workspace* output) { m_out = output; }
 
     qint64 ttlSeconds() const { return m_ttl; }
     void setTtlSeconds(qint64 s) { m_ttl = s; }
@@ -56,6 +60,7 @@ public:
 
 private:
     Workspace& m_ws;
+    Workspace* m_out = nullptr;
     qint64 m_ttl;
     int m_hits = 0;
     int m_misses = 0;

@@ -397,7 +397,7 @@ void setDefaultEndpoint(Workspace& ws, const QString& name)
     ws.setMeta(QStringLiteral("rerank.default_endpoint"), name);
 }
 
-std::optional<CacheEntry> cacheGet(Workspace& ws, const QString& key, qint64 now)
+std::optional<CacheEntry> cacheGet(Workspace& ws, const QString& key, qint64 now, bool countHit)
 {
     CacheEntry e;
     {
@@ -420,6 +420,8 @@ std::optional<CacheEntry> cacheGet(Workspace& ws, const QString& key, qint64 now
     }
     if (e.expiresAt <= now)
         return std::nullopt;
+    if (!countHit || ws.readOnly())
+        return e;
     writeTransaction(ws, [&] {
         sql::Statement up(ws.db(), "UPDATE response_cache SET hits = hits + 1 WHERE key = ?");
         up.bind(1, key).exec();
@@ -626,13 +628,47 @@ QJsonObject summarizeStoredResults(const QList<QPair<QString, QJsonObject>>& res
 QList<QPair<QString, QJsonObject>> runResults(const Workspace& ws, qint64 runId)
 {
     QList<QPair<QString, QJsonObject>> out;
+    // A shard's own file (rerank --shard --out) has no users: there the id comes from the
+    // result itself (a probe user's from its first order).
     sql::Statement st(ws.db(),
-        "SELECT u.external_id, r.result FROM rerank_results r JOIN users u ON u.id = r.user_id "
+        "SELECT u.external_id, r.result FROM rerank_results r LEFT JOIN users u ON u.id = r.user_id "
         "WHERE r.run_id = ? ORDER BY r.user_id");
     st.bind(1, static_cast<int64_t>(runId));
-    while (st.step())
-        out.append({ st.text(0), parseObject(st.text(1)) });
+    while (st.step()) {
+        const QJsonObject result = parseObject(st.text(1));
+        QString id = st.isNull(0) ? result.value(QStringLiteral("user")).toString() : st.text(0);
+        if (id.isEmpty())
+            id = result.value(QStringLiteral("orders")).toArray().first().toObject().value(QStringLiteral("user")).toString();
+        out.append({ id, result });
+    }
     return out;
+}
+
+int cacheCopy(const Workspace& from, Workspace& to, qint64 now)
+{
+    return writeTransaction(to, [&] {
+        int copied = 0;
+        sql::Statement get(from.db(),
+            "SELECT key, endpoint, model, created_at, expires_at, response FROM response_cache WHERE expires_at > ?");
+        get.bind(1, static_cast<int64_t>(now));
+        // The entry that lives longer wins (the newer answer to the same prompt).
+        sql::Statement put(to.db(),
+            "INSERT INTO response_cache(key, endpoint, model, created_at, expires_at, response, hits) "
+            "VALUES(?, ?, ?, ?, ?, ?, 0) ON CONFLICT(key) DO UPDATE SET endpoint = excluded.endpoint, "
+            "model = excluded.model, created_at = excluded.created_at, expires_at = excluded.expires_at, "
+            "response = excluded.response WHERE excluded.expires_at > response_cache.expires_at");
+        while (get.step()) {
+            put.bind(1, get.text(0))
+                .bind(2, get.text(1))
+                .bind(3, get.text(2))
+                .bind(4, get.int64(3))
+                .bind(5, get.int64(4))
+                .bind(6, get.text(5))
+                .exec();
+            copied += static_cast<int>(sql::queryInt(to.db(), "SELECT changes()"));
+        }
+        return copied;
+    });
 }
 
 bool removeRun(Workspace& ws, qint64 runId)

@@ -90,13 +90,18 @@ struct CacheEntry {
     QJsonObject response;
     qint64 hits = 0; // hits before this lookup
 };
-// The entry when present and not expired at `now` (seconds); counts a hit on it.
-std::optional<CacheEntry> cacheGet(Workspace& ws, const QString& key, qint64 now);
+// The entry when present and not expired at `now` (seconds); counts a hit on it unless
+// countHit is false or the workspace is read-only.
+std::optional<CacheEntry> cacheGet(Workspace& ws, const QString& key, qint64 now, bool countHit = true);
 void cachePut(Workspace& ws, const QString& key, const QString& endpoint, const QString& model,
     const QJsonObject& response, qint64 now, qint64 ttlSeconds);
 int cachePurgeExpired(Workspace& ws, qint64 now); // returns how many went
 int cacheClear(Workspace& ws);
 qint64 cacheSize(const Workspace& ws);
+// Copies the entries of `from` not expired at `now` into `to` (a shard file's answers into
+// the workspace its runs are merged into); an entry already in `to` stays unless the copy
+// expires later. Returns how many were written.
+int cacheCopy(const Workspace& from, Workspace& to, qint64 now);
 
 // ---- rerank runs (a batch, a probe or a single rerank) and their per-user results ----
 struct RunInfo {
@@ -114,7 +119,7 @@ void putRunResult(Workspace& ws, qint64 runId, qint64 userDbId, const QJsonObjec
 void setRunSummary(Workspace& ws, qint64 runId, const QJsonObject& summary);
 QList<RunInfo> listRuns(const Workspace& ws); // newest first, without results
 std::optional<RunInfo> findRun(const Workspace& ws, qint64 runId);
-// (user's external id, result) in user order.
+// (user's external id, result) in user order (the workspace's user ids).
 QList<QPair<QString, QJsonObject>> runResults(const Workspace& ws, qint64 runId);
 bool removeRun(Workspace& ws, qint64 runId); // its results go with it
 // A run's status lives in params.status (no schema change): "running" from createRun until

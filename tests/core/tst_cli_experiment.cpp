@@ -20,6 +20,8 @@
 #include <QSet>
 #include <cmath>
 #include <csignal>
+#include <memory>
+#include <unistd.h>
 
 using namespace recwb;
 
@@ -395,7 +397,162 @@ private slots:
             48);
     }
 
+    // Issue 13: four `experiment run --shard I/4` processes at once, then `experiment merge`:
+    // one experiment whose figures, paired comparisons and assertions equal the unsharded
+    // run's (latency aside: timings).
+    void shardsMergeIntoTheUnshardedExperiment()
+    {
+        const QString file = writeSpec(QStringLiteral("shards.json"),
+            R"json({"name": "shards", "split": "strat75", "seed": 42, "cohort": {"sample": 60, "of": "all"}, "k": [10, 20],
+                "arms": {"A": "cf=ease", "B": "cf=ease,rerank=offline", "P": "cf=pop"},
+                "assert": ["ndcg@10(A) > 0", "ndcg@10(P) >= ndcg@10(A)", "ci_low(ndcg@10, B - A) > -1"]})json");
+        const Run whole = runExperiment(file, { QStringLiteral("--json"), QStringLiteral("--new") });
+        QCOMPARE(whole.code, 1); // popularity does not beat EASE: the merge must say so too
+        QVERIFY2(whole.err.contains(QStringLiteral("assertion failed: ndcg@10(P) >= ndcg@10(A)")), qPrintable(whole.err));
+        const qint64 wholeId = QJsonDocument::fromJson(whole.out.toUtf8()).object().value(QStringLiteral("id")).toInteger();
+        QVERIFY(wholeId > 0);
+
+        std::vector<std::unique_ptr<QProcess>> procs;
+        for (int i = 0; i < 4; ++i) {
+            procs.push_back(std::make_unique<QProcess>());
+            procs.back()->start(QStringLiteral(RECWB_CLI_PATH),
+                { QStringLiteral("experiment"), QStringLiteral("run"), file, QStringLiteral("-w"), m_ws,
+                    QStringLiteral("--json"), QStringLiteral("--new"), QStringLiteral("--shard"), QStringLiteral("%1/4").arg(i) });
+        }
+        QStringList ids;
+        QSet<QString> seen;
+        for (auto& p : procs) {
+            QVERIFY(p->waitForFinished(300000));
+            QVERIFY2(p->exitCode() <= 1, p->readAllStandardError().constData()); // 1: an assertion on the shard
+            const QJsonObject o = QJsonDocument::fromJson(p->readAllStandardOutput()).object();
+            ids.append(QString::number(o.value(QStringLiteral("id")).toInteger()));
+            QCOMPARE(o.value(QStringLiteral("spec")).toObject().value(QStringLiteral("shard")).toString(),
+                QStringLiteral("%1/4").arg(&p - procs.data()));
+            const auto w = Workspace::open(m_ws);
+            for (const QString& u : pipeline::experimentstore::loadRows(*w, ids.back().toLongLong(), nullptr, false).users) {
+                QVERIFY2(!seen.contains(u), qPrintable(u)); // in one shard only
+                seen.insert(u);
+            }
+        }
+        QCOMPARE(seen.size(), 60);
+
+        const Run merged = cli(QStringList { QStringLiteral("experiment"), QStringLiteral("merge"), QStringLiteral("-w"),
+                                   m_ws, QStringLiteral("--json") }
+            + ids);
+        QCOMPARE(merged.code, 1); // the same failing assertion
+        QVERIFY2(merged.err.contains(QStringLiteral("assertion failed: ndcg@10(P) >= ndcg@10(A)")), qPrintable(merged.err));
+        const qint64 mergedId = QJsonDocument::fromJson(merged.out.toUtf8()).object().value(QStringLiteral("id")).toInteger();
+        const auto show = [this](qint64 id) {
+            const Run r = cli({ QStringLiteral("experiment"), QStringLiteral("show"), QString::number(id),
+                QStringLiteral("-w"), m_ws, QStringLiteral("--json") });
+            return QJsonDocument::fromJson(r.out.toUtf8()).object();
+        };
+        const QJsonObject a = show(mergedId);
+        const QJsonObject b = show(wholeId);
+        QCOMPARE(a.value(QStringLiteral("status")).toString(), QStringLiteral("finished"));
+        QCOMPARE(a.value(QStringLiteral("users")), b.value(QStringLiteral("users")));
+        QCOMPARE(a.value(QStringLiteral("spec")), b.value(QStringLiteral("spec"))); // no shard left in it
+        QCOMPARE(withoutLatency(a.value(QStringLiteral("arms"))), withoutLatency(b.value(QStringLiteral("arms"))));
+        QCOMPARE(a.value(QStringLiteral("comparisons")), b.value(QStringLiteral("comparisons")));
+        QCOMPARE(withoutLatency(a.value(QStringLiteral("assertions"))), withoutLatency(b.value(QStringLiteral("assertions"))));
+        QVERIFY(a.value(QStringLiteral("arms")).toObject().value(QStringLiteral("A")).toObject().value(QStringLiteral("ndcg@10")).toDouble() > 0);
+
+        // The same shards, each writing a file of its own against a read-only copy of the
+        // workspace (as root: run as nobody, whom the permissions bind); merged from the files.
+        QStringList prefix;
+        if (::geteuid() == 0) {
+            if (!QFileInfo::exists(QStringLiteral("/usr/bin/setpriv")))
+                QSKIP("running as root without setpriv: permissions cannot be taken away");
+            prefix = { QStringLiteral("/usr/bin/setpriv"), QStringLiteral("--reuid=65534"), QStringLiteral("--regid=65534"),
+                QStringLiteral("--clear-groups") };
+        }
+        QTemporaryDir roDir(QDir::tempPath() + QStringLiteral("/recwb-ro-XXXXXX"));
+        QTemporaryDir outDir(QDir::tempPath() + QStringLiteral("/recwb-shards-XXXXXX"));
+        QVERIFY(roDir.isValid() && outDir.isValid());
+        QVERIFY(!QFileInfo::exists(m_ws + QStringLiteral("-wal"))); // every connection closed: the file is whole
+        const QString ro = roDir.filePath(QStringLiteral("ro.recwb"));
+        QVERIFY(QFile::copy(m_ws, ro));
+        const QString roSpec = outDir.filePath(QStringLiteral("shards.json")); // nobody cannot read m_dir
+        QVERIFY(QFile::copy(file, roSpec));
+        const auto all = QFileDevice::ReadOwner | QFileDevice::ExeOwner | QFileDevice::ReadGroup | QFileDevice::ExeGroup
+            | QFileDevice::ReadOther | QFileDevice::ExeOther;
+        QFile::setPermissions(roSpec, QFileDevice::ReadOwner | QFileDevice::ReadGroup | QFileDevice::ReadOther);
+        QFile::setPermissions(ro, QFileDevice::ReadOwner | QFileDevice::ReadGroup | QFileDevice::ReadOther);
+        QFile::setPermissions(roDir.path(), all);
+        QFile::setPermissions(outDir.path(), all | QFileDevice::WriteOwner | QFileDevice::WriteGroup | QFileDevice::WriteOther);
+        const QByteArray before = test::workspaceFileBytes(ro);
+        const QDateTime mtime = QFileInfo(ro).lastModified();
+        QStringList files;
+        std::vector<std::unique_ptr<QProcess>> outProcs;
+        for (int i = 0; i < 4; ++i) {
+            files.append(outDir.filePath(QStringLiteral("exp-%1.recwb").arg(i)));
+            outProcs.push_back(std::make_unique<QProcess>());
+            QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+            env.insert(QStringLiteral("HOME"), outDir.path());
+            outProcs.back()->setProcessEnvironment(env);
+            const QStringList args = prefix
+                + QStringList { QStringLiteral(RECWB_CLI_PATH), QStringLiteral("experiment"), QStringLiteral("run"), roSpec,
+                      QStringLiteral("-w"), ro, QStringLiteral("--json"), QStringLiteral("--shard"),
+                      QStringLiteral("%1/4").arg(i), QStringLiteral("--out"), files.back() };
+            outProcs.back()->start(args.first(), args.mid(1));
+        }
+        for (auto& p : outProcs) {
+            QVERIFY(p->waitForFinished(300000));
+            const QByteArray err = p->readAllStandardError();
+            QVERIFY2(p->exitCode() <= 1, err.constData()); // 1: an assertion on the shard
+            QVERIFY2(QJsonDocument::fromJson(p->readAllStandardOutput()).object().value(QStringLiteral("id")).toInteger() > 0,
+                err.constData());
+        }
+        QCOMPARE(test::workspaceFileBytes(ro), before);
+        QCOMPARE(QFileInfo(ro).lastModified(), mtime);
+        const Run again = cli({ QStringLiteral("experiment"), QStringLiteral("run"), roSpec, QStringLiteral("-w"), ro,
+            QStringLiteral("--shard"), QStringLiteral("0/4"), QStringLiteral("--out"), files[0] });
+        QVERIFY2(again.code != 0 && again.err.contains(QStringLiteral("holds the finished shard 0/4")), qPrintable(again.err));
+        const Run fromFiles = cli(QStringList { QStringLiteral("experiment"), QStringLiteral("merge"),
+                                      QStringLiteral("-w"), m_ws, QStringLiteral("--json") }
+            + files);
+        QCOMPARE(fromFiles.code, 1); // the same failing assertion
+        const QJsonObject c = show(QJsonDocument::fromJson(fromFiles.out.toUtf8()).object().value(QStringLiteral("id")).toInteger());
+        QCOMPARE(c.value(QStringLiteral("users")), b.value(QStringLiteral("users")));
+        QCOMPARE(c.value(QStringLiteral("spec")), b.value(QStringLiteral("spec")));
+        QCOMPARE(withoutLatency(c.value(QStringLiteral("arms"))), withoutLatency(b.value(QStringLiteral("arms"))));
+        QCOMPARE(c.value(QStringLiteral("comparisons")), b.value(QStringLiteral("comparisons")));
+        QCOMPARE(withoutLatency(c.value(QStringLiteral("assertions"))), withoutLatency(b.value(QStringLiteral("assertions"))));
+        QFile::setPermissions(roDir.path(), all | QFileDevice::WriteOwner);
+
+        // Named refusals: a missing shard, a duplicate, an experiment that is not a shard.
+        const auto merge = [this](const QStringList& parts) {
+            return cli(QStringList { QStringLiteral("experiment"), QStringLiteral("merge"), QStringLiteral("-w"), m_ws } + parts);
+        };
+        const Run missing = merge(ids.mid(0, 3));
+        QVERIFY2(missing.code != 0 && missing.err.contains(QStringLiteral("missing shard 3/4")), qPrintable(missing.err));
+        const Run twice = merge(ids + QStringList { ids.first() });
+        QVERIFY2(twice.code != 0 && twice.err.contains(QStringLiteral("shard 0/4 given twice")), qPrintable(twice.err));
+        const Run notShard = merge(ids.mid(1) + QStringList { QString::number(wholeId) });
+        QVERIFY2(notShard.code != 0 && notShard.err.contains(QStringLiteral("is not a shard")), qPrintable(notShard.err));
+    }
+
 private:
+    // The value with every "latency_ms" and "latency_p95_ms" key removed (timings differ run to run).
+    static QJsonValue withoutLatency(const QJsonValue& v)
+    {
+        if (v.isObject()) {
+            QJsonObject o;
+            const QJsonObject in = v.toObject();
+            for (auto it = in.begin(); it != in.end(); ++it)
+                if (!it.key().startsWith(QStringLiteral("latency")))
+                    o.insert(it.key(), withoutLatency(it.value()));
+            return o;
+        }
+        if (v.isArray()) {
+            QJsonArray a;
+            for (const QJsonValue& e : v.toArray())
+                a.append(withoutLatency(e));
+            return a;
+        }
+        return v;
+    }
+
     static QString compactOf(const QJsonObject& o)
     {
         return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));

@@ -1,11 +1,17 @@
 #include "testutil.h"
 
+#include "data/sqlite.h"
+#include "rerank/store.h"
+
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QDir>
 #include <QProcess>
+#include <algorithm>
 #include <memory>
+#include <unistd.h>
 
 // recwb-cli rerank / endpoints / prompts end to end on a small generated workspace,
 // without any LLM server (tst_llm_pipeline covers the HTTP path).
@@ -34,6 +40,10 @@ private:
         return { p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError()) };
     }
     static QJsonObject jsonOf(const Run& r) { return QJsonDocument::fromJson(r.out.toUtf8()).object(); }
+    static QString compactJson(const QJsonValue& v)
+    {
+        return QString::fromUtf8(QJsonDocument(QJsonArray { v }).toJson(QJsonDocument::Compact));
+    }
 
 private slots:
     void initTestCase()
@@ -189,6 +199,215 @@ private slots:
         const Run bad = cli(common + QStringList { QStringLiteral("--shard"), QStringLiteral("4/4") });
         QCOMPARE(bad.code, 1);
         QVERIFY2(bad.err.contains(QStringLiteral("--shard '4/4'")), qPrintable(bad.err));
+    }
+
+    // Issue 13: four --shard I/4 --out FILE processes at once against a workspace without
+    // write permission (file and folder; as root, the shards run as nobody through setpriv),
+    // each writing a file of its own; runs merge folds the files into one run equal to the
+    // unsharded run, summary included. The workspace's bytes and mtime do not change.
+    void shardFilesAgainstReadOnlyWorkspace()
+    {
+        QStringList prefix;
+        if (::geteuid() == 0) {
+            if (!QFileInfo::exists(QStringLiteral("/usr/bin/setpriv")))
+                QSKIP("running as root without setpriv: permissions cannot be taken away");
+            prefix = { QStringLiteral("/usr/bin/setpriv"), QStringLiteral("--reuid=65534"), QStringLiteral("--regid=65534"),
+                QStringLiteral("--clear-groups") };
+        }
+        QTemporaryDir roDir(QDir::tempPath() + QStringLiteral("/recwb-ro-XXXXXX"));
+        QTemporaryDir outDir(QDir::tempPath() + QStringLiteral("/recwb-shards-XXXXXX"));
+        QVERIFY(roDir.isValid() && outDir.isValid());
+        const QString ro = roDir.filePath(QStringLiteral("ws.recwb"));
+        const Run g = cli({ QStringLiteral("generate"), QStringLiteral("--out"), ro, QStringLiteral("--users"),
+            QStringLiteral("200"), QStringLiteral("--items"), QStringLiteral("300"), QStringLiteral("--interactions"),
+            QStringLiteral("6000") });
+        QVERIFY2(g.code == 0, qPrintable(g.err));
+        QVERIFY(!QFileInfo::exists(ro + QStringLiteral("-wal")));
+        // The reference: the same data, writable, one unsharded run (which also seeds the
+        // templates there; the read-only copy never had them written).
+        const QString ref = m_dir.filePath(QStringLiteral("shard-ref.recwb"));
+        QVERIFY(QFile::copy(ro, ref));
+        QFile::setPermissions(ref, QFileDevice::ReadOwner | QFileDevice::WriteOwner);
+        const QStringList selection { QStringLiteral("--cohort"), QStringLiteral("all"), QStringLiteral("--limit"),
+            QStringLiteral("60"), QStringLiteral("--endpoint"), QStringLiteral("offline"), QStringLiteral("--json") };
+        const Run whole = cli(QStringList { QStringLiteral("rerank"), QStringLiteral("-w"), ref } + selection);
+        QVERIFY2(whole.code == 0, qPrintable(whole.err));
+
+        const auto all = QFileDevice::ReadOwner | QFileDevice::ExeOwner | QFileDevice::ReadGroup | QFileDevice::ExeGroup
+            | QFileDevice::ReadOther | QFileDevice::ExeOther;
+        QFile::setPermissions(ro, QFileDevice::ReadOwner | QFileDevice::ReadGroup | QFileDevice::ReadOther);
+        QFile::setPermissions(roDir.path(), all);
+        QFile::setPermissions(outDir.path(), all | QFileDevice::WriteOwner | QFileDevice::WriteGroup | QFileDevice::WriteOther);
+        const QByteArray before = recwb::test::workspaceFileBytes(ro);
+        const QDateTime mtime = QFileInfo(ro).lastModified();
+        const auto shardArgs = [&](int i, const QString& file) {
+            return QStringList { QStringLiteral(RECWB_CLI_PATH), QStringLiteral("rerank"), QStringLiteral("-w"), ro }
+            + selection
+            + QStringList { QStringLiteral("--shard"), QStringLiteral("%1/4").arg(i), QStringLiteral("--out"), file };
+        };
+        const auto startShard = [&](QProcess& p, const QStringList& args) {
+            QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+            env.insert(QStringLiteral("HOME"), outDir.path()); // nobody cannot read root's home
+            p.setProcessEnvironment(env);
+            const QStringList full = prefix + args;
+            p.start(full.first(), full.mid(1));
+        };
+        QStringList files;
+        std::vector<std::unique_ptr<QProcess>> procs;
+        for (int i = 0; i < 4; ++i) {
+            files.append(outDir.filePath(QStringLiteral("shard-%1.recwb").arg(i)));
+            procs.push_back(std::make_unique<QProcess>());
+            startShard(*procs.back(), shardArgs(i, files.back()));
+        }
+        int shardUsers = 0;
+        for (auto& p : procs) {
+            QVERIFY(p->waitForFinished(300000));
+            QVERIFY2(p->exitCode() == 0, p->readAllStandardError().constData());
+            const QJsonObject o = QJsonDocument::fromJson(p->readAllStandardOutput()).object();
+            QCOMPARE(o.value(QStringLiteral("out")).toString(), files[&p - procs.data()]);
+            shardUsers += o.value(QStringLiteral("users")).toArray().size();
+        }
+        QCOMPARE(shardUsers, 60);
+        // Nothing was written to the workspace (as root, the bytes and mtime prove it).
+        QCOMPARE(recwb::test::workspaceFileBytes(ro), before);
+        QCOMPARE(QFileInfo(ro).lastModified(), mtime);
+        QVERIFY(!QFileInfo::exists(ro + QStringLiteral("-wal")));
+
+        // A finished shard's file, another shard's file, the workspace itself: refused.
+        const auto runShard = [&](const QStringList& args) {
+            QProcess p;
+            startShard(p, args);
+            p.waitForFinished(300000);
+            return Run { p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()),
+                QString::fromUtf8(p.readAllStandardError()) };
+        };
+        const Run again = runShard(shardArgs(0, files[0]));
+        QCOMPARE(again.code, 1);
+        QVERIFY2(again.err.contains(QStringLiteral("holds the finished shard 0/4")), qPrintable(again.err));
+        const Run otherShard = runShard(shardArgs(1, files[0]));
+        QCOMPARE(otherShard.code, 1);
+        QVERIFY2(otherShard.err.contains(QStringLiteral("holds shard 0/4, not 1/4")), qPrintable(otherShard.err));
+        const Run itself = cli(QStringList { QStringLiteral("rerank"), QStringLiteral("-w"), ref } + selection
+            + QStringList { QStringLiteral("--shard"), QStringLiteral("0/4"), QStringLiteral("--out"), ref });
+        QVERIFY(itself.code != 0);
+        QVERIFY2(itself.err.contains(QStringLiteral("is the workspace itself")), qPrintable(itself.err));
+        const Run noShard = cli(QStringList { QStringLiteral("rerank"), QStringLiteral("-w"), ref } + selection
+            + QStringList { QStringLiteral("--out"), outDir.filePath(QStringLiteral("x.recwb")) });
+        QVERIFY(noShard.code != 0);
+        QVERIFY2(noShard.err.contains(QStringLiteral("give --shard I/N")), qPrintable(noShard.err));
+
+        // An interrupted shard (its run canceled, some results missing) resumes with the
+        // same command: only its missing users are reranked.
+        const QString cut = outDir.filePath(QStringLiteral("shard-2-cut.recwb"));
+        QVERIFY(QFile::copy(files[2], cut));
+        QFile::setPermissions(cut, QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ReadGroup
+                | QFileDevice::WriteGroup | QFileDevice::ReadOther | QFileDevice::WriteOther);
+        int cutUsers = 0;
+        {
+            const auto w = recwb::Workspace::open(cut);
+            const auto runs = recwb::rerank::store::listRuns(*w);
+            QCOMPARE(runs.size(), 1);
+            cutUsers = runs.front().params.value(QStringLiteral("user_ids")).toArray().size();
+            recwb::rerank::store::setRunStatus(*w, runs.front().id, QStringLiteral("canceled"));
+            recwb::sql::exec(w->db(), "DELETE FROM rerank_results WHERE user_id IN "
+                                      "(SELECT user_id FROM rerank_results ORDER BY user_id LIMIT 5)");
+            QCOMPARE(recwb::rerank::store::runResults(*w, runs.front().id).size(), cutUsers - 5);
+        }
+        const Run resumed = runShard(shardArgs(2, cut));
+        QVERIFY2(resumed.code == 0, qPrintable(resumed.err));
+        QVERIFY2(resumed.err.contains(QStringLiteral("resuming shard 2/4 (%1 of %2 users stored)").arg(cutUsers - 5).arg(cutUsers)),
+            qPrintable(resumed.err));
+        QCOMPARE(jsonOf(resumed).value(QStringLiteral("users")).toArray().size(), 5);
+        QCOMPARE(recwb::test::workspaceFileBytes(ro), before);
+
+        // The merge: the files (one of them the resumed copy) into the reference workspace.
+        const auto merge = [&](const QStringList& parts) {
+            return cli(QStringList { QStringLiteral("runs"), QStringLiteral("merge"), QStringLiteral("-w"), ref } + parts);
+        };
+        const Run m = merge({ files[0], files[1], cut, files[3] });
+        QVERIFY2(m.code == 0, qPrintable(m.err));
+        const QString mergedId = m.out.section(QStringLiteral("into run "), 1).trimmed();
+        const auto show = [&](const QString& id) {
+            return jsonOf(cli({ QStringLiteral("runs"), QStringLiteral("show"), QStringLiteral("-w"), ref, id,
+                QStringLiteral("--json") }));
+        };
+        const QJsonObject mergedRun = show(mergedId);
+        const QJsonObject wholeRun = show(QString::number(jsonOf(whole).value(QStringLiteral("run_id")).toInt()));
+        QCOMPARE(mergedRun.value(QStringLiteral("status")).toString(), QStringLiteral("finished"));
+        const QJsonArray mergedUsers = mergedRun.value(QStringLiteral("users")).toArray();
+        const QJsonArray wholeUsers = wholeRun.value(QStringLiteral("users")).toArray();
+        QCOMPARE(mergedUsers.size(), 60);
+        QCOMPARE(wholeUsers.size(), 60);
+        for (int i = 0; i < 60; ++i) {
+            const QJsonObject a = mergedUsers[i].toObject();
+            const QJsonObject b = wholeUsers[i].toObject();
+            QCOMPARE(a.value(QStringLiteral("user")), b.value(QStringLiteral("user")));
+            QCOMPARE(a.value(QStringLiteral("items")), b.value(QStringLiteral("items")));
+            QCOMPARE(a.value(QStringLiteral("defects")), b.value(QStringLiteral("defects")));
+        }
+        // The summary: every deterministic field equal to the unsharded run's.
+        const QJsonObject ms = mergedRun.value(QStringLiteral("summary")).toObject();
+        const QJsonObject ws = wholeRun.value(QStringLiteral("summary")).toObject();
+        for (const char* key : { "users", "cold_users", "routing", "answered_by", "escalations", "fallbacks",
+                 "fallback_reasons", "defects", "tokens", "calls", "cost_usd", "unpriced_calls", "prompt_cache",
+                 "response_cache", "baseline", "canceled", "jobs" }) {
+            const QString k = QString::fromLatin1(key);
+            QVERIFY2(ms.contains(k), key);
+            QVERIFY2(ms.value(k) == ws.value(k),
+                qPrintable(k + u' ' + compactJson(ms.value(k)) + QStringLiteral(" vs ") + compactJson(ws.value(k))));
+        }
+        const QJsonArray mt = ms.value(QStringLiteral("tiers")).toArray();
+        const QJsonArray wt = ws.value(QStringLiteral("tiers")).toArray();
+        QCOMPARE(mt.size(), wt.size());
+        for (int i = 0; i < mt.size(); ++i) {
+            QJsonObject a = mt[i].toObject();
+            QJsonObject b = wt[i].toObject();
+            a.remove(QStringLiteral("call_ms")); // timings
+            b.remove(QStringLiteral("call_ms"));
+            QCOMPARE(a, b);
+        }
+        // Latency per stage: percentiles over all 60 users' stage times (not shard averages).
+        const QJsonObject latency = ms.value(QStringLiteral("latency_ms")).toObject();
+        for (const char* stage : { "candidates", "enrichment", "render", "llm", "parse", "total" }) {
+            std::vector<double> v;
+            for (const QJsonValue& u : mergedUsers)
+                v.push_back(u.toObject().value(QStringLiteral("stage_ms")).toObject().value(QLatin1String(stage)).toDouble());
+            std::sort(v.begin(), v.end());
+            const auto q = [&v](double level) {
+                const double pos = level * static_cast<double>(v.size() - 1);
+                const auto lo = static_cast<size_t>(pos);
+                const size_t hi = std::min(lo + 1, v.size() - 1);
+                return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+            };
+            const QJsonObject s = latency.value(QLatin1String(stage)).toObject();
+            QCOMPARE(s.value(QStringLiteral("count")).toInt(), 60);
+            QCOMPARE(s.value(QStringLiteral("p50")).toDouble(), q(0.50));
+            QCOMPARE(s.value(QStringLiteral("p95")).toDouble(), q(0.95));
+            QCOMPARE(s.value(QStringLiteral("p99")).toDouble(), q(0.99));
+            QCOMPARE(wholeRun.value(QStringLiteral("summary")).toObject().value(QStringLiteral("latency_ms")).toObject()
+                         .value(QLatin1String(stage)).toObject().value(QStringLiteral("count")).toInt(),
+                60);
+        }
+
+        // Files and runs are checked as before: a missing shard, a duplicate, another workspace.
+        const Run missing = merge(files.mid(0, 3));
+        QCOMPARE(missing.code, 1);
+        QVERIFY2(missing.err.contains(QStringLiteral("missing shard 3/4")), qPrintable(missing.err));
+        const Run twice = merge({ files[0], files[1], files[2], cut, files[3] });
+        QCOMPARE(twice.code, 1);
+        QVERIFY2(twice.err.contains(QStringLiteral("shard 2/4 given twice")), qPrintable(twice.err));
+        const QString other = m_dir.filePath(QStringLiteral("shard-other.recwb")); // other users, same items
+        const Run og = cli({ QStringLiteral("generate"), QStringLiteral("--out"), other, QStringLiteral("--users"),
+            QStringLiteral("201"), QStringLiteral("--items"), QStringLiteral("300"), QStringLiteral("--interactions"),
+            QStringLiteral("6000") });
+        QVERIFY2(og.code == 0, qPrintable(og.err));
+        const Run otherData = cli({ QStringLiteral("runs"), QStringLiteral("merge"), QStringLiteral("-w"), other, files[0],
+            files[1], files[2], files[3] });
+        QCOMPARE(otherData.code, 1);
+        QVERIFY2(otherData.err.contains(QStringLiteral("made on other data")), qPrintable(otherData.err));
+
+        QFile::setPermissions(roDir.path(), all | QFileDevice::WriteOwner);
+        QFile::setPermissions(ro, QFileDevice::ReadOwner | QFileDevice::WriteOwner);
     }
 
     void endpointsRoundTripWithoutKey()
