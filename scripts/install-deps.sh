@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the workbench needs, only those missing. Safe to re-run.
 # libzip-dev (with pkg-config) reads implicit's .npz factor files (recwb-cli import-factors);
-# python3-numpy only writes the .npz fixtures of tst_factorimport.
+# python3-numpy only writes the .npz fixtures of tst_factorimport. libhnswlib-dev (header-only)
+# is the approximate nearest-neighbour index of large catalogs (core/cf/ann.h).
 set -euo pipefail
 PACKAGES=(
   qt6-base-dev qt6-base-dev-tools libqt6opengl6-dev qt6-charts-dev qt6-httpserver-dev
   qt6-websockets-dev qt6-svg-dev libqt6sql6-sqlite qtkeychain-qt6-dev libeigen3-dev
   nlohmann-json3-dev libsqlite3-dev libkainjow-mustache-dev libbenchmark-dev libdtl-dev
-  libzip-dev pkg-config python3-numpy
+  libzip-dev pkg-config python3-numpy libhnswlib-dev
   cmake ninja-build g++ xvfb xauth desktop-file-utils appstream dpkg-dev file
   dbus-daemon dbus-bin gnome-keyring
 )

@@ -16,14 +16,19 @@ Bpr::Bpr(const QJsonObject& params)
     m_epochs = std::max(1, p.integer(QStringLiteral("epochs"), m_epochs));
     m_foldInEpochs = std::max(1, p.integer(QStringLiteral("fold_in_epochs"), m_foldInEpochs));
     m_seed = static_cast<quint64>(p.number(QStringLiteral("seed"), static_cast<double>(m_seed)));
+    m_annParam = p.text(QStringLiteral("ann"), m_annParam);
     p.finish();
+    m_ann.setPolicy(AnnPolicy::fromParam(QStringLiteral("bpr"), m_annParam));
 }
 
 QJsonObject Bpr::params() const
 {
-    return { { QStringLiteral("factors"), m_factors }, { QStringLiteral("lr"), m_lr }, { QStringLiteral("reg"), m_reg },
-        { QStringLiteral("epochs"), m_epochs }, { QStringLiteral("fold_in_epochs"), m_foldInEpochs },
-        { QStringLiteral("seed"), static_cast<double>(m_seed) } };
+    QJsonObject o { { QStringLiteral("factors"), m_factors }, { QStringLiteral("lr"), m_lr },
+        { QStringLiteral("reg"), m_reg }, { QStringLiteral("epochs"), m_epochs },
+        { QStringLiteral("fold_in_epochs"), m_foldInEpochs }, { QStringLiteral("seed"), static_cast<double>(m_seed) } };
+    if (m_annParam != u"auto") // retrieval, not the model: absent by default so older params compare equal
+        o.insert(QStringLiteral("ann"), m_annParam);
+    return o;
 }
 
 namespace {
@@ -48,6 +53,7 @@ inline int32_t sampleNegative(Rng& rng, std::span<const int32_t> row, int32_t nu
 
 void Bpr::fit(const Csr& userItems, const TaskControl& control)
 {
+    m_ann.reset();
     m_numItems = userItems.numCols;
     m_itemHalf = {};
     Rng rng(m_seed);
@@ -135,8 +141,11 @@ void Bpr::score(const History& history, std::span<float> out) const
 
 std::vector<ScoredItem> Bpr::recommendTop(const History& history, int n) const
 {
-    return topNFactors(m_item, m_itemHalf, userVector(history).data(), n, history.items,
-        std::span<const float>(m_bias.data(), static_cast<size_t>(m_bias.size())));
+    const std::span<const float> bias(m_bias.data(), static_cast<size_t>(m_bias.size()));
+    const Eigen::VectorXf x = userVector(history);
+    if (const auto index = m_ann.index(m_item, bias))
+        return index->search(m_item, bias, x.data(), n, history.items);
+    return topNFactors(m_item, m_itemHalf, x.data(), n, history.items, bias);
 }
 
 QByteArray Bpr::save() const
@@ -153,6 +162,7 @@ QByteArray Bpr::save() const
 
 void Bpr::restore(const QByteArray& payload)
 {
+    m_ann.reset();
     QDataStream s(payload);
     io::readHeader(s, "bpr", 1);
     s >> m_factors >> m_lr >> m_reg >> m_epochs >> m_foldInEpochs >> m_seed;

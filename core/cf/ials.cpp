@@ -27,7 +27,9 @@ Ials::Ials(const QJsonObject& params)
     m_trackLoss = p.flag(QStringLiteral("track_loss"), m_trackLoss);
     m_seed = static_cast<quint64>(p.number(QStringLiteral("seed"), static_cast<double>(m_seed)));
     p.text(QStringLiteral("imported_from"), {}); // an imported snapshot's params, refitted here: not imported
+    m_annParam = p.text(QStringLiteral("ann"), m_annParam);
     p.finish();
+    m_ann.setPolicy(AnnPolicy::fromParam(QStringLiteral("ials"), m_annParam));
 }
 
 QJsonObject Ials::params() const
@@ -38,11 +40,14 @@ QJsonObject Ials::params() const
         { QStringLiteral("seed"), static_cast<double>(m_seed) } };
     if (!m_importedFrom.isEmpty())
         o.insert(QStringLiteral("imported_from"), m_importedFrom);
+    if (m_annParam != u"auto") // retrieval, not the model: absent by default so older params compare equal
+        o.insert(QStringLiteral("ann"), m_annParam);
     return o;
 }
 
 void Ials::setImported(RowMatrixF user, RowMatrixF item, const QJsonObject& provenance)
 {
+    m_ann.reset();
     m_user = std::move(user);
     m_item = std::move(item);
     m_factors = static_cast<int>(m_item.cols());
@@ -143,6 +148,7 @@ void cgPass(RowMatrixF& x, const RowMatrixF& y, const Csr& rows, float reg, int 
 
 void Ials::fit(const Csr& userItems, const TaskControl& control)
 {
+    m_ann.reset();
     m_numItems = userItems.numCols;
     m_importedFrom = {};
     m_withoutFactors.clear();
@@ -218,13 +224,15 @@ void Ials::score(const History& history, std::span<float> out) const
 std::vector<ScoredItem> Ials::recommendTop(const History& history, int n) const
 {
     const Eigen::VectorXf x = userVector(history);
+    const auto index = m_ann.index(m_item, {});
     if (m_withoutFactors.empty())
-        return topNFactors(m_item, m_itemHalf, x.data(), n, history.items);
+        return index ? index->search(m_item, {}, x.data(), n, history.items)
+                     : topNFactors(m_item, m_itemHalf, x.data(), n, history.items);
     std::vector<int32_t> exclude;
     exclude.reserve(history.items.size() + m_withoutFactors.size());
     std::set_union(history.items.begin(), history.items.end(), m_withoutFactors.begin(), m_withoutFactors.end(),
         std::back_inserter(exclude));
-    return topNFactors(m_item, m_itemHalf, x.data(), n, exclude);
+    return index ? index->search(m_item, {}, x.data(), n, exclude) : topNFactors(m_item, m_itemHalf, x.data(), n, exclude);
 }
 
 QByteArray Ials::save() const
@@ -243,6 +251,7 @@ QByteArray Ials::save() const
 
 void Ials::restore(const QByteArray& payload)
 {
+    m_ann.reset();
     QDataStream s(payload);
     s.setByteOrder(QDataStream::LittleEndian);
     QByteArray tag;

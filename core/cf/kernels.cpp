@@ -89,3 +89,25 @@ void cgSolveRows(const float* yty, const float* y, int f, const int64_t* offsets
 }
 
 } // namespace recwb::cf::kernels
+
+namespace recwb::cf::kernels {
+
+RECWB_CLONES
+float squaredDistance(const float* a, const float* b, int n)
+{
+    float acc[8] = {};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; ++k) {
+            const float d = a[i + k] - b[i + k];
+            acc[k] += d * d;
+        }
+    float s = 0;
+    for (; i < n; ++i)
+        s += (a[i] - b[i]) * (a[i] - b[i]);
+    for (int k = 0; k < 8; ++k)
+        s += acc[k];
+    return s;
+}
+
+} // namespace recwb::cf::kernels

@@ -9,6 +9,8 @@ namespace recwb::cf::kernels {
 
 // out[r] = dot(m[r, :], x) for a row-major rows x f matrix.
 void gemv(const float* m, int64_t rows, int f, const float* x, float* out);
+// The squared Euclidean distance between a and b (n entries): the metric of the ANN graphs.
+float squaredDistance(const float* a, const float* b, int n);
 
 // Half-precision (IEEE binary16) factor copies for an approximate first scoring pass. These
 // need AVX2, FMA and F16C (all in x86-64-v3); callers check halfAvailable() and use the f32

@@ -1,12 +1,11 @@
 #pragma once
 
+#include "cf/ann.h"
 #include "cf/recommender.h"
 
 #include <Eigen/Core>
 
 namespace recwb::cf {
-
-using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // out = factors * x for every row (one score per item). Scoring is bound by reading the
 // factor matrix, so a large catalog is split across the worker pool (threads: how many
@@ -106,7 +105,7 @@ private:
 // Implicit ALS (Hu, Koren, Volinsky 2008) with conjugate-gradient solves (Takacs et al.),
 // confidence c = 1 + alpha * (use_values ? value : 1). Multithreaded over users / items.
 // Params: factors (64), reg (30), alpha (2), iterations (15), cg_steps (3),
-// use_values (false), seed (42). A history is folded in with one exact least-squares solve.
+// use_values (false), seed (42), ann ("auto": retrieval as in cf/ann.h). A history is folded in with one exact least-squares solve.
 // A model may also hold factors trained elsewhere (setImported, cf/factorimport.h); its
 // params() then carry imported_from, which the constructor accepts and ignores, and its
 // recommendTop never returns an item whose factors are all zero (not in the file).
@@ -125,6 +124,7 @@ public:
     Eigen::VectorXf foldIn(const History& history) const;
     const RowMatrixF& userFactors() const { return m_user; }
     const RowMatrixF& itemFactors() const { return m_item; }
+    const AnnRetriever& ann() const { return m_ann; }
     // Takes factors trained elsewhere, already mapped onto the workspace's users and items
     // (rows in index order); `provenance` is kept in the snapshot and shown as imported_from.
     void setImported(RowMatrixF user, RowMatrixF item, const QJsonObject& provenance);
@@ -146,14 +146,16 @@ private:
     quint64 m_seed = 42;
     QJsonObject m_importedFrom; // empty for a model fitted here
     std::vector<int32_t> m_withoutFactors; // imported: the all-zero item rows, ascending
+    QString m_annParam = QStringLiteral("auto");
     RowMatrixF m_user;
     RowMatrixF m_item;
     HalfFactors m_itemHalf;
+    AnnRetriever m_ann; // after m_item: stops its background build before the factors go
 };
 
 // BPR-MF (Rendle et al. 2009): SGD on sampled (user, positive, negative) triples with an
 // item bias. Params: factors (64), lr (0.02), reg (0.015), epochs (150), seed (42),
-// fold_in_epochs (30). Training is single-threaded, so it is deterministic per seed.
+// fold_in_epochs (30), ann ("auto", cf/ann.h). Training is single-threaded, so it is deterministic per seed.
 class Bpr final : public Recommender {
 public:
     explicit Bpr(const QJsonObject& params = {});
@@ -165,6 +167,7 @@ public:
     QByteArray save() const override;
     void restore(const QByteArray& payload) override;
     Eigen::VectorXf foldIn(const History& history) const;
+    const AnnRetriever& ann() const { return m_ann; }
 
 private:
     Eigen::VectorXf userVector(const History& history) const;
@@ -174,10 +177,12 @@ private:
     int m_epochs = 150;
     int m_foldInEpochs = 30;
     quint64 m_seed = 42;
+    QString m_annParam = QStringLiteral("auto");
     RowMatrixF m_user;
     RowMatrixF m_item;
     Eigen::VectorXf m_bias;
     HalfFactors m_itemHalf;
+    AnnRetriever m_ann; // after m_item and m_bias: stops its background build before they go
 };
 
 } // namespace recwb::cf

@@ -107,7 +107,12 @@ std::unique_ptr<Recommender> loadSnapshot(const Workspace& ws, qint64 id, int32_
     st.bind(1, static_cast<int64_t>(id));
     if (!st.step())
         throw Error(QStringLiteral("%1: no model snapshot %2").arg(ws.path()).arg(id));
-    auto model = makeRecommender(st.text(0));
+    // Only the retrieval setting of the stored params: the rest is in the payload.
+    const QJsonObject stored = QJsonDocument::fromJson(st.text(1).toUtf8()).object();
+    QJsonObject retrieval;
+    if (stored.contains(QStringLiteral("ann")))
+        retrieval.insert(QStringLiteral("ann"), stored.value(QStringLiteral("ann")));
+    auto model = makeRecommender(st.text(0), retrieval);
     model->restore(st.blob(2));
     if (model->numItems() != numItems)
         throw Error(QStringLiteral("%1: snapshot %2 (%3) knows %4 items but the catalog has %5: retrain it")

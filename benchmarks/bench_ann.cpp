@@ -1,0 +1,206 @@
+// Approximate against exact top-n retrieval (issue 13): recall@n of the ANN index
+// (core/cf/ann.h) against the exact scan (topNFactors, the default below the auto threshold),
+// per-query latency of both, interleaved in rounds, build time and memory.
+//
+//   bench_ann [--items 1000000] [--factors 64] [--queries 1000] [--rounds 5] [--n 100]
+//             [--ef 256] [--bands 8] [--m 16] [--ef-construction 100] [--seed 1]
+//   bench_ann --workspace W.recwb [--model ials]   the latest snapshot's real factors, users as queries
+//
+// Synthetic factors are shaped like a trained model's: items in 1000 taste clusters, norms
+// log-normal (popular items have long vectors), queries near an item. Wall-clock, one query
+// at a time on the calling thread (the exact scan splits itself over the worker pool as it
+// does in the app). Prints one block per round and the median and range over the rounds.
+#include "benchutil.h"
+#include "cf/ann.h"
+#include "cf/models.h"
+#include "cf/snapshots.h"
+#include "data/workspace.h"
+#include "util/error.h"
+#include "util/parallel.h"
+#include "util/random.h"
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QTextStream>
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+
+using namespace recwb;
+using namespace recwb::cf;
+
+namespace {
+
+double pct(std::vector<double> v, double q)
+{
+    if (v.empty())
+        return 0;
+    std::sort(v.begin(), v.end());
+    const double x = static_cast<double>(v.size() - 1) * q;
+    const auto lo = static_cast<size_t>(x);
+    const size_t hi = std::min(lo + 1, v.size() - 1);
+    return v[lo] + (v[hi] - v[lo]) * (x - static_cast<double>(lo));
+}
+
+double median(std::vector<double> v)
+{
+    return pct(std::move(v), 0.5);
+}
+
+RowMatrixF synthetic(int64_t rows, int f, uint64_t seed)
+{
+    const int clusters = 1000;
+    Rng rng(seed);
+    RowMatrixF centres(clusters, f);
+    for (Eigen::Index i = 0; i < centres.size(); ++i)
+        centres.data()[i] = static_cast<float>(rng.normal());
+    RowMatrixF m(rows, f);
+    parallelFor(rows, [&](int64_t begin, int64_t end) {
+        Rng local(seed * 1000003 + static_cast<uint64_t>(begin));
+        for (int64_t r = begin; r < end; ++r) {
+            const auto c = static_cast<Eigen::Index>(local.below(clusters));
+            for (int k = 0; k < f; ++k)
+                m(r, k) = centres(c, k) + 0.5f * static_cast<float>(local.normal());
+            m.row(r) *= static_cast<float>(std::exp(local.normal())) / m.row(r).norm();
+        }
+    });
+    return m;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    QCoreApplication app(argc, argv);
+    QCommandLineParser p;
+    p.setApplicationDescription(QStringLiteral("ANN against exact top-n retrieval over factors."));
+    p.addHelpOption();
+    auto opt = [&](const char* name, const char* help, const char* def) {
+        p.addOption({ QString::fromLatin1(name), QString::fromLatin1(help), QStringLiteral("n"), QString::fromLatin1(def) });
+    };
+    opt("items", "Synthetic items (default 1000000).", "1000000");
+    opt("factors", "Synthetic factors per item (default 64).", "64");
+    opt("queries", "Queries per round (default 1000).", "1000");
+    opt("rounds", "Rounds of exact and ANN queries, interleaved (default 5).", "5");
+    opt("n", "Top n (default 100).", "100");
+    opt("ef", "Search breadth (default 256).", "256");
+    opt("bands", "Norm bands (default 8).", "8");
+    opt("m", "Graph degree (default 16).", "16");
+    opt("ef-construction", "Build breadth (default 100).", "100");
+    opt("seed", "Seed (default 1).", "1");
+    p.addOption({ { QStringLiteral("w"), QStringLiteral("workspace") }, QStringLiteral("Use a workspace's factors."),
+        QStringLiteral("file") });
+    p.addOption({ QStringLiteral("model"), QStringLiteral("Its model (default ials)."), QStringLiteral("name"),
+        QStringLiteral("ials") });
+    p.process(app);
+    auto num = [&](const char* name) { return p.value(QString::fromLatin1(name)).toLongLong(); };
+    QTextStream out(stdout);
+    try {
+        RowMatrixF items, users;
+        QString source;
+        QElapsedTimer t;
+        t.start();
+        if (p.isSet(QStringLiteral("workspace"))) {
+            const auto ws = Workspace::open(p.value(QStringLiteral("workspace")));
+            const Dataset ds = ws->load();
+            const auto model = snapshotOrTrain(*ws, ds, p.value(QStringLiteral("model")));
+            const auto* ials = dynamic_cast<const Ials*>(model.get());
+            if (!ials)
+                throw Error(QStringLiteral("bench_ann: --model must be ials (factors with user vectors)"));
+            items = ials->itemFactors();
+            users = ials->userFactors();
+            source = QStringLiteral("%1 (%2 items x %3 factors, users as queries)")
+                         .arg(p.value(QStringLiteral("workspace")))
+                         .arg(items.rows())
+                         .arg(items.cols());
+        } else {
+            items = synthetic(num("items"), static_cast<int>(num("factors")), static_cast<uint64_t>(num("seed")));
+            source = QStringLiteral("synthetic %1 items x %2 factors, 1000 clusters, log-normal norms")
+                         .arg(items.rows())
+                         .arg(items.cols());
+        }
+        const double loadS = static_cast<double>(t.nsecsElapsed()) / 1e9;
+        const int n = static_cast<int>(num("n"));
+        const int queries = static_cast<int>(num("queries"));
+        const int rounds = static_cast<int>(num("rounds"));
+        out << "# " << source << ", ready in " << QString::number(loadS, 'f', 1) << " s; n " << n << ", "
+            << queries << " queries x " << rounds << " rounds\n";
+        out.flush();
+
+        AnnIndex::Options o;
+        o.ef = static_cast<int>(num("ef"));
+        o.bands = static_cast<int>(num("bands"));
+        o.m = static_cast<int>(num("m"));
+        o.efConstruction = static_cast<int>(num("ef-construction"));
+        const double rssBefore = bench::peakRssBytes();
+        t.restart();
+        AnnIndex index;
+        index.build(items, {}, o);
+        const double buildS = static_cast<double>(t.nsecsElapsed()) / 1e9;
+        out << "build " << QString::number(buildS, 'f', 1) << " s (wall, " << defaultThreads() << " threads), index "
+            << QString::number(static_cast<double>(index.memoryBytes()) / 1e6, 'f', 0) << " MB, peak RSS +"
+            << QString::number((bench::peakRssBytes() - rssBefore) / 1e6, 'f', 0) << " MB (factors "
+            << QString::number(static_cast<double>(items.size()) * 4 / 1e6, 'f', 0) << " MB)\n";
+        out.flush();
+
+        const HalfFactors half(items);
+        Rng rng(static_cast<uint64_t>(num("seed")) + 99);
+        std::vector<double> exactP50, exactP99, annP50, annP99, recalls, minRecalls;
+        for (int round = 0; round < rounds; ++round) {
+            std::vector<std::vector<float>> qs;
+            for (int q = 0; q < queries; ++q) {
+                std::vector<float> x(static_cast<size_t>(items.cols()));
+                if (users.rows() > 0) {
+                    const auto u = static_cast<Eigen::Index>(rng.below(static_cast<uint64_t>(users.rows())));
+                    std::copy_n(users.row(u).data(), items.cols(), x.begin());
+                } else {
+                    const auto r = static_cast<Eigen::Index>(rng.below(static_cast<uint64_t>(items.rows())));
+                    for (Eigen::Index k = 0; k < items.cols(); ++k)
+                        x[static_cast<size_t>(k)] = items(r, k) + 0.3f * static_cast<float>(rng.normal());
+                }
+                qs.push_back(std::move(x));
+            }
+            std::vector<double> exactMs, annMs, rec;
+            for (int q = 0; q < queries; ++q) { // interleaved per query
+                const float* x = qs[static_cast<size_t>(q)].data();
+                t.restart();
+                const auto exact = topNFactors(items, half, x, n, {});
+                exactMs.push_back(static_cast<double>(t.nsecsElapsed()) / 1e6);
+                t.restart();
+                const auto got = index.search(items, {}, x, n, {});
+                annMs.push_back(static_cast<double>(t.nsecsElapsed()) / 1e6);
+                rec.push_back(recallOf(got, exact));
+            }
+            double mean = 0;
+            for (const double r : rec)
+                mean += r;
+            mean /= static_cast<double>(rec.size());
+            exactP50.push_back(pct(exactMs, 0.5));
+            exactP99.push_back(pct(exactMs, 0.99));
+            annP50.push_back(pct(annMs, 0.5));
+            annP99.push_back(pct(annMs, 0.99));
+            recalls.push_back(mean);
+            minRecalls.push_back(*std::min_element(rec.begin(), rec.end()));
+            std::fprintf(stdout,
+                "round %d: recall@%d mean %.4f (p1 %.2f, min %.2f); exact p50 %.3f p99 %.3f ms; ann p50 %.3f p99 %.3f ms\n",
+                round + 1, n, mean, pct(rec, 0.01), minRecalls.back(), exactP50.back(), exactP99.back(),
+                annP50.back(), annP99.back());
+            std::fflush(stdout);
+        }
+        auto range = [](const std::vector<double>& v) {
+            return QStringLiteral("%1 (%2-%3)")
+                .arg(median(v), 0, 'f', 3)
+                .arg(*std::min_element(v.begin(), v.end()), 0, 'f', 3)
+                .arg(*std::max_element(v.begin(), v.end()), 0, 'f', 3);
+        };
+        out << "median (range) over " << rounds << " rounds: recall@" << n << " " << range(recalls) << "; exact p50 "
+            << range(exactP50) << " p99 " << range(exactP99) << " ms; ann p50 " << range(annP50) << " p99 "
+            << range(annP99) << " ms\n";
+    } catch (const std::exception& e) {
+        QTextStream(stderr) << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}
