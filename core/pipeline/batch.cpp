@@ -101,10 +101,8 @@ struct BatchReranker::Finished {
 
 BatchReranker::~BatchReranker()
 {
-    if (m_finishPool) // its tasks read m_ctx and post to this
-        m_finishPool->waitForDone();
     if (m_prepPool) { // its tasks read m_ctx and post to this: none may outlive it
-        m_prepPool->clear();
+        m_prepCanceled = true;
         m_prepPool->waitForDone();
     }
     for (Job& j : m_jobs)
@@ -291,19 +289,16 @@ void BatchReranker::begin(const std::vector<int32_t>& users, int distinctUsers)
         if (!m_prepPool) {
             m_prepPool = std::make_unique<QThreadPool>();
             m_prepPool->setMaxThreadCount(1); // in order; the other core serves the calls
-            m_prepPool->setObjectName(QStringLiteral("recwb-rerank-prepare"));
+            m_prepPool->setObjectName(QStringLiteral("recwb-rerank-worker"));
         }
-        if (!m_finishPool) {
-            m_finishPool = std::make_unique<QThreadPool>();
-            m_finishPool->setMaxThreadCount(1);
-            m_finishPool->setObjectName(QStringLiteral("recwb-rerank-finish"));
-        }
+        m_finishPool = m_prepPool.get();
+        m_prepCanceled = false;
         m_ctx.faithfulness(); // indexed here: the finishing thread only reads it
     } else {
-        if (m_finishPool)
-            m_finishPool->waitForDone();
+        if (m_prepPool)
+            m_prepPool->waitForDone();
+        m_finishPool = nullptr;
         m_prepPool.reset();
-        m_finishPool.reset();
     }
     m_running = true;
     m_wall.start();
@@ -326,6 +321,8 @@ void BatchReranker::prefetch()
         m_prepPool->start([this, index, generation = m_generation, ctx = &m_ctx, user = job.user, tmpl, seed = job.shuffleSeed,
                               candidates = m_options.candidates, k = m_options.k, source = m_options.source,
                               profile = first ? std::optional<rerank::EndpointProfile>(*first) : std::nullopt] {
+            if (m_prepCanceled)
+                return;
             auto result = std::make_shared<Prepared>();
             try {
                 result->user = prepareUser(*ctx, user, tmpl, candidates, k, seed, source);
@@ -365,8 +362,7 @@ void BatchReranker::cancel()
     if (!m_running || m_canceled)
         return;
     m_canceled = true;
-    if (m_prepPool)
-        m_prepPool->clear(); // preparations not started yet
+    m_prepCanceled = true; // preparations not started yet
     for (Job& j : m_jobs)
         if (j.call)
             j.call->cancel(); // finished(Canceled) follows from the event loop
@@ -632,7 +628,8 @@ void BatchReranker::finishOnPool(size_t index, const rerank::ChatResponse& respo
     auto prepared = std::make_shared<PreparedUser>(std::move(*job.prepared));
     job.prepared.reset();
     const bool row = m_options.storeRun && m_options.probeOrders < 2;
-    m_finishPool->start([this, index, generation = m_generation, ctx = &m_ctx, prepared, response, llmMs, row,
+    m_finishPool->start(
+        [this, index, generation = m_generation, ctx = &m_ctx, prepared, response, llmMs, row,
                             profile = m_tiers[static_cast<size_t>(job.tier)].profile, key = job.cacheKey] {
         auto done = std::make_shared<Finished>();
         try {
@@ -662,7 +659,8 @@ void BatchReranker::finishOnPool(size_t index, const rerank::ChatResponse& respo
                 maybeFinish();
             },
             Qt::QueuedConnection);
-    });
+    },
+        1); // ahead of the preparations queued
 }
 
 void BatchReranker::complete(size_t index)

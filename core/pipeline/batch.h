@@ -5,6 +5,7 @@
 #include "pipeline/routing.h"
 #include "rerank/positionbias.h"
 
+#include <atomic>
 #include <QElapsedTimer>
 #include <QHash>
 #include <QJsonObject>
@@ -179,10 +180,15 @@ private:
     bool m_canceled = false;
     bool m_pumping = false;
     int m_settling = 0; // answers being parsed after their slot was refilled: not finished yet
-    std::unique_ptr<QThreadPool> m_prepPool; // one thread; null when preparing in line
-    // One thread: a last-tier answer is parsed, checked and turned into its row here, off the
-    // thread that feeds the network (with m_prepPool; never cleared, so m_settling returns to 0).
-    std::unique_ptr<QThreadPool> m_finishPool;
+    // One worker thread beside the one that feeds the network: it prepares users ahead (the
+    // look-ahead window) and, first, parses, checks and turns into its row each last-tier
+    // answer (finishing tasks go ahead of queued preparations). Null when preparing in line.
+    // Never cleared: a cancel stops the preparations through m_prepCanceled, and every
+    // finishing task runs, so m_settling returns to 0. One thread rather than one per kind:
+    // on a 2-core machine two would preempt each other inside their timed stages (issue 10).
+    std::unique_ptr<QThreadPool> m_prepPool;
+    QThreadPool* m_finishPool = nullptr; // m_prepPool, or null
+    std::atomic<bool> m_prepCanceled { false }; // preparations not started yet do nothing
     size_t m_prepNext = 0; // the next job to hand to m_prepPool
     quint64 m_generation = 0; // per start(): tells a late preparation from a current one
     double m_spentUsd = 0; // calls answered so far (budget accounting)
