@@ -5,6 +5,8 @@
 //   bench_ann [--items 1000000] [--factors 64] [--queries 1000] [--rounds 5] [--n 100]
 //             [--ef 256] [--bands 8] [--m 16] [--ef-construction 100] [--seed 1]
 //   bench_ann --workspace W.recwb [--model ials]   the latest snapshot's real factors, users as queries
+//   bench_ann --faiss ...   also faiss (libfaiss-dev, when the build found it): IndexHNSWFlat and
+//                           IndexIVFFlat on inner product, in the same rounds (the peer)
 //
 // Synthetic factors are shaped like a trained model's: items in 1000 taste clusters, norms
 // log-normal (popular items have long vectors), queries near an item. Wall-clock, one query
@@ -25,8 +27,15 @@
 #include <QTextStream>
 
 #include <algorithm>
+#include <functional>
 #include <cstdio>
 #include <set>
+
+#if RECWB_HAVE_FAISS
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIVFFlat.h>
+#endif
 
 using namespace recwb;
 using namespace recwb::cf;
@@ -94,6 +103,9 @@ int main(int argc, char** argv)
         QStringLiteral("file") });
     p.addOption({ QStringLiteral("model"), QStringLiteral("Its model (default ials)."), QStringLiteral("name"),
         QStringLiteral("ials") });
+    p.addOption({ QStringLiteral("faiss"), QStringLiteral("Also measure faiss HNSW and IVF-Flat (inner product).") });
+    opt("nlist", "faiss IVF lists (default 4096).", "4096");
+    opt("nprobe", "faiss IVF lists probed (default 64).", "64");
     p.process(app);
     auto num = [&](const char* name) { return p.value(QString::fromLatin1(name)).toLongLong(); };
     QTextStream out(stdout);
@@ -145,6 +157,66 @@ int main(int argc, char** argv)
             << QString::number(static_cast<double>(items.size()) * 4 / 1e6, 'f', 0) << " MB)\n";
         out.flush();
 
+        // The peer: faiss on the same factors, its own inner-product indexes.
+        struct Peer {
+            QString name;
+            std::function<std::vector<ScoredItem>(const float*)> search;
+            std::vector<double> p50, p99, recall;
+        };
+        std::vector<Peer> peers;
+#if RECWB_HAVE_FAISS
+        std::unique_ptr<faiss::IndexHNSWFlat> fHnsw;
+        std::unique_ptr<faiss::IndexFlatIP> fQuantizer;
+        std::unique_ptr<faiss::IndexIVFFlat> fIvf;
+        if (p.isSet(QStringLiteral("faiss"))) {
+            const auto d = static_cast<int>(items.cols());
+            auto toItems = [n](const std::vector<float>& dist, const std::vector<faiss::Index::idx_t>& ids) {
+                std::vector<ScoredItem> r;
+                for (int i = 0; i < n; ++i)
+                    if (ids[static_cast<size_t>(i)] >= 0)
+                        r.push_back({ static_cast<int32_t>(ids[static_cast<size_t>(i)]), dist[static_cast<size_t>(i)] });
+                return r;
+            };
+            t.restart();
+            fHnsw = std::make_unique<faiss::IndexHNSWFlat>(d, static_cast<int>(num("m")), faiss::METRIC_INNER_PRODUCT);
+            fHnsw->hnsw.efConstruction = static_cast<int>(num("ef-construction"));
+            fHnsw->add(items.rows(), items.data());
+            fHnsw->hnsw.efSearch = static_cast<int>(num("ef"));
+            out << "faiss IndexHNSWFlat (M " << num("m") << ", efConstruction " << num("ef-construction") << ", efSearch "
+                << num("ef") << "): build " << QString::number(static_cast<double>(t.nsecsElapsed()) / 1e9, 'f', 1)
+                << " s\n";
+            out.flush();
+            peers.push_back({ QStringLiteral("faiss-hnsw"), [&, toItems](const float* x) {
+                                 std::vector<float> dist(static_cast<size_t>(n));
+                                 std::vector<faiss::Index::idx_t> ids(static_cast<size_t>(n));
+                                 fHnsw->search(1, x, n, dist.data(), ids.data());
+                                 return toItems(dist, ids);
+                             },
+                {}, {}, {} });
+            t.restart();
+            const auto nlist = static_cast<size_t>(num("nlist"));
+            fQuantizer = std::make_unique<faiss::IndexFlatIP>(d);
+            fIvf = std::make_unique<faiss::IndexIVFFlat>(fQuantizer.get(), d, nlist, faiss::METRIC_INNER_PRODUCT);
+            const int64_t sample = std::min<int64_t>(items.rows(), static_cast<int64_t>(nlist) * 40);
+            fIvf->train(sample, items.data());
+            fIvf->add(items.rows(), items.data());
+            fIvf->nprobe = static_cast<size_t>(num("nprobe"));
+            out << "faiss IndexIVFFlat (nlist " << nlist << ", nprobe " << num("nprobe") << ", trained on " << sample
+                << "): build " << QString::number(static_cast<double>(t.nsecsElapsed()) / 1e9, 'f', 1) << " s\n";
+            out.flush();
+            peers.push_back({ QStringLiteral("faiss-ivf"), [&, toItems](const float* x) {
+                                 std::vector<float> dist(static_cast<size_t>(n));
+                                 std::vector<faiss::Index::idx_t> ids(static_cast<size_t>(n));
+                                 fIvf->search(1, x, n, dist.data(), ids.data());
+                                 return toItems(dist, ids);
+                             },
+                {}, {}, {} });
+        }
+#else
+        if (p.isSet(QStringLiteral("faiss")))
+            out << "# --faiss: this build has no faiss (install libfaiss-dev and reconfigure)\n";
+#endif
+
         const HalfFactors half(items);
         Rng rng(static_cast<uint64_t>(num("seed")) + 99);
         std::vector<double> exactP50, exactP99, annP50, annP99, recalls, minRecalls;
@@ -163,6 +235,7 @@ int main(int argc, char** argv)
                 qs.push_back(std::move(x));
             }
             std::vector<double> exactMs, annMs, rec;
+            std::vector<std::vector<double>> peerMs(peers.size()), peerRec(peers.size());
             for (int q = 0; q < queries; ++q) { // interleaved per query
                 const float* x = qs[static_cast<size_t>(q)].data();
                 t.restart();
@@ -172,6 +245,12 @@ int main(int argc, char** argv)
                 const auto got = index.search(items, {}, x, n, {});
                 annMs.push_back(static_cast<double>(t.nsecsElapsed()) / 1e6);
                 rec.push_back(recallOf(got, exact));
+                for (size_t k = 0; k < peers.size(); ++k) {
+                    t.restart();
+                    const auto theirs = peers[k].search(x);
+                    peerMs[k].push_back(static_cast<double>(t.nsecsElapsed()) / 1e6);
+                    peerRec[k].push_back(recallOf(theirs, exact));
+                }
             }
             double mean = 0;
             for (const double r : rec)
@@ -187,6 +266,17 @@ int main(int argc, char** argv)
                 "round %d: recall@%d mean %.4f (p1 %.2f, min %.2f); exact p50 %.3f p99 %.3f ms; ann p50 %.3f p99 %.3f ms\n",
                 round + 1, n, mean, pct(rec, 0.01), minRecalls.back(), exactP50.back(), exactP99.back(),
                 annP50.back(), annP99.back());
+            for (size_t k = 0; k < peers.size(); ++k) {
+                double m = 0;
+                for (const double r : peerRec[k])
+                    m += r;
+                peers[k].recall.push_back(m / static_cast<double>(queries));
+                peers[k].p50.push_back(pct(peerMs[k], 0.5));
+                peers[k].p99.push_back(pct(peerMs[k], 0.99));
+                std::fprintf(stdout, "  %s: recall@%d mean %.4f (min %.2f); p50 %.3f p99 %.3f ms\n",
+                    qPrintable(peers[k].name), n, peers[k].recall.back(),
+                    *std::min_element(peerRec[k].begin(), peerRec[k].end()), peers[k].p50.back(), peers[k].p99.back());
+            }
             std::fflush(stdout);
         }
         auto range = [](const std::vector<double>& v) {
@@ -198,6 +288,9 @@ int main(int argc, char** argv)
         out << "median (range) over " << rounds << " rounds: recall@" << n << " " << range(recalls) << "; exact p50 "
             << range(exactP50) << " p99 " << range(exactP99) << " ms; ann p50 " << range(annP50) << " p99 "
             << range(annP99) << " ms\n";
+        for (const Peer& peer : peers)
+            out << "  " << peer.name << ": recall@" << n << " " << range(peer.recall) << "; p50 " << range(peer.p50)
+                << " p99 " << range(peer.p99) << " ms\n";
     } catch (const std::exception& e) {
         QTextStream(stderr) << e.what() << "\n";
         return 1;

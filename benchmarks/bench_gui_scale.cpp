@@ -15,6 +15,7 @@
 #include "mainwindow.h"
 #include "users/candidatespanel.h"
 #include "users/userstab.h"
+#include "util/stallprobe.h"
 
 #include <QAbstractItemView>
 #include <QApplication>
@@ -34,25 +35,7 @@ using namespace recwb::ui;
 
 namespace {
 
-class StallProbe : public QObject {
-public:
-    StallProbe()
-    {
-        m_timer.setInterval(5);
-        QObject::connect(&m_timer, &QTimer::timeout, this, [this] {
-            m_worst = std::max(m_worst, static_cast<double>(m_clock.nsecsElapsed()) / 1e6);
-            m_clock.restart();
-        });
-        m_clock.start();
-        m_timer.start();
-    }
-    double worstMs() const { return m_worst; }
-
-private:
-    QTimer m_timer;
-    QElapsedTimer m_clock;
-    double m_worst = 0;
-};
+using StallProbe = EventLoopStallProbe; // core/util/stallprobe.h
 
 // Runs the event loop until done() or the timeout; false on timeout.
 bool waitFor(const std::function<bool()>& done, int timeoutMs)

@@ -1,5 +1,10 @@
 #pragma once
 
+#include "util/stallprobe.h"
+
+#include <unistd.h>
+#include <optional>
+
 #include <QDir>
 #include <QElapsedTimer>
 #include <QEventLoop>
@@ -104,27 +109,22 @@ inline CliRun runCliAsync(const QStringList& args, const QString& fakeKey, int t
     return { p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError()) };
 }
 
+// The command prefix that runs a child process without root's power over file permissions:
+// empty when not root, setpriv to nobody (65534) as root, null as root without setpriv (the
+// caller skips: permissions cannot be taken away).
+inline std::optional<QStringList> unprivilegedPrefix()
+{
+    if (::geteuid() != 0)
+        return QStringList {};
+    if (!QFileInfo::exists(QStringLiteral("/usr/bin/setpriv")))
+        return std::nullopt;
+    return QStringList { QStringLiteral("/usr/bin/setpriv"), QStringLiteral("--reuid=65534"),
+        QStringLiteral("--regid=65534"), QStringLiteral("--clear-groups") };
+}
+
 // Measures how long this thread's event loop went without running a 5 ms timer: the worst
 // gap between two ticks (5 ms when nothing stalls), from construction on.
-class EventLoopStallProbe : public QObject {
-public:
-    EventLoopStallProbe()
-    {
-        m_timer.setInterval(5);
-        QObject::connect(&m_timer, &QTimer::timeout, this, [this] {
-            m_worst = std::max(m_worst, static_cast<double>(m_clock.nsecsElapsed()) / 1e6);
-            m_clock.restart();
-        });
-        m_clock.start();
-        m_timer.start();
-    }
-    double worstMs() const { return m_worst; }
-
-private:
-    QTimer m_timer;
-    QElapsedTimer m_clock;
-    double m_worst = 0;
-};
+using recwb::EventLoopStallProbe; // core/util/stallprobe.h
 
 } // namespace recwb::test
 

@@ -459,13 +459,10 @@ private slots:
 
         // The same shards, each writing a file of its own against a read-only copy of the
         // workspace (as root: run as nobody, whom the permissions bind); merged from the files.
-        QStringList prefix;
-        if (::geteuid() == 0) {
-            if (!QFileInfo::exists(QStringLiteral("/usr/bin/setpriv")))
-                QSKIP("running as root without setpriv: permissions cannot be taken away");
-            prefix = { QStringLiteral("/usr/bin/setpriv"), QStringLiteral("--reuid=65534"), QStringLiteral("--regid=65534"),
-                QStringLiteral("--clear-groups") };
-        }
+        const std::optional<QStringList> unprivileged = test::unprivilegedPrefix();
+        if (!unprivileged)
+            QSKIP("running as root without setpriv: permissions cannot be taken away");
+        const QStringList prefix = *unprivileged;
         QTemporaryDir roDir(QDir::tempPath() + QStringLiteral("/recwb-ro-XXXXXX"));
         QTemporaryDir outDir(QDir::tempPath() + QStringLiteral("/recwb-shards-XXXXXX"));
         QVERIFY(roDir.isValid() && outDir.isValid());

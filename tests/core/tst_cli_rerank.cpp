@@ -207,13 +207,10 @@ private slots:
     // unsharded run, summary included. The workspace's bytes and mtime do not change.
     void shardFilesAgainstReadOnlyWorkspace()
     {
-        QStringList prefix;
-        if (::geteuid() == 0) {
-            if (!QFileInfo::exists(QStringLiteral("/usr/bin/setpriv")))
-                QSKIP("running as root without setpriv: permissions cannot be taken away");
-            prefix = { QStringLiteral("/usr/bin/setpriv"), QStringLiteral("--reuid=65534"), QStringLiteral("--regid=65534"),
-                QStringLiteral("--clear-groups") };
-        }
+        const std::optional<QStringList> unprivileged = recwb::test::unprivilegedPrefix();
+        if (!unprivileged)
+            QSKIP("running as root without setpriv: permissions cannot be taken away");
+        const QStringList prefix = *unprivileged;
         QTemporaryDir roDir(QDir::tempPath() + QStringLiteral("/recwb-ro-XXXXXX"));
         QTemporaryDir outDir(QDir::tempPath() + QStringLiteral("/recwb-shards-XXXXXX"));
         QVERIFY(roDir.isValid() && outDir.isValid());

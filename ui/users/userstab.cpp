@@ -192,12 +192,13 @@ bool UsersTab::selectUser(const QString& externalId)
     if (user < 0)
         return false;
     for (int pass = 0; pass < 2; ++pass) {
-        for (int r = 0; r < m_proxy->rowCount(); ++r)
-            if (m_proxy->index(r, 0).data(SourceRowRole).toInt() == user) {
-                m_view->selectRow(r);
-                m_view->scrollTo(m_proxy->index(r, 0));
-                return true;
-            }
+        // The model's row is the user's index: map it, no scan (a million users, issue 13).
+        const QModelIndex shown = m_proxy->mapFromSource(m_model->index(user, 0));
+        if (shown.isValid()) {
+            m_view->selectRow(shown.row());
+            m_view->scrollTo(shown);
+            return true;
+        }
         m_filter->clear(); // hidden by a filter: show everyone and look again
         setStatusFilter(AllUsers);
     }
