@@ -276,7 +276,10 @@ void MainWindow::startLoad(const QString& path, Workspace::Mode mode)
     m_loadFuture = runTask([path, mode](const TaskControl& control) {
         const auto ws = Workspace::open(path, mode); // opened, used and closed on this worker
         auto dataset = std::make_shared<const Dataset>(ws->load(control));
-        return LoadedWorkspace { ws->path(), std::move(dataset) };
+        control.throwIfCanceled();
+        auto catalogTexts = CatalogModel::textsOf(*dataset);
+        auto usersTexts = UsersModel::textsOf(*dataset);
+        return LoadedWorkspace { ws->path(), std::move(dataset), std::move(catalogTexts), std::move(usersTexts) };
     });
     setBusy(true, tr("Opening %1…").arg(QDir::toNativeSeparators(path)));
 
@@ -317,8 +320,8 @@ void MainWindow::finishLoad(const LoadedWorkspace& loaded)
     m_dataset = loaded.dataset;
     m_path = loaded.path;
     m_models->setWorkspace(m_path, m_dataset); // before the tabs, so they see the new store state
-    m_catalog->setDataset(m_dataset);
-    m_users->setWorkspace(m_path, m_dataset);
+    m_catalog->setDataset(m_dataset, loaded.catalogTexts);
+    m_users->setWorkspace(m_path, m_dataset, loaded.usersTexts);
     m_evaluation->setWorkspace(m_path, m_dataset);
     m_prompts->setWorkspace(m_path, m_dataset);
     m_compare->setWorkspace(m_path, m_dataset);

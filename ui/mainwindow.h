@@ -1,6 +1,8 @@
 #pragma once
 
+#include "catalog/catalogmodel.h"
 #include "common/backgroundtask.h"
+#include "users/usersmodel.h"
 #include "data/workspace.h"
 #include "common/settings.h"
 
@@ -37,6 +39,9 @@ class PromptsTab;
 struct LoadedWorkspace {
     QString path;
     std::shared_ptr<const Dataset> dataset;
+    // The tables' derived texts, built on the loading worker (a million rows: seconds).
+    std::shared_ptr<const CatalogModel::Texts> catalogTexts;
+    std::shared_ptr<const UsersModel::Texts> usersTexts;
 };
 
 // The workbench window. Owns no database connection: every load, creation and import

@@ -7,32 +7,35 @@ namespace recwb::ui {
 
 CatalogModel::~CatalogModel() = default;
 
-void CatalogModel::setDataset(std::shared_ptr<const Dataset> dataset)
+std::shared_ptr<const CatalogModel::Texts> CatalogModel::textsOf(const Dataset& dataset)
 {
+    auto t = std::make_shared<Texts>();
+    const auto& items = dataset.items;
+    t->categories.reserve(items.size());
+    t->tags.reserve(items.size());
+    t->search.reserve(items.size());
+    for (const Item& item : items) {
+        t->categories.push_back(dataset.categoryNames(item));
+        t->tags.push_back(item.tags.join(QStringLiteral(", ")));
+        t->search.push_back(QString(item.title + u'\n' + t->categories.back() + u'\n' + t->tags.back()).toCaseFolded());
+    }
+    t->numericIds = allNumeric(items, [](const Item& item) { return item.externalId; });
+    return t;
+}
+
+void CatalogModel::setDataset(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const Texts> texts)
+{
+    if (dataset && (!texts || texts->search.size() != dataset->items.size()))
+        texts = textsOf(*dataset);
     beginResetModel();
     m_dataset = std::move(dataset);
-    m_categories.clear();
-    m_tags.clear();
-    m_search.clear();
-    if (m_dataset) {
-        const auto& items = m_dataset->items;
-        m_categories.reserve(items.size());
-        m_tags.reserve(items.size());
-        m_search.reserve(items.size());
-        for (const Item& item : items) {
-            m_categories.push_back(m_dataset->categoryNames(item));
-            m_tags.push_back(item.tags.join(QStringLiteral(", ")));
-            m_search.push_back(
-                QString(item.title + u'\n' + m_categories.back() + u'\n' + m_tags.back()).toCaseFolded());
-        }
-        m_numericIds = allNumeric(items, [](const Item& item) { return item.externalId; });
-    }
+    m_texts = texts ? std::move(texts) : std::make_shared<Texts>();
     endResetModel();
 }
 
 QStringView CatalogModel::searchText(int row) const
 {
-    return m_search[static_cast<size_t>(row)];
+    return m_texts->search[static_cast<size_t>(row)];
 }
 
 int CatalogModel::rows() const
@@ -85,9 +88,9 @@ QVariant CatalogModel::cell(int row, int column, int role) const
         case Title:
             return item.title;
         case Categories:
-            return m_categories[r];
+            return m_texts->categories[r];
         case Tags:
-            return m_tags[r];
+            return m_texts->tags[r];
         case Year:
             return item.year > 0 ? QVariant(item.year) : QVariant(QString());
         case Interactions:
@@ -99,7 +102,7 @@ QVariant CatalogModel::cell(int row, int column, int role) const
     case SortRole:
         switch (static_cast<Column>(column)) {
         case Id:
-            return idSortKey(item.externalId, m_numericIds);
+            return idSortKey(item.externalId, m_texts->numericIds);
         case Year:
             return item.year;
         case Interactions:
@@ -112,9 +115,9 @@ QVariant CatalogModel::cell(int row, int column, int role) const
         case Title:
             return item.title;
         case Categories:
-            return m_categories[r];
+            return m_texts->categories[r];
         case Tags:
-            return m_tags[r];
+            return m_texts->tags[r];
         default:
             return {};
         }

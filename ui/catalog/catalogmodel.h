@@ -18,15 +18,27 @@ class CatalogModel final : public TableModel {
 public:
     enum Column { Id, Title, Categories, Tags, Year, Interactions, NumColumns };
 
+    // The texts derived from the items (joined categories and tags, the filter's search text).
+    // Built by textsOf() on any thread: for a million items that is seconds of work, so the
+    // workspace load builds them on its worker and hands them in with the dataset (issue 13).
+    struct Texts {
+        std::vector<QString> categories;
+        std::vector<QString> tags;
+        std::vector<QString> search; // case-folded "title\ncategories\ntags"
+        bool numericIds = false;
+    };
+    static std::shared_ptr<const Texts> textsOf(const Dataset& dataset);
+
     using TableModel::TableModel;
     ~CatalogModel() override;
 
-    void setDataset(std::shared_ptr<const Dataset> dataset);
+    // texts: textsOf(*dataset), or null to build them here.
+    void setDataset(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const Texts> texts = nullptr);
     const std::shared_ptr<const Dataset>& dataset() const { return m_dataset; }
 
     QStringView searchText(int row) const final;
-    QString categoriesText(int row) const { return m_categories[static_cast<size_t>(row)]; }
-    QString tagsText(int row) const { return m_tags[static_cast<size_t>(row)]; }
+    QString categoriesText(int row) const { return m_texts->categories[static_cast<size_t>(row)]; }
+    QString tagsText(int row) const { return m_texts->tags[static_cast<size_t>(row)]; }
 
 protected:
     int rows() const final;
@@ -38,10 +50,7 @@ protected:
 
 private:
     std::shared_ptr<const Dataset> m_dataset;
-    std::vector<QString> m_categories;
-    std::vector<QString> m_tags;
-    std::vector<QString> m_search; // case-folded "title\ncategories\ntags"
-    bool m_numericIds = false;
+    std::shared_ptr<const Texts> m_texts = std::make_shared<Texts>();
 };
 
 } // namespace recwb::ui

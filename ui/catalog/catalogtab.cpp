@@ -71,10 +71,13 @@ CatalogTab::CatalogTab(QWidget* parent)
 
 CatalogTab::~CatalogTab() = default;
 
-void CatalogTab::setDataset(std::shared_ptr<const Dataset> dataset)
+void CatalogTab::setDataset(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const CatalogModel::Texts> texts)
 {
     m_dataset = dataset;
-    m_model->setDataset(std::move(dataset));
+    const int rows = dataset ? dataset->numItems() : 0;
+    limitSortingBeforeReset(m_view, rows);
+    m_model->setDataset(std::move(dataset), std::move(texts));
+    limitSortingAfterReset(m_view, rows, CatalogModel::Interactions, Qt::DescendingOrder);
     showItem(-1);
     updateCount();
 }

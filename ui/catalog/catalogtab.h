@@ -1,5 +1,7 @@
 #pragma once
 
+#include "catalog/catalogmodel.h"
+
 #include <QWidget>
 #include <memory>
 
@@ -26,7 +28,8 @@ public:
     explicit CatalogTab(QWidget* parent = nullptr);
     ~CatalogTab() override;
 
-    void setDataset(std::shared_ptr<const Dataset> dataset);
+    // texts: CatalogModel::textsOf(*dataset) built on a worker, or null to build them here.
+    void setDataset(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const CatalogModel::Texts> texts = nullptr);
 
     QLineEdit* filterEdit() const { return m_filter; }
     QTableView* view() const { return m_view; }

@@ -4,6 +4,8 @@
 #include "common/tablemodel.h"
 
 #include <QAction>
+#include <QCoreApplication>
+#include <QSortFilterProxyModel>
 #include <QHeaderView>
 #include <QLineEdit>
 #include <QMenu>
@@ -84,6 +86,30 @@ TableFilterProxy* setupTable(QTableView* view, TableModel* model, QLineEdit* fil
         QObject::connect(filter, &QLineEdit::textChanged, proxy, &TableFilterProxy::setFilterText);
     }
     return proxy;
+}
+
+void limitSortingBeforeReset(QTableView* view, int rows)
+{
+    if (rows <= kMaxSortedRows || !view->isSortingEnabled())
+        return;
+    view->setSortingEnabled(false);
+    if (auto* proxy = qobject_cast<QSortFilterProxyModel*>(view->model()))
+        proxy->sort(-1); // the model's order: nothing left to sort when the rows arrive
+    view->horizontalHeader()->setSortIndicatorShown(false);
+    view->horizontalHeader()->setToolTip(QCoreApplication::translate("recwb::ui",
+        "Sorting is off above %L1 rows: the table shows the workspace's order. Use the filter to find rows.")
+                                             .arg(kMaxSortedRows));
+}
+
+void limitSortingAfterReset(QTableView* view, int rows, int sortColumn, Qt::SortOrder order)
+{
+    if (rows > kMaxSortedRows || view->isSortingEnabled())
+        return;
+    view->horizontalHeader()->setToolTip(QString());
+    view->horizontalHeader()->setSortIndicatorShown(true);
+    view->setSortingEnabled(true);
+    if (sortColumn >= 0)
+        view->sortByColumn(sortColumn, order);
 }
 
 int currentSourceRow(const QTableView* view)

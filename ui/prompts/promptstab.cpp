@@ -1,5 +1,7 @@
 #include "prompts/promptstab.h"
 
+#include "common/userchoicemodel.h"
+
 #include "cf/recommender.h"
 #include "coldstart/coldstart.h"
 #include "common/backgroundtask.h"
@@ -17,6 +19,7 @@
 
 #include <QAction>
 #include <QComboBox>
+#include <QListView>
 #include <QDateTime>
 #include <QFormLayout>
 #include <QHBoxLayout>
@@ -298,6 +301,11 @@ void PromptsTab::buildUi()
     m_userCombo->setToolTip(tr("The user the preview is rendered for (cold users get the cold-start candidates)"));
     m_userCombo->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
     m_userCombo->setMinimumContentsLength(16);
+    m_userChoices = new UserChoiceModel(m_userCombo);
+    m_userCombo->setModel(m_userChoices);
+    if (auto* list = qobject_cast<QListView*>(m_userCombo->view()))
+        list->setUniformItemSizes(true); // a million users: no per-row size
+
     m_endpoint = new QComboBox;
     m_endpoint->setObjectName(QStringLiteral("promptEndpoint"));
     m_endpoint->setToolTip(tr("The endpoint the cost is estimated for (nothing is sent)"));
@@ -467,22 +475,11 @@ void PromptsTab::setColdThreshold(int threshold)
 void PromptsTab::fillUsers()
 {
     const QSignalBlocker block(m_userCombo);
-    m_userCombo->clear();
     m_user = -1;
+    m_userChoices->setDataset(m_dataset, m_threshold); // texts made when shown
     if (!m_dataset)
         return;
-    const Dataset& ds = *m_dataset;
-    int firstWarm = -1;
-    for (int32_t u = 0; u < ds.numUsers(); ++u) {
-        const bool cold = ds.isCold(u, m_threshold);
-        const auto n = static_cast<int>(ds.userItems.row(u).size());
-        m_userCombo->addItem(tr("%1 (%2, %n interactions)", nullptr, n)
-                                 .arg(ds.users[static_cast<size_t>(u)].externalId, cold ? tr("cold") : tr("warm")),
-            u);
-        if (!cold && firstWarm < 0)
-            firstWarm = u;
-    }
-    m_userCombo->setCurrentIndex(std::max(0, firstWarm));
+    m_userCombo->setCurrentIndex(m_userChoices->firstWarmRow());
     m_user = m_userCombo->currentData().isValid() ? m_userCombo->currentData().toInt() : -1;
     requestCandidates();
 }

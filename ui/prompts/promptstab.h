@@ -157,6 +157,7 @@ private:
     QLabel* m_status;
     QLabel* m_position;
     QComboBox* m_userCombo;
+    class UserChoiceModel* m_userChoices = nullptr;
     QComboBox* m_endpoint;
     QPushButton* m_endpointsButton;
     QSpinBox* m_candidateCount;

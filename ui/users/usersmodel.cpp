@@ -8,22 +8,27 @@ namespace recwb::ui {
 
 UsersModel::~UsersModel() = default;
 
-void UsersModel::setDataset(std::shared_ptr<const Dataset> dataset)
+std::shared_ptr<const UsersModel::Texts> UsersModel::textsOf(const Dataset& dataset)
 {
+    auto t = std::make_shared<Texts>();
+    const auto& users = dataset.users;
+    t->profiles.reserve(users.size());
+    t->search.reserve(users.size());
+    for (const User& user : users) {
+        t->profiles.push_back(attributesSummary(user.attributes));
+        t->search.push_back(QString(user.externalId + u'\n' + t->profiles.back()).toCaseFolded());
+    }
+    t->numericIds = allNumeric(users, [](const User& user) { return user.externalId; });
+    return t;
+}
+
+void UsersModel::setDataset(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const Texts> texts)
+{
+    if (dataset && (!texts || texts->search.size() != dataset->users.size()))
+        texts = textsOf(*dataset);
     beginResetModel();
     m_dataset = std::move(dataset);
-    m_profiles.clear();
-    m_search.clear();
-    if (m_dataset) {
-        const auto& users = m_dataset->users;
-        m_profiles.reserve(users.size());
-        m_search.reserve(users.size());
-        for (const User& user : users) {
-            m_profiles.push_back(attributesSummary(user.attributes));
-            m_search.push_back(QString(user.externalId + u'\n' + m_profiles.back()).toCaseFolded());
-        }
-        m_numericIds = allNumeric(users, [](const User& user) { return user.externalId; });
-    }
+    m_texts = texts ? std::move(texts) : std::make_shared<Texts>();
     endResetModel();
 }
 
@@ -38,7 +43,7 @@ void UsersModel::setColdThreshold(int threshold)
 
 QStringView UsersModel::searchText(int row) const
 {
-    return m_search[static_cast<size_t>(row)];
+    return m_texts->search[static_cast<size_t>(row)];
 }
 
 int UsersModel::rows() const
@@ -86,7 +91,7 @@ QVariant UsersModel::cell(int row, int column, int role) const
                 return isCold(row) ? tr("cold · synthetic") : tr("warm · synthetic");
             return isCold(row) ? tr("cold") : tr("warm");
         case Profile:
-            return m_profiles[r];
+            return m_texts->profiles[r];
         case NumColumns:
             break;
         }
@@ -94,13 +99,13 @@ QVariant UsersModel::cell(int row, int column, int role) const
     case SortRole:
         switch (static_cast<Column>(column)) {
         case Id:
-            return idSortKey(user.externalId, m_numericIds);
+            return idSortKey(user.externalId, m_texts->numericIds);
         case Interactions:
             return m_dataset->interactionCount(row);
         case Status:
             return isCold(row) ? 0 : 1;
         default:
-            return m_profiles[r];
+            return m_texts->profiles[r];
         }
     case Qt::ToolTipRole:
         if (column == Profile)

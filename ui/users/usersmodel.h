@@ -15,15 +15,25 @@ class UsersModel final : public TableModel {
 public:
     enum Column { Id, Interactions, Status, Profile, NumColumns };
 
+    // The texts derived from the users (profile summary, the filter's search text). Built by
+    // textsOf() on any thread: the workspace load builds them on its worker (issue 13).
+    struct Texts {
+        std::vector<QString> profiles;
+        std::vector<QString> search; // case-folded "id\nprofile"
+        bool numericIds = false;
+    };
+    static std::shared_ptr<const Texts> textsOf(const Dataset& dataset);
+
     using TableModel::TableModel;
     ~UsersModel() override;
 
-    void setDataset(std::shared_ptr<const Dataset> dataset);
+    // texts: textsOf(*dataset), or null to build them here.
+    void setDataset(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const Texts> texts = nullptr);
     const std::shared_ptr<const Dataset>& dataset() const { return m_dataset; }
     void setColdThreshold(int threshold);
     int coldThreshold() const { return m_coldThreshold; }
     bool isCold(int row) const { return m_dataset->isCold(row, m_coldThreshold); }
-    QString profileText(int row) const { return m_profiles[static_cast<size_t>(row)]; }
+    QString profileText(int row) const { return m_texts->profiles[static_cast<size_t>(row)]; }
 
     QStringView searchText(int row) const final;
 
@@ -37,10 +47,8 @@ protected:
 
 private:
     std::shared_ptr<const Dataset> m_dataset;
-    std::vector<QString> m_profiles;
-    std::vector<QString> m_search; // case-folded "id\nprofile"
+    std::shared_ptr<const Texts> m_texts = std::make_shared<Texts>();
     int m_coldThreshold = kDefaultColdThreshold;
-    bool m_numericIds = false;
 };
 
 } // namespace recwb::ui

@@ -160,10 +160,11 @@ UsersTab::UsersTab(ModelStore* store, QWidget* parent)
 
 UsersTab::~UsersTab() = default;
 
-void UsersTab::setWorkspace(const QString& path, std::shared_ptr<const Dataset> dataset)
+void UsersTab::setWorkspace(
+    const QString& path, std::shared_ptr<const Dataset> dataset, std::shared_ptr<const UsersModel::Texts> texts)
 {
     setWhatIfMode(false);
-    setDataset(dataset);
+    setDataset(dataset, std::move(texts));
     m_whatIf->setWorkspace(path, dataset);
     m_whatIf->setCfModelKey(m_candidates->currentModelKey());
     m_rerank->setWorkspace(path, std::move(dataset));
@@ -205,12 +206,15 @@ bool UsersTab::selectUser(const QString& externalId)
     return false;
 }
 
-void UsersTab::setDataset(std::shared_ptr<const Dataset> dataset)
+void UsersTab::setDataset(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const UsersModel::Texts> texts)
 {
     m_dataset = dataset;
     m_history->setDataset(dataset);
     m_candidates->setDataset(dataset);
-    m_model->setDataset(std::move(dataset));
+    const int rows = dataset ? dataset->numUsers() : 0;
+    limitSortingBeforeReset(m_view, rows);
+    m_model->setDataset(std::move(dataset), std::move(texts));
+    limitSortingAfterReset(m_view, rows, UsersModel::Interactions, Qt::DescendingOrder);
     showUser(-1);
     updateCount();
 }

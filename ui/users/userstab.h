@@ -1,5 +1,7 @@
 #pragma once
 
+#include "users/usersmodel.h"
+
 #include <QWidget>
 #include <memory>
 
@@ -37,9 +39,11 @@ public:
     explicit UsersTab(ModelStore* store, QWidget* parent = nullptr);
     ~UsersTab() override;
 
-    void setDataset(std::shared_ptr<const Dataset> dataset);
+    // texts: UsersModel::textsOf(*dataset) built on a worker, or null to build them here.
+    void setDataset(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const UsersModel::Texts> texts = nullptr);
     // The workspace behind the dataset: the rerank panel reads endpoints and prompts from it.
-    void setWorkspace(const QString& path, std::shared_ptr<const Dataset> dataset);
+    void setWorkspace(const QString& path, std::shared_ptr<const Dataset> dataset,
+        std::shared_ptr<const UsersModel::Texts> texts = nullptr);
     void setColdThreshold(int threshold);
     void setStatusFilter(StatusFilter filter);
     // Selects the first visible row; false when the table is empty.
