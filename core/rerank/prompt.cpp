@@ -1023,11 +1023,14 @@ qint64 estimateTokens(const QString& text)
             }
             tokens += 1 + (len - 1) / 8 + (nonAscii + 1) / 2;
         } else {
+            // Punctuation and symbols, and numbers that are not decimal digits (Roman
+            // numerals, fractions: letter-or-number but neither letter nor digit). At least
+            // one character is taken: a '½' used to stop the loop from ever advancing.
             qsizetype len = 0;
-            while (i < n && !text[i].isLetterOrNumber() && !text[i].isSpace()) {
+            do {
                 ++i;
                 ++len;
-            }
+            } while (i < n && !text[i].isLetterOrNumber() && !text[i].isSpace());
             tokens += (len + 1) / 2;
         }
     }

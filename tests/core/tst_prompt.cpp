@@ -160,6 +160,11 @@ private slots:
         QTest::addRow("cjk") << QStringLiteral("推荐系统") << 4 << 4;
         QTest::addRow("prose") << QStringLiteral("A collaborative-filtering model has already retrieved candidate items for one user.")
                                << 12 << 20;
+        // Found by fuzz_prompt (issue 12): a number that is not a decimal digit (a fraction, a
+        // Roman numeral) never advanced the estimate's loop, so rendering a title with one hung.
+        QTest::addRow("vulgar fraction") << QStringLiteral("\u00BD cup") << 2 << 3;
+        QTest::addRow("roman numeral") << QStringLiteral("Chapter \u216B") << 2 << 3;
+        QTest::addRow("superscript at the end") << QStringLiteral("x\u00B2") << 2 << 2;
     }
     void tokenEstimates()
     {
