@@ -4,9 +4,11 @@
 #include <QHash>
 #include <QJsonArray>
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 namespace recwb::rerank {
 
@@ -55,10 +57,63 @@ QString extractJson(const QString& text, QList<Defect>& defects)
     return inner;
 }
 
-// Bare NaN / Infinity (not JSON, but models write them) become strings outside of
-// string literals, so the entry is kept and its score reported as not finite.
-std::string quoteNonFinite(const std::string& in)
+constexpr std::array<std::string_view, 6> kNonFiniteWords { "-Infinity", "Infinity", "NaN", "-inf", "inf", "nan" };
+
+// The bare word of kNonFiniteWords at `i` outside of a string literal, if any.
+std::string_view nonFiniteWordAt(std::string_view in, size_t i)
 {
+    const char c = in[i];
+    if (c != '-' && c != 'I' && c != 'N' && c != 'i' && c != 'n')
+        return {};
+    if (i > 0 && std::isalnum(static_cast<unsigned char>(in[i - 1])))
+        return {};
+    for (const std::string_view word : kNonFiniteWords) {
+        const size_t n = word.size();
+        if (in.compare(i, n, word) == 0 && (i + n >= in.size() || !std::isalnum(static_cast<unsigned char>(in[i + n]))))
+            return word;
+    }
+    return {};
+}
+
+// Whether `in` has a bare non-finite word outside of its string literals. String
+// literals are skipped a quote at a time (memchr), so an answer of long explanations
+// costs a few comparisons per string instead of one per byte.
+bool hasBareNonFinite(std::string_view in)
+{
+    size_t i = 0;
+    while (i < in.size()) {
+        if (in[i] == '"') {
+            // the closing quote: the next one preceded by an even number of backslashes
+            size_t from = i + 1;
+            for (;;) {
+                const void* q = std::memchr(in.data() + from, '"', in.size() - from);
+                if (!q)
+                    return false; // an unterminated string: nothing after it is outside one
+                const size_t at = static_cast<size_t>(static_cast<const char*>(q) - in.data());
+                size_t backslashes = 0;
+                while (at - backslashes > i + 1 && in[at - backslashes - 1] == '\\')
+                    ++backslashes;
+                from = at + 1;
+                if (backslashes % 2 == 0)
+                    break;
+            }
+            i = from;
+            continue;
+        }
+        if (!nonFiniteWordAt(in, i).empty())
+            return true;
+        ++i;
+    }
+    return false;
+}
+
+// Bare NaN / Infinity (not JSON, but models write them) become strings outside of
+// string literals, so the entry is kept and its score reported as not finite. Most
+// answers have none and are returned as they are.
+std::string quoteNonFinite(std::string in)
+{
+    if (!hasBareNonFinite(in))
+        return in;
     std::string out;
     out.reserve(in.size());
     bool inString = false;
@@ -77,21 +132,15 @@ std::string quoteNonFinite(const std::string& in)
             out += c;
             continue;
         }
-        bool replaced = false;
-        for (const char* word : { "-Infinity", "Infinity", "NaN", "-inf", "inf", "nan" }) {
-            const size_t n = std::strlen(word);
-            if (in.compare(i, n, word) == 0 && (i + n >= in.size() || !std::isalnum(static_cast<unsigned char>(in[i + n])))
-                && (i == 0 || !std::isalnum(static_cast<unsigned char>(in[i - 1])))) {
-                out += '"';
-                out += word;
-                out += '"';
-                i += n - 1;
-                replaced = true;
-                break;
-            }
-        }
-        if (!replaced)
+        const std::string_view word = nonFiniteWordAt(in, i);
+        if (word.empty()) {
             out += c;
+            continue;
+        }
+        out += '"';
+        out += word;
+        out += '"';
+        i += word.size() - 1;
     }
     return out;
 }

@@ -219,6 +219,7 @@ FaithfulnessChecker::FaithfulnessChecker(const Dataset& ds)
     for (int32_t c = 0; c < static_cast<int32_t>(ds.categories.size()); ++c)
         for (const QString& alias : categoryAliases(ds.categories.at(c))) {
             m_categories.insert(alias, c);
+            m_categoryFirstWords.insert(alias.section(u' ', 0, 0));
             m_maxCategoryWords = std::max<int>(m_maxCategoryWords, static_cast<int>(alias.count(u' ')) + 1);
         }
     for (int32_t i = 0; i < ds.numItems(); ++i)
@@ -411,7 +412,8 @@ QList<Claim> FaithfulnessChecker::check(const QString& explanation, int32_t item
 
     // 2. Quoted phrases that look like titles but name no catalog item (an invented film).
     static const QRegularExpression quoted(QStringLiteral("[\"\u201C\u201E\u00AB]([^\"\u201C\u201D\u201E\u00AB\u00BB]{2,120})[\"\u201D\u00BB]"));
-    for (auto m = quoted.globalMatch(explanation); m.hasNext();) {
+    const bool hasQuote = std::any_of(explanation.begin(), explanation.end(), isQuote);
+    for (auto m = hasQuote ? quoted.globalMatch(explanation) : QRegularExpressionMatchIterator(); m.hasNext();) {
         const QRegularExpressionMatch q = m.next();
         const QString inner = q.captured(1).trimmed();
         if (inner.isEmpty() || !inner.at(0).isUpper())
@@ -465,6 +467,10 @@ QList<Claim> FaithfulnessChecker::check(const QString& explanation, int32_t item
         size_t matched = 0;
         int32_t category = -1;
         const size_t longest = std::min(words.size() - i, static_cast<size_t>(m_maxCategoryWords));
+        if (!m_categoryFirstWords.contains(words[i].norm)) {
+            ++i;
+            continue;
+        }
         for (size_t len = longest; len >= 1 && !covered[i]; --len) {
             bool free = true;
             for (size_t j = i; j < i + len; ++j)
@@ -515,7 +521,9 @@ QList<Claim> FaithfulnessChecker::check(const QString& explanation, int32_t item
     static const QRegularExpression idRef(
         QStringLiteral(R"((?:\b(?:item|id|movie|film)\s*(?:id)?\s*[:#]?\s*["']?|#)([A-Za-z0-9][A-Za-z0-9_.:-]*))"),
         QRegularExpression::CaseInsensitiveOption);
-    for (auto m = idRef.globalMatch(explanation); m.hasNext();) {
+    // every id counted below has a digit: an explanation without one names no id
+    const bool hasDigit = std::any_of(explanation.begin(), explanation.end(), [](QChar c) { return c.isDigit(); });
+    for (auto m = hasDigit ? idRef.globalMatch(explanation) : QRegularExpressionMatchIterator(); m.hasNext();) {
         const QRegularExpressionMatch r = m.next();
         QString id = r.captured(1);
         while (id.endsWith(u'.') || id.endsWith(u':'))

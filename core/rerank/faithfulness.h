@@ -98,6 +98,8 @@ private:
     // normalised category name (and aliases) -> category index
     QHash<QString, int32_t> m_categories;
     int m_maxCategoryWords = 0;
+    // the first word of every category alias: most words of an explanation start none
+    QSet<QString> m_categoryFirstWords;
 };
 
 // The words of `text`, lower-cased, split at anything that is not a letter or a digit,

@@ -160,6 +160,24 @@ private slots:
         QCOMPARE(*r.items[1].score, 0.5);
     }
 
+    // A bare NaN after strings with escaped quotes and backslashes, and the same words
+    // inside strings: only the bare one is quoted, the explanations stay as written.
+    void nonFiniteBesideEscapedStrings()
+    {
+        const auto c = candidates();
+        // (plain literals: moc misreads a raw string with \" in it)
+        const QString text = QStringLiteral("{\"recommendations\":["
+                                            "{\"item_id\":\"107\",\"explanation\":\"a \\\"NaN\\\" night \\\\\",\"score\":NaN},"
+                                            "{\"item_id\":\"108\",\"explanation\":\"ends \\\\\\\" Infinity -inf\",\"score\":0.5}]}");
+        const RerankResult r = parseAnswer(text, FinishReason::Ok, c, 2);
+        QVERIFY2(r.usable, qPrintable(r.fallbackReason + u' ' + kinds(r)));
+        QVERIFY2(r.hasDefect(QStringLiteral("bad_score")), qPrintable(kinds(r)));
+        QVERIFY(!r.items[0].score.has_value());
+        QCOMPARE(r.items[0].explanation, QStringLiteral("a \"NaN\" night \\"));
+        QCOMPARE(r.items[1].explanation, QStringLiteral("ends \\\" Infinity -inf"));
+        QCOMPARE(*r.items[1].score, 0.5);
+    }
+
     void missingScoreKeyAndExplanation()
     {
         const auto c = candidates();
