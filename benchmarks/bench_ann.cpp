@@ -170,12 +170,18 @@ int main(int argc, char** argv)
         std::unique_ptr<faiss::IndexIVFFlat> fIvf;
         if (p.isSet(QStringLiteral("faiss"))) {
             const auto d = static_cast<int>(items.cols());
-            auto toItems = [n](const std::vector<float>& dist, const std::vector<faiss::Index::idx_t>& ids) {
-                std::vector<ScoredItem> r;
-                for (int i = 0; i < n; ++i)
-                    if (ids[static_cast<size_t>(i)] >= 0)
-                        r.push_back({ static_cast<int32_t>(ids[static_cast<size_t>(i)]), dist[static_cast<size_t>(i)] });
-                return r;
+            // the top n of one query through a faiss index, as scored items
+            auto peerSearch = [n](const faiss::Index& index) {
+                return [&index, n](const float* x) {
+                    std::vector<float> dist(static_cast<size_t>(n));
+                    std::vector<faiss::Index::idx_t> ids(static_cast<size_t>(n));
+                    index.search(1, x, n, dist.data(), ids.data());
+                    std::vector<ScoredItem> r;
+                    for (int i = 0; i < n; ++i)
+                        if (ids[static_cast<size_t>(i)] >= 0)
+                            r.push_back({ static_cast<int32_t>(ids[static_cast<size_t>(i)]), dist[static_cast<size_t>(i)] });
+                    return r;
+                };
             };
             t.restart();
             fHnsw = std::make_unique<faiss::IndexHNSWFlat>(d, static_cast<int>(num("m")), faiss::METRIC_INNER_PRODUCT);
@@ -186,13 +192,7 @@ int main(int argc, char** argv)
                 << num("ef") << "): build " << QString::number(static_cast<double>(t.nsecsElapsed()) / 1e9, 'f', 1)
                 << " s\n";
             out.flush();
-            peers.push_back({ QStringLiteral("faiss-hnsw"), [&, toItems](const float* x) {
-                                 std::vector<float> dist(static_cast<size_t>(n));
-                                 std::vector<faiss::Index::idx_t> ids(static_cast<size_t>(n));
-                                 fHnsw->search(1, x, n, dist.data(), ids.data());
-                                 return toItems(dist, ids);
-                             },
-                {}, {}, {} });
+            peers.push_back({ QStringLiteral("faiss-hnsw"), peerSearch(*fHnsw), {}, {}, {} });
             t.restart();
             const auto nlist = static_cast<size_t>(num("nlist"));
             fQuantizer = std::make_unique<faiss::IndexFlatIP>(d);
@@ -204,13 +204,7 @@ int main(int argc, char** argv)
             out << "faiss IndexIVFFlat (nlist " << nlist << ", nprobe " << num("nprobe") << ", trained on " << sample
                 << "): build " << QString::number(static_cast<double>(t.nsecsElapsed()) / 1e9, 'f', 1) << " s\n";
             out.flush();
-            peers.push_back({ QStringLiteral("faiss-ivf"), [&, toItems](const float* x) {
-                                 std::vector<float> dist(static_cast<size_t>(n));
-                                 std::vector<faiss::Index::idx_t> ids(static_cast<size_t>(n));
-                                 fIvf->search(1, x, n, dist.data(), ids.data());
-                                 return toItems(dist, ids);
-                             },
-                {}, {}, {} });
+            peers.push_back({ QStringLiteral("faiss-ivf"), peerSearch(*fIvf), {}, {}, {} });
         }
 #else
         if (p.isSet(QStringLiteral("faiss")))

@@ -81,11 +81,13 @@ void AnnIndex::build(const RowMatrixF& factors, std::span<const float> bias, con
     const bool withBias = !bias.empty();
     m_dim = f + (withBias ? 1 : 0) + 1;
     m_ef = std::max(1, options.ef);
+    std::vector<double> squared(static_cast<size_t>(rows)); // |y|^2 with the bias coordinate
     std::vector<float> norm(static_cast<size_t>(rows));
     for (int64_t i = 0; i < rows; ++i) {
         double s = factors.row(i).cast<double>().squaredNorm();
         if (withBias)
             s += static_cast<double>(bias[static_cast<size_t>(i)]) * bias[static_cast<size_t>(i)];
+        squared[static_cast<size_t>(i)] = s;
         norm[static_cast<size_t>(i)] = static_cast<float>(std::sqrt(s));
     }
     std::vector<int32_t> order(static_cast<size_t>(rows));
@@ -109,12 +111,9 @@ void AnnIndex::build(const RowMatrixF& factors, std::span<const float> bias, con
             const int32_t item = order[static_cast<size_t>(j)];
             m_bandOf[static_cast<size_t>(item)] = static_cast<uint8_t>(b);
             std::copy_n(factors.row(item).data(), f, v.begin());
-            double s = factors.row(item).cast<double>().squaredNorm();
-            if (withBias) {
+            if (withBias)
                 v[static_cast<size_t>(f)] = bias[static_cast<size_t>(item)];
-                s += static_cast<double>(v[static_cast<size_t>(f)]) * v[static_cast<size_t>(f)];
-            }
-            v.back() = static_cast<float>(std::sqrt(std::max(0.0, m2 - s)));
+            v.back() = static_cast<float>(std::sqrt(std::max(0.0, m2 - squared[static_cast<size_t>(item)])));
             band->graph->addPoint(v.data(), static_cast<hnswlib::labeltype>(item));
         };
         std::vector<float> first(static_cast<size_t>(m_dim));

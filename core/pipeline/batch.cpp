@@ -101,9 +101,9 @@ struct BatchReranker::Finished {
 
 BatchReranker::~BatchReranker()
 {
-    if (m_prepPool) { // its tasks read m_ctx and post to this: none may outlive it
+    if (m_worker) { // its tasks read m_ctx and post to this: none may outlive it
         m_prepCanceled = true;
-        m_prepPool->waitForDone();
+        m_worker->waitForDone();
     }
     for (Job& j : m_jobs)
         if (j.call)
@@ -275,8 +275,8 @@ void BatchReranker::begin(const std::vector<int32_t>& users, int distinctUsers)
     // reranker's content index).
     m_prepNext = 0;
     ++m_generation; // late preparations of an earlier start() are dropped
-    if (m_prepPool)
-        m_prepPool->waitForDone();
+    if (m_worker)
+        m_worker->waitForDone();
     if (!m_whatIf && m_jobs.size() > 1) {
         bool needsBlend = m_options.source == CandidateSource::ColdStart;
         for (const TierInfo& t : m_tiers)
@@ -286,19 +286,17 @@ void BatchReranker::begin(const std::vector<int32_t>& users, int distinctUsers)
                 needsBlend = isColdUser(m_ctx, m_jobs[i].user, nullptr);
         if (needsBlend)
             m_ctx.coldStart();
-        if (!m_prepPool) {
-            m_prepPool = std::make_unique<QThreadPool>();
-            m_prepPool->setMaxThreadCount(1); // in order; the other core serves the calls
-            m_prepPool->setObjectName(QStringLiteral("recwb-rerank-worker"));
+        if (!m_worker) {
+            m_worker = std::make_unique<QThreadPool>();
+            m_worker->setMaxThreadCount(1); // in order; the other core serves the calls
+            m_worker->setObjectName(QStringLiteral("recwb-rerank-worker"));
         }
-        m_finishPool = m_prepPool.get();
         m_prepCanceled = false;
         m_ctx.faithfulness(); // indexed here: the finishing thread only reads it
     } else {
-        if (m_prepPool)
-            m_prepPool->waitForDone();
-        m_finishPool = nullptr;
-        m_prepPool.reset();
+        if (m_worker)
+            m_worker->waitForDone();
+        m_worker.reset();
     }
     m_running = true;
     m_wall.start();
@@ -308,7 +306,7 @@ void BatchReranker::begin(const std::vector<int32_t>& users, int distinctUsers)
 // Hands the next users to the preparation thread, up to the look-ahead window.
 void BatchReranker::prefetch()
 {
-    if (!m_prepPool || m_canceled)
+    if (!m_worker || m_canceled)
         return;
     const size_t window = std::max(kMinPrepAhead, 2 * static_cast<size_t>(m_concurrency));
     const rerank::EndpointProfile* first
@@ -318,7 +316,7 @@ void BatchReranker::prefetch()
         Job& job = m_jobs[index];
         job.prep = Job::Prep::Running;
         const rerank::PromptTemplate& tmpl = isColdUser(m_ctx, job.user, nullptr) ? m_coldPrompt : m_prompt;
-        m_prepPool->start([this, index, generation = m_generation, ctx = &m_ctx, user = job.user, tmpl, seed = job.shuffleSeed,
+        m_worker->start([this, index, generation = m_generation, ctx = &m_ctx, user = job.user, tmpl, seed = job.shuffleSeed,
                               candidates = m_options.candidates, k = m_options.k, source = m_options.source,
                               profile = first ? std::optional<rerank::EndpointProfile>(*first) : std::nullopt] {
             if (m_prepCanceled)
@@ -425,7 +423,7 @@ void BatchReranker::pump()
     prefetch();
     int budget = kSyncJobsPerTurn;
     while (!m_canceled && m_active < m_concurrency && m_next < m_jobs.size()) {
-        if (m_prepPool && m_jobs[m_next].prep != Job::Prep::Ready)
+        if (m_worker && m_jobs[m_next].prep != Job::Prep::Ready)
             break; // onPrepared() pumps again
         const size_t i = m_next++;
         prefetch();
@@ -597,7 +595,7 @@ void BatchReranker::onAnswer(size_t index, const rerank::ChatResponse& response)
             ++m_settling;
             pump();
             --m_settling;
-            if (m_finishPool) { // parse, check and build the row on the finishing thread
+            if (m_worker) { // parse, check and build the row on the finishing thread
                 finishOnPool(index, response, llmMs);
                 pump();
                 return;
@@ -620,7 +618,7 @@ void BatchReranker::onAnswer(size_t index, const rerank::ChatResponse& response)
 }
 
 // The answer of the last tier (it cannot escalate): validation, the faithfulness check and
-// the result row on m_finishPool; the cache copy, the row's write and the progress back here.
+// the result row on m_worker; the cache copy, the row's write and the progress back here.
 void BatchReranker::finishOnPool(size_t index, const rerank::ChatResponse& response, double llmMs)
 {
     Job& job = m_jobs[index];
@@ -628,7 +626,7 @@ void BatchReranker::finishOnPool(size_t index, const rerank::ChatResponse& respo
     auto prepared = std::make_shared<PreparedUser>(std::move(*job.prepared));
     job.prepared.reset();
     const bool row = m_options.storeRun && m_options.probeOrders < 2;
-    m_finishPool->start(
+    m_worker->start(
         [this, index, generation = m_generation, ctx = &m_ctx, prepared, response, llmMs, row,
                             profile = m_tiers[static_cast<size_t>(job.tier)].profile, key = job.cacheKey] {
         auto done = std::make_shared<Finished>();

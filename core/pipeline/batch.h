@@ -138,13 +138,13 @@ private:
         QPointer<rerank::LlmCall> call;
         double reservedUsd = 0; // the budget held for the call in flight
         int lookedUpTier = -1; // the tier whose cache lookup is done (a budget wait skips a second one)
-        enum class Prep { None, Running, Ready } prep = Prep::None; // preparation ahead (m_prepPool)
+        enum class Prep { None, Running, Ready } prep = Prep::None; // preparation ahead (m_worker)
         QString prepError; // prepareUser() threw this on the pool; reported when the job is launched
         QString firstKey; // the response-cache key for tier 0, computed with the preparation
-        QJsonObject row; // the stored result row, built with the outcome on m_finishPool
+        QJsonObject row; // the stored result row, built with the outcome on m_worker
     };
     struct Prepared; // a preparation's result, on its way back from the pool
-    struct Finished; // a finished answer, on its way back from m_finishPool
+    struct Finished; // a finished answer, on its way back from m_worker
 
     void begin(const std::vector<int32_t>& users, int distinctUsers);
     void prefetch();
@@ -186,10 +186,9 @@ private:
     // Never cleared: a cancel stops the preparations through m_prepCanceled, and every
     // finishing task runs, so m_settling returns to 0. One thread rather than one per kind:
     // on a 2-core machine two would preempt each other inside their timed stages (issue 10).
-    std::unique_ptr<QThreadPool> m_prepPool;
-    QThreadPool* m_finishPool = nullptr; // m_prepPool, or null
+    std::unique_ptr<QThreadPool> m_worker;
     std::atomic<bool> m_prepCanceled { false }; // preparations not started yet do nothing
-    size_t m_prepNext = 0; // the next job to hand to m_prepPool
+    size_t m_prepNext = 0; // the next job to hand to m_worker
     quint64 m_generation = 0; // per start(): tells a late preparation from a current one
     double m_spentUsd = 0; // calls answered so far (budget accounting)
     double m_reservedUsd = 0; // worst cases of the calls in flight
