@@ -108,6 +108,12 @@ double Statement::real(int col) const
     return sqlite3_column_double(m_stmt, col);
 }
 
+QByteArrayView Statement::utf8(int col) const
+{
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(m_stmt, col));
+    return p ? QByteArrayView(p, sqlite3_column_bytes(m_stmt, col)) : QByteArrayView();
+}
+
 QString Statement::text(int col) const
 {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(m_stmt, col));

@@ -3,6 +3,7 @@
 #include "util/error.h"
 
 #include <QByteArray>
+#include <QByteArrayView>
 #include <QString>
 #include <cstdint>
 #include <optional>
@@ -43,6 +44,8 @@ public:
     double real(int col) const;
     QString text(int col) const;
     QByteArray blob(int col) const;
+    // The column's text as UTF-8 bytes, without a copy: valid until the next step().
+    QByteArrayView utf8(int col) const;
     bool isNull(int col) const;
 
 private:

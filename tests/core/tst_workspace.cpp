@@ -83,6 +83,45 @@ private slots:
         QVERIFY(ds.itemUsers.contains(i1, u1));
     }
 
+    // Tags come back distinct per item, the most used first, ties in byte order (é after z);
+    // users with the same attribute text get equal objects, a different text its own.
+    void tagsOrderAndSharedAttributes()
+    {
+        const QString p = path("tags.recwb");
+        {
+            auto ws = Workspace::open(p, Workspace::Mode::CreateOrOpen);
+            ImportReport report;
+            report.format = QStringLiteral("test");
+            ImportWriter w(*ws, report);
+            for (const char* id : { "i1", "i2", "i3" })
+                w.upsertItem({ QString::fromLatin1(id), QString::fromLatin1(id), {}, {}, {}, {} });
+            const QJsonObject same { { QStringLiteral("gender"), QStringLiteral("F") }, { QStringLiteral("age"), 31 } };
+            w.upsertUser({ QStringLiteral("u1"), same });
+            w.upsertUser({ QStringLiteral("u2"), same });
+            w.upsertUser({ QStringLiteral("u3"), QJsonObject { { QStringLiteral("age"), 70 } } });
+            const auto u1 = w.userId(QStringLiteral("u1"));
+            const auto i1 = w.itemId(QStringLiteral("i1"));
+            const auto i2 = w.itemId(QStringLiteral("i2"));
+            // i1: "funny" x3, "été" x2, "zany" x2, "alpha" x1; i2: "alpha" x1; i3: none
+            int ts = 1;
+            for (const auto& [tag, n] : { std::pair { "zany", 2 }, { "alpha", 1 }, { "funny", 3 }, { "\xc3\xa9t\xc3\xa9", 2 } })
+                for (int k = 0; k < n; ++k)
+                    w.addTag(i1, u1, QString::fromUtf8(tag), ts++);
+            w.addTag(i2, u1, QStringLiteral("alpha"), ts++);
+            w.commit();
+        }
+        const Dataset ds = Workspace::open(p)->load();
+        QCOMPARE(ds.items[ds.itemIndex(QStringLiteral("i1"))].tags,
+            (QStringList { QStringLiteral("funny"), QStringLiteral("zany"), QString::fromUtf8("\xc3\xa9t\xc3\xa9"),
+                QStringLiteral("alpha") }));
+        QCOMPARE(ds.items[ds.itemIndex(QStringLiteral("i2"))].tags, QStringList { QStringLiteral("alpha") });
+        QVERIFY(ds.items[ds.itemIndex(QStringLiteral("i3"))].tags.isEmpty());
+        const QJsonObject& a1 = ds.users[static_cast<size_t>(ds.userIndex(QStringLiteral("u1")))].attributes;
+        QCOMPARE(a1.value(QStringLiteral("gender")).toString(), QStringLiteral("F"));
+        QCOMPARE(a1, ds.users[static_cast<size_t>(ds.userIndex(QStringLiteral("u2")))].attributes);
+        QCOMPARE(ds.users[static_cast<size_t>(ds.userIndex(QStringLiteral("u3")))].attributes.value(QStringLiteral("age")).toInt(), 70);
+    }
+
     void failedImportLeavesWorkspaceUnchanged()
     {
         const QString p = path("atomic.recwb");
