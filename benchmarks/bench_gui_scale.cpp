@@ -20,6 +20,7 @@
 #include <QAbstractItemView>
 #include <QApplication>
 #include <QElapsedTimer>
+#include <QLabel>
 #include <QLineEdit>
 #include <QSettings>
 #include <QTableView>
@@ -176,7 +177,9 @@ int main(int argc, char** argv)
             return 1;
         }
         if (!waitFor([&] { return panel->shownUser() == user; }, 120000)) {
-            std::fprintf(stderr, "bench_gui_scale: no candidates for user %d\n", user);
+            const auto* caption = panel->findChild<QLabel*>(QStringLiteral("candidatesCaption"));
+            std::fprintf(stderr, "bench_gui_scale: no candidates for user %d (the panel says: %s)\n", user,
+                caption ? qPrintable(caption->text()) : "nothing");
             return 1;
         }
         const double ms = static_cast<double>(t.elapsed());
