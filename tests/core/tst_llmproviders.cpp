@@ -125,6 +125,12 @@ void addEnvelopeRows()
                                              << QByteArray(R"({"candidates":[{"content":{"parts":[]},"finishReason":"MAX_TOKENS"}],
         "usageMetadata":{"promptTokenCount":10,"candidatesTokenCount":0,"thoughtsTokenCount":2048}})")
                                              << QString() << int(FinishReason::Truncated) << 10LL << 0LL << 0LL << 2048LL << 2048LL;
+    // fuzz_providers: a count of 5.3e35 (cast to qint64: undefined behaviour) is clamped to 1e15.
+    QTest::addRow("gemini-count-out-of-range") << int(ProviderKind::Gemini)
+                                               << QByteArray(R"({"candidates":[{"content":{"parts":[{"text":"[]"}]},"finishReason":"STOP"}],
+        "usageMetadata":{"promptTokenCount":1200,"candidatesTokenCount":300,"thoughtsTokenCount":533333333333333333333333333333333333330}})")
+                                               << QStringLiteral("[]") << int(FinishReason::Ok) << 1200LL << 0LL << 0LL
+                                               << 1000000000000300LL << 1000000000000000LL;
     // Section 4 example.
     QTest::addRow("ollama") << int(ProviderKind::OllamaNative)
                             << QByteArray(R"({"model":"llama3.1:8b","created_at":"x","message":{"role":"assistant","content":"{\"a\":1}"},
@@ -478,6 +484,9 @@ private slots:
         QVERIFY(!parseRetryAfterMs("soon", "later", now));
         QCOMPARE(bodyRetryDelayMs(R"({"error":{"details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"37s"}]}})"),
             std::optional<qint64>(37000));
+        // a delay past the 64-bit range in milliseconds is clamped, never negative
+        QCOMPARE(bodyRetryDelayMs(R"({"error":{"details":[{"retryDelay":"99999999999999999999999999s"}]}})"),
+            std::optional<qint64>(1000000000000000LL));
     }
 
     void backoff()

@@ -44,9 +44,18 @@ QString joinedSystem(const ChatRequest& r)
     return parts.join(QStringLiteral("\n\n"));
 }
 
+// A JSON number as a whole number: NaN as 0, the rest clamped to +-1e15 (a cast of 5e35 to
+// qint64 is undefined behaviour, found by fuzz_providers in a usage count; 1e15 tokens or
+// milliseconds is past any real answer, and thousands of them still sum within 64 bits).
+qint64 wholeNumber(double v)
+{
+    constexpr double kLimit = 1.0e15;
+    return std::isnan(v) ? 0 : static_cast<qint64>(std::clamp(v, -kLimit, kLimit));
+}
+
 qint64 num(const QJsonObject& o, const QString& key)
 {
-    return static_cast<qint64>(o.value(key).toDouble(0));
+    return wholeNumber(o.value(key).toDouble(0));
 }
 
 // §1: messages as given; response_format json_schema (nested form, strict), json_object or none (text).
@@ -612,7 +621,7 @@ std::optional<qint64> bodyRetryDelayMs(const QByteArray& body)
     for (const QJsonValue& d : error.value(QStringLiteral("details")).toArray()) {
         const QRegularExpressionMatch m = seconds.match(d.toObject().value(QStringLiteral("retryDelay")).toString());
         if (m.hasMatch())
-            return static_cast<qint64>(std::llround(m.captured(1).toDouble() * 1000.0));
+            return wholeNumber(std::round(m.captured(1).toDouble() * 1000.0));
     }
     return std::nullopt;
 }
