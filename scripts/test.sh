@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Builds everything and runs every test headless (offscreen Qt platform). With
-# RECWB_SANITIZERS=1 it then builds again with ASan + UBSan (cmake --preset asan, ./build-asan),
-# runs every test under the sanitizers, and runs each libFuzzer target for 20 s on its corpus
-# (scripts/fuzz.sh). Not yet in the default CI run: on this 2-core machine the pass measured
-# above CI's budget (docs/FUZZING.md, "In CI"); RECWB_SANITIZERS=0 or unset skips it.
+# Builds everything and runs every test headless (offscreen Qt platform). In CI (CI=true) it
+# then runs each libFuzzer target for 20 s on its corpus (scripts/fuzz.sh; RECWB_FUZZ=0 skips
+# it). With RECWB_SANITIZERS=1 it also builds again with ASan + UBSan (cmake --preset asan,
+# ./build-asan) and runs every test under the sanitizers: a job of its own, since on this
+# 2-core machine the sanitizer build and suite alone take about an hour (docs/FUZZING.md,
+# "In CI"); RECWB_SANITIZERS=0 or unset skips it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/build.sh"
@@ -48,6 +49,17 @@ if [ "${RECWB_SANITIZERS:-0}" = "1" ]; then
   # The tests' own safety-net waits (recwb::test::scaledTimeout) stretch 5 times.
   export QTEST_FUNCTION_TIMEOUT=1200000 RECWB_TEST_TIME_SCALE=5
   run_ctest "$root/build-asan" "$@"
+fi
+
+# Each libFuzzer target for 20 s on its corpus (clang build in ./build-fuzz, about 100 s of
+# fuzzing after it): in CI (CI=true) and with the sanitizer pass. RECWB_FUZZ=0 skips it,
+# RECWB_FUZZ=1 runs it anywhere. A finding fails the run and leaves its input in
+# build-fuzz/findings/ (docs/FUZZING.md).
+fuzz_default=0
+if [ "${CI:-}" = "true" ] || [ "${RECWB_SANITIZERS:-0}" = "1" ]; then
+  fuzz_default=1
+fi
+if [ "${RECWB_FUZZ:-$fuzz_default}" = "1" ]; then
   echo "test.sh: each fuzzer for 20 s (scripts/fuzz.sh)" >&2
   "$root/scripts/fuzz.sh" 20
 fi
