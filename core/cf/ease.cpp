@@ -5,6 +5,7 @@
 
 #include <Eigen/Cholesky>
 #include <Eigen/Dense>
+#include <unistd.h>
 
 namespace recwb::cf {
 
@@ -40,13 +41,42 @@ Eigen::MatrixXd gram(const Csr& byCol, int32_t dim)
     return g;
 }
 
+// Physical memory of this machine in bytes (0 when unknown).
+double physicalMemoryBytes()
+{
+    const long pages = sysconf(_SC_PHYS_PAGES);
+    const long size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? static_cast<double>(pages) * static_cast<double>(size) : 0.0;
+}
+
+// About the most memory Ease::fit holds at once, in bytes.
+double peakBytes(int64_t users, int64_t items)
+{
+    const double n = static_cast<double>(items), u = static_cast<double>(users);
+    // B (float, n x n) and, directly, G, its inverse and the identity (double, n x n); through
+    // Woodbury (fewer users than items) K, its inverse and the identity (double, u x u) and
+    // Y = K^-1 X (float, u x n).
+    return 4 * n * n + (users < items ? 24 * u * u + 4 * u * n : 24 * n * n);
+}
+
 } // namespace
 
 void Ease::fit(const Csr& userItems, const TaskControl& control)
 {
-    m_numItems = userItems.numCols;
     const int32_t nItems = userItems.numCols;
     const int32_t nUsers = userItems.numRows;
+    // A dense items x items model: refuse, with the figures, what cannot fit in memory (a
+    // million items would need 4 TB for B alone) instead of failing on std::bad_alloc.
+    const double need = peakBytes(nUsers, nItems);
+    const double have = physicalMemoryBytes();
+    if (have > 0 && need > have)
+        throw Error(QStringLiteral("ease: %1 items x %2 users need about %3 GB of memory (a dense items x items "
+                                   "matrix); this machine has %4 GB. Use ials, bpr or itemknn for a catalog this large.")
+                        .arg(nItems)
+                        .arg(nUsers)
+                        .arg(need / 1e9, 0, 'f', 1)
+                        .arg(have / 1e9, 0, 'f', 1));
+    m_numItems = userItems.numCols;
     const Csr itemUsers = userItems.transposed();
     m_b.resize(nItems, nItems);
     m_woodbury = nUsers < nItems;

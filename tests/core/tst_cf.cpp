@@ -94,6 +94,25 @@ private slots:
         QVERIFY2(err < 1e-4, qPrintable(QStringLiteral("max |B - ref| = %1").arg(err)));
     }
 
+    // A million items would need terabytes for EASE's dense matrix: the fit refuses with the
+    // figures and names the models that scale, instead of dying on std::bad_alloc (the GUI
+    // fitted EASE in memory on a 1M-item workspace and showed "std::bad_alloc").
+    void easeRefusesWhatCannotFit()
+    {
+        CsrBuilder b(3, 1'000'000, false);
+        b.add(0, 0, 1);
+        b.add(1, 999'999, 1);
+        const Csr x = b.finish();
+        Ease ease;
+        try {
+            ease.fit(x);
+            QFAIL("EASE fitted a million items");
+        } catch (const Error& e) {
+            QVERIFY2(e.message().contains(QStringLiteral("1000000 items")), qPrintable(e.message()));
+            QVERIFY2(e.message().contains(QStringLiteral("ials")), qPrintable(e.message()));
+        }
+    }
+
     void itemKnnHandComputed()
     {
         // Users: u0 {0,1}, u1 {0,1,2}, u2 {2}. |U0|=2, |U1|=2, |U2|=2, co(0,1)=2, co(1,2)=1.

@@ -291,6 +291,37 @@ private slots:
         QCOMPARE(panel->model()->rowCount(), CandidatesPanel::kCandidates);
         QCOMPARE(panel->model()->candidates().front().source, QStringLiteral("pop"));
     }
+
+    // The panel's first model list comes before the snapshots are read: until someone picks a
+    // model it follows the store's default, so the trained snapshot that arrives a moment
+    // later is what scores (it kept EASE in memory before, which on a 1M-item workspace died
+    // of std::bad_alloc). Once a model is picked, a new listing keeps it.
+    void followsTheDefaultUntilAModelIsPicked()
+    {
+        qint64 id = 0;
+        {
+            const auto ws = Workspace::open(m_workspace);
+            const Dataset ds = ws->load();
+            auto model = cf::makeRecommender(QStringLiteral("pop"));
+            model->fit(ds.userItems);
+            id = cf::saveSnapshot(*ws, QStringLiteral("newestpop"), *model, cf::dataFingerprint(ds.userItems));
+        }
+        auto window = openWindow();
+        QVERIFY(window);
+        CandidatesPanel* panel = window->usersTab()->candidatesPanel();
+        QCOMPARE(window->modelStore()->defaultKey(), ModelStore::snapshotKey(id));
+        QTRY_COMPARE(panel->modelCombo()->currentData().toString(), ModelStore::snapshotKey(id));
+        const auto ds = window->dataset();
+        QVERIFY(showCandidates(window->usersTab(), firstUser(*ds, false, window->coldThreshold())));
+        QCOMPARE(panel->model()->candidates().front().source, QStringLiteral("pop"));
+
+        const QString ease = ModelStore::algorithmKey(QStringLiteral("ease"));
+        panel->modelCombo()->setCurrentIndex(panel->modelCombo()->findData(ease));
+        QSignalSpy listed(window->modelStore(), &ModelStore::snapshotsChanged);
+        window->modelStore()->refreshSnapshots();
+        QVERIFY(listed.wait(30000));
+        QCOMPARE(panel->modelCombo()->currentData().toString(), ease);
+    }
 };
 
 QTEST_MAIN(TestCandidates)

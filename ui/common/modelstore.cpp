@@ -141,6 +141,11 @@ QString ModelStore::defaultKey() const
     for (const ModelChoice& c : m_choices)
         if (c.snapshot && !c.otherData)
             return c.key;
+    // Without a snapshot the default is fitted in memory: EASE where its dense items x items
+    // matrix is small (a few GB at 20,000 items), popularity above (a million items would
+    // need terabytes for EASE; popularity fits in a pass).
+    if (m_dataset && m_dataset->numItems() > kEaseDefaultMaxItems)
+        return algorithmKey(QStringLiteral("popularity"));
     return algorithmKey(QStringLiteral("ease"));
 }
 

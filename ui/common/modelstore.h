@@ -60,8 +60,10 @@ public:
 
     const QList<ModelChoice>& choices() const { return m_choices; }
     const ModelChoice* choice(const QString& key) const;
-    // The choice a fresh view starts with: the newest snapshot, else EASE in memory.
+    // The choice a fresh view starts with: the newest snapshot, else EASE in memory (popularity
+    // above kEaseDefaultMaxItems items, where EASE's dense matrix gets too large).
     QString defaultKey() const;
+    static constexpr int kEaseDefaultMaxItems = 20000;
     static QString snapshotKey(qint64 id);
     static QString algorithmKey(const QString& algorithm);
 

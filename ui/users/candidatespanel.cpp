@@ -111,6 +111,7 @@ CandidatesPanel::CandidatesPanel(ModelStore* store, QWidget* parent)
 
     connect(m_train, &QPushButton::clicked, this, &CandidatesPanel::trainRequested);
     connect(m_modelCombo, &QComboBox::currentIndexChanged, this, [this] {
+        m_modelChosen = true; // by the user or a caller: rebuilds below are signal-blocked
         updateBadge();
         refresh();
     });
@@ -210,8 +211,11 @@ void CandidatesPanel::rebuildModelCombo()
                     tr("No snapshot yet: fitted in memory with the default parameters when chosen, not kept"),
                     Qt::ToolTipRole);
         }
-        int index = m_modelCombo->findData(previous);
-        if (index < 0 && !previousAlgorithm.isEmpty()) {
+        // Until a model is chosen, the store's default wins: the first list has no snapshots
+        // yet (they are read after the workspace), and keeping its in-memory default would
+        // fit that instead of the trained snapshot that arrives a moment later.
+        int index = m_modelChosen ? m_modelCombo->findData(previous) : -1;
+        if (index < 0 && m_modelChosen && !previousAlgorithm.isEmpty()) {
             // The chosen entry went away (e.g. "ease (not trained)" after training EASE):
             // stay with the same algorithm.
             for (int i = 0; i < m_modelCombo->count() && index < 0; ++i)

@@ -71,6 +71,7 @@ private:
     int m_shownUser = -1;
     quint64 m_job = 0; // bumped per computation; an older answer is dropped
     bool m_waitingForModel = false;
+    bool m_modelChosen = false; // a model was picked in the combo (else it follows the default)
 
     CandidatesModel* m_model;
     TableFilterProxy* m_proxy = nullptr;
