@@ -215,11 +215,13 @@ private slots:
 
     void autoBuildsInTheBackgroundAndResetStopsIt()
     {
+        // The factors before the retriever: it must go first (its destructor stops the build
+        // that reads them), as in the models (ASan saw the build read freed factors).
+        const RowMatrixF m = clusteredFactors(20'000, 16, 20, 1);
         qputenv("RECWB_ANN_MIN_ITEMS", "1000");
         AnnRetriever r;
         r.setPolicy(AnnPolicy::fromParam(QStringLiteral("ials"), QStringLiteral("auto")));
         qunsetenv("RECWB_ANN_MIN_ITEMS");
-        const RowMatrixF m = clusteredFactors(20'000, 16, 20, 1);
         QVERIFY(!r.index(RowMatrixF(10, 16), {})); // below the threshold: exact, nothing started
         QVERIFY(!r.index(m, {})); // the first query starts the build and scans exactly
         r.waitForBuild();
