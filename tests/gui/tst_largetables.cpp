@@ -1,7 +1,8 @@
 // Tables of a million rows (issue 13): above kMaxSortedRows the Users and Catalog tables are
 // not sorted on the GUI thread (they show the workspace's order and say so), and come back
 // sorted when a smaller workspace is opened; the derived texts built on a worker are the
-// ones the model would build itself.
+// ones the model would build itself. From TableFilterProxy::kAsyncFilterRows rows on, the
+// filter box matches off the GUI thread and applies the newest match only.
 #include "common/tablefilterproxy.h"
 #include "common/tableutil.h"
 #include "common/userchoicemodel.h"
@@ -11,6 +12,7 @@
 #include "users/usersmodel.h"
 
 #include <QHeaderView>
+#include <QLineEdit>
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QtConcurrent>
@@ -99,6 +101,80 @@ private slots:
         QCOMPARE(last.data(Qt::UserRole).toInt(), big->numUsers() - 1);
         QVERIFY(last.data().toString().startsWith(big->users.back().externalId + u" ("));
         QVERIFY(!big->isCold(choices.firstWarmRow(), kDefaultColdThreshold));
+    }
+
+    void largeTablesFilterOffTheGuiThread()
+    {
+        QTemporaryDir dir;
+        const int users = TableFilterProxy::kAsyncFilterRows + 4000;
+        const auto big = generated(dir.filePath(QStringLiteral("big.recwb")), users, 4 * users);
+        const auto small = generated(dir.filePath(QStringLiteral("small.recwb")), 60, 900);
+
+        QTableView view;
+        QLineEdit filter;
+        UsersModel model;
+        setupTable(&view, &model, &filter, {}, UsersModel::Profile, -1);
+        auto* proxy = qobject_cast<TableFilterProxy*>(view.model());
+        QVERIFY(proxy);
+        model.setDataset(big);
+        QCOMPARE(proxy->rowCount(), users);
+
+        // What the filter must show: the source rows whose search text holds the needle (and
+        // pass the predicate), in the model's order.
+        auto expected = [&](const QString& text, const std::function<bool(int)>& pass = {}) {
+            const QString needle = text.trimmed().toCaseFolded();
+            std::vector<int> rows;
+            for (int r = 0; r < model.rowCount(); ++r)
+                if ((!pass || pass(r)) && model.searchText(r).contains(needle))
+                    rows.push_back(r);
+            return rows;
+        };
+        auto shown = [&] { // as a set: the view sorts them
+            std::vector<int> rows;
+            for (int r = 0; r < proxy->rowCount(); ++r)
+                rows.push_back(proxy->index(r, 0).data(SourceRowRole).toInt());
+            std::sort(rows.begin(), rows.end());
+            return rows;
+        };
+
+        const QString id = big->users[12345].externalId;
+        filter.setText(id);
+        QVERIFY(proxy->filtering()); // matched on a pool thread...
+        QCOMPARE(proxy->rowCount(), users); // ...while the table still shows what it showed
+        QTRY_VERIFY(!proxy->filtering());
+        const std::vector<int> want = expected(id);
+        QVERIFY(!want.empty() && want.size() < static_cast<size_t>(users));
+        QCOMPARE(shown(), want);
+
+        // Keystrokes in a row: only the last text's rows are shown, also after a while.
+        filter.setText(QStringLiteral("1"));
+        filter.setText(QStringLiteral("12"));
+        filter.setText(QStringLiteral("123"));
+        QTRY_VERIFY(!proxy->filtering());
+        QTest::qWait(200); // a superseded match that arrived late would show here
+        QCOMPARE(shown(), expected(QStringLiteral("123")));
+
+        // With a row predicate (the Users tab's cold / warm choice).
+        auto cold = [&](int r) { return model.isCold(r); };
+        proxy->setRowPredicate(cold);
+        QCOMPARE(shown(), expected(QStringLiteral("123"), cold));
+        proxy->setRowPredicate({});
+
+        // A new dataset while a match runs: the new rows are matched directly, and the old
+        // match never lands on them.
+        filter.setText(QStringLiteral("u"));
+        QVERIFY(proxy->filtering());
+        model.setDataset(small);
+        QVERIFY(!proxy->filtering());
+        QTest::qWait(300);
+        QCOMPARE(shown(), expected(QStringLiteral("u")));
+        QVERIFY(!shown().empty());
+
+        // Back to the big one, and the box cleared: every row.
+        model.setDataset(big);
+        filter.clear();
+        QVERIFY(!proxy->filtering());
+        QCOMPARE(proxy->rowCount(), users);
     }
 };
 

@@ -38,6 +38,11 @@ QStringView CatalogModel::searchText(int row) const
     return m_texts->search[static_cast<size_t>(row)];
 }
 
+std::shared_ptr<const std::vector<QString>> CatalogModel::sharedSearchTexts() const
+{
+    return { m_texts, &m_texts->search }; // shares ownership of the texts
+}
+
 int CatalogModel::rows() const
 {
     return m_dataset ? m_dataset->numItems() : 0;

@@ -37,6 +37,7 @@ public:
     const std::shared_ptr<const Dataset>& dataset() const { return m_dataset; }
 
     QStringView searchText(int row) const final;
+    std::shared_ptr<const std::vector<QString>> sharedSearchTexts() const final;
     QString categoriesText(int row) const { return m_texts->categories[static_cast<size_t>(row)]; }
     QString tagsText(int row) const { return m_texts->tags[static_cast<size_t>(row)]; }
 

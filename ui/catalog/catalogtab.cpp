@@ -62,6 +62,7 @@ CatalogTab::CatalogTab(QWidget* parent)
     connect(m_proxy, &QAbstractItemModel::rowsRemoved, this, &CatalogTab::updateCount);
     connect(m_proxy, &QAbstractItemModel::modelReset, this, &CatalogTab::updateCount);
     connect(m_proxy, &QAbstractItemModel::layoutChanged, this, &CatalogTab::updateCount);
+    connect(m_proxy, &TableFilterProxy::filteringChanged, this, &CatalogTab::updateCount);
     connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this,
         [this] { showItem(currentSourceRow(m_view)); });
 
@@ -89,6 +90,8 @@ void CatalogTab::updateCount()
     const int shown = m_proxy->rowCount();
     m_count->setText(shown == total ? tr("%1 items").arg(locale.toString(total))
                                     : tr("%1 of %2 items").arg(locale.toString(shown), locale.toString(total)));
+    if (m_proxy->filtering())
+        m_count->setText(tr("Filtering %1 items…").arg(locale.toString(total)));
 }
 
 void CatalogTab::showItem(int row)

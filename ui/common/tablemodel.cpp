@@ -47,6 +47,11 @@ QStringView TableModel::searchText(int) const
     return {};
 }
 
+std::shared_ptr<const std::vector<QString>> TableModel::sharedSearchTexts() const
+{
+    return nullptr;
+}
+
 const QFont& TableModel::monospaceFont()
 {
     static const QFont font = QFontDatabase::systemFont(QFontDatabase::FixedFont);

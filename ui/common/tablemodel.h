@@ -4,6 +4,9 @@
 #include <QFont>
 #include <QStringView>
 
+#include <memory>
+#include <vector>
+
 namespace recwb::ui {
 
 enum ItemRole {
@@ -29,6 +32,10 @@ public:
     // Case-folded text the filter box matches against (see TableFilterProxy); empty when
     // the model offers no text filter.
     virtual QStringView searchText(int row) const;
+    // The same texts as one immutable vector that any thread may read while it holds the
+    // pointer (null when the model has none): TableFilterProxy matches large tables against it
+    // off the GUI thread.
+    virtual std::shared_ptr<const std::vector<QString>> sharedSearchTexts() const;
 
     static const QFont& monospaceFont();
 

@@ -46,6 +46,11 @@ QStringView UsersModel::searchText(int row) const
     return m_texts->search[static_cast<size_t>(row)];
 }
 
+std::shared_ptr<const std::vector<QString>> UsersModel::sharedSearchTexts() const
+{
+    return { m_texts, &m_texts->search }; // shares ownership of the texts
+}
+
 int UsersModel::rows() const
 {
     return m_dataset ? m_dataset->numUsers() : 0;

@@ -36,6 +36,7 @@ public:
     QString profileText(int row) const { return m_texts->profiles[static_cast<size_t>(row)]; }
 
     QStringView searchText(int row) const final;
+    std::shared_ptr<const std::vector<QString>> sharedSearchTexts() const final;
 
 protected:
     int rows() const final;

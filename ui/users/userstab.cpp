@@ -141,6 +141,7 @@ UsersTab::UsersTab(ModelStore* store, QWidget* parent)
     connect(m_proxy, &QAbstractItemModel::rowsRemoved, this, &UsersTab::updateCount);
     connect(m_proxy, &QAbstractItemModel::modelReset, this, &UsersTab::updateCount);
     connect(m_proxy, &QAbstractItemModel::layoutChanged, this, &UsersTab::updateCount);
+    connect(m_proxy, &TableFilterProxy::filteringChanged, this, &UsersTab::updateCount);
     connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this,
         [this] { showUser(currentSourceRow(m_view)); });
 
@@ -260,6 +261,8 @@ void UsersTab::updateCount()
     const int shown = m_proxy->rowCount();
     m_count->setText(shown == total ? tr("%1 users").arg(locale.toString(total))
                                     : tr("%1 of %2 users").arg(locale.toString(shown), locale.toString(total)));
+    if (m_proxy->filtering())
+        m_count->setText(tr("Filtering %1 users…").arg(locale.toString(total)));
 }
 
 int UsersTab::currentUser() const
