@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds everything and runs every test headless (offscreen Qt platform). In CI (CI=true) it
-# then runs each libFuzzer target for 20 s on its corpus (scripts/fuzz.sh; RECWB_FUZZ=0 skips
-# it). With RECWB_SANITIZERS=1 it also builds again with ASan + UBSan (cmake --preset asan,
-# ./build-asan) and runs every test under the sanitizers: a job of its own, since on this
-# 2-core machine the sanitizer build and suite alone take about an hour (docs/FUZZING.md,
-# "In CI"); RECWB_SANITIZERS=0 or unset skips it.
+# then builds again with ASan + UBSan (cmake --preset asan, ./build-asan) and runs every test
+# under the sanitizers, then runs each libFuzzer target for 20 s on its corpus
+# (scripts/fuzz.sh). Outside CI both are opt-in: RECWB_SANITIZERS=1 and RECWB_FUZZ=1 turn
+# them on, =0 turns them off anywhere. On this 2-core machine the sanitizer build takes
+# about 25-33 min cold and its suite about 9 min (docs/FUZZING.md, "In CI").
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+started=$SECONDS
 "$root/scripts/build.sh"
 export QT_QPA_PLATFORM=offscreen
 
@@ -27,8 +28,13 @@ run_ctest() {
 }
 
 run_ctest "$root/build" "$@"
+echo "test.sh: build and suite done after $((SECONDS - started)) s" >&2
 
-if [ "${RECWB_SANITIZERS:-0}" = "1" ]; then
+in_ci=0
+if [ "${CI:-}" = "true" ]; then
+  in_ci=1
+fi
+if [ "${RECWB_SANITIZERS:-$in_ci}" = "1" ]; then
   echo "test.sh: the whole suite again under ASan + UBSan (build-asan)" >&2
   cd "$root"
   if [ ! -f build-asan/build.ninja ]; then
@@ -49,17 +55,19 @@ if [ "${RECWB_SANITIZERS:-0}" = "1" ]; then
   # The tests' own safety-net waits (recwb::test::scaledTimeout) stretch 5 times.
   export QTEST_FUNCTION_TIMEOUT=1200000 RECWB_TEST_TIME_SCALE=5
   run_ctest "$root/build-asan" "$@"
+  echo "test.sh: sanitizer build and suite done after $((SECONDS - started)) s" >&2
 fi
 
 # Each libFuzzer target for 20 s on its corpus (clang build in ./build-fuzz, about 100 s of
 # fuzzing after it): in CI (CI=true) and with the sanitizer pass. RECWB_FUZZ=0 skips it,
 # RECWB_FUZZ=1 runs it anywhere. A finding fails the run and leaves its input in
 # build-fuzz/findings/ (docs/FUZZING.md).
-fuzz_default=0
-if [ "${CI:-}" = "true" ] || [ "${RECWB_SANITIZERS:-0}" = "1" ]; then
+fuzz_default=$in_ci
+if [ "${RECWB_SANITIZERS:-0}" = "1" ]; then
   fuzz_default=1
 fi
 if [ "${RECWB_FUZZ:-$fuzz_default}" = "1" ]; then
   echo "test.sh: each fuzzer for 20 s (scripts/fuzz.sh)" >&2
   "$root/scripts/fuzz.sh" 20
+  echo "test.sh: fuzzing done after $((SECONDS - started)) s" >&2
 fi
