@@ -13,6 +13,10 @@
 #                    in for a remote LLM; on a 2-core box it would otherwise take CPU from the
 #                    client in a way a remote server never does. The no-op reference talks to
 #                    the same server process, so both are measured the same way.
+#   SERVER_SCHED=other|batch  CLIENT_SCHED=other|batch
+#                    Linux scheduling policy of the test server, and of the clients (the no-op
+#                    reference and recwb-cli alike), through `chrt`. SCHED_BATCH threads do not
+#                    preempt a running thread when they wake (docs/PERFORMANCE.md).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUNS="${1:-5}"
@@ -23,6 +27,17 @@ DELAY="${DELAY:-50}"
 CONCURRENCY="${CONCURRENCY:-8}"
 PORT="${PORT:-8199}"
 SERVER_NICE="${SERVER_NICE:-0}"
+SERVER_SCHED="${SERVER_SCHED:-other}"
+CLIENT_SCHED="${CLIENT_SCHED:-other}"
+policy_prefix() { # other | batch: the words to put before a command
+  case "$1" in
+    other) ;;
+    batch) echo chrt -b 0 ;;
+    *) echo "bench-rerank: unknown policy $1 (other, batch)" >&2; exit 2 ;;
+  esac
+}
+read -r -a server_sched <<< "$(policy_prefix "$SERVER_SCHED")"
+read -r -a client_sched <<< "$(policy_prefix "$CLIENT_SCHED")"
 CLI="$BUILD/app/recwb-cli"
 BEFORE="${RECWB_CLI_BEFORE:-}"
 SERVER="$BUILD/tests/server/recwb-llm-testserver"
@@ -43,21 +58,21 @@ fi
 "$CLI" endpoints add -w "$WS" --name bench --kind openai --base-url "http://127.0.0.1:$PORT/v1" --model small-1 \
   --price-input 0.1 --price-cached 0.025 --price-output 0.4 --max-concurrent "$CONCURRENCY" > /dev/null
 
-nice -n "$SERVER_NICE" "$SERVER" --port "$PORT" --fault "delay:$DELAY" > "$WORK/server.log" 2>&1 &
+"${server_sched[@]}" nice -n "$SERVER_NICE" "$SERVER" --port "$PORT" --fault "delay:$DELAY" > "$WORK/server.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
 for _ in $(seq 50); do grep -q listening "$WORK/server.log" && break; sleep 0.1; done
 grep -q listening "$WORK/server.log" || { echo "bench-rerank: the test server did not start" >&2; cat "$WORK/server.log" >&2; exit 1; }
 
 echo "# $(date -u +%FT%TZ)  nproc $(nproc)  $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs)  load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# $RUNS runs, delay $DELAY ms, concurrency $CONCURRENCY, server nice $SERVER_NICE; ideal $(( CONCURRENCY * 1000 / DELAY )) users/s"
+echo "# $RUNS runs, delay $DELAY ms, concurrency $CONCURRENCY, server nice $SERVER_NICE, server $SERVER_SCHED, clients $CLIENT_SCHED; ideal $(( CONCURRENCY * 1000 / DELAY )) users/s"
 for i in $(seq "$RUNS"); do
-  "$NOOP" -w "$WS" --endpoint bench --concurrency "$CONCURRENCY" > "$WORK/noop$i.json"
+  "${client_sched[@]}" "$NOOP" -w "$WS" --endpoint bench --concurrency "$CONCURRENCY" > "$WORK/noop$i.json"
   if [ -n "$BEFORE" ]; then
-    "$BEFORE" rerank -w "$WS" --cohort all --endpoint bench --concurrency "$CONCURRENCY" --no-cache --yes --json \
+    "${client_sched[@]}" "$BEFORE" rerank -w "$WS" --cohort all --endpoint bench --concurrency "$CONCURRENCY" --no-cache --yes --json \
       > "$WORK/before$i.json" 2> "$WORK/before$i.err"
   fi
-  "$CLI" rerank -w "$WS" --cohort all --endpoint bench --concurrency "$CONCURRENCY" --no-cache --yes --json \
+  "${client_sched[@]}" "$CLI" rerank -w "$WS" --cohort all --endpoint bench --concurrency "$CONCURRENCY" --no-cache --yes --json \
     > "$WORK/rerank$i.json" 2> "$WORK/rerank$i.err"
   echo "run $i done (load $(cut -d' ' -f1 /proc/loadavg))" >&2
 done

@@ -48,6 +48,13 @@ public:
 void out(const QString& text);
 void err(const QString& text);
 QString requireOption(const QCommandLineParser& p, const QString& name);
+// Linux: puts the calling thread, and every thread it starts from then on, under SCHED_BATCH
+// (no privilege needed). A rerank of many users is a batch job: its threads then stop
+// preempting each other on every wake-up, so the stages of one user (enrichment, rendering,
+// parsing) run without waiting behind the network thread (docs/PERFORMANCE.md, issue 10).
+// RECWB_SCHED=other keeps the normal policy. Call before any thread is started. Returns
+// whether the policy was set.
+bool useBatchScheduling();
 // A parameter value typed on the command line: a number, true/false, else a string.
 QJsonValue jsonValueFromText(const QString& text);
 // A progress printer for TaskControl that writes to stderr only when it is a terminal.

@@ -190,6 +190,7 @@ namespace {
 
     int runExperiment(const QCommandLineParser& p)
     {
+        useBatchScheduling(); // before the network and worker threads start
         const QStringList pos = p.positionalArguments();
         if (pos.size() < 2)
             throw UsageError(QStringLiteral("usage: recwb-cli experiment run FILE --workspace W"));

@@ -1157,6 +1157,7 @@ const Registrar rerankCommand { Command {
             if (hasWhatIf(p))
                 throw UsageError(QStringLiteral("--out does not take --without/--with"));
         }
+        useBatchScheduling(); // before the network and worker threads start
         const auto ws = Workspace::open(requireOption(p, kWorkspace));
         const std::optional<rerank::store::RunInfo> resumed = runToResume(p, *ws);
         const Dataset ds = ws->load(TaskControl { progressPrinter(), {} });

@@ -10,6 +10,9 @@
 #include <QTextStream>
 #include <cstdio>
 #include <unistd.h>
+#ifdef __linux__
+#include <sched.h>
+#endif
 
 namespace recwb::cli {
 
@@ -39,6 +42,20 @@ void err(const QString& text)
     s << terminalSafe(text);
     if (!text.endsWith(u'\n'))
         s << '\n';
+}
+
+bool useBatchScheduling()
+{
+#ifdef __linux__
+    if (qEnvironmentVariable("RECWB_SCHED") == u"other")
+        return false;
+    sched_param param {};
+    param.sched_priority = 0;
+    // pid 0: the calling thread; threads it starts later inherit the policy.
+    return sched_setscheduler(0, SCHED_BATCH, &param) == 0;
+#else
+    return false;
+#endif
 }
 
 QString requireOption(const QCommandLineParser& p, const QString& name)

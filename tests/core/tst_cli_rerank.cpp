@@ -9,9 +9,15 @@
 #include <QJsonObject>
 #include <QDir>
 #include <QProcess>
+#include <QTcpServer>
+#include <QTcpSocket>
 #include <algorithm>
 #include <memory>
+#include <thread>
 #include <unistd.h>
+#ifdef Q_OS_LINUX
+#include <sched.h>
+#endif
 
 // recwb-cli rerank / endpoints / prompts end to end on a small generated workspace,
 // without any LLM server (tst_llm_pipeline covers the HTTP path).
@@ -633,6 +639,79 @@ private slots:
     }
 
     // Issue 12 item 8: endpoints add does not overwrite an existing profile.
+    // Issue 10: a rerank runs as a batch job (SCHED_BATCH on Linux) from its first thread on,
+    // so every thread it starts (network, Qt's HTTP thread, the stage worker) has the policy;
+    // RECWB_SCHED=other keeps the normal one. Seen from /proc while the call hangs on a server
+    // that accepts and never answers.
+    void rerankRunsAsBatchJob_data()
+    {
+        QTest::addColumn<QString>("sched");
+        QTest::addColumn<int>("policy");
+        QTest::addRow("default: batch") << QString() << 3; // SCHED_BATCH
+        QTest::addRow("RECWB_SCHED=other") << QStringLiteral("other") << 0; // SCHED_OTHER
+    }
+    void rerankRunsAsBatchJob()
+    {
+#ifndef Q_OS_LINUX
+        QSKIP("scheduling policies are Linux's");
+#else
+        QFETCH(QString, sched);
+        QFETCH(int, policy);
+        bool allowed = false; // a sandbox may forbid it: then there is nothing to see
+        std::thread([&] {
+            sched_param param {};
+            allowed = sched_setscheduler(0, SCHED_BATCH, &param) == 0;
+        }).join();
+        if (!allowed)
+            QSKIP("this machine refuses SCHED_BATCH (sched_setscheduler)");
+        QTcpServer silent; // accepts, never answers
+        QVERIFY(silent.listen(QHostAddress::LocalHost, 0));
+        const QString name = QStringLiteral("silent%1").arg(policy);
+        const Run add = cli({ QStringLiteral("endpoints"), QStringLiteral("add"), QStringLiteral("-w"), m_ws,
+            QStringLiteral("--name"), name, QStringLiteral("--kind"), QStringLiteral("openai"),
+            QStringLiteral("--base-url"), QStringLiteral("http://127.0.0.1:%1/v1").arg(silent.serverPort()),
+            QStringLiteral("--model"), QStringLiteral("m"), QStringLiteral("--key-env"),
+            QStringLiteral("RECWB_TEST_FAKE_KEY"), QStringLiteral("--timeout-ms"), QStringLiteral("60000") });
+        QVERIFY2(add.code == 0, qPrintable(add.err));
+
+        QProcess p;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("RECWB_TEST_FAKE_KEY"), QStringLiteral("sk-fake-DO-NOT-STORE-4242"));
+        if (sched.isEmpty())
+            env.remove(QStringLiteral("RECWB_SCHED"));
+        else
+            env.insert(QStringLiteral("RECWB_SCHED"), sched);
+        p.setProcessEnvironment(env);
+        p.start(QStringLiteral(RECWB_CLI_PATH),
+            { QStringLiteral("rerank"), QStringLiteral("-w"), m_ws, QStringLiteral("--cohort"), QStringLiteral("warm"),
+                QStringLiteral("--limit"), QStringLiteral("3"), QStringLiteral("--endpoint"), name,
+                QStringLiteral("--no-store"), QStringLiteral("--yes"), QStringLiteral("--json") });
+        QVERIFY(p.waitForStarted());
+        QList<QTcpSocket*> held; // keep the connections open: the calls stay in flight
+        QObject::connect(&silent, &QTcpServer::newConnection, &silent, [&] {
+            while (QTcpSocket* c = silent.nextPendingConnection())
+                held << c;
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(!held.isEmpty(), recwb::test::scaledTimeout(60000));
+        QTest::qWait(200); // the request thread and the worker are up
+
+        const QDir tasks(QStringLiteral("/proc/%1/task").arg(p.processId()));
+        const QStringList tids = tasks.entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+        QVERIFY(tids.size() >= 3); // main, Qt's HTTP thread, the stage worker at least
+        for (const QString& tid : tids) {
+            QFile stat(tasks.filePath(tid + QStringLiteral("/stat")));
+            QVERIFY(stat.open(QIODevice::ReadOnly));
+            const QByteArray line = stat.readAll();
+            // Fields after the command name in parentheses; the policy is field 41 of stat(5).
+            const QList<QByteArray> fields = line.mid(line.lastIndexOf(')') + 2).split(' ');
+            QVERIFY(fields.size() > 38);
+            QCOMPARE(fields[38].toInt(), policy);
+        }
+        p.kill();
+        p.waitForFinished();
+#endif
+    }
+
     void endpointsAddRefusesExistingName()
     {
         const QStringList args { QStringLiteral("endpoints"), QStringLiteral("add"), QStringLiteral("-w"), m_ws,
