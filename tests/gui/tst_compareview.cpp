@@ -22,9 +22,11 @@
 
 #include <QAbstractItemModelTester>
 #include <QComboBox>
+#include <QCompleter>
 #include <QElapsedTimer>
 #include <QLabel>
 #include <QLineEdit>
+#include <QPointer>
 #include <QPushButton>
 #include <QScopeGuard>
 #include <QSettings>
@@ -170,6 +172,39 @@ private slots:
 
     // Plain CF, offline, LLM for one user with loo: aligned rows, held-out marks, per-column
     // metrics and the figures between columns, all checked against values computed here.
+    // The user box completes every user id. The ids are collected and sorted off the GUI
+    // thread (a million users, issue 13), so the completer arrives a moment later and finds a
+    // prefix by binary search over the sorted list; a second workspace replaces it.
+    void userCompleterArrivesSorted()
+    {
+        pipeline::RerankService service;
+        service.open(m_workspace);
+        CompareView view(&service, nullptr);
+        auto* edit = view.findChild<QLineEdit*>(QStringLiteral("compareUser"));
+        QVERIFY(edit);
+        view.setWorkspace(m_workspace, m_ds);
+        QTRY_VERIFY(edit->completer());
+        QCompleter* completer = edit->completer();
+        QCOMPARE(completer->modelSorting(), QCompleter::CaseInsensitivelySortedModel);
+        QAbstractItemModel* ids = completer->model();
+        QCOMPARE(ids->rowCount(), m_ds->numUsers());
+        for (int r = 1; r < ids->rowCount(); ++r)
+            QVERIFY(ids->index(r - 1, 0).data().toString().compare(ids->index(r, 0).data().toString(),
+                        Qt::CaseInsensitive) <= 0);
+        // A prefix of a real id completes to ids with that prefix, whatever the case typed.
+        const QString id = m_ds->users[7].externalId;
+        completer->setCompletionPrefix(id.left(2).toUpper());
+        QVERIFY(completer->completionCount() >= 1);
+        QVERIFY(completer->currentCompletion().startsWith(id.left(2), Qt::CaseInsensitive));
+
+        // Setting the workspace again (or another one) replaces the completer, never stacks them.
+        const QPointer<QCompleter> first(completer);
+        view.setWorkspace(m_workspace, m_ds);
+        QVERIFY(!first); // removed at once: no stale ids while the new ones are sorted
+        QTRY_VERIFY(edit->completer());
+        QCOMPARE(edit->completer()->model()->rowCount(), m_ds->numUsers());
+    }
+
     void threeColumnsWithSplit()
     {
         pipeline::RerankService service;

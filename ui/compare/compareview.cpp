@@ -13,6 +13,9 @@
 #include "util/error.h"
 
 #include <QComboBox>
+#include <QCoreApplication>
+#include <QPointer>
+#include <QThreadPool>
 #include <QEvent>
 #include <QCompleter>
 #include <QFileDialog>
@@ -30,6 +33,8 @@
 #include <QTableView>
 #include <QTimer>
 #include <QVBoxLayout>
+
+#include <algorithm>
 
 namespace recwb::ui {
 namespace {
@@ -347,14 +352,32 @@ void CompareView::setWorkspace(const QString& path, std::shared_ptr<const Datase
     m_run.reset();
     m_path = path;
     m_dataset = std::move(dataset);
+    // The user-id completer: a million ids are collected and sorted on a pool thread (the
+    // sorted model lets QCompleter find a prefix by binary search instead of scanning them on
+    // every keystroke); the GUI thread only installs the result.
+    m_user->setCompleter(nullptr); // deletes the previous one (its parent is m_user)
+    const quint64 job = ++m_completerJob;
     if (m_dataset) {
-        QStringList ids;
-        ids.reserve(m_dataset->numUsers());
-        for (const User& u : m_dataset->users)
-            ids << u.externalId;
-        auto completer = new QCompleter(ids, m_user);
-        completer->setCaseSensitivity(Qt::CaseInsensitive);
-        m_user->setCompleter(completer);
+        QPointer<CompareView> self(this);
+        QThreadPool::globalInstance()->start([self, job, dataset = m_dataset] {
+            QStringList ids;
+            ids.reserve(dataset->numUsers());
+            for (const User& u : dataset->users)
+                ids << u.externalId;
+            std::sort(ids.begin(), ids.end(),
+                [](const QString& a, const QString& b) { return a.compare(b, Qt::CaseInsensitive) < 0; });
+            QMetaObject::invokeMethod(
+                QCoreApplication::instance(),
+                [self, job, ids = std::move(ids)] {
+                    if (!self || self->m_completerJob != job)
+                        return;
+                    auto* completer = new QCompleter(ids, self->m_user);
+                    completer->setCaseSensitivity(Qt::CaseInsensitive);
+                    completer->setModelSorting(QCompleter::CaseInsensitivelySortedModel);
+                    self->m_user->setCompleter(completer);
+                },
+                Qt::QueuedConnection);
+        });
     }
     m_model->setComparison({});
     m_pairs->setComparison({});

@@ -125,6 +125,7 @@ private:
     std::shared_ptr<const Dataset> m_dataset;
     std::unique_ptr<pipeline::CompareRun> m_run;
     quint64 m_job = 0;
+    quint64 m_completerJob = 0; // the user-id completer being built off the GUI thread
     bool m_refreshQueued = false;
     QStringList m_endpoints;
     // For the confirmation ceiling: the endpoints' profiles and the price table (null = shipped).
