@@ -9,6 +9,7 @@
 #include "data/generator.h"
 #include "evaluation/evaluationtab.h"
 #include "dialogs/importdialog.h"
+#include "common/offthread.h"
 #include "common/modelstore.h"
 #include "dialogs/traindialog.h"
 #include "users/userstab.h"
@@ -275,7 +276,7 @@ void MainWindow::startLoad(const QString& path, Workspace::Mode mode)
     cancelIfRunning(m_loadFuture); // an older load stops early; its result would be dropped anyway
     m_loadFuture = runTask([path, mode](const TaskControl& control) {
         const auto ws = Workspace::open(path, mode); // opened, used and closed on this worker
-        auto dataset = std::make_shared<const Dataset>(ws->load(control));
+        auto dataset = shareReleasedOffGuiThread(ws->load(control));
         control.throwIfCanceled();
         auto catalogTexts = CatalogModel::textsOf(*dataset);
         auto usersTexts = UsersModel::textsOf(*dataset);

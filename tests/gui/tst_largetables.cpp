@@ -3,6 +3,7 @@
 // sorted when a smaller workspace is opened; the derived texts built on a worker are the
 // ones the model would build itself. From TableFilterProxy::kAsyncFilterRows rows on, the
 // filter box matches off the GUI thread and applies the newest match only.
+#include "common/offthread.h"
 #include "common/tablefilterproxy.h"
 #include "common/tableutil.h"
 #include "common/userchoicemodel.h"
@@ -17,6 +18,9 @@
 #include <QTemporaryDir>
 #include <QtConcurrent>
 #include <QtTest>
+
+#include <atomic>
+#include <thread>
 
 using namespace recwb;
 using namespace recwb::ui;
@@ -101,6 +105,37 @@ private slots:
         QCOMPARE(last.data(Qt::UserRole).toInt(), big->numUsers() - 1);
         QVERIFY(last.data().toString().startsWith(big->users.back().externalId + u" ("));
         QVERIFY(!big->isCold(choices.firstWarmRow(), kDefaultColdThreshold));
+    }
+
+    // A million-row dataset takes seconds to free: released last on the GUI thread, it is
+    // freed on a pool thread; released elsewhere, where it is released.
+    void lastReleaseOnTheGuiThreadFreesOffIt()
+    {
+        struct Probe {
+            std::shared_ptr<std::atomic<Qt::HANDLE>> where;
+            explicit Probe(std::shared_ptr<std::atomic<Qt::HANDLE>> w) : where(std::move(w)) { }
+            Probe(Probe&&) = default;
+            ~Probe()
+            {
+                if (where) // not the moved-from one
+                    *where = QThread::currentThreadId();
+            }
+        };
+        auto freedOn = std::make_shared<std::atomic<Qt::HANDLE>>(nullptr);
+        auto shared = shareReleasedOffGuiThread(Probe(freedOn));
+        QVERIFY(!freedOn->load());
+        shared.reset(); // here, on the GUI thread
+        QTRY_VERIFY(freedOn->load());
+        QVERIFY(freedOn->load() != QThread::currentThreadId());
+
+        auto elsewhere = std::make_shared<std::atomic<Qt::HANDLE>>(nullptr);
+        Qt::HANDLE worker = nullptr;
+        auto other = shareReleasedOffGuiThread(Probe(elsewhere));
+        std::thread([&] {
+            worker = QThread::currentThreadId();
+            other.reset();
+        }).join();
+        QCOMPARE(elsewhere->load(), worker);
     }
 
     void largeTablesFilterOffTheGuiThread()

@@ -2,6 +2,7 @@
 
 #include "data/dataset.h"
 #include "common/modelutil.h"
+#include "common/offthread.h"
 
 namespace recwb::ui {
 
@@ -9,18 +10,18 @@ CatalogModel::~CatalogModel() = default;
 
 std::shared_ptr<const CatalogModel::Texts> CatalogModel::textsOf(const Dataset& dataset)
 {
-    auto t = std::make_shared<Texts>();
+    Texts t;
     const auto& items = dataset.items;
-    t->categories.reserve(items.size());
-    t->tags.reserve(items.size());
-    t->search.reserve(items.size());
+    t.categories.reserve(items.size());
+    t.tags.reserve(items.size());
+    t.search.reserve(items.size());
     for (const Item& item : items) {
-        t->categories.push_back(dataset.categoryNames(item));
-        t->tags.push_back(item.tags.join(QStringLiteral(", ")));
-        t->search.push_back(QString(item.title + u'\n' + t->categories.back() + u'\n' + t->tags.back()).toCaseFolded());
+        t.categories.push_back(dataset.categoryNames(item));
+        t.tags.push_back(item.tags.join(QStringLiteral(", ")));
+        t.search.push_back(QString(item.title + u'\n' + t.categories.back() + u'\n' + t.tags.back()).toCaseFolded());
     }
-    t->numericIds = allNumeric(items, [](const Item& item) { return item.externalId; });
-    return t;
+    t.numericIds = allNumeric(items, [](const Item& item) { return item.externalId; });
+    return shareReleasedOffGuiThread(std::move(t)); // a million texts take a while to free
 }
 
 void CatalogModel::setDataset(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const Texts> texts)

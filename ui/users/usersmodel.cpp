@@ -1,6 +1,7 @@
 #include "users/usersmodel.h"
 
 #include "common/modelutil.h"
+#include "common/offthread.h"
 
 #include <QColor>
 
@@ -10,16 +11,16 @@ UsersModel::~UsersModel() = default;
 
 std::shared_ptr<const UsersModel::Texts> UsersModel::textsOf(const Dataset& dataset)
 {
-    auto t = std::make_shared<Texts>();
+    Texts t;
     const auto& users = dataset.users;
-    t->profiles.reserve(users.size());
-    t->search.reserve(users.size());
+    t.profiles.reserve(users.size());
+    t.search.reserve(users.size());
     for (const User& user : users) {
-        t->profiles.push_back(attributesSummary(user.attributes));
-        t->search.push_back(QString(user.externalId + u'\n' + t->profiles.back()).toCaseFolded());
+        t.profiles.push_back(attributesSummary(user.attributes));
+        t.search.push_back(QString(user.externalId + u'\n' + t.profiles.back()).toCaseFolded());
     }
-    t->numericIds = allNumeric(users, [](const User& user) { return user.externalId; });
-    return t;
+    t.numericIds = allNumeric(users, [](const User& user) { return user.externalId; });
+    return shareReleasedOffGuiThread(std::move(t)); // a million texts take a while to free
 }
 
 void UsersModel::setDataset(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const Texts> texts)
