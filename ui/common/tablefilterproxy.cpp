@@ -88,10 +88,13 @@ void TableFilterProxy::startMatch()
                 return; // superseded: a newer keystroke, a reset, or the proxy is gone
             match[row] = (*texts)[row].contains(needle) ? 1 : 0;
         }
+        QCoreApplication* app = QCoreApplication::instance();
+        if (current->load() != generation || !app)
+            return;
         // Back on the GUI thread (the application outlives any proxy; `self` tells whether
         // this one still exists, and the generation whether the match is still wanted).
         QMetaObject::invokeMethod(
-            QCoreApplication::instance(),
+            app,
             [self, generation, needle = std::move(needle), match = std::move(match)]() mutable {
                 if (!self || self->m_generation->load() != generation)
                     return;

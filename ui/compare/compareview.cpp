@@ -366,8 +366,11 @@ void CompareView::setWorkspace(const QString& path, std::shared_ptr<const Datase
                 ids << u.externalId;
             std::sort(ids.begin(), ids.end(),
                 [](const QString& a, const QString& b) { return a.compare(b, Qt::CaseInsensitive) < 0; });
+            QCoreApplication* app = QCoreApplication::instance();
+            if (!app)
+                return; // the application is going away
             QMetaObject::invokeMethod(
-                QCoreApplication::instance(),
+                app,
                 [self, job, ids = std::move(ids)] {
                     if (!self || self->m_completerJob != job)
                         return;
