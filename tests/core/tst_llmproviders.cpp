@@ -131,6 +131,18 @@ void addEnvelopeRows()
         "usageMetadata":{"promptTokenCount":1200,"candidatesTokenCount":300,"thoughtsTokenCount":533333333333333333333333333333333333330}})")
                                                << QStringLiteral("[]") << int(FinishReason::Ok) << 1200LL << 0LL << 0LL
                                                << 1000000000000300LL << 1000000000000000LL;
+    // fuzz_providers (CI, 1 Dec): a negative count made a negative token total, so a broken or
+    // hostile server could lower the run's cost; counts are clamped at 0.
+    QTest::addRow("ollama-negative-count") << int(ProviderKind::OllamaNative)
+                                           << QByteArray(R"({"model":"llama3","message":{"role":"assistant","content":"[]"},
+        "done":true,"done_reason":"stop","prompt_eval_count":-220,"eval_count":300})")
+                                           << QStringLiteral("[]") << int(FinishReason::Ok) << 0LL << 0LL << 0LL << 300LL
+                                           << 0LL;
+    QTest::addRow("openai-negative-count") << int(ProviderKind::OpenAiChat)
+                                           << QByteArray(R"({"choices":[{"message":{"role":"assistant","content":"[]"},
+        "finish_reason":"stop"}],"usage":{"prompt_tokens":50,"completion_tokens":-7,
+        "prompt_tokens_details":{"cached_tokens":-40}}})")
+                                           << QStringLiteral("[]") << int(FinishReason::Ok) << 50LL << 0LL << 0LL << 0LL << 0LL;
     // Section 4 example.
     QTest::addRow("ollama") << int(ProviderKind::OllamaNative)
                             << QByteArray(R"({"model":"llama3.1:8b","created_at":"x","message":{"role":"assistant","content":"{\"a\":1}"},

@@ -53,9 +53,11 @@ qint64 wholeNumber(double v)
     return std::isnan(v) ? 0 : static_cast<qint64>(std::clamp(v, -kLimit, kLimit));
 }
 
+// A token count: a whole number, never negative (fuzz_providers: a negative count from a broken
+// or hostile server lowered a call's token total and so the run's cost).
 qint64 num(const QJsonObject& o, const QString& key)
 {
-    return wholeNumber(o.value(key).toDouble(0));
+    return std::max<qint64>(0, wholeNumber(o.value(key).toDouble(0)));
 }
 
 // §1: messages as given; response_format json_schema (nested form, strict), json_object or none (text).
