@@ -6,6 +6,7 @@
 #include "common/modelstore.h"
 #include "common/tablefilterproxy.h"
 #include "data/dataset.h"
+#include "data/generator.h"
 #include "data/sqlite.h"
 #include "data/workspace.h"
 #include "mainwindow.h"
@@ -19,7 +20,10 @@
 #include "users/userstab.h"
 #include "users/whatifpanel.h"
 
+#include <QAbstractItemView>
 #include <QComboBox>
+#include <QCompleter>
+#include <QTemporaryDir>
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
@@ -219,6 +223,57 @@ private slots:
         for (int i = 0; i < history->count(); ++i)
             QCOMPARE(history->item(i)->checkState(), Qt::Checked);
         QVERIFY(panel->candidateDiff().empty());
+    }
+
+    // Issue 13: from kSearchOffThreadItems items on, the item box searches the labels on a
+    // pool thread per keystroke and the completer shows at most kMaxMatches of them; a newer
+    // keystroke's matches replace the older ones.
+    void largeCatalogSearchesOffTheGuiThread()
+    {
+        QTemporaryDir dir;
+        std::shared_ptr<const Dataset> big;
+        {
+            auto ws = Workspace::open(dir.filePath(QStringLiteral("big.recwb")), Workspace::Mode::CreateOrOpen);
+            GeneratorConfig config;
+            config.users = 60;
+            config.items = WhatIfPanel::kSearchOffThreadItems + 100;
+            config.interactions = 1200;
+            generateIntoWorkspace(*ws, config);
+            big = std::make_shared<const Dataset>(ws->load());
+        }
+        ModelStore store;
+        WhatIfPanel panel(&store);
+        panel.resize(900, 700);
+        panel.show();
+        panel.setWorkspace(QString(), big);
+        auto* add = panel.findChild<QLineEdit*>(QStringLiteral("whatIfAddItem"));
+        QVERIFY(add);
+        QTRY_VERIFY(add->isEnabled()); // the labels are built
+        QCompleter* completer = add->completer();
+        QVERIFY(completer);
+        QCOMPARE(completer->completionMode(), QCompleter::UnfilteredPopupCompletion);
+        QCOMPARE(completer->model()->rowCount(), 0); // nothing typed yet: no million-row model
+        add->setFocus();
+
+        auto shownAll = [&](const QString& needle) {
+            const QAbstractItemModel* m = completer->model();
+            for (int r = 0; r < m->rowCount(); ++r)
+                if (!m->index(r, 0).data().toString().contains(needle, Qt::CaseInsensitive))
+                    return false;
+            return m->rowCount() > 0;
+        };
+        QTest::keyClicks(add, QStringLiteral("I1"));
+        QTRY_VERIFY(shownAll(QStringLiteral("I1")));
+        QCOMPARE(completer->model()->rowCount(), WhatIfPanel::kMaxMatches); // thousands match: capped
+        const QString id = big->items[42424].externalId; // e.g. i42425
+        add->clear();
+        QTest::keyClicks(add, id);
+        QTRY_VERIFY(shownAll(id));
+        QVERIFY(completer->model()->rowCount() < WhatIfPanel::kMaxMatches);
+        bool found = false;
+        for (int r = 0; r < completer->model()->rowCount(); ++r)
+            found = found || completer->model()->index(r, 0).data().toString().endsWith(u'(' + id + u')');
+        QVERIFY(found);
     }
 
     void addItemAndRerankDiff()

@@ -14,6 +14,9 @@
 #include "util/error.h"
 
 #include <QComboBox>
+#include <QCoreApplication>
+#include <QPointer>
+#include <QThreadPool>
 #include <QCompleter>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -286,6 +289,10 @@ WhatIfPanel::WhatIfPanel(ModelStore* store, QWidget* parent)
             setStatus(red(tr("%1 is already in the history.").arg(itemLabel(item))));
     };
     connect(m_completer, qOverload<const QString&>(&QCompleter::activated), this, addFromText);
+    connect(m_add, &QLineEdit::textEdited, this, [this](const QString& text) {
+        if (m_labels)
+            searchLabels(text);
+    });
     connect(m_add, &QLineEdit::returnPressed, this, [this, addFromText] {
         if (!m_completer->popup()->isVisible())
             addFromText(m_add->text());
@@ -439,6 +446,8 @@ void WhatIfPanel::rebuildEditor()
 void WhatIfPanel::rebuildCatalog()
 {
     const quint64 job = ++m_catalogJob;
+    ++*m_search;
+    m_labels.reset();
     m_catalogModel->setStringList({});
     m_add->setEnabled(false);
     if (!m_dataset)
@@ -456,10 +465,51 @@ void WhatIfPanel::rebuildCatalog()
         [this, job](const TaskResult<QStringList>& result) {
             if (job != m_catalogJob || !result.value)
                 return;
-            m_catalogModel->setStringList(*result.value);
+            if (result.value->size() >= kSearchOffThreadItems) {
+                m_labels = std::make_shared<const QStringList>(std::move(*result.value));
+                m_catalogModel->setStringList({});
+                m_completer->setCompletionMode(QCompleter::UnfilteredPopupCompletion);
+            } else {
+                m_labels.reset();
+                m_catalogModel->setStringList(*result.value);
+                m_completer->setCompletionMode(QCompleter::PopupCompletion);
+            }
             m_add->setEnabled(true);
         },
         [] {});
+}
+
+void WhatIfPanel::searchLabels(const QString& text)
+{
+    const quint64 job = ++*m_search;
+    const QString needle = text.trimmed();
+    if (!m_labels || needle.size() < 2) {
+        m_catalogModel->setStringList({});
+        return;
+    }
+    QPointer<WhatIfPanel> self(this);
+    QThreadPool::globalInstance()->start([labels = m_labels, needle, job, current = m_search, self] {
+        QStringList matches;
+        for (qsizetype i = 0; i < labels->size() && matches.size() < kMaxMatches; ++i) {
+            if ((i & 4095) == 0 && current->load() != job)
+                return; // a newer keystroke
+            if ((*labels)[i].contains(needle, Qt::CaseInsensitive))
+                matches << (*labels)[i];
+        }
+        QCoreApplication* app = QCoreApplication::instance();
+        if (current->load() != job || !app)
+            return;
+        QMetaObject::invokeMethod(
+            app,
+            [self, job, matches = std::move(matches)] {
+                if (!self || self->m_search->load() != job)
+                    return;
+                self->m_catalogModel->setStringList(matches);
+                if (!matches.isEmpty() && self->m_add->hasFocus())
+                    self->m_completer->complete();
+            },
+            Qt::QueuedConnection);
+    });
 }
 
 void WhatIfPanel::readEndpoints()

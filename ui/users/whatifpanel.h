@@ -1,5 +1,8 @@
 #pragma once
 
+#include <atomic>
+#include <memory>
+
 #include "pipeline/whatif.h"
 
 #include <QJsonObject>
@@ -46,6 +49,8 @@ class WhatIfPanel final : public QWidget {
     Q_OBJECT
 
 public:
+    static constexpr int kSearchOffThreadItems = 50'000;
+    static constexpr int kMaxMatches = 50;
     static constexpr int kCandidates = 50;
     static constexpr int kTopK = 10;
     static constexpr int kDebounceMs = 250;
@@ -144,7 +149,13 @@ private:
     QListWidget* m_history;
     QLineEdit* m_add;
     QCompleter* m_completer;
+    // Small catalogs: every label, filtered by the completer. From kSearchOffThreadItems items
+    // on (issue 13): the labels stay here and the completer shows the matches of a search run
+    // on a pool thread per keystroke (the completer would scan them all on the GUI thread).
     QStringListModel* m_catalogModel;
+    std::shared_ptr<const QStringList> m_labels;
+    std::shared_ptr<std::atomic<quint64>> m_search = std::make_shared<std::atomic<quint64>>(0);
+    void searchLabels(const QString& text);
     QTableWidget* m_profile;
     QListWidget* m_categories;
     QLabel* m_status;
