@@ -24,22 +24,22 @@ void TableFilterProxy::setSourceModel(QAbstractItemModel* model)
 {
     if (sourceModel())
         disconnect(sourceModel(), nullptr, this, nullptr);
-    ++*m_generation;
-    m_match.clear();
-    setFiltering(false);
-    m_applied = m_needle;
+    matchDirectly();
     QSortFilterProxyModel::setSourceModel(model);
     if (!model)
         return;
     // Before QSortFilterProxyModel rebuilds its rows for the new contents: a match computed
     // for the old rows must not be read for the new ones, so the new rows are matched
     // directly this once (what a reset costs anyway).
-    connect(model, &QAbstractItemModel::modelAboutToBeReset, this, [this] {
-        ++*m_generation;
-        m_match.clear();
-        m_applied = m_needle;
-        setFiltering(false);
-    });
+    connect(model, &QAbstractItemModel::modelAboutToBeReset, this, &TableFilterProxy::matchDirectly);
+}
+
+void TableFilterProxy::matchDirectly()
+{
+    ++*m_generation; // a match still running is dropped
+    m_match.clear();
+    m_applied = m_needle;
+    setFiltering(false);
 }
 
 bool TableFilterProxy::large() const
@@ -54,19 +54,8 @@ void TableFilterProxy::setFilterText(const QString& text)
         return;
     m_needle = needle;
     const auto* model = qobject_cast<const TableModel*>(sourceModel());
-    if (!large() || !model || !model->sharedSearchTexts()) {
-        ++*m_generation;
-        setFiltering(false);
-        m_match.clear();
-        m_applied = m_needle;
-        refilter();
-        return;
-    }
-    if (m_needle.isEmpty()) { // nothing to match: every row passes
-        ++*m_generation;
-        setFiltering(false);
-        m_match.clear();
-        m_applied.clear();
+    if (m_needle.isEmpty() || !large() || !model || !model->sharedSearchTexts()) {
+        matchDirectly(); // an empty needle passes every row
         refilter();
         return;
     }

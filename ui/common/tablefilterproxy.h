@@ -49,6 +49,8 @@ protected:
 
 private:
     bool large() const;
+    // Drops any match under way or applied: rows are matched against the needle directly.
+    void matchDirectly();
     void refilter();
     void startMatch();
     void setFiltering(bool on);

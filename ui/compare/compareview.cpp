@@ -13,9 +13,6 @@
 #include "util/error.h"
 
 #include <QComboBox>
-#include <QCoreApplication>
-#include <QPointer>
-#include <QThreadPool>
 #include <QEvent>
 #include <QCompleter>
 #include <QFileDialog>
@@ -358,29 +355,26 @@ void CompareView::setWorkspace(const QString& path, std::shared_ptr<const Datase
     m_user->setCompleter(nullptr); // deletes the previous one (its parent is m_user)
     const quint64 job = ++m_completerJob;
     if (m_dataset) {
-        QPointer<CompareView> self(this);
-        QThreadPool::globalInstance()->start([self, job, dataset = m_dataset] {
+        auto future = runTask([dataset = m_dataset](const TaskControl&) {
             QStringList ids;
             ids.reserve(dataset->numUsers());
             for (const User& u : dataset->users)
                 ids << u.externalId;
             std::sort(ids.begin(), ids.end(),
                 [](const QString& a, const QString& b) { return a.compare(b, Qt::CaseInsensitive) < 0; });
-            QCoreApplication* app = QCoreApplication::instance();
-            if (!app)
-                return; // the application is going away
-            QMetaObject::invokeMethod(
-                app,
-                [self, job, ids = std::move(ids)] {
-                    if (!self || self->m_completerJob != job)
-                        return;
-                    auto* completer = new QCompleter(ids, self->m_user);
-                    completer->setCaseSensitivity(Qt::CaseInsensitive);
-                    completer->setModelSorting(QCompleter::CaseInsensitivelySortedModel);
-                    self->m_user->setCompleter(completer);
-                },
-                Qt::QueuedConnection);
+            return ids;
         });
+        continueOn(
+            future, this,
+            [this, job](const TaskResult<QStringList>& result) {
+                if (job != m_completerJob || !result.value)
+                    return;
+                auto* completer = new QCompleter(*result.value, m_user);
+                completer->setCaseSensitivity(Qt::CaseInsensitive);
+                completer->setModelSorting(QCompleter::CaseInsensitivelySortedModel);
+                m_user->setCompleter(completer);
+            },
+            [] {});
     }
     m_model->setComparison({});
     m_pairs->setComparison({});
