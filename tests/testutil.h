@@ -37,6 +37,17 @@ inline int scaledTimeout(int ms)
     return scale > 1 ? ms * scale : ms;
 }
 
+// A bound on the worst GUI event-loop stall a test tolerates, in ms, times
+// RECWB_TEST_TIME_SCALE when set. The bound is a sanity check that work stays off the GUI
+// thread; under ASan + UBSan every GUI-thread step runs several times slower, and the suite
+// shares two cores with a parallel test (a 529 ms gap was seen there once on a 500 ms bound
+// where the normal build shows 15-25 ms).
+inline double stallBoundMs(double ms)
+{
+    const int scale = qEnvironmentVariableIntValue("RECWB_TEST_TIME_SCALE");
+    return scale > 1 ? ms * scale : ms;
+}
+
 // A workspace file's bytes on disk with its write-ahead log: where a leaked secret would be.
 inline QByteArray workspaceFileBytes(const QString& path)
 {
