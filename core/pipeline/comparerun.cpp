@@ -6,6 +6,7 @@
 #include "pipeline/rerankservice.h"
 #include "rerank/store.h"
 #include "util/error.h"
+#include "util/taskpool.h"
 
 #include <QFutureWatcher>
 #include <QtConcurrent/QtConcurrentRun>
@@ -84,57 +85,62 @@ void CompareRun::start(
         if (p->generation == m_generation)
             onPrepared(p);
     });
-    watcher->setFuture(QtConcurrent::run([path = m_path, dataset = m_dataset, cache = m_modelCache, columns = m_columns,
-                                             userId, split, seed, generation]() {
-        auto p = std::make_shared<Prepared>();
-        p->generation = generation;
-        p->cache = cache;
-        try {
-            const auto ws = Workspace::open(path);
-            p->user = dataset->userIndex(userId);
-            if (p->user < 0)
-                throw Error(QStringLiteral("%1: no user '%2'").arg(path, userId));
-            p->data = dataset;
-            QString splitKey = QStringLiteral("none");
-            if (split) {
-                p->split = eval::makeUserSplit(*dataset, p->user, *split, seed);
-                p->data = p->split->train;
-                splitKey = split->name() + u'|' + QString::number(split->usesSeed() ? seed : 0);
-            }
-            p->models.resize(columns.size());
-            p->stored.resize(columns.size());
-            for (size_t i = 0; i < columns.size(); ++i) {
-                const CompareColumn& c = columns[i];
-                if (c.runId > 0) {
-                    const auto run = rerank::store::findRun(*ws, c.runId);
-                    if (!run)
-                        throw Error(QStringLiteral("%1: no rerank run %2").arg(path).arg(c.runId));
-                    ArmResult a;
-                    a.error = QStringLiteral("run %1 has no result for user '%2'").arg(c.runId).arg(userId);
-                    for (const auto& [id, result] : rerank::store::runResults(*ws, c.runId))
-                        if (id == userId)
-                            a = ArmResult::fromOutcomeJson(result, *dataset, c.arm.k, p->split ? &*p->split : nullptr);
-                    a.note = QStringLiteral("stored run %1: %2@%3 on %4")
-                                 .arg(c.runId)
-                                 .arg(run->promptName,
-                                     run->promptVersion ? QString::number(*run->promptVersion) : QStringLiteral("?"),
-                                     run->endpoint);
-                    p->stored[i] = std::move(a);
-                    continue;
+    watcher->setFuture(QtConcurrent::run(taskPool(),
+        [path = m_path, dataset = m_dataset, cache = m_modelCache, columns = m_columns, userId, split, seed,
+            generation]() {
+            auto p = std::make_shared<Prepared>();
+            p->generation = generation;
+            p->cache = cache;
+            try {
+                const auto ws = Workspace::open(path);
+                p->user = dataset->userIndex(userId);
+                if (p->user < 0)
+                    throw Error(QStringLiteral("%1: no user '%2'").arg(path, userId));
+                p->data = dataset;
+                QString splitKey = QStringLiteral("none");
+                if (split) {
+                    p->split = eval::makeUserSplit(*dataset, p->user, *split, seed);
+                    p->data = p->split->train;
+                    splitKey = split->name() + u'|' + QString::number(split->usesSeed() ? seed : 0);
                 }
-                const QString key = splitKey + u'|' + (c.arm.isColdStart() ? QStringLiteral("coldstart") : c.arm.cf);
-                auto it = p->cache.find(key);
-                if (it == p->cache.end())
-                    it = p->cache.insert(key, resolveArmModels(*ws, *p->data, { c.arm }, split.has_value()).front());
-                p->models[i] = *it;
+                p->models.resize(columns.size());
+                p->stored.resize(columns.size());
+                for (size_t i = 0; i < columns.size(); ++i) {
+                    const CompareColumn& c = columns[i];
+                    if (c.runId > 0) {
+                        const auto run = rerank::store::findRun(*ws, c.runId);
+                        if (!run)
+                            throw Error(QStringLiteral("%1: no rerank run %2").arg(path).arg(c.runId));
+                        ArmResult a;
+                        a.error = QStringLiteral("run %1 has no result for user '%2'").arg(c.runId).arg(userId);
+                        for (const auto& [id, result] : rerank::store::runResults(*ws, c.runId))
+                            if (id == userId)
+                                a = ArmResult::fromOutcomeJson(
+                                    result, *dataset, c.arm.k, p->split ? &*p->split : nullptr);
+                        a.note
+                            = QStringLiteral("stored run %1: %2@%3 on %4")
+                                  .arg(c.runId)
+                                  .arg(run->promptName,
+                                      run->promptVersion ? QString::number(*run->promptVersion) : QStringLiteral("?"),
+                                      run->endpoint);
+                        p->stored[i] = std::move(a);
+                        continue;
+                    }
+                    const QString key
+                        = splitKey + u'|' + (c.arm.isColdStart() ? QStringLiteral("coldstart") : c.arm.cf);
+                    auto it = p->cache.find(key);
+                    if (it == p->cache.end())
+                        it = p->cache.insert(
+                            key, resolveArmModels(*ws, *p->data, { c.arm }, split.has_value()).front());
+                    p->models[i] = *it;
+                }
+            } catch (const Error& e) {
+                p->error = e.message();
+            } catch (const std::exception& e) {
+                p->error = QString::fromLocal8Bit(e.what());
             }
-        } catch (const Error& e) {
-            p->error = e.message();
-        } catch (const std::exception& e) {
-            p->error = QString::fromLocal8Bit(e.what());
-        }
-        return p;
-    }));
+            return p;
+        }));
 }
 
 void CompareRun::onPrepared(const std::shared_ptr<Prepared>& p)

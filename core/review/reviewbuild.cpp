@@ -6,12 +6,13 @@
 #include "eval/random.h"
 #include "eval/split.h"
 #include "eval/usersplit.h"
-#include "rerank/prices.h"
-#include "rerank/store.h"
 #include "pipeline/ceiling.h"
 #include "pipeline/comparearms.h"
 #include "pipeline/rerankservice.h"
+#include "rerank/prices.h"
+#include "rerank/store.h"
 #include "util/error.h"
+#include "util/taskpool.h"
 
 #include <QFutureWatcher>
 #include <QPointer>
@@ -78,8 +79,9 @@ namespace {
             for (int32_t u = 0; u < ds->numUsers(); ++u)
                 if (ds->isCold(u, spec.coldThreshold) && !ds->users[static_cast<size_t>(u)].isSynthetic())
                     cold.push_back(u);
-            m->users = spec.sample > 0 ? eval::seededSample(std::move(cold), static_cast<size_t>(spec.sample), spec.seed)
-                                       : std::move(cold);
+            m->users = spec.sample > 0
+                ? eval::seededSample(std::move(cold), static_cast<size_t>(spec.sample), spec.seed)
+                : std::move(cold);
             if (m->users.empty())
                 throw Error(QStringLiteral("%1 has no cold users (fewer than %2 interactions); build a queue of "
                                            "simulated cold users (cold@N) instead")
@@ -88,9 +90,9 @@ namespace {
             // The confirmation ceiling and the cap, before anything is trained or sent.
             if (options && arm.reranks() && !arm.isOffline()) {
                 const rerank::EndpointProfile profile = rerank::store::getEndpoint(ws, arm.rerank);
-                const pipeline::RunProjection p = pipeline::projectRun({ profile },
-                    rerank::PriceTable::loadWithOverride(), static_cast<qint64>(m->users.size()), arm.candidates,
-                    options->maxCostUsd);
+                const pipeline::RunProjection p
+                    = pipeline::projectRun({ profile }, rerank::PriceTable::loadWithOverride(),
+                        static_cast<qint64>(m->users.size()), arm.candidates, options->maxCostUsd);
                 if (options->ceiling)
                     if (const QString over = p.exceeds(*options->ceiling); !over.isEmpty())
                         throw Error(QStringLiteral("refused before any call: %1").arg(over));
@@ -151,8 +153,8 @@ namespace {
         e.coldThreshold = spec.coldThreshold;
         const pipeline::ArmSpec arm = armOf(spec);
         QString text = arm.toString();
-        e.arms.push_back(pipeline::ExperimentArm::parse(QStringLiteral("review"), text + QStringLiteral(",source=auto"),
-            1, e.ks, QStringLiteral("review queue")));
+        e.arms.push_back(pipeline::ExperimentArm::parse(
+            QStringLiteral("review"), text + QStringLiteral(",source=auto"), 1, e.ks, QStringLiteral("review queue")));
         return e;
     }
 
@@ -210,10 +212,13 @@ void QueueBuilder::start(QueueSpec spec, pipeline::ExperimentRunOptions options)
         if (pipeline::ArmSpec::parse(m_spec.arm).storedRun())
             throw Error(QStringLiteral("review queue: a stored run (cf=run:ID) cannot build a queue"));
     } catch (const Error& e) {
-        QMetaObject::invokeMethod(this, [this, generation, msg = e.message()] {
-            if (generation == m_generation)
-                fail(msg);
-        }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            this,
+            [this, generation, msg = e.message()] {
+                if (generation == m_generation)
+                    fail(msg);
+            },
+            Qt::QueuedConnection);
         return;
     }
     emit progress(0, 0, tr("Preparing"));
@@ -224,8 +229,8 @@ void QueueBuilder::start(QueueSpec spec, pipeline::ExperimentRunOptions options)
         connect(m_experiment, &pipeline::ExperimentRun::progress, this,
             [this](int done, int total) { emit progress(done, total, tr("Reranking")); });
         connect(m_experiment, &pipeline::ExperimentRun::failed, this, [this](const QString& m) { fail(m); });
-        connect(m_experiment, &pipeline::ExperimentRun::finished, this,
-            [this](const pipeline::ExperimentResult& result) {
+        connect(
+            m_experiment, &pipeline::ExperimentRun::finished, this, [this](const pipeline::ExperimentResult& result) {
                 if (!m_running)
                     return;
                 if (result.status != u"finished") {
@@ -281,19 +286,20 @@ void QueueBuilder::start(QueueSpec spec, pipeline::ExperimentRunOptions options)
             r.options.maxCostUsd = m_options.maxCostUsd;
         m_job = m_service.submit(std::move(r));
     });
-    watcher->setFuture(QtConcurrent::run([path = m_path, ds = m_dataset, spec = m_spec, options = m_options, generation] {
-        auto m = std::make_shared<Material>();
-        m->generation = generation;
-        try {
-            const auto ws = Workspace::open(path);
-            prepare(*ws, ds, spec, m, &options);
-        } catch (const Error& e) {
-            m->error = e.message();
-        } catch (const std::exception& e) {
-            m->error = QString::fromLocal8Bit(e.what());
-        }
-        return m;
-    }));
+    watcher->setFuture(
+        QtConcurrent::run(taskPool(), [path = m_path, ds = m_dataset, spec = m_spec, options = m_options, generation] {
+            auto m = std::make_shared<Material>();
+            m->generation = generation;
+            try {
+                const auto ws = Workspace::open(path);
+                prepare(*ws, ds, spec, m, &options);
+            } catch (const Error& e) {
+                m->error = e.message();
+            } catch (const std::exception& e) {
+                m->error = QString::fromLocal8Bit(e.what());
+            }
+            return m;
+        }));
 }
 
 void QueueBuilder::cancel()
@@ -338,41 +344,43 @@ void QueueBuilder::onRerankDone(qint64 experimentId, std::vector<std::pair<QStri
         m_running = false;
         emit finished(id);
     });
-    watcher->setFuture(QtConcurrent::run([path = m_path, ds = m_dataset, spec = m_spec, material = m_material,
-                                             stop = m_stop, experimentId, outcomes = std::move(outcomes)]() mutable {
-        qint64 id = 0;
-        try {
-            const auto ws = Workspace::open(path);
-            auto m = material ? material : prepare(*ws, ds, spec, std::make_shared<Material>());
-            std::vector<QueueUser> users;
-            users.reserve(outcomes.size());
-            for (auto& [userId, outcome] : outcomes) {
-                const int32_t u = ds->userIndex(userId);
-                if (u < 0)
-                    throw Error(QStringLiteral("review queue: the rerank answered for an unknown user '%1'").arg(userId));
-                QueueUser q = materialFor(*m, *ds, spec, u, outcome);
-                q.position = static_cast<int>(users.size());
-                users.push_back(std::move(q));
+    watcher->setFuture(QtConcurrent::run(taskPool(),
+        [path = m_path, ds = m_dataset, spec = m_spec, material = m_material, stop = m_stop, experimentId,
+            outcomes = std::move(outcomes)]() mutable {
+            qint64 id = 0;
+            try {
+                const auto ws = Workspace::open(path);
+                auto m = material ? material : prepare(*ws, ds, spec, std::make_shared<Material>());
+                std::vector<QueueUser> users;
+                users.reserve(outcomes.size());
+                for (auto& [userId, outcome] : outcomes) {
+                    const int32_t u = ds->userIndex(userId);
+                    if (u < 0)
+                        throw Error(
+                            QStringLiteral("review queue: the rerank answered for an unknown user '%1'").arg(userId));
+                    QueueUser q = materialFor(*m, *ds, spec, u, outcome);
+                    q.position = static_cast<int>(users.size());
+                    users.push_back(std::move(q));
+                }
+                if (users.empty())
+                    throw Error(QStringLiteral("review queue: no user to review (%1)").arg(spec.describe()));
+                // The queue, its users and "ready" in one transaction: a kill leaves no half queue.
+                Transaction tx(*ws);
+                id = store::createQueue(*ws, spec);
+                store::addUsers(*ws, id, users);
+                store::finishQueue(*ws, id, QStringLiteral("ready"), {}, experimentId);
+                // Canceled while storing: roll back. A cancel after the commit comes too late;
+                // the queue is whole and reported as finished.
+                if (stop->load())
+                    return std::pair<qint64, QString>(0, QStringLiteral("canceled"));
+                tx.commit();
+                return std::pair<qint64, QString>(id, {});
+            } catch (const Error& e) {
+                return std::pair<qint64, QString>(0, e.message());
+            } catch (const std::exception& e) {
+                return std::pair<qint64, QString>(0, QString::fromLocal8Bit(e.what()));
             }
-            if (users.empty())
-                throw Error(QStringLiteral("review queue: no user to review (%1)").arg(spec.describe()));
-            // The queue, its users and "ready" in one transaction: a kill leaves no half queue.
-            Transaction tx(*ws);
-            id = store::createQueue(*ws, spec);
-            store::addUsers(*ws, id, users);
-            store::finishQueue(*ws, id, QStringLiteral("ready"), {}, experimentId);
-            // Canceled while storing: roll back. A cancel after the commit comes too late;
-            // the queue is whole and reported as finished.
-            if (stop->load())
-                return std::pair<qint64, QString>(0, QStringLiteral("canceled"));
-            tx.commit();
-            return std::pair<qint64, QString>(id, {});
-        } catch (const Error& e) {
-            return std::pair<qint64, QString>(0, e.message());
-        } catch (const std::exception& e) {
-            return std::pair<qint64, QString>(0, QString::fromLocal8Bit(e.what()));
-        }
-    }));
+        }));
 }
 
 } // namespace recwb::review

@@ -2,7 +2,9 @@
 // not sorted on the GUI thread (they show the workspace's order and say so), and come back
 // sorted when a smaller workspace is opened; the derived texts built on a worker are the
 // ones the model would build itself. From TableFilterProxy::kAsyncFilterRows rows on, the
-// filter box matches off the GUI thread and applies the newest match only.
+// filter box matches off the GUI thread and applies the newest match only. Our background
+// tasks leave Qt's global pool to the paint engine.
+#include "common/backgroundtask.h"
 #include "common/offthread.h"
 #include "common/tablefilterproxy.h"
 #include "common/tableutil.h"
@@ -11,9 +13,12 @@
 #include "data/generator.h"
 #include "data/workspace.h"
 #include "users/usersmodel.h"
+#include "util/taskpool.h"
 
+#include <QDeadlineTimer>
 #include <QHeaderView>
 #include <QLineEdit>
+#include <QPainter>
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QtConcurrent>
@@ -210,6 +215,52 @@ private slots:
         filter.clear();
         QVERIFY(!proxy->filtering());
         QCOMPARE(proxy->rowCount(), users);
+    }
+    // Qt 6.4's raster engine runs the segments of a large fill on QThreadPool::globalInstance()
+    // and makes the GUI thread wait for them. With every thread of our task pool busy (as when
+    // a million-row dataset loads, its labels are built and its ids sorted), a repaint must
+    // still finish at once: before the task pool, these tasks ran on the global pool and the
+    // repaint below waited for them to end (a 733 ms stall on a million rows, docs/SCALE.md).
+    void backgroundTasksLeaveQtsPoolToPainting()
+    {
+        const int threads = taskPool()->maxThreadCount();
+        QVERIFY(threads >= 2);
+        std::atomic<bool> release { false };
+        std::atomic<int> started { 0 };
+        std::atomic<int> running { 0 };
+        std::vector<QFuture<TaskResult<int>>> tasks;
+        for (int i = 0; i < threads; ++i)
+            tasks.push_back(runTask([&](const TaskControl&) {
+                ++started;
+                ++running;
+                const QDeadlineTimer deadline(10000); // the fallback: never hang the suite
+                while (!release.load() && !deadline.hasExpired())
+                    QThread::msleep(2);
+                --running;
+                return 0;
+            }));
+        QTRY_COMPARE(started.load(), threads);
+
+        // A translucent fill over a large image: the kind of fill the raster engine splits
+        // (Fusion draws header sections and scroll bars with such fills).
+        QImage painted(1600, 1200, QImage::Format_ARGB32_Premultiplied);
+        painted.fill(Qt::white);
+        {
+            QPainter painter(&painted);
+            painter.fillRect(painted.rect(), QColor(0, 0, 0, 128));
+            painter.setPen(QColor(12, 200, 90, 200));
+            for (int y = 0; y < 1200; y += 3)
+                painter.drawLine(0, y, 1599, y);
+        }
+        const int stillRunning = running.load();
+        release = true;
+        for (auto& task : tasks)
+            task.waitForFinished();
+        QCOMPARE(stillRunning, threads); // painted while every task of ours still ran
+        const QColor between = painted.pixelColor(800, 1); // white under half-black
+        QVERIFY(between.red() == between.green() && between.green() == between.blue() && between.red() < 200);
+        const QColor onLine = painted.pixelColor(800, 0);
+        QVERIFY(onLine.green() > onLine.red() + 60);
     }
 };
 

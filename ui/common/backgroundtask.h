@@ -2,6 +2,7 @@
 
 #include "util/error.h"
 #include "util/task.h"
+#include "util/taskpool.h"
 
 #include <QCoreApplication>
 #include <QFuture>
@@ -25,7 +26,7 @@ template <typename T> struct TaskResult {
 
 inline constexpr int kProgressRange = 1000;
 
-// Runs `fn(const TaskControl&)` on the global thread pool. The returned future reports
+// Runs `fn(const TaskControl&)` on the task pool (util/taskpool.h). The returned future reports
 // progress (0..kProgressRange, with text) and QFuture::cancel() reaches `fn` through
 // TaskControl::isCanceled (the adapter over QPromise::isCanceled). `fn` runs entirely on
 // the worker thread: anything thread-bound it needs (a Workspace) it must open itself.
@@ -35,7 +36,7 @@ template <typename Fn> auto runTask(Fn fn) -> QFuture<TaskResult<std::invoke_res
 {
     using Value = std::invoke_result_t<Fn&, const TaskControl&>;
     using Result = TaskResult<Value>;
-    return QtConcurrent::run([fn = std::move(fn)](QPromise<Result>& promise) mutable {
+    return QtConcurrent::run(taskPool(), [fn = std::move(fn)](QPromise<Result>& promise) mutable {
         promise.setProgressRange(0, kProgressRange);
         TaskControl control;
         control.onProgress = [&promise](double fraction, const QString& text) {

@@ -7,6 +7,8 @@
 #include <memory>
 #include <utility>
 
+#include "util/taskpool.h"
+
 namespace recwb::ui {
 
 // Shares `value` like std::make_shared, except that when the last owner lets go on the GUI
@@ -18,7 +20,7 @@ template <typename T> std::shared_ptr<const T> shareReleasedOffGuiThread(T&& val
 {
     return std::shared_ptr<const T>(new T(std::forward<T>(value)), [](const T* p) {
         const QCoreApplication* app = QCoreApplication::instance();
-        QThreadPool* pool = QThreadPool::globalInstance();
+        QThreadPool* pool = taskPool();
         if (app && pool && QThread::currentThread() == app->thread())
             pool->start([p] { delete p; });
         else

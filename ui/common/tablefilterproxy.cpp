@@ -1,6 +1,7 @@
 #include "common/tablefilterproxy.h"
 
 #include "common/tablemodel.h"
+#include "util/taskpool.h"
 
 #include <QCoreApplication>
 #include <QPointer>
@@ -69,31 +70,31 @@ void TableFilterProxy::startMatch()
     const quint64 generation = ++*m_generation;
     setFiltering(true);
     QPointer<TableFilterProxy> self(this);
-    QThreadPool::globalInstance()->start([texts = std::move(texts), needle = m_needle, generation,
-                                             current = m_generation, self]() mutable {
-        std::vector<char> match(texts->size());
-        for (size_t row = 0; row < texts->size(); ++row) {
-            if ((row & 4095) == 0 && current->load() != generation)
-                return; // superseded: a newer keystroke, a reset, or the proxy is gone
-            match[row] = (*texts)[row].contains(needle) ? 1 : 0;
-        }
-        QCoreApplication* app = QCoreApplication::instance();
-        if (current->load() != generation || !app)
-            return;
-        // Back on the GUI thread (the application outlives any proxy; `self` tells whether
-        // this one still exists, and the generation whether the match is still wanted).
-        QMetaObject::invokeMethod(
-            app,
-            [self, generation, needle = std::move(needle), match = std::move(match)]() mutable {
-                if (!self || self->m_generation->load() != generation)
-                    return;
-                self->m_match = std::move(match);
-                self->m_applied = std::move(needle);
-                self->setFiltering(false);
-                self->refilter();
-            },
-            Qt::QueuedConnection);
-    });
+    taskPool()->start(
+        [texts = std::move(texts), needle = m_needle, generation, current = m_generation, self]() mutable {
+            std::vector<char> match(texts->size());
+            for (size_t row = 0; row < texts->size(); ++row) {
+                if ((row & 4095) == 0 && current->load() != generation)
+                    return; // superseded: a newer keystroke, a reset, or the proxy is gone
+                match[row] = (*texts)[row].contains(needle) ? 1 : 0;
+            }
+            QCoreApplication* app = QCoreApplication::instance();
+            if (current->load() != generation || !app)
+                return;
+            // Back on the GUI thread (the application outlives any proxy; `self` tells whether
+            // this one still exists, and the generation whether the match is still wanted).
+            QMetaObject::invokeMethod(
+                app,
+                [self, generation, needle = std::move(needle), match = std::move(match)]() mutable {
+                    if (!self || self->m_generation->load() != generation)
+                        return;
+                    self->m_match = std::move(match);
+                    self->m_applied = std::move(needle);
+                    self->setFiltering(false);
+                    self->refilter();
+                },
+                Qt::QueuedConnection);
+        });
 }
 
 void TableFilterProxy::setRowPredicate(std::function<bool(int)> predicate)

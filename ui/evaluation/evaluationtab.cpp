@@ -1,15 +1,16 @@
 #include "evaluation/evaluationtab.h"
 
-#include "common/backgroundtask.h"
 #include "cf/recommender.h"
+#include "common/backgroundtask.h"
+#include "common/tablefilterproxy.h"
+#include "common/tableutil.h"
 #include "data/dataset.h"
 #include "eval/coldstartranker.h"
 #include "eval/evaluator.h"
 #include "eval/split.h"
 #include "eval/stats.h"
 #include "evaluation/evalresultsmodel.h"
-#include "common/tablefilterproxy.h"
-#include "common/tableutil.h"
+#include "util/taskpool.h"
 
 #include <QBarCategoryAxis>
 #include <QBarSeries>
@@ -31,8 +32,8 @@
 #include <QSpinBox>
 #include <QSplitter>
 #include <QTableView>
-#include <QValueAxis>
 #include <QVBoxLayout>
+#include <QValueAxis>
 #include <QtConcurrent/QtConcurrentRun>
 #include <algorithm>
 #include <climits>
@@ -404,7 +405,7 @@ bool EvaluationTab::run()
     // The split is built once; the models run one after another on it, each result
     // handed over as soon as it is there.
     const QFuture<EvalStep> future = QtConcurrent::run(
-        [dataset = m_dataset, spec, seed, ks = *ks, models](QPromise<EvalStep>& promise) {
+        taskPool(), [dataset = m_dataset, spec, seed, ks = *ks, models](QPromise<EvalStep>& promise) {
             promise.setProgressRange(0, kProgressRange);
             const auto count = static_cast<double>(models.size());
             int current = 0;
@@ -413,7 +414,11 @@ bool EvaluationTab::run()
             control.onProgress = [&promise, &current, &models, count](double fraction, const QString& text) {
                 const double overall = (current + std::clamp(fraction, 0.0, 1.0)) / count;
                 promise.setProgressValueAndText(static_cast<int>(overall * kProgressRange),
-                    QStringLiteral("%1 (%2 of %3): %4").arg(models[current]).arg(current + 1).arg(models.size()).arg(text));
+                    QStringLiteral("%1 (%2 of %3): %4")
+                        .arg(models[current])
+                        .arg(current + 1)
+                        .arg(models.size())
+                        .arg(text));
             };
             try {
                 promise.setProgressValueAndText(0, QStringLiteral("Building the %1 split…").arg(spec.name()));
@@ -567,8 +572,8 @@ void EvaluationTab::rebuildResultCombos()
             const auto& cohorts = m_model->results().front()->cohorts;
             for (size_t c = 0; c < cohorts.size(); ++c)
                 if (cohorts[c].users > 0)
-                    m_cohort->addItem(tr("%1 (%2 users)").arg(cohorts[c].name).arg(cohorts[c].users),
-                        static_cast<int>(c));
+                    m_cohort->addItem(
+                        tr("%1 (%2 users)").arg(cohorts[c].name).arg(cohorts[c].users), static_cast<int>(c));
         }
         const int keep = m_cohort->findText(cohortBefore);
         m_cohort->setCurrentIndex(std::max(keep, 0));
@@ -613,11 +618,11 @@ void EvaluationTab::updateProtocol()
         ks = parsed ? joinKs(*parsed) : tr("invalid");
         users = tr("counted when the split is built (no run yet)");
     }
-    m_protocol->setText(QStringLiteral("<table cellspacing='0' cellpadding='1'><tr><td><b>") + tr("Protocol").toHtmlEscaped()
-        + u"</b>&nbsp;&nbsp;</td><td>" + split + u"</td></tr><tr><td><b>" + tr("Dataset").toHtmlEscaped()
-        + u"</b></td><td>" + dataset.toHtmlEscaped() + u"</td></tr><tr><td><b>" + tr("K").toHtmlEscaped()
-        + u"</b></td><td>" + ks.toHtmlEscaped() + u"</td></tr><tr><td><b>" + tr("Users").toHtmlEscaped()
-        + u"</b></td><td>" + users.toHtmlEscaped() + u"</td></tr></table>");
+    m_protocol->setText(QStringLiteral("<table cellspacing='0' cellpadding='1'><tr><td><b>")
+        + tr("Protocol").toHtmlEscaped() + u"</b>&nbsp;&nbsp;</td><td>" + split + u"</td></tr><tr><td><b>"
+        + tr("Dataset").toHtmlEscaped() + u"</b></td><td>" + dataset.toHtmlEscaped() + u"</td></tr><tr><td><b>"
+        + tr("K").toHtmlEscaped() + u"</b></td><td>" + ks.toHtmlEscaped() + u"</td></tr><tr><td><b>"
+        + tr("Users").toHtmlEscaped() + u"</b></td><td>" + users.toHtmlEscaped() + u"</td></tr></table>");
 }
 
 bool EvaluationTab::setChartMetric(const QString& metric)
@@ -687,8 +692,8 @@ void EvaluationTab::updateChart()
         }
         return bars;
     });
-    const int users = cohort < 0 ? results.front()->usersEvaluated
-                                 : results.front()->cohorts[static_cast<size_t>(cohort)].users;
+    const int users
+        = cohort < 0 ? results.front()->usersEvaluated : results.front()->cohorts[static_cast<size_t>(cohort)].users;
     continueOn(
         future, this,
         [this, job, k, metricLabel, users](const TaskResult<std::vector<Bar>>& result) {
@@ -790,16 +795,17 @@ bool EvaluationTab::compare(const QString& a, const QString& b)
                 return;
             }
             const eval::PairedComparison& c = *result.value;
-            const QString color = c.verdict == eval::PairedComparison::Verdict::NoDifference ? QStringLiteral("#374151")
-                                                                                              : QStringLiteral("#166534");
-            const QString text = tr("%1 on %2 users (%3): %4 %5 vs %6 %7, difference (B − A) %8, 95 % CI [%9, %10], "
-                                    "Wilcoxon p = %11")
-                                     .arg(c.metric)
-                                     .arg(c.users)
-                                     .arg(cohortText, c.nameA, QString::number(c.meanA, 'f', 4), c.nameB,
-                                         QString::number(c.meanB, 'f', 4), signedNumber(c.meanDiff),
-                                         QString::number(c.ci.low, 'f', 4))
-                                     .arg(QString::number(c.ci.high, 'f', 4), QString::number(c.wilcoxon.pValue, 'g', 3));
+            const QString color = c.verdict == eval::PairedComparison::Verdict::NoDifference
+                ? QStringLiteral("#374151")
+                : QStringLiteral("#166534");
+            const QString text
+                = tr("%1 on %2 users (%3): %4 %5 vs %6 %7, difference (B − A) %8, 95 % CI [%9, %10], "
+                     "Wilcoxon p = %11")
+                      .arg(c.metric)
+                      .arg(c.users)
+                      .arg(cohortText, c.nameA, QString::number(c.meanA, 'f', 4), c.nameB,
+                          QString::number(c.meanB, 'f', 4), signedNumber(c.meanDiff), QString::number(c.ci.low, 'f', 4))
+                      .arg(QString::number(c.ci.high, 'f', 4), QString::number(c.wilcoxon.pValue, 'g', 3));
             m_compareResult->setText(text.toHtmlEscaped() + u" → <b style='color:" + color + u"'>"
                 + c.verdictText().toHtmlEscaped() + u"</b>");
             emit comparisonFinished(m_compareResult->text());

@@ -12,12 +12,11 @@
 #include "rerank/llmtypes.h"
 #include "rerank/store.h"
 #include "util/error.h"
+#include "util/taskpool.h"
 
 #include <QComboBox>
-#include <QCoreApplication>
-#include <QPointer>
-#include <QThreadPool>
 #include <QCompleter>
+#include <QCoreApplication>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QJsonArray>
@@ -25,10 +24,12 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
+#include <QPointer>
 #include <QPushButton>
 #include <QSplitter>
 #include <QStringListModel>
 #include <QTableWidget>
+#include <QThreadPool>
 #include <QTimer>
 #include <QVBoxLayout>
 #include <algorithm>
@@ -488,7 +489,7 @@ void WhatIfPanel::searchLabels(const QString& text)
         return;
     }
     QPointer<WhatIfPanel> self(this);
-    QThreadPool::globalInstance()->start([labels = m_labels, needle, job, current = m_search, self] {
+    taskPool()->start([labels = m_labels, needle, job, current = m_search, self] {
         QStringList matches;
         for (qsizetype i = 0; i < labels->size() && matches.size() < kMaxMatches; ++i) {
             if ((i & 4095) == 0 && current->load() != job)
