@@ -1,15 +1,16 @@
-#include "users/candidatesmodel.h"
-#include "users/candidatespanel.h"
 #include "cf/snapshots.h"
+#include "common/modelstore.h"
+#include "common/settings.h"
+#include "common/snapshotproxy.h"
+#include "common/tablefilterproxy.h"
 #include "data/dataset.h"
 #include "data/generator.h"
 #include "data/workspace.h"
-#include "mainwindow.h"
-#include "common/modelstore.h"
-#include "common/settings.h"
-#include "common/tablefilterproxy.h"
-#include "testutil.h"
 #include "dialogs/traindialog.h"
+#include "mainwindow.h"
+#include "testutil.h"
+#include "users/candidatesmodel.h"
+#include "users/candidatespanel.h"
 #include "users/userstab.h"
 
 #include <QAbstractItemModelTester>
@@ -38,8 +39,8 @@ private:
     {
         auto window = std::make_unique<MainWindow>(*m_settings);
         CandidatesPanel* panel = window->usersTab()->candidatesPanel();
-        for (QAbstractItemModel* model : { static_cast<QAbstractItemModel*>(panel->model()),
-                 static_cast<QAbstractItemModel*>(panel->proxy()) })
+        for (QAbstractItemModel* model :
+            { static_cast<QAbstractItemModel*>(panel->model()), static_cast<QAbstractItemModel*>(panel->proxy()) })
             new QAbstractItemModelTester(model, QAbstractItemModelTester::FailureReportingMode::QtTest, window.get());
         window->resize(1280, 800);
         window->show();
@@ -130,8 +131,8 @@ private slots:
             QVERIFY(score <= previous);
             previous = score;
             QCOMPARE(shown->index(r, CandidatesModel::Source).data().toString(), QStringLiteral("ease"));
-            QCOMPARE(shown->index(r, CandidatesModel::Title).data().toString(),
-                ds->items[static_cast<size_t>(item)].title);
+            QCOMPARE(
+                shown->index(r, CandidatesModel::Title).data().toString(), ds->items[static_cast<size_t>(item)].title);
         }
         QVERIFY(!panel->categoriesList()->isVisibleTo(panel)); // stated categories are for cold users
         QVERIFY(panel->caption()->text().contains(QStringLiteral("ease")));
@@ -160,7 +161,8 @@ private slots:
             QCOMPARE(args.first().toInt(), last);
         const auto history = ds->userItems.row(last);
         for (int r = 0; r < panel->model()->rowCount(); ++r)
-            QVERIFY(!std::binary_search(history.begin(), history.end(), panel->model()->candidates()[static_cast<size_t>(r)].item));
+            QVERIFY(!std::binary_search(
+                history.begin(), history.end(), panel->model()->candidates()[static_cast<size_t>(r)].item));
     }
 
     void coldUserShowsSourcesAndStatedCategories()

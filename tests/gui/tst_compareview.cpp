@@ -189,8 +189,9 @@ private slots:
         QAbstractItemModel* ids = completer->model();
         QCOMPARE(ids->rowCount(), m_ds->numUsers());
         for (int r = 1; r < ids->rowCount(); ++r)
-            QVERIFY(ids->index(r - 1, 0).data().toString().compare(ids->index(r, 0).data().toString(),
-                        Qt::CaseInsensitive) <= 0);
+            QVERIFY(
+                ids->index(r - 1, 0).data().toString().compare(ids->index(r, 0).data().toString(), Qt::CaseInsensitive)
+                <= 0);
         // A prefix of a real id completes to ids with that prefix, whatever the case typed.
         const QString id = m_ds->users[7].externalId;
         completer->setCompletionPrefix(id.left(2).toUpper());
@@ -557,8 +558,7 @@ private slots:
             ->findChild<QLineEdit*>(QStringLiteral("armPrompt"))
             ->setText(QStringLiteral("listwise"));
         clickCompare(view);
-        QVERIFY2(statusOf(view).contains(QStringLiteral("prompt= needs a reranker")),
-            qPrintable(statusOf(view)));
+        QVERIFY2(statusOf(view).contains(QStringLiteral("prompt= needs a reranker")), qPrintable(statusOf(view)));
         // 2..4 columns
         auto* add = view.findChild<QPushButton*>(QStringLiteral("compareAddColumn"));
         add->click();

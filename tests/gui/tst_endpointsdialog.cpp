@@ -75,7 +75,8 @@ private:
     {
         // Click the row whose name cell reads NAME, as a user does.
         auto* list = w<QTableView>("endpointList");
-        const QModelIndexList hits = list->model()->match(list->model()->index(0, EndpointsModel::Name), SortRole, name, 1, Qt::MatchExactly);
+        const QModelIndexList hits
+            = list->model()->match(list->model()->index(0, EndpointsModel::Name), SortRole, name, 1, Qt::MatchExactly);
         if (hits.isEmpty())
             return false;
         list->scrollTo(hits.first());

@@ -1,3 +1,5 @@
+#include "common/snapshotproxy.h"
+#include "common/tablefilterproxy.h"
 #include "data/dataset.h"
 #include "data/generator.h"
 #include "data/workspace.h"
@@ -5,7 +7,6 @@
 #include "evaluation/evalresultsmodel.h"
 #include "evaluation/evaluationtab.h"
 #include "mainwindow.h"
-#include "common/tablefilterproxy.h"
 #include "testutil.h"
 
 #include <QAbstractItemModelTester>
@@ -102,7 +103,8 @@ private slots:
         QVERIFY(tab->run());
         QVERIFY(tab->isRunning());
         QVERIFY(finished.wait(120000));
-        QVERIFY2(tab->statusLabel()->text().startsWith(QStringLiteral("Finished")), qPrintable(tab->statusLabel()->text()));
+        QVERIFY2(
+            tab->statusLabel()->text().startsWith(QStringLiteral("Finished")), qPrintable(tab->statusLabel()->text()));
         // Results arrived one model at a time, in the order listed.
         QCOMPARE(arrived.count(), 3);
         QCOMPARE(arrived.at(0).first().toString(), QStringLiteral("pop"));

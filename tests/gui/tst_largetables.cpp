@@ -1,12 +1,10 @@
-// Tables of a million rows (issue 13): above kMaxSortedRows the Users and Catalog tables are
-// not sorted on the GUI thread (they show the workspace's order and say so), and come back
-// sorted when a smaller workspace is opened; the derived texts built on a worker are the
-// ones the model would build itself. From TableFilterProxy::kAsyncFilterRows rows on, the
-// filter box matches off the GUI thread and applies the newest match only. Our background
-// tasks leave Qt's global pool to the paint engine.
+// Tables of a million rows (issue 13): the Users and Catalog tables sort and filter through
+// SnapshotTableProxy, from kAsyncRows rows on off the GUI thread, applying the newest result
+// only; the derived texts built on a worker are the ones the model would build itself. Our
+// background tasks leave Qt's global pool to the paint engine.
 #include "common/backgroundtask.h"
 #include "common/offthread.h"
-#include "common/tablefilterproxy.h"
+#include "common/snapshotproxy.h"
 #include "common/tableutil.h"
 #include "common/userchoicemodel.h"
 #include "data/dataset.h"
@@ -25,6 +23,7 @@
 #include <QtTest>
 
 #include <atomic>
+#include <numeric>
 #include <thread>
 
 using namespace recwb;
@@ -49,47 +48,80 @@ class TestLargeTables : public QObject {
     Q_OBJECT
 
 private slots:
-    void sortingStopsAboveTheLimitAndComesBack()
+    // From SnapshotTableProxy::kAsyncRows rows on, a sort runs on a pool thread: the rows
+    // show in the model's order until it lands, then in exactly the order a sort on the GUI
+    // thread gives (ties in the model's order), and the selection follows its row.
+    void largeTablesSortOffTheGuiThread()
     {
         QTemporaryDir dir;
-        const auto big = generated(dir.filePath(QStringLiteral("big.recwb")), kMaxSortedRows + 500, 3 * kMaxSortedRows);
+        const int users = SnapshotTableProxy::kAsyncRows + 500;
+        const auto big = generated(dir.filePath(QStringLiteral("big.recwb")), users, 3 * users);
         const auto small = generated(dir.filePath(QStringLiteral("small.recwb")), 60, 900);
 
         QTableView view;
         UsersModel model;
-        setupTable(&view, &model, nullptr, {}, UsersModel::Profile, UsersModel::Interactions, Qt::DescendingOrder);
-        auto* proxy = qobject_cast<TableFilterProxy*>(view.model());
+        setupSnapshotTable(
+            &view, &model, nullptr, {}, UsersModel::Profile, UsersModel::Interactions, Qt::DescendingOrder);
+        auto* proxy = qobject_cast<SnapshotTableProxy*>(view.model());
         QVERIFY(proxy);
 
-        auto open = [&](const std::shared_ptr<const Dataset>& ds) {
-            limitSortingBeforeReset(&view, ds->numUsers());
-            model.setDataset(ds);
-            limitSortingAfterReset(&view, ds->numUsers(), UsersModel::Interactions, Qt::DescendingOrder);
+        auto shownRows = [&] {
+            std::vector<int> rows;
+            for (int r = 0; r < proxy->rowCount(); ++r)
+                rows.push_back(proxy->index(r, 0).data(SourceRowRole).toInt());
+            return rows;
         };
-        auto interactionsAt = [&](int row) { return proxy->index(row, UsersModel::Interactions).data(SortRole).toInt(); };
-        auto sortedDescending = [&] {
-            for (int r = 1; r < proxy->rowCount(); ++r)
-                if (interactionsAt(r - 1) < interactionsAt(r))
-                    return false;
-            return true;
+        // What a sort must give: every source row, stably sorted by SortRole (text folded).
+        auto reference = [&](int column, Qt::SortOrder order) {
+            std::vector<int> rows(static_cast<size_t>(model.rowCount()));
+            std::iota(rows.begin(), rows.end(), 0);
+            std::vector<QVariant> keys;
+            for (int r = 0; r < model.rowCount(); ++r)
+                keys.push_back(model.index(r, column).data(SortRole));
+            std::stable_sort(rows.begin(), rows.end(), [&](int a, int b) {
+                const QVariant& x = keys[static_cast<size_t>(order == Qt::AscendingOrder ? a : b)];
+                const QVariant& y = keys[static_cast<size_t>(order == Qt::AscendingOrder ? b : a)];
+                if (x.typeId() == QMetaType::QString)
+                    return x.toString().toCaseFolded() < y.toString().toCaseFolded();
+                return x.toDouble() < y.toDouble();
+            });
+            return rows;
         };
 
-        open(small);
-        QVERIFY(view.isSortingEnabled());
-        QVERIFY(sortedDescending());
+        model.setDataset(small); // small: sorted at once
+        QVERIFY(!proxy->busy());
+        QCOMPARE(shownRows(), reference(UsersModel::Interactions, Qt::DescendingOrder));
 
-        open(big);
-        QVERIFY(!view.isSortingEnabled());
-        QCOMPARE(proxy->rowCount(), big->numUsers());
-        QVERIFY(!view.horizontalHeader()->toolTip().isEmpty());
-        for (int r : { 0, 1, 1000, big->numUsers() - 1 }) // the workspace's order
+        model.setDataset(big);
+        QVERIFY(proxy->sorting()); // sorted on a pool thread...
+        QCOMPARE(proxy->rowCount(), users);
+        for (int r : { 0, 1, 1000, users - 1 }) // ...while the rows show in the model's order
             QCOMPARE(proxy->index(r, 0).data(SourceRowRole).toInt(), r);
-        QVERIFY(!sortedDescending()); // so the check above can fail
+        QTRY_VERIFY(!proxy->busy());
+        const std::vector<int> byInteractions = reference(UsersModel::Interactions, Qt::DescendingOrder);
+        QCOMPARE(shownRows(), byInteractions);
+        std::vector<int> identity(byInteractions.size());
+        std::iota(identity.begin(), identity.end(), 0);
+        QVERIFY(byInteractions != identity); // so the comparison above can fail
 
-        open(small);
-        QVERIFY(view.isSortingEnabled());
-        QVERIFY(view.horizontalHeader()->toolTip().isEmpty());
-        QVERIFY(sortedDescending());
+        // The selection follows its user through a sort by profile text (the header click).
+        const int user = byInteractions[17];
+        view.selectRow(17);
+        QCOMPARE(currentSourceRow(&view), user);
+        view.sortByColumn(UsersModel::Profile, Qt::AscendingOrder);
+        QVERIFY(proxy->sorting());
+        QTRY_VERIFY(!proxy->busy());
+        QCOMPARE(shownRows(), reference(UsersModel::Profile, Qt::AscendingOrder));
+        QCOMPARE(currentSourceRow(&view), user);
+
+        // A reset while a sort runs: the late result never lands on the new rows.
+        view.sortByColumn(UsersModel::Id, Qt::DescendingOrder);
+        QVERIFY(proxy->sorting());
+        model.setDataset(small);
+        QVERIFY(!proxy->busy());
+        QTest::qWait(300);
+        QCOMPARE(shownRows(), reference(UsersModel::Id, Qt::DescendingOrder));
+        QCOMPARE(proxy->rowCount(), small->numUsers());
 
         // The texts built on a worker are the model's own.
         const auto texts = QtConcurrent::run([big] { return UsersModel::textsOf(*big); }).result();
@@ -118,7 +150,10 @@ private slots:
     {
         struct Probe {
             std::shared_ptr<std::atomic<Qt::HANDLE>> where;
-            explicit Probe(std::shared_ptr<std::atomic<Qt::HANDLE>> w) : where(std::move(w)) { }
+            explicit Probe(std::shared_ptr<std::atomic<Qt::HANDLE>> w)
+                : where(std::move(w))
+            {
+            }
             Probe(Probe&&) = default;
             ~Probe()
             {
@@ -146,15 +181,15 @@ private slots:
     void largeTablesFilterOffTheGuiThread()
     {
         QTemporaryDir dir;
-        const int users = TableFilterProxy::kAsyncFilterRows + 4000;
+        const int users = SnapshotTableProxy::kAsyncRows + 4000;
         const auto big = generated(dir.filePath(QStringLiteral("big.recwb")), users, 4 * users);
         const auto small = generated(dir.filePath(QStringLiteral("small.recwb")), 60, 900);
 
         QTableView view;
         QLineEdit filter;
         UsersModel model;
-        setupTable(&view, &model, &filter, {}, UsersModel::Profile, -1);
-        auto* proxy = qobject_cast<TableFilterProxy*>(view.model());
+        setupSnapshotTable(&view, &model, &filter, {}, UsersModel::Profile, -1);
+        auto* proxy = qobject_cast<SnapshotTableProxy*>(view.model());
         QVERIFY(proxy);
         model.setDataset(big);
         QCOMPARE(proxy->rowCount(), users);
@@ -197,8 +232,11 @@ private slots:
         // With a row predicate (the Users tab's cold / warm choice).
         auto cold = [&](int r) { return model.isCold(r); };
         proxy->setRowPredicate(cold);
+        QVERIFY(proxy->filtering()); // the rows are composed on a pool thread too
+        QTRY_VERIFY(!proxy->busy());
         QCOMPARE(shown(), expected(QStringLiteral("123"), cold));
         proxy->setRowPredicate({});
+        QTRY_VERIFY(!proxy->busy());
 
         // A new dataset while a match runs: the new rows are matched directly, and the old
         // match never lands on them.

@@ -1,21 +1,24 @@
+#include "common/modelstore.h"
+#include "common/settings.h"
+#include "common/snapshotproxy.h"
+#include "common/tablefilterproxy.h"
 #include "data/dataset.h"
 #include "data/workspace.h"
-#include "mainwindow.h"
-#include "common/modelstore.h"
 #include "dialogs/endpointsdialog.h"
 #include "gui/helpers/answerdialog.h"
+#include "mainwindow.h"
 #include "rerank/store.h"
+#include "testllmserver.h"
+#include "testutil.h"
 #include "users/rerankmodel.h"
 #include "users/rerankpanel.h"
-#include "common/settings.h"
-#include "testllmserver.h"
-#include "common/tablefilterproxy.h"
-#include "testutil.h"
 #include "users/userstab.h"
 
 #include <QAbstractItemModelTester>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QLabel>
+#include <QLineEdit>
 #include <QPushButton>
 #include <QScopeGuard>
 #include <QSettings>
@@ -23,9 +26,6 @@
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QTabWidget>
-#include <QCheckBox>
-#include <QLineEdit>
-#include <QPushButton>
 #include <QTableView>
 #include <QTextBrowser>
 #include <memory>
@@ -273,8 +273,8 @@ private slots:
         QVERIFY(warm >= 0);
         QVERIFY(chooseEndpoint(panel, QStringLiteral("pricey")));
         panel->useCacheCheck()->setChecked(false);
-        const auto answer = test::answerDialog(QStringLiteral("ceilingConfirm"),
-            send ? QStringLiteral("ceilingSend") : QStringLiteral("ceilingCancel"));
+        const auto answer = test::answerDialog(
+            QStringLiteral("ceilingConfirm"), send ? QStringLiteral("ceilingSend") : QStringLiteral("ceilingCancel"));
         QSignalSpy shown(panel, &RerankPanel::rerankShown);
         QTest::mouseClick(panel->rerankButton(), Qt::LeftButton);
         QVERIFY(answer->seen);
@@ -285,7 +285,8 @@ private slots:
             QTest::qWait(500);
             QCOMPARE(m_server.requestCount(), 0);
             QCOMPARE(shown.count(), 0);
-            QVERIFY2(panel->caption()->text().contains(QStringLiteral("Not sent")), qPrintable(panel->caption()->text()));
+            QVERIFY2(
+                panel->caption()->text().contains(QStringLiteral("Not sent")), qPrintable(panel->caption()->text()));
             QVERIFY(panel->rerankButton()->isEnabled());
             return;
         }
@@ -350,13 +351,15 @@ private slots:
         for (qsizetype i = 0; i < items.size(); ++i) {
             const QString shown
                 = panel->model()->index(static_cast<int>(i), RerankModel::Explanation).data().toString();
-            QVERIFY2(items[i].explanation.startsWith(QStringLiteral("Because you watched")), qPrintable(items[i].explanation));
+            QVERIFY2(items[i].explanation.startsWith(QStringLiteral("Because you watched")),
+                qPrintable(items[i].explanation));
             if (items[i].claims.isEmpty()) {
                 QVERIFY2(!shown.startsWith(QStringLiteral("⚠")), qPrintable(shown));
                 continue;
             }
             ++marked;
-            QVERIFY2(i % 4 == 3, qPrintable(QStringLiteral("pick %1 flagged: %2").arg(i + 1).arg(items[i].claims.join(u';'))));
+            QVERIFY2(i % 4 == 3,
+                qPrintable(QStringLiteral("pick %1 flagged: %2").arg(i + 1).arg(items[i].claims.join(u';'))));
             QVERIFY(shown.startsWith(QStringLiteral("⚠")));
             QVERIFY(items[i].claims.first().contains(QStringLiteral("title_not_in_history")));
         }
@@ -390,13 +393,15 @@ private slots:
             QSignalSpy shown(panel, &RerankPanel::rerankShown);
             QTest::mouseClick(panel->rerankButton(), Qt::LeftButton);
             QVERIFY(shown.wait(30000));
-            QVERIFY2(panel->caption()->text().contains(QStringLiteral("CF order kept")), qPrintable(panel->caption()->text()));
+            QVERIFY2(panel->caption()->text().contains(QStringLiteral("CF order kept")),
+                qPrintable(panel->caption()->text()));
         }
         QCOMPARE(m_server.requestCount(QString::fromLatin1(kPath)), 5);
         QSignalSpy shown(panel, &RerankPanel::rerankShown);
         QTest::mouseClick(panel->rerankButton(), Qt::LeftButton);
         QVERIFY(shown.wait(30000));
-        QVERIFY2(panel->caption()->text().contains(QStringLiteral("circuit_open")), qPrintable(panel->caption()->text()));
+        QVERIFY2(
+            panel->caption()->text().contains(QStringLiteral("circuit_open")), qPrintable(panel->caption()->text()));
         QCOMPARE(m_server.requestCount(QString::fromLatin1(kPath)), 5);
     }
 

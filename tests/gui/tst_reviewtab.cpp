@@ -16,6 +16,7 @@
 #include "testutil.h"
 
 #include <QAbstractItemModelTester>
+#include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QElapsedTimer>
@@ -28,10 +29,9 @@
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QStandardPaths>
-#include <QTableView>
 #include <QTabWidget>
+#include <QTableView>
 #include <QTest>
-#include <QApplication>
 #include <sqlite3.h>
 
 using namespace recwb;
@@ -68,8 +68,9 @@ private:
         if (sqlite3_open_v2(m_workspace.toUtf8().constData(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK)
             qFatal("cannot open %s", qPrintable(m_workspace));
         {
-            sql::Statement st(db, "SELECT item_id, coalesce(verdict, ''), note FROM review_verdicts "
-                                  "WHERE reviewer = ? AND (? = '' OR user_id = ?) ORDER BY user_id, item_id");
+            sql::Statement st(db,
+                "SELECT item_id, coalesce(verdict, ''), note FROM review_verdicts "
+                "WHERE reviewer = ? AND (? = '' OR user_id = ?) ORDER BY user_id, item_id");
             const QString u = user.isNull() ? QStringLiteral("") : user;
             st.bind(1, reviewer).bind(2, u).bind(3, u);
             while (st.step())
@@ -235,7 +236,8 @@ private slots:
         waitStored();
         QList<QStringList> rows = storedVerdicts(QStringLiteral("alice"), user);
         QCOMPARE(rows.size(), 4);
-        QCOMPARE(rows.front(), (QStringList { QString(), QString(), QStringLiteral("profile says scientist; picks are generic") }));
+        QCOMPARE(rows.front(),
+            (QStringList { QString(), QString(), QStringLiteral("profile says scientist; picks are generic") }));
         rows.removeFirst();
         // The first item: good, with the note.
         bool found = false;
@@ -289,8 +291,8 @@ private slots:
 
         {
             auto ws = Workspace::open(m_workspace);
-            QCOMPARE(sql::queryInt(ws->db(), "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"),
-                1);
+            QCOMPARE(
+                sql::queryInt(ws->db(), "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
         }
         const QList<QStringList> bob = storedVerdicts(QStringLiteral("bob"));
         QCOMPARE(bob.size(), 5);

@@ -4,6 +4,7 @@
 // catalog; the diff names what enters and leaves; save the edit as a synthetic user and
 // see it marked in the users list, the header and the file.
 #include "common/modelstore.h"
+#include "common/snapshotproxy.h"
 #include "common/tablefilterproxy.h"
 #include "data/dataset.h"
 #include "data/generator.h"
@@ -23,7 +24,6 @@
 #include <QAbstractItemView>
 #include <QComboBox>
 #include <QCompleter>
-#include <QTemporaryDir>
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
@@ -35,6 +35,7 @@
 #include <QTabWidget>
 #include <QTableView>
 #include <QTableWidget>
+#include <QTemporaryDir>
 #include <algorithm>
 #include <memory>
 

@@ -1,8 +1,8 @@
 #include "catalog/catalogmodel.h"
 
-#include "data/dataset.h"
 #include "common/modelutil.h"
 #include "common/offthread.h"
+#include "data/dataset.h"
 
 namespace recwb::ui {
 
@@ -82,6 +82,36 @@ QString CatalogModel::headerToolTip(int column) const
     }
 }
 
+QVariant CatalogModel::sortKey(const Dataset& dataset, const Texts& texts, int row, int column)
+{
+    const auto r = static_cast<size_t>(row);
+    const Item& item = dataset.items[r];
+    switch (static_cast<Column>(column)) {
+    case Id:
+        return idSortKey(item.externalId, texts.numericIds);
+    case Title:
+        return item.title;
+    case Categories:
+        return texts.categories[r];
+    case Tags:
+        return texts.tags[r];
+    case Year:
+        return item.year;
+    case Interactions:
+        return dataset.itemUsers.rowLength(row);
+    case NumColumns:
+        break;
+    }
+    return {};
+}
+
+std::function<QVariant(int)> CatalogModel::sortKeyReader(int column) const
+{
+    if (!m_dataset || column < 0 || column >= NumColumns)
+        return {};
+    return [dataset = m_dataset, texts = m_texts, column](int row) { return sortKey(*dataset, *texts, row, column); };
+}
+
 QVariant CatalogModel::cell(int row, int column, int role) const
 {
     const auto r = static_cast<size_t>(row);
@@ -106,16 +136,7 @@ QVariant CatalogModel::cell(int row, int column, int role) const
         }
         break;
     case SortRole:
-        switch (static_cast<Column>(column)) {
-        case Id:
-            return idSortKey(item.externalId, m_texts->numericIds);
-        case Year:
-            return item.year;
-        case Interactions:
-            return m_dataset->itemUsers.rowLength(row);
-        default:
-            return cell(row, column, Qt::DisplayRole);
-        }
+        return sortKey(*m_dataset, *m_texts, row, column);
     case Qt::ToolTipRole:
         switch (static_cast<Column>(column)) {
         case Title:

@@ -38,6 +38,7 @@ public:
 
     QStringView searchText(int row) const final;
     std::shared_ptr<const std::vector<QString>> sharedSearchTexts() const final;
+    std::function<QVariant(int row)> sortKeyReader(int column) const final;
     QString categoriesText(int row) const { return m_texts->categories[static_cast<size_t>(row)]; }
     QString tagsText(int row) const { return m_texts->tags[static_cast<size_t>(row)]; }
 
@@ -50,6 +51,8 @@ protected:
     QVariant cell(int row, int column, int role) const final;
 
 private:
+    static QVariant sortKey(const Dataset& dataset, const Texts& texts, int row, int column);
+
     std::shared_ptr<const Dataset> m_dataset;
     std::shared_ptr<const Texts> m_texts = std::make_shared<Texts>();
 };

@@ -1,11 +1,12 @@
 #include "catalog/catalogtab.h"
 
 #include "catalog/catalogmodel.h"
-#include "data/dataset.h"
 #include "common/htmlutil.h"
 #include "common/modelutil.h"
+#include "common/snapshotproxy.h"
 #include "common/tablefilterproxy.h"
 #include "common/tableutil.h"
+#include "data/dataset.h"
 
 #include <QHBoxLayout>
 #include <QItemSelectionModel>
@@ -37,7 +38,7 @@ CatalogTab::CatalogTab(QWidget* parent)
     bar->addWidget(m_count);
 
     m_view->setObjectName(QStringLiteral("catalogView"));
-    m_proxy = setupTable(m_view, m_model, m_filter,
+    m_proxy = setupSnapshotTable(m_view, m_model, m_filter,
         { { CatalogModel::Id, 8 }, { CatalogModel::Categories, 26 }, { CatalogModel::Tags, 20 },
             { CatalogModel::Year, 6 }, { CatalogModel::Interactions, 7 } },
         CatalogModel::Title, CatalogModel::Interactions, Qt::DescendingOrder);
@@ -62,7 +63,7 @@ CatalogTab::CatalogTab(QWidget* parent)
     connect(m_proxy, &QAbstractItemModel::rowsRemoved, this, &CatalogTab::updateCount);
     connect(m_proxy, &QAbstractItemModel::modelReset, this, &CatalogTab::updateCount);
     connect(m_proxy, &QAbstractItemModel::layoutChanged, this, &CatalogTab::updateCount);
-    connect(m_proxy, &TableFilterProxy::filteringChanged, this, &CatalogTab::updateCount);
+    connect(m_proxy, &SnapshotTableProxy::busyChanged, this, &CatalogTab::updateCount);
     connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this,
         [this] { showItem(currentSourceRow(m_view)); });
 
@@ -75,10 +76,7 @@ CatalogTab::~CatalogTab() = default;
 void CatalogTab::setDataset(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const CatalogModel::Texts> texts)
 {
     m_dataset = dataset;
-    const int rows = dataset ? dataset->numItems() : 0;
-    limitSortingBeforeReset(m_view, rows);
     m_model->setDataset(std::move(dataset), std::move(texts));
-    limitSortingAfterReset(m_view, rows, CatalogModel::Interactions, Qt::DescendingOrder);
     showItem(-1);
     updateCount();
 }
@@ -92,6 +90,8 @@ void CatalogTab::updateCount()
                                     : tr("%1 of %2 items").arg(locale.toString(shown), locale.toString(total)));
     if (m_proxy->filtering())
         m_count->setText(tr("Filtering %1 items…").arg(locale.toString(total)));
+    else if (m_proxy->sorting())
+        m_count->setText(tr("Sorting %1 items…").arg(locale.toString(total)));
 }
 
 void CatalogTab::showItem(int row)

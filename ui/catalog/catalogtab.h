@@ -18,7 +18,7 @@ class Dataset;
 namespace recwb::ui {
 
 class CatalogModel;
-class TableFilterProxy;
+class SnapshotTableProxy;
 
 // The catalog: a filterable, sortable item table and the selected item's details.
 class CatalogTab final : public QWidget {
@@ -34,7 +34,7 @@ public:
     QLineEdit* filterEdit() const { return m_filter; }
     QTableView* view() const { return m_view; }
     CatalogModel* model() const { return m_model; }
-    TableFilterProxy* proxy() const { return m_proxy; }
+    SnapshotTableProxy* proxy() const { return m_proxy; }
     QSplitter* splitter() const { return m_splitter; }
     QTextBrowser* detail() const { return m_detail; }
 
@@ -44,7 +44,7 @@ private:
 
     std::shared_ptr<const Dataset> m_dataset;
     CatalogModel* m_model;
-    TableFilterProxy* m_proxy;
+    SnapshotTableProxy* m_proxy;
     QLineEdit* m_filter;
     QLabel* m_count;
     QTableView* m_view;

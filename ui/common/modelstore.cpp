@@ -1,10 +1,10 @@
 #include "common/modelstore.h"
 
 #include "coldstart/coldstart.h"
+#include "common/modelutil.h"
 #include "data/dataset.h"
 #include "data/workspace.h"
 #include "pipeline/rerankservice.h"
-#include "common/modelutil.h"
 
 #include <QElapsedTimer>
 #include <QFutureWatcher>
@@ -263,25 +263,25 @@ bool ModelStore::startTraining(const QString& algorithm, const QJsonObject& para
     m_training = true;
     const quint64 generation = m_generation;
     std::shared_ptr<cf::Recommender> shared(std::move(model));
-    m_trainFuture = runTask([shared, path = m_path, dataset = m_dataset,
-                                name = name.trimmed().isEmpty() ? algorithm : name.trimmed()](
-                                const TaskControl& control) {
-        if (dataset->numInteractions() == 0)
-            throw Error(QStringLiteral("%1: no interactions to train on (import some first)").arg(path));
-        QElapsedTimer timer;
-        timer.start();
-        shared->fit(dataset->userItems, control);
-        TrainingResult result;
-        result.fitSeconds = static_cast<double>(timer.nsecsElapsed()) / 1e9;
-        control.progress(1.0, QStringLiteral("Saving the snapshot…"));
-        const auto ws = Workspace::open(path); // a Workspace belongs to the thread that opened it
-        const qint64 id = cf::saveSnapshot(*ws, name, *shared, cf::dataFingerprint(dataset->userItems),
-            QJsonObject { { QStringLiteral("fit_seconds"), result.fitSeconds } });
-        for (const cf::SnapshotInfo& s : cf::listSnapshots(*ws))
-            if (s.id == id)
-                result.snapshot = s;
-        return result;
-    });
+    m_trainFuture
+        = runTask([shared, path = m_path, dataset = m_dataset,
+                      name = name.trimmed().isEmpty() ? algorithm : name.trimmed()](const TaskControl& control) {
+              if (dataset->numInteractions() == 0)
+                  throw Error(QStringLiteral("%1: no interactions to train on (import some first)").arg(path));
+              QElapsedTimer timer;
+              timer.start();
+              shared->fit(dataset->userItems, control);
+              TrainingResult result;
+              result.fitSeconds = static_cast<double>(timer.nsecsElapsed()) / 1e9;
+              control.progress(1.0, QStringLiteral("Saving the snapshot…"));
+              const auto ws = Workspace::open(path); // a Workspace belongs to the thread that opened it
+              const qint64 id = cf::saveSnapshot(*ws, name, *shared, cf::dataFingerprint(dataset->userItems),
+                  QJsonObject { { QStringLiteral("fit_seconds"), result.fitSeconds } });
+              for (const cf::SnapshotInfo& s : cf::listSnapshots(*ws))
+                  if (s.id == id)
+                      result.snapshot = s;
+              return result;
+          });
 
     auto* watcher = new QFutureWatcher<TaskResult<TrainingResult>>(this);
     connect(watcher, &QFutureWatcherBase::progressValueChanged, this, [this, watcher, generation](int value) {

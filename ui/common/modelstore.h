@@ -1,7 +1,7 @@
 #pragma once
 
-#include "common/backgroundtask.h"
 #include "cf/snapshots.h"
+#include "common/backgroundtask.h"
 
 #include <QFuture>
 #include <QHash>

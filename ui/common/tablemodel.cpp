@@ -52,6 +52,11 @@ std::shared_ptr<const std::vector<QString>> TableModel::sharedSearchTexts() cons
     return nullptr;
 }
 
+std::function<QVariant(int)> TableModel::sortKeyReader(int) const
+{
+    return {};
+}
+
 const QFont& TableModel::monospaceFont()
 {
     static const QFont font = QFontDatabase::systemFont(QFontDatabase::FixedFont);

@@ -4,6 +4,7 @@
 #include <QFont>
 #include <QStringView>
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -36,6 +37,10 @@ public:
     // pointer (null when the model has none): TableFilterProxy matches large tables against it
     // off the GUI thread.
     virtual std::shared_ptr<const std::vector<QString>> sharedSearchTexts() const;
+    // A function that any thread may call for the SortRole value of `column` in any row while
+    // it holds the function (it shares what it reads), or an empty one when the model has none:
+    // SnapshotTableProxy sorts large tables off the GUI thread with it.
+    virtual std::function<QVariant(int row)> sortKeyReader(int column) const;
 
     static const QFont& monospaceFont();
 

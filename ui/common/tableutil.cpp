@@ -1,11 +1,10 @@
 #include "common/tableutil.h"
 
+#include "common/snapshotproxy.h"
 #include "common/tablefilterproxy.h"
 #include "common/tablemodel.h"
 
 #include <QAction>
-#include <QCoreApplication>
-#include <QSortFilterProxyModel>
 #include <QHeaderView>
 #include <QLineEdit>
 #include <QMenu>
@@ -41,46 +40,55 @@ namespace {
 
 } // namespace
 
+namespace {
+
+    void configureView(QTableView* view, QAbstractItemModel* proxy, const QList<ColumnWidth>& widths, int stretchColumn,
+        int sortColumn, Qt::SortOrder order)
+    {
+        view->setModel(proxy);
+
+        view->setSelectionBehavior(QAbstractItemView::SelectRows);
+        view->setSelectionMode(QAbstractItemView::SingleSelection);
+        view->setAlternatingRowColors(true);
+        view->setWordWrap(false);
+        view->setTextElideMode(Qt::ElideRight);
+        view->setShowGrid(false);
+        view->setHorizontalScrollMode(QAbstractItemView::ScrollPerPixel);
+        view->setVerticalScrollMode(QAbstractItemView::ScrollPerPixel);
+        view->setEditTriggers(QAbstractItemView::NoEditTriggers);
+        view->setCornerButtonEnabled(false);
+
+        QHeaderView* vertical = view->verticalHeader();
+        vertical->hide();
+        vertical->setSectionResizeMode(QHeaderView::Fixed);
+        vertical->setDefaultSectionSize(view->fontMetrics().height() + 8);
+
+        QHeaderView* header = view->horizontalHeader();
+        header->setHighlightSections(false);
+        header->setSectionsMovable(true);
+        header->setStretchLastSection(false);
+        header->setTextElideMode(Qt::ElideRight);
+        header->setMinimumSectionSize(view->fontMetrics().horizontalAdvance(u'M') * 4);
+        const int charWidth = view->fontMetrics().averageCharWidth();
+        for (const ColumnWidth& w : widths)
+            header->resizeSection(w.column, w.width * charWidth + 16);
+        if (stretchColumn >= 0)
+            header->setSectionResizeMode(stretchColumn, QHeaderView::Stretch);
+        installHeaderMenu(view);
+
+        view->setSortingEnabled(true);
+        if (sortColumn >= 0)
+            view->sortByColumn(sortColumn, order);
+    }
+
+} // namespace
+
 TableFilterProxy* setupTable(QTableView* view, TableModel* model, QLineEdit* filter, const QList<ColumnWidth>& widths,
     int stretchColumn, int sortColumn, Qt::SortOrder order)
 {
     auto* proxy = new TableFilterProxy(view);
     proxy->setSourceModel(model);
-    view->setModel(proxy);
-
-    view->setSelectionBehavior(QAbstractItemView::SelectRows);
-    view->setSelectionMode(QAbstractItemView::SingleSelection);
-    view->setAlternatingRowColors(true);
-    view->setWordWrap(false);
-    view->setTextElideMode(Qt::ElideRight);
-    view->setShowGrid(false);
-    view->setHorizontalScrollMode(QAbstractItemView::ScrollPerPixel);
-    view->setVerticalScrollMode(QAbstractItemView::ScrollPerPixel);
-    view->setEditTriggers(QAbstractItemView::NoEditTriggers);
-    view->setCornerButtonEnabled(false);
-
-    QHeaderView* vertical = view->verticalHeader();
-    vertical->hide();
-    vertical->setSectionResizeMode(QHeaderView::Fixed);
-    vertical->setDefaultSectionSize(view->fontMetrics().height() + 8);
-
-    QHeaderView* header = view->horizontalHeader();
-    header->setHighlightSections(false);
-    header->setSectionsMovable(true);
-    header->setStretchLastSection(false);
-    header->setTextElideMode(Qt::ElideRight);
-    header->setMinimumSectionSize(view->fontMetrics().horizontalAdvance(u'M') * 4);
-    const int charWidth = view->fontMetrics().averageCharWidth();
-    for (const ColumnWidth& w : widths)
-        header->resizeSection(w.column, w.width * charWidth + 16);
-    if (stretchColumn >= 0)
-        header->setSectionResizeMode(stretchColumn, QHeaderView::Stretch);
-    installHeaderMenu(view);
-
-    view->setSortingEnabled(true);
-    if (sortColumn >= 0)
-        view->sortByColumn(sortColumn, order);
-
+    configureView(view, proxy, widths, stretchColumn, sortColumn, order);
     if (filter) {
         filter->setClearButtonEnabled(true);
         QObject::connect(filter, &QLineEdit::textChanged, proxy, &TableFilterProxy::setFilterText);
@@ -88,28 +96,17 @@ TableFilterProxy* setupTable(QTableView* view, TableModel* model, QLineEdit* fil
     return proxy;
 }
 
-void limitSortingBeforeReset(QTableView* view, int rows)
+SnapshotTableProxy* setupSnapshotTable(QTableView* view, TableModel* model, QLineEdit* filter,
+    const QList<ColumnWidth>& widths, int stretchColumn, int sortColumn, Qt::SortOrder order)
 {
-    if (rows <= kMaxSortedRows || !view->isSortingEnabled())
-        return;
-    view->setSortingEnabled(false);
-    if (auto* proxy = qobject_cast<QSortFilterProxyModel*>(view->model()))
-        proxy->sort(-1); // the model's order: nothing left to sort when the rows arrive
-    view->horizontalHeader()->setSortIndicatorShown(false);
-    view->horizontalHeader()->setToolTip(QCoreApplication::translate("recwb::ui",
-        "Sorting is off above %L1 rows: the table shows the workspace's order. Use the filter to find rows.")
-                                             .arg(kMaxSortedRows));
-}
-
-void limitSortingAfterReset(QTableView* view, int rows, int sortColumn, Qt::SortOrder order)
-{
-    if (rows > kMaxSortedRows || view->isSortingEnabled())
-        return;
-    view->horizontalHeader()->setToolTip(QString());
-    view->horizontalHeader()->setSortIndicatorShown(true);
-    view->setSortingEnabled(true);
-    if (sortColumn >= 0)
-        view->sortByColumn(sortColumn, order);
+    auto* proxy = new SnapshotTableProxy(view);
+    proxy->setSourceModel(model);
+    configureView(view, proxy, widths, stretchColumn, sortColumn, order);
+    if (filter) {
+        filter->setClearButtonEnabled(true);
+        QObject::connect(filter, &QLineEdit::textChanged, proxy, &SnapshotTableProxy::setFilterText);
+    }
+    return proxy;
 }
 
 int currentSourceRow(const QTableView* view)

@@ -10,6 +10,7 @@ namespace recwb::ui {
 
 class TableModel;
 class TableFilterProxy;
+class SnapshotTableProxy;
 
 struct ColumnWidth {
     int column;
@@ -23,14 +24,11 @@ struct ColumnWidth {
 TableFilterProxy* setupTable(QTableView* view, TableModel* model, QLineEdit* filter, const QList<ColumnWidth>& widths,
     int stretchColumn, int sortColumn, Qt::SortOrder order = Qt::AscendingOrder);
 
-// Above this many rows a table set up by setupTable is not sorted: QSortFilterProxyModel
-// sorts on the GUI thread (a million rows: seconds, issue 13). Such a table shows the model's
-// order, its header does not sort on a click and says why in its tooltip.
-constexpr int kMaxSortedRows = 200'000;
-// Call before the model is reset to `rows` rows: turns sorting off when it will be too big.
-void limitSortingBeforeReset(QTableView* view, int rows);
-// Call after the reset: turns sorting back on (sortColumn, order) when it fits again.
-void limitSortingAfterReset(QTableView* view, int rows, int sortColumn, Qt::SortOrder order = Qt::AscendingOrder);
+// The same for a table whose model is only ever reset as a whole and may hold a million rows
+// (Users, Catalog): a SnapshotTableProxy, which sorts and filters large tables off the GUI
+// thread.
+SnapshotTableProxy* setupSnapshotTable(QTableView* view, TableModel* model, QLineEdit* filter,
+    const QList<ColumnWidth>& widths, int stretchColumn, int sortColumn, Qt::SortOrder order = Qt::AscendingOrder);
 
 // The source row behind the view's current row, or -1.
 int currentSourceRow(const QTableView* view);

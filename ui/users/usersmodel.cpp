@@ -81,6 +81,31 @@ QString UsersModel::headerToolTip(int column) const
     return {};
 }
 
+QVariant UsersModel::sortKey(const Dataset& dataset, const Texts& texts, int coldThreshold, int row, int column)
+{
+    const auto r = static_cast<size_t>(row);
+    switch (static_cast<Column>(column)) {
+    case Id:
+        return idSortKey(dataset.users[r].externalId, texts.numericIds);
+    case Interactions:
+        return dataset.interactionCount(row);
+    case Status:
+        return dataset.isCold(row, coldThreshold) ? 0 : 1;
+    case Profile:
+    case NumColumns:
+        break;
+    }
+    return texts.profiles[r];
+}
+
+std::function<QVariant(int)> UsersModel::sortKeyReader(int column) const
+{
+    if (!m_dataset || column < 0 || column >= NumColumns)
+        return {};
+    return [dataset = m_dataset, texts = m_texts, threshold = m_coldThreshold, column](
+               int row) { return sortKey(*dataset, *texts, threshold, row, column); };
+}
+
 QVariant UsersModel::cell(int row, int column, int role) const
 {
     const auto r = static_cast<size_t>(row);
@@ -103,16 +128,7 @@ QVariant UsersModel::cell(int row, int column, int role) const
         }
         break;
     case SortRole:
-        switch (static_cast<Column>(column)) {
-        case Id:
-            return idSortKey(user.externalId, m_texts->numericIds);
-        case Interactions:
-            return m_dataset->interactionCount(row);
-        case Status:
-            return isCold(row) ? 0 : 1;
-        default:
-            return m_texts->profiles[r];
-        }
+        return sortKey(*m_dataset, *m_texts, m_coldThreshold, row, column);
     case Qt::ToolTipRole:
         if (column == Profile)
             return attributesSummary(user.attributes, QStringLiteral("\n"));

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "data/dataset.h"
 #include "common/tablemodel.h"
+#include "data/dataset.h"
 
 #include <memory>
 #include <vector>
@@ -37,6 +37,7 @@ public:
 
     QStringView searchText(int row) const final;
     std::shared_ptr<const std::vector<QString>> sharedSearchTexts() const final;
+    std::function<QVariant(int row)> sortKeyReader(int column) const final;
 
 protected:
     int rows() const final;
@@ -47,6 +48,8 @@ protected:
     QVariant cell(int row, int column, int role) const final;
 
 private:
+    static QVariant sortKey(const Dataset& dataset, const Texts& texts, int coldThreshold, int row, int column);
+
     std::shared_ptr<const Dataset> m_dataset;
     std::shared_ptr<const Texts> m_texts = std::make_shared<Texts>();
     int m_coldThreshold = kDefaultColdThreshold;

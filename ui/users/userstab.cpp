@@ -1,14 +1,15 @@
 #include "users/userstab.h"
 
-#include "users/candidatespanel.h"
-#include "users/rerankpanel.h"
-#include "users/coldbadgedelegate.h"
-#include "data/dataset.h"
-#include "users/historymodel.h"
 #include "common/modelstore.h"
 #include "common/modelutil.h"
+#include "common/snapshotproxy.h"
 #include "common/tablefilterproxy.h"
 #include "common/tableutil.h"
+#include "data/dataset.h"
+#include "users/candidatespanel.h"
+#include "users/coldbadgedelegate.h"
+#include "users/historymodel.h"
+#include "users/rerankpanel.h"
 #include "users/usersmodel.h"
 #include "users/whatifpanel.h"
 
@@ -55,7 +56,7 @@ UsersTab::UsersTab(ModelStore* store, QWidget* parent)
     m_filter->setPlaceholderText(tr("Filter by id or profile…"));
 
     m_view->setObjectName(QStringLiteral("usersView"));
-    m_proxy = setupTable(m_view, m_model, m_filter,
+    m_proxy = setupSnapshotTable(m_view, m_model, m_filter,
         { { UsersModel::Id, 10 }, { UsersModel::Interactions, 12 }, { UsersModel::Status, 8 } }, UsersModel::Profile,
         UsersModel::Interactions, Qt::DescendingOrder);
     m_view->setItemDelegateForColumn(UsersModel::Status, new ColdBadgeDelegate(m_view));
@@ -114,7 +115,8 @@ UsersTab::UsersTab(ModelStore* store, QWidget* parent)
     m_stages->addTab(m_candidates, tr("Candidates"));
     m_stages->addTab(m_rerank, tr("Rerank"));
     m_stages->setTabToolTip(0, tr("Stage 1: the CF model's (or the cold-start blend's) candidates"));
-    m_stages->setTabToolTip(1, tr("Stages 2-3: the candidates reranked by a prompt and an endpoint, with explanations"));
+    m_stages->setTabToolTip(
+        1, tr("Stages 2-3: the candidates reranked by a prompt and an endpoint, with explanations"));
     m_detailSplitter->addWidget(m_stages);
     m_detailSplitter->setChildrenCollapsible(false);
     m_detailSplitter->setStretchFactor(0, 2);
@@ -141,7 +143,7 @@ UsersTab::UsersTab(ModelStore* store, QWidget* parent)
     connect(m_proxy, &QAbstractItemModel::rowsRemoved, this, &UsersTab::updateCount);
     connect(m_proxy, &QAbstractItemModel::modelReset, this, &UsersTab::updateCount);
     connect(m_proxy, &QAbstractItemModel::layoutChanged, this, &UsersTab::updateCount);
-    connect(m_proxy, &TableFilterProxy::filteringChanged, this, &UsersTab::updateCount);
+    connect(m_proxy, &SnapshotTableProxy::busyChanged, this, &UsersTab::updateCount);
     connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this,
         [this] { showUser(currentSourceRow(m_view)); });
 
@@ -212,10 +214,7 @@ void UsersTab::setDataset(std::shared_ptr<const Dataset> dataset, std::shared_pt
     m_dataset = dataset;
     m_history->setDataset(dataset);
     m_candidates->setDataset(dataset);
-    const int rows = dataset ? dataset->numUsers() : 0;
-    limitSortingBeforeReset(m_view, rows);
     m_model->setDataset(std::move(dataset), std::move(texts));
-    limitSortingAfterReset(m_view, rows, UsersModel::Interactions, Qt::DescendingOrder);
     showUser(-1);
     updateCount();
 }
@@ -263,6 +262,8 @@ void UsersTab::updateCount()
                                     : tr("%1 of %2 users").arg(locale.toString(shown), locale.toString(total)));
     if (m_proxy->filtering())
         m_count->setText(tr("Filtering %1 users…").arg(locale.toString(total)));
+    else if (m_proxy->sorting())
+        m_count->setText(tr("Sorting %1 users…").arg(locale.toString(total)));
 }
 
 int UsersTab::currentUser() const

@@ -25,6 +25,7 @@ class HistoryModel;
 class ModelStore;
 class RerankPanel;
 class TableFilterProxy;
+class SnapshotTableProxy;
 class UsersModel;
 class WhatIfPanel;
 
@@ -53,7 +54,7 @@ public:
     QLineEdit* filterEdit() const { return m_filter; }
     QTableView* view() const { return m_view; }
     UsersModel* model() const { return m_model; }
-    TableFilterProxy* proxy() const { return m_proxy; }
+    SnapshotTableProxy* proxy() const { return m_proxy; }
     QTableView* historyView() const { return m_historyView; }
     HistoryModel* historyModel() const { return m_history; }
     TableFilterProxy* historyProxy() const { return m_historyProxy; }
@@ -88,7 +89,7 @@ private:
     std::shared_ptr<const Dataset> m_dataset;
     UsersModel* m_model;
     HistoryModel* m_history;
-    TableFilterProxy* m_proxy;
+    SnapshotTableProxy* m_proxy;
     TableFilterProxy* m_historyProxy;
     QComboBox* m_status;
     QLineEdit* m_filter;
