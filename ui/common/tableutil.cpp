@@ -83,30 +83,34 @@ namespace {
 
 } // namespace
 
+namespace {
+
+    template <typename Proxy>
+    Proxy* setupWith(QTableView* view, TableModel* model, QLineEdit* filter, const QList<ColumnWidth>& widths,
+        int stretchColumn, int sortColumn, Qt::SortOrder order)
+    {
+        auto* proxy = new Proxy(view);
+        proxy->setSourceModel(model);
+        configureView(view, proxy, widths, stretchColumn, sortColumn, order);
+        if (filter) {
+            filter->setClearButtonEnabled(true);
+            QObject::connect(filter, &QLineEdit::textChanged, proxy, &Proxy::setFilterText);
+        }
+        return proxy;
+    }
+
+} // namespace
+
 TableFilterProxy* setupTable(QTableView* view, TableModel* model, QLineEdit* filter, const QList<ColumnWidth>& widths,
     int stretchColumn, int sortColumn, Qt::SortOrder order)
 {
-    auto* proxy = new TableFilterProxy(view);
-    proxy->setSourceModel(model);
-    configureView(view, proxy, widths, stretchColumn, sortColumn, order);
-    if (filter) {
-        filter->setClearButtonEnabled(true);
-        QObject::connect(filter, &QLineEdit::textChanged, proxy, &TableFilterProxy::setFilterText);
-    }
-    return proxy;
+    return setupWith<TableFilterProxy>(view, model, filter, widths, stretchColumn, sortColumn, order);
 }
 
 SnapshotTableProxy* setupSnapshotTable(QTableView* view, TableModel* model, QLineEdit* filter,
     const QList<ColumnWidth>& widths, int stretchColumn, int sortColumn, Qt::SortOrder order)
 {
-    auto* proxy = new SnapshotTableProxy(view);
-    proxy->setSourceModel(model);
-    configureView(view, proxy, widths, stretchColumn, sortColumn, order);
-    if (filter) {
-        filter->setClearButtonEnabled(true);
-        QObject::connect(filter, &QLineEdit::textChanged, proxy, &SnapshotTableProxy::setFilterText);
-    }
-    return proxy;
+    return setupWith<SnapshotTableProxy>(view, model, filter, widths, stretchColumn, sortColumn, order);
 }
 
 int currentSourceRow(const QTableView* view)
