@@ -376,9 +376,10 @@ void SnapshotTableProxy::relayout(std::shared_ptr<const Shown> shown)
     }
     changePersistentIndexList(from, to);
     emit layoutChanged();
-    if (old && old.use_count() == 1 && old->proxyOf.size() >= static_cast<size_t>(kAsyncRows)) {
+    QThreadPool* pool = taskPool(); // null only while the program's statics are destroyed
+    if (pool && old && old.use_count() == 1 && old->proxyOf.size() >= static_cast<size_t>(kAsyncRows)) {
         // Freeing megabytes of index vectors: not on the GUI thread.
-        taskPool()->start([old = std::move(old)]() mutable { old.reset(); });
+        pool->start([old = std::move(old)]() mutable { old.reset(); });
     }
 }
 
