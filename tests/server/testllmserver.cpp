@@ -150,7 +150,7 @@ QStringList TestLlmServer::extractCandidateIds(const QString& userText)
     return ids;
 }
 
-QString TestLlmServer::pickFault(const RecordedRequest& request, const QString& prompt)
+QString TestLlmServer::pickFault(const RecordedRequest& request, const QString& prompt, const QString& model)
 {
     const QByteArray header = request.header("x-test-fault").trimmed();
     if (!header.isEmpty())
@@ -160,7 +160,7 @@ QString TestLlmServer::pickFault(const RecordedRequest& request, const QString& 
     if (m.hasMatch())
         return m.captured(1);
     // A marker in the model name: one endpoint profile misbehaves, another does not.
-    const QRegularExpressionMatch mm = marker.match(request.json().value(QStringLiteral("model")).toString());
+    const QRegularExpressionMatch mm = marker.match(model);
     if (mm.hasMatch())
         return mm.captured(1);
     // The same in the URL path, decoded: Gemini sends the model there (/v1beta/models/MODEL:generateContent,
@@ -245,8 +245,11 @@ bool TestLlmServer::handleRequest(const QHttpServerRequest& request, QTcpSocket*
     // Prompt text: all of it for fault markers, user turns for candidate ids.
     QStringList all;
     QStringList user;
-    promptTexts(provider, rec.json(), all, user);
-    QString fault = pickFault(rec, all.join(u'\n'));
+    // The body is parsed once: QJsonDocument::fromJson is most of this server's time per request.
+    const QJsonObject body = rec.json();
+    const QString model = body.value(QStringLiteral("model")).toString();
+    promptTexts(provider, body, all, user);
+    QString fault = pickFault(rec, all.join(u'\n'), model);
     if (faultBase(fault) == u"mix") {
         // One seeded draw per request: the load test's fault mix (see the header).
         const auto seed = static_cast<quint32>(fault.section(u':', 1, 1).toUInt());
@@ -283,7 +286,7 @@ bool TestLlmServer::handleRequest(const QHttpServerRequest& request, QTcpSocket*
     }
     if (faultBase(fault) == u"delay") {
         const int ms = fault.section(u':', 1, 1).toInt();
-        const Answer answer = answerFor(provider, QStringLiteral("good"), withPrompt);
+        const Answer answer = answerFor(provider, QStringLiteral("good"), withPrompt, model);
         QPointer<QTcpSocket> s(socket);
         // A client that gives up (aborts, times out) is seen at once, not when the delay ends.
         auto settled = std::make_shared<bool>(false);
@@ -301,7 +304,7 @@ bool TestLlmServer::handleRequest(const QHttpServerRequest& request, QTcpSocket*
         });
         return true;
     }
-    respond(socket, answerFor(provider, fault, withPrompt), rec.path);
+    respond(socket, answerFor(provider, fault, withPrompt, model), rec.path);
     return true;
 }
 
@@ -454,11 +457,11 @@ TestLlmServer::Answer TestLlmServer::success(Provider provider, const QString& t
     return a;
 }
 
-TestLlmServer::Answer TestLlmServer::answerFor(Provider provider, const QString& fault, const RecordedRequest& request) const
+TestLlmServer::Answer TestLlmServer::answerFor(
+    Provider provider, const QString& fault, const RecordedRequest& request, const QString& requestModel) const
 {
     const QString userText = QString::fromUtf8(request.body); // the user turns (see handleRequest)
-    const QJsonObject original = m_last.value(request.path).json();
-    QString model = original.value(QStringLiteral("model")).toString();
+    QString model = requestModel;
     if (provider == Provider::Gemini)
         model = request.path.section(u'/', 3).section(u':', 0, 0);
 
@@ -730,10 +733,10 @@ void TestLlmServer::endBatch(Batch& b)
         line.path = QStringLiteral("batch-line");
         line.method = "POST";
         line.body = QJsonDocument(body).toJson(QJsonDocument::Compact);
-        m_last.insert(line.path, line); // answerFor reads the model from here
+        m_last.insert(line.path, line);
         RecordedRequest withPrompt = line;
         withPrompt.body = user.join(u'\n').toUtf8();
-        const Answer a = answerFor(b.provider, fault, withPrompt);
+        const Answer a = answerFor(b.provider, fault, withPrompt, body.value(QStringLiteral("model")).toString());
         const QJsonObject answer = QJsonDocument::fromJson(a.body).object();
         const bool ok = a.status == 200;
         ok ? ++b.succeeded : ++b.failed;

@@ -151,13 +151,14 @@ private:
     Answer batchRequest(const RecordedRequest& request);
     void endBatch(Batch& batch);
     QJsonObject batchJson(const Batch& batch) const;
-    Answer answerFor(Provider provider, const QString& fault, const RecordedRequest& request) const;
+    // request.body holds the user turns; model is the request's "model" (parsed once by the caller).
+    Answer answerFor(Provider provider, const QString& fault, const RecordedRequest& request, const QString& model) const;
     Answer success(Provider provider, const QString& text, bool truncated, const QString& model) const;
     Answer error(Provider provider, int status, const QByteArray& reason, const QString& type, const QString& message,
         const QJsonObject& extra = {}) const;
     void respond(QTcpSocket* socket, const Answer& answer, const QString& path);
     void requestDone(const QString& path);
-    QString pickFault(const RecordedRequest& request, const QString& prompt);
+    QString pickFault(const RecordedRequest& request, const QString& prompt, const QString& model);
 
     quint16 m_port = 0;
     QString m_fault;
