@@ -154,18 +154,39 @@ const Registrar load { Command {
         QElapsedTimer timer;
         timer.start();
         const auto ws = Workspace::open(requireOption(p, QStringLiteral("workspace")));
-        const Dataset ds = ws->load(TaskControl { progressPrinter(), {} });
+        // Each phase's wall time, from the load's own progress messages.
+        QList<std::pair<QString, double>> phases { { QStringLiteral("Opening"), 0.0 } };
+        double phaseStart = 0.0;
+        auto printer = progressPrinter();
+        auto progress = [&](double fraction, const QString& message) {
+            const double now = static_cast<double>(timer.nsecsElapsed()) / 1e9;
+            if (!message.isEmpty() && message != phases.last().first) {
+                phases.last().second = now - phaseStart;
+                phaseStart = now;
+                phases.append({ message, 0.0 });
+            }
+            if (printer)
+                printer(fraction, message);
+        };
+        const Dataset ds = ws->load(TaskControl { progress, {} });
         const double s = static_cast<double>(timer.nsecsElapsed()) / 1e9;
+        phases.last().second = s - phaseStart;
+        QStringList phaseText;
+        for (const auto& [name, seconds] : phases)
+            if (name != u"Loaded")
+                phaseText << QStringLiteral("%1 %2 s").arg(name.toLower()).arg(seconds, 0, 'f', 2);
         out(QStringLiteral("Loaded %1 in %2 s\n"
                            "  users %3, items %4, interactions %5\n"
-                           "  CSR memory %6 MB, peak resident %7 MB")
+                           "  CSR memory %6 MB, peak resident %7 MB\n"
+                           "  phases: %8")
                 .arg(ws->path())
                 .arg(s, 0, 'f', 3)
                 .arg(ds.numUsers())
                 .arg(ds.numItems())
                 .arg(ds.numInteractions())
                 .arg(static_cast<double>(ds.interactionMemoryBytes()) / 1e6, 0, 'f', 1)
-                .arg(static_cast<double>(peakRssBytes()) / 1e6, 0, 'f', 1));
+                .arg(static_cast<double>(peakRssBytes()) / 1e6, 0, 'f', 1)
+                .arg(phaseText.join(QStringLiteral(", "))));
         return 0;
     } } };
 

@@ -9,15 +9,15 @@
 
 namespace recwb::cf::io {
 
-template <typename T>
-void writeVector(QDataStream& s, const std::vector<T>& v)
+template <typename T, typename A>
+void writeVector(QDataStream& s, const std::vector<T, A>& v)
 {
     s << static_cast<qint64>(v.size());
     s.writeRawData(reinterpret_cast<const char*>(v.data()), static_cast<int>(v.size() * sizeof(T)));
 }
 
-template <typename T>
-void readVector(QDataStream& s, std::vector<T>& v)
+template <typename T, typename A>
+void readVector(QDataStream& s, std::vector<T, A>& v)
 {
     qint64 n = 0;
     s >> n;

@@ -1,6 +1,8 @@
 #include "data/csr.h"
 
 #include "util/error.h"
+#include "util/hugepages.h"
+#include "util/parallel.h"
 
 #include <algorithm>
 
@@ -28,22 +30,50 @@ Csr Csr::transposed(bool keepTimestamps) const
         ++t.offsets[static_cast<size_t>(c) + 1];
     for (int32_t c = 0; c < numCols; ++c)
         t.offsets[c + 1] += t.offsets[c];
-    t.indices.resize(indices.size());
-    t.values.resize(values.size());
+    resizeLarge(t.indices, indices.size());
+    resizeLarge(t.values, values.size());
     const bool ts = keepTimestamps && !timestamps.empty();
     if (ts)
-        t.timestamps.resize(timestamps.size());
-    std::vector<int64_t> cursor(t.offsets.begin(), t.offsets.end() - 1);
-    // Rows are visited in ascending order, so each transposed row comes out sorted.
-    for (int32_t r = 0; r < numRows; ++r) {
-        for (int64_t k = offsets[r]; k < offsets[r + 1]; ++k) {
-            const int64_t dst = cursor[indices[k]]++;
-            t.indices[dst] = r;
-            t.values[dst] = values[k];
-            if (ts)
-                t.timestamps[dst] = timestamps[k];
-        }
+        resizeLarge(t.timestamps, timestamps.size());
+    // The scatter is the cost (a random write per entry). From a million entries it runs
+    // on every core, each thread owning a range of columns with an equal share of the
+    // entries; every thread reads all rows but writes only its own columns, so the result
+    // is the same as one thread's.
+    const int64_t n = nnz();
+    const int parts = n >= 1'000'000 ? std::max(1, defaultThreads()) : 1;
+    std::vector<int32_t> firstCol(static_cast<size_t>(parts) + 1, numCols);
+    firstCol[0] = 0;
+    for (int p = 1; p < parts; ++p) {
+        const int64_t share = n * p / parts;
+        firstCol[static_cast<size_t>(p)] = static_cast<int32_t>(
+            std::upper_bound(t.offsets.begin(), t.offsets.end() - 1, share) - t.offsets.begin() - 1);
+        firstCol[static_cast<size_t>(p)] = std::max(firstCol[static_cast<size_t>(p)], firstCol[static_cast<size_t>(p) - 1]);
     }
+    parallelFor(
+        parts,
+        [&](int64_t pBegin, int64_t pEnd) {
+            for (int64_t p = pBegin; p < pEnd; ++p) {
+                const int32_t lo = firstCol[static_cast<size_t>(p)];
+                const int32_t hi = firstCol[static_cast<size_t>(p) + 1];
+                if (lo >= hi)
+                    continue;
+                std::vector<int64_t> cursor(t.offsets.begin() + lo, t.offsets.begin() + hi);
+                // Rows are visited in ascending order, so each transposed row comes out sorted.
+                for (int32_t r = 0; r < numRows; ++r) {
+                    for (int64_t k = offsets[r]; k < offsets[r + 1]; ++k) {
+                        const int32_t c = indices[k];
+                        if (c < lo || c >= hi)
+                            continue;
+                        const int64_t dst = cursor[static_cast<size_t>(c - lo)]++;
+                        t.indices[dst] = r;
+                        t.values[dst] = values[k];
+                        if (ts)
+                            t.timestamps[dst] = timestamps[k];
+                    }
+                }
+            }
+        },
+        parts, 1);
     return t;
 }
 

@@ -1,4 +1,5 @@
 #include "data/generator.h"
+#include "data/sqlite.h"
 #include "data/workspace.h"
 #include "testutil.h"
 
@@ -236,6 +237,68 @@ private slots:
         const auto s = ws->summary();
         QCOMPARE(s.users, 0);
         QCOMPARE(s.interactions, 0);
+    }
+
+    // Above 200,000 interactions the load reads two halves of the users on two connections,
+    // one forwards from the front of the arrays and one backwards from the back, and
+    // transposes on every core. Every row must equal a plain SQL scan, with ids dense (the
+    // lookup is skipped) and with holes in them (the lookup is used).
+    void largeLoadEqualsAPlainScan_data()
+    {
+        QTest::addColumn<bool>("holes");
+        QTest::newRow("dense ids") << false;
+        QTest::newRow("ids with holes") << true;
+    }
+    void largeLoadEqualsAPlainScan()
+    {
+        QFETCH(bool, holes);
+        GeneratorConfig c;
+        c.users = 3000;
+        c.items = 2000;
+        c.interactions = 300000;
+        auto ws = generated(holes ? QStringLiteral("holes.recwb") : QStringLiteral("dense.recwb"), c);
+        if (holes) { // the first and every seventh user and item go, with their interactions
+            sql::exec(ws->db(), "PRAGMA foreign_keys = ON");
+            sql::exec(ws->db(), "DELETE FROM users WHERE id % 7 = 0 OR id = (SELECT min(id) FROM users)");
+            sql::exec(ws->db(), "DELETE FROM items WHERE id % 7 = 0 OR id = (SELECT min(id) FROM items)");
+        }
+        const int64_t total = sql::queryInt(ws->db(), "SELECT count(*) FROM interactions");
+        QVERIFY2(total > 200000, qPrintable(QString::number(total)));
+        const Dataset ds = ws->load();
+        QCOMPARE(ds.numInteractions(), total);
+
+        // The same rows, read in one ordered scan.
+        std::vector<std::tuple<qint64, qint64, float, qint64>> scan;
+        sql::Statement st(ws->db(), "SELECT user_id, item_id, value, ts FROM interactions ORDER BY user_id, item_id");
+        while (st.step())
+            scan.emplace_back(st.int64(0), st.int64(1), static_cast<float>(st.real(2)), st.int64(3));
+        size_t k = 0;
+        for (int32_t u = 0; u < ds.numUsers(); ++u) {
+            const auto items = ds.userItems.row(u);
+            for (size_t j = 0; j < items.size(); ++j, ++k) {
+                QVERIFY(k < scan.size());
+                const auto& [user, item, value, ts] = scan[k];
+                if (ds.users[static_cast<size_t>(u)].dbId != user || ds.items[static_cast<size_t>(items[j])].dbId != item
+                    || ds.userItems.rowValues(u)[j] != value || ds.userItems.rowTimestamps(u)[j] != ts)
+                    QFAIL(qPrintable(QStringLiteral("row %1 differs: user %2 item %3").arg(k).arg(user).arg(item)));
+            }
+        }
+        QCOMPARE(k, scan.size());
+
+        // The transpose holds the same pairs, each item's users ascending.
+        QCOMPARE(ds.itemUsers.nnz(), total);
+        std::vector<std::vector<std::pair<int32_t, float>>> byItem(static_cast<size_t>(ds.numItems()));
+        for (int32_t u = 0; u < ds.numUsers(); ++u)
+            for (size_t j = 0; j < ds.userItems.row(u).size(); ++j)
+                byItem[static_cast<size_t>(ds.userItems.row(u)[j])].emplace_back(u, ds.userItems.rowValues(u)[j]);
+        for (int32_t i = 0; i < ds.numItems(); ++i) {
+            const auto users = ds.itemUsers.row(i);
+            const auto values = ds.itemUsers.rowValues(i);
+            QCOMPARE(users.size(), byItem[static_cast<size_t>(i)].size());
+            for (size_t j = 0; j < users.size(); ++j)
+                if (users[j] != byItem[static_cast<size_t>(i)][j].first || values[j] != byItem[static_cast<size_t>(i)][j].second)
+                    QFAIL(qPrintable(QStringLiteral("item %1, entry %2 differs").arg(i).arg(j)));
+        }
     }
 
     void rejectsBadConfig()
