@@ -75,8 +75,9 @@ public:
 private:
     Workspace(QString path, sqlite3* db);
     void migrate();
+    // total: the interactions' count when known (-1: counted here).
     Csr readInteractions(int32_t numUsers, int32_t numItems, const std::vector<int32_t>& userIndex,
-        const std::vector<int32_t>& itemIndex, const TaskControl& control) const;
+        const std::vector<int32_t>& itemIndex, const TaskControl& control, int64_t total = -1) const;
 
     QString m_path;
     QString m_file;
