@@ -7,6 +7,7 @@
 #include "cf/kernels.h"
 #include "cf/models.h"
 #include "data/import/importers.h"
+#include "data/workspace.h"
 #include "eval/evaluator.h"
 #include "eval/split.h"
 #include "util/random.h"
@@ -141,10 +142,9 @@ BENCHMARK_CAPTURE(BM_Eval_ml100k, bpr, "bpr")->Unit(benchmark::kMillisecond);
 // run fits 3 iterations; s_per_iteration is the median over runs of the time from the
 // progress report of iteration 1 to that of iteration 3, halved (the fit's set-up,
 // transposing the matrix and drawing the initial factors, is left out; it is setup_s).
-static void BM_IalsIteration_20m(benchmark::State& state)
+static void ialsIterations(benchmark::State& state, const Csr& m)
 {
     using Clock = std::chrono::steady_clock;
-    const Csr& m = synthetic20m();
     resetPeakRss();
     std::vector<double> perIteration, setup;
     for (auto _ : state) {
@@ -167,7 +167,26 @@ static void BM_IalsIteration_20m(benchmark::State& state)
     state.counters["interactions"] = static_cast<double>(m.nnz());
     state.counters["peak_rss_MB"] = peakRssBytes() / 1e6;
 }
+static void BM_IalsIteration_20m(benchmark::State& state)
+{
+    ialsIterations(state, synthetic20m());
+}
 BENCHMARK(BM_IalsIteration_20m)->Unit(benchmark::kMillisecond)->Iterations(3);
+
+// The same on a workspace's interactions, RECWB_BENCH_WORKSPACE=path (e.g. the 1M x 1M x 100M
+// one of docs/SCALE.md, made by `recwb-cli generate`); skipped when unset.
+static void BM_IalsIteration_workspace(benchmark::State& state)
+{
+    const QString path = qEnvironmentVariable("RECWB_BENCH_WORKSPACE");
+    if (path.isEmpty()) {
+        state.SkipWithError("RECWB_BENCH_WORKSPACE is not set");
+        for (auto _ : state) { }
+        return;
+    }
+    static const Csr m = Workspace::open(path, Workspace::Mode::OpenExisting)->load().userItems;
+    ialsIterations(state, m);
+}
+BENCHMARK(BM_IalsIteration_workspace)->Unit(benchmark::kMillisecond)->Iterations(3);
 
 // Top-100 candidates for one user over 100,000 items with 64 factors, as cf::recommend does
 // for iALS: a first pass over a half-precision copy (12.8 MB) and exact f32 rescoring of the

@@ -2,6 +2,7 @@
 #include "cf/models.h"
 #include "cf/params.h"
 #include "cf/serialize.h"
+#include "util/hugepages.h"
 #include "util/parallel.h"
 #include "util/random.h"
 
@@ -12,6 +13,8 @@
 
 #include <algorithm>
 #include <iterator>
+#include <memory>
+#include <new>
 
 namespace recwb::cf {
 
@@ -90,7 +93,7 @@ std::vector<int64_t> workChunks(const Csr& rows, int f, int64_t parts)
 
 // Y^T Y of the rows kept as halves, from blocks converted back to f32, two halves of the
 // rows in parallel.
-RowMatrixF halfGram(const std::vector<uint16_t>& half, int64_t rows, int f)
+RowMatrixF halfGram(const uint16_t* half, int64_t rows, int f)
 {
     std::vector<Eigen::MatrixXf> parts(2, Eigen::MatrixXf::Zero(f, f));
     parallelFor(
@@ -100,7 +103,7 @@ RowMatrixF halfGram(const std::vector<uint16_t>& half, int64_t rows, int f)
                 RowMatrixF block(std::min<int64_t>(rows, 4096), f);
                 for (int64_t b = rows * part / 2; b < rows * (part + 1) / 2; b += block.rows()) {
                     const int64_t len = std::min<int64_t>(block.rows(), rows * (part + 1) / 2 - b);
-                    kernels::fromHalf(half.data() + b * f, block.data(), len * f);
+                    kernels::fromHalf(half + b * f, block.data(), len * f);
                     parts[static_cast<size_t>(part)].selfadjointView<Eigen::Lower>().rankUpdate(
                         block.topRows(len).transpose());
                 }
@@ -120,11 +123,20 @@ void cgPass(RowMatrixF& x, const RowMatrixF& y, const Csr& rows, float reg, int 
     const TaskControl& control)
 {
     const int f = static_cast<int>(y.cols());
-    std::vector<uint16_t> half;
+    // Cache-line aligned: a row of 64 halves is then exactly two lines, the two the kernel
+    // prefetches. From malloc's 16-byte alignment every row straddled three, the third read
+    // on demand (at 1M x 1M x 100M the gathers are most of an iteration).
+    std::unique_ptr<uint16_t[], void (*)(uint16_t*)> halfBuffer(nullptr, [](uint16_t* p) {
+        ::operator delete[](p, std::align_val_t { 128 });
+    });
+    const uint16_t* half = nullptr;
     RowMatrixF yty;
     if (kernels::halfAvailable() && (f == 32 || f == 64 || f == 128)) {
-        half.resize(static_cast<size_t>(y.size()));
-        kernels::toHalf(y.data(), half.data(), y.size());
+        const auto count = static_cast<size_t>(y.size());
+        halfBuffer.reset(static_cast<uint16_t*>(::operator new[](count * sizeof(uint16_t), std::align_val_t { 128 })));
+        adviseHugePages(halfBuffer.get(), count * sizeof(uint16_t));
+        kernels::toHalf(y.data(), halfBuffer.get(), y.size());
+        half = halfBuffer.get();
         yty = halfGram(half, y.rows(), f);
     } else {
         yty = y.transpose() * y;
@@ -135,7 +147,7 @@ void cgPass(RowMatrixF& x, const RowMatrixF& y, const Csr& rows, float reg, int 
         for (int64_t c = cb; c < ce && !control.canceled(); ++c) {
             const int64_t begin = bounds[static_cast<size_t>(c)];
             const int64_t end = bounds[static_cast<size_t>(c) + 1];
-            if (!kernels::cgSolveRowsAvx2(yty.data(), y.data(), half.empty() ? nullptr : half.data(), f,
+            if (!kernels::cgSolveRowsAvx2(yty.data(), y.data(), half, f,
                     rows.offsets.data(), rows.indices.data(), rows.values.data(), alpha, useValues, x.data(), begin,
                     end, cgSteps))
                 kernels::cgSolveRows(yty.data(), y.data(), f, rows.offsets.data(), rows.indices.data(),

@@ -158,7 +158,7 @@ RECWB_AVX2 void gatherPass(const T* y, const int32_t* idx, const float* values, 
     const float* v, float* acc)
 {
     constexpr int F = 8 * V;
-    constexpr int kAhead = 16;
+    constexpr int kAhead = 32;
     constexpr int kLines = static_cast<int>(F * sizeof(T) / 64);
     __m256 sum[V];
 #pragma GCC unroll 16
