@@ -42,6 +42,9 @@ struct LoadedWorkspace {
     // The tables' derived texts, built on the loading worker (a million rows: seconds).
     std::shared_ptr<const CatalogModel::Texts> catalogTexts;
     std::shared_ptr<const UsersModel::Texts> usersTexts;
+    // Dataset::coldUserCount(coldThreshold), counted on the worker (a million users: a scan).
+    int coldThreshold = -1;
+    int32_t coldUsers = 0;
 };
 
 // The workbench window. Owns no database connection: every load, creation and import
@@ -101,6 +104,7 @@ private:
 
     void startLoad(const QString& path, Workspace::Mode mode);
     void finishLoad(const LoadedWorkspace& loaded);
+    void showLoaded(); // the second half of finishLoad, one event-loop turn later
     void generateDemo(const QString& path);
     void setBusy(bool busy, const QString& message = {});
     void showError(const QString& title, const QString& text);
@@ -113,6 +117,10 @@ private:
 
     AppSettings m_settings;
     std::shared_ptr<const Dataset> m_dataset;
+    // The status bar's cold-user count, kept for the dataset and threshold it was counted for.
+    std::shared_ptr<const Dataset> m_coldCountOf;
+    int m_coldCountThreshold = -1;
+    int32_t m_coldCount = 0;
     QString m_path;
     quint64 m_job = 0; // bumped per load; a continuation from an older job is dropped
     bool m_busy = false;

@@ -19,4 +19,13 @@ namespace recwb {
 // tasks waited for) when the QCoreApplication is destroyed, like the global pool.
 QThreadPool* taskPool();
 
+// Lowers the pool's threads below the caller's (nice +kTaskPoolNice, Linux; elsewhere a
+// no-op) and keeps them from expiring, so they keep it. For the GUI: with every core busy
+// with background work, a GUI thread of equal priority gets only its share of a core, and a
+// 25 ms layout became a 60-120 ms stall on this 2-core VM (bench_gui_scale, 2 Dec 2026).
+// Call it once, while the pool is idle (at start-up): it parks a task on each of the pool's
+// threads until all have taken the priority. Threads that pool tasks start inherit it.
+inline constexpr int kTaskPoolNice = 5;
+void lowerTaskPoolPriority();
+
 } // namespace recwb

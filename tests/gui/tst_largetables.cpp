@@ -94,10 +94,10 @@ private slots:
 
         model.setDataset(big);
         QVERIFY(proxy->sorting()); // sorted on a pool thread...
-        QCOMPARE(proxy->rowCount(), users);
-        for (int r : { 0, 1, 1000, users - 1 }) // ...while the rows show in the model's order
+        QCOMPARE(proxy->allRowCount(), users); // (the last rows reach the view in a later turn)
+        for (int r : { 0, 1, 1000, SnapshotTableProxy::kFillRows - 1 }) // ...while the rows show in the model's order
             QCOMPARE(proxy->index(r, 0).data(SourceRowRole).toInt(), r);
-        QTRY_VERIFY(!proxy->busy());
+        QTRY_VERIFY(!proxy->busy() && !proxy->filling());
         const std::vector<int> byInteractions = reference(UsersModel::Interactions, Qt::DescendingOrder);
         QCOMPARE(shownRows(), byInteractions);
         std::vector<int> identity(byInteractions.size());
@@ -192,6 +192,8 @@ private slots:
         auto* proxy = qobject_cast<SnapshotTableProxy*>(view.model());
         QVERIFY(proxy);
         model.setDataset(big);
+        QCOMPARE(proxy->allRowCount(), users);
+        QTRY_VERIFY(!proxy->filling());
         QCOMPARE(proxy->rowCount(), users);
 
         // What the filter must show: the source rows whose search text holds the needle (and
@@ -252,8 +254,81 @@ private slots:
         model.setDataset(big);
         filter.clear();
         QVERIFY(!proxy->filtering());
-        QCOMPARE(proxy->rowCount(), users);
+        QCOMPARE(proxy->allRowCount(), users);
+        QTRY_COMPARE(proxy->rowCount(), users);
     }
+    // A reset to more than kFillRows rows reaches the view a chunk per event-loop turn (the
+    // header makes an item per row: a million at once stalled the window). The rows come in
+    // order and complete, a row asked for by source is inserted at once, and a reset in the
+    // middle stops the old fill.
+    void largeResetReachesTheViewInChunks()
+    {
+        QTemporaryDir dir;
+        const int chunk = SnapshotTableProxy::kFillRows;
+        const int users = 2 * chunk + 1234;
+        const auto big = generated(dir.filePath(QStringLiteral("big.recwb")), users, 2 * users);
+        const auto small = generated(dir.filePath(QStringLiteral("small.recwb")), 60, 900);
+
+        QTableView view;
+        UsersModel model;
+        setupSnapshotTable(&view, &model, nullptr, {}, UsersModel::Profile, -1);
+        auto* proxy = qobject_cast<SnapshotTableProxy*>(view.model());
+        QVERIFY(proxy);
+        view.setSortingEnabled(false); // the model's order, so rows can be checked by number
+        proxy->sort(-1);
+        std::vector<std::pair<int, int>> inserted; // (first, last) of each rowsInserted
+        connect(proxy, &QAbstractItemModel::rowsInserted, this,
+            [&](const QModelIndex&, int first, int last) { inserted.emplace_back(first, last); });
+
+        model.setDataset(big);
+        QCOMPARE(proxy->rowCount(), chunk); // the first chunk at once...
+        QCOMPARE(view.verticalHeader()->count(), chunk);
+        QCOMPARE(proxy->allRowCount(), users); // ...counted whole
+        QVERIFY(proxy->filling());
+        QVERIFY(!proxy->index(chunk, 0).isValid());
+        QVERIFY(!proxy->mapFromSource(model.index(users - 1, 0)).isValid()); // not inserted yet
+        QTRY_VERIFY(!proxy->filling());
+        QCOMPARE(proxy->rowCount(), users);
+        QCOMPARE(view.verticalHeader()->count(), users);
+        // In order, contiguous, one chunk at a time, in more than one turn.
+        QCOMPARE(inserted.size(), size_t(2));
+        int next = chunk;
+        for (const auto& [first, last] : inserted) {
+            QCOMPARE(first, next);
+            QVERIFY(last - first + 1 <= chunk);
+            next = last + 1;
+        }
+        QCOMPARE(next, users);
+        for (int r : { 0, chunk - 1, chunk, users - 1 })
+            QCOMPARE(proxy->index(r, 0).data(SourceRowRole).toInt(), r);
+
+        // A row asked for by source (the Users tab selecting a user) is inserted at once.
+        inserted.clear();
+        model.setDataset(big);
+        QVERIFY(proxy->filling());
+        const int wanted = chunk + 17;
+        const QModelIndex at = proxy->mapFromSourceRevealing(model.index(wanted, 0));
+        QVERIFY(at.isValid());
+        QCOMPARE(at.row(), wanted);
+        QVERIFY(proxy->rowCount() > wanted);
+        view.selectRow(at.row());
+        QCOMPARE(currentSourceRow(&view), wanted);
+        QTRY_VERIFY(!proxy->filling());
+        QCOMPARE(proxy->rowCount(), users);
+        QCOMPARE(currentSourceRow(&view), wanted);
+
+        // A reset in the middle of a fill: the old fill stops, the new rows are all there.
+        model.setDataset(big);
+        QVERIFY(proxy->filling());
+        inserted.clear();
+        model.setDataset(small);
+        QVERIFY(!proxy->filling());
+        QTest::qWait(100);
+        QVERIFY(inserted.empty());
+        QCOMPARE(proxy->rowCount(), small->numUsers());
+        QCOMPARE(view.verticalHeader()->count(), small->numUsers());
+    }
+
     // Qt 6.4's raster engine runs the segments of a large fill on QThreadPool::globalInstance()
     // and makes the GUI thread wait for them. With every thread of our task pool busy (as when
     // a million-row dataset loads, its labels are built and its ids sorted), a repaint must

@@ -85,7 +85,7 @@ void CatalogTab::updateCount()
 {
     const QLocale locale;
     const int total = m_model->rowCount();
-    const int shown = m_proxy->rowCount();
+    const int shown = m_proxy->allRowCount();
     m_count->setText(shown == total ? tr("%1 items").arg(locale.toString(total))
                                     : tr("%1 of %2 items").arg(locale.toString(shown), locale.toString(total)));
     if (m_proxy->filtering())

@@ -6,6 +6,7 @@
 #include <QCoreApplication>
 #include <QPointer>
 #include <QThreadPool>
+#include <QTimer>
 
 #include <algorithm>
 #include <limits>
@@ -77,6 +78,54 @@ namespace {
         return match;
     }
 
+    // Inserts the chunks of every proxy that is filling, one chunk per event-loop turn in
+    // turns, so two tables reset together (the Users and Catalog tabs when a workspace opens)
+    // do not add their chunks up in one turn. Paints and input run in between.
+    class FillQueue final : public QObject {
+    public:
+        static FillQueue* instance()
+        {
+            static QPointer<FillQueue> queue;
+            if (!queue)
+                queue = new FillQueue(QCoreApplication::instance()); // goes with the application
+            return queue;
+        }
+        // `step` inserts one chunk and returns true when none is left.
+        void add(const void* owner, std::function<bool()> step)
+        {
+            remove(owner);
+            m_steps.emplace_back(owner, std::move(step));
+            m_timer.start();
+        }
+        void remove(const void* owner)
+        {
+            std::erase_if(m_steps, [owner](const auto& entry) { return entry.first == owner; });
+        }
+
+    private:
+        explicit FillQueue(QObject* parent)
+            : QObject(parent)
+        {
+            // Not 0: Qt runs a zero timer restarted from its own timeout again in the same
+            // pass over the timers, and the chunks would add up after all.
+            m_timer.setInterval(1);
+            m_timer.setTimerType(Qt::PreciseTimer);
+            m_timer.setSingleShot(true);
+            connect(&m_timer, &QTimer::timeout, this, [this] {
+                if (m_steps.empty())
+                    return;
+                auto entry = std::move(m_steps.front());
+                m_steps.erase(m_steps.begin());
+                if (!entry.second())
+                    m_steps.push_back(std::move(entry)); // back of the line
+                if (!m_steps.empty())
+                    m_timer.start();
+            });
+        }
+        QTimer m_timer;
+        std::vector<std::pair<const void*, std::function<bool()>>> m_steps;
+    };
+
 } // namespace
 
 SnapshotTableProxy::SnapshotTableProxy(QObject* parent)
@@ -87,6 +136,16 @@ SnapshotTableProxy::SnapshotTableProxy(QObject* parent)
 SnapshotTableProxy::~SnapshotTableProxy()
 {
     ++*m_generation; // a pool task still running stops at its next check
+    stopFilling();
+}
+
+void SnapshotTableProxy::stopFilling()
+{
+    if (m_filling) {
+        m_filling = false;
+        if (QCoreApplication::instance())
+            FillQueue::instance()->remove(this);
+    }
 }
 
 void SnapshotTableProxy::setSourceModel(QAbstractItemModel* model)
@@ -142,7 +201,37 @@ int SnapshotTableProxy::rowCount(const QModelIndex& parent) const
 {
     if (parent.isValid())
         return 0;
+    return std::min(allRowCount(), m_limit);
+}
+
+int SnapshotTableProxy::allRowCount() const
+{
     return m_shown ? static_cast<int>(m_shown->rows.size()) : m_sourceRows;
+}
+
+void SnapshotTableProxy::fillStep(int through)
+{
+    const int all = allRowCount();
+    if (m_limit < all) {
+        const int next = std::min(all, std::max(through + 1, m_limit + kFillRows));
+        beginInsertRows({}, m_limit, next - 1);
+        m_limit = next;
+        endInsertRows();
+    }
+    if (m_limit >= all) {
+        m_limit = std::numeric_limits<int>::max();
+        stopFilling();
+    }
+}
+
+QModelIndex SnapshotTableProxy::mapFromSourceRevealing(const QModelIndex& sourceIndex)
+{
+    if (!sourceIndex.isValid() || sourceIndex.model() != sourceModel())
+        return {};
+    const int row = proxyRowOf(sourceIndex.row(), true);
+    if (row >= m_limit)
+        fillStep(row);
+    return mapFromSource(sourceIndex);
 }
 
 int SnapshotTableProxy::columnCount(const QModelIndex& parent) const
@@ -167,11 +256,12 @@ int SnapshotTableProxy::sourceRowOf(int proxyRow) const
     return m_shown ? m_shown->rows[static_cast<size_t>(proxyRow)] : proxyRow;
 }
 
-int SnapshotTableProxy::proxyRowOf(int sourceRow) const
+int SnapshotTableProxy::proxyRowOf(int sourceRow, bool evenIfToCome) const
 {
     if (sourceRow < 0 || sourceRow >= m_sourceRows)
         return -1;
-    return m_shown ? m_shown->proxyOf[static_cast<size_t>(sourceRow)] : sourceRow;
+    const int row = m_shown ? m_shown->proxyOf[static_cast<size_t>(sourceRow)] : sourceRow;
+    return evenIfToCome || row < m_limit ? row : -1;
 }
 
 QModelIndex SnapshotTableProxy::mapToSource(const QModelIndex& proxyIndex) const
@@ -195,6 +285,7 @@ void SnapshotTableProxy::sourceAboutToBeReset()
     ++*m_generation; // results for the old rows must not land on the new ones
     setBusy(false, false);
     beginResetModel();
+    stopFilling();
 }
 
 void SnapshotTableProxy::sourceReset()
@@ -205,7 +296,16 @@ void SnapshotTableProxy::sourceReset()
     m_match.reset();
     m_matchNeedle.clear();
     update(true);
+    // A large reset inserts its rows a chunk per event-loop turn (see the header).
+    m_limit = allRowCount() > kFillRows ? kFillRows : std::numeric_limits<int>::max();
     endResetModel();
+    if (m_limit < allRowCount() && QCoreApplication::instance()) {
+        m_filling = true;
+        FillQueue::instance()->add(this, [this] {
+            fillStep();
+            return !m_filling;
+        });
+    }
     if (large() && (m_sortColumn >= 0 || !m_needle.isEmpty() || m_predicate))
         update(false); // starts the pool task
 }

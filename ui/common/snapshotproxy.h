@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -31,6 +32,12 @@ class TableModel;
 //   order at once and the rows follow when sorted.
 // - Every change of the rows shown is one layoutChanged (the selection follows its rows);
 //   a source reset is a reset.
+// - A reset to more than kFillRows rows shows the first kFillRows at once and inserts the
+//   rest kFillRows at a time, one chunk per event-loop turn (of all such proxies): a view's header makes an item
+//   per row (QHeaderView::initializeSections, 35-60 ms per million rows on this VM, half of
+//   it page faults), and a table of ten million rows would stall the window for half a
+//   second. allRowCount() counts the rows still to come; mapFromSourceRevealing() inserts the
+//   rows up to a source row at once, for code that must select it now.
 //
 // Do not use it for models that insert, remove or change rows one at a time: such changes
 // are applied as a reset.
@@ -39,6 +46,7 @@ class SnapshotTableProxy final : public QAbstractProxyModel {
 
 public:
     static constexpr int kAsyncRows = 50'000;
+    static constexpr int kFillRows = 50'000;
 
     explicit SnapshotTableProxy(QObject* parent = nullptr);
     ~SnapshotTableProxy() override;
@@ -53,6 +61,13 @@ public:
     QModelIndex mapToSource(const QModelIndex& proxyIndex) const override;
     QModelIndex mapFromSource(const QModelIndex& sourceIndex) const override;
     QModelIndex sibling(int row, int column, const QModelIndex& idx) const override;
+
+    // The rows shown once every chunk is in (rowCount() counts the rows inserted so far).
+    int allRowCount() const;
+    // True while the rows of a large reset are still being inserted.
+    bool filling() const { return m_limit < allRowCount(); }
+    // mapFromSource(), first inserting the rows up to this one if they are still to come.
+    QModelIndex mapFromSourceRevealing(const QModelIndex& sourceIndex);
 
     void sort(int column, Qt::SortOrder order = Qt::AscendingOrder) override;
     // The sort asked for last (the rows may still be on their way: see busy()).
@@ -85,7 +100,11 @@ private:
 
     bool large() const { return m_sourceRows >= kAsyncRows; }
     int sourceRowOf(int proxyRow) const;
-    int proxyRowOf(int sourceRow) const;
+    // The proxy row of a source row (-1: filtered out, or not inserted yet unless `evenIfToCome`).
+    int proxyRowOf(int sourceRow, bool evenIfToCome = false) const;
+    // Inserts the next chunk of a large reset's rows, or up to proxy row `through`.
+    void fillStep(int through = -1);
+    void stopFilling();
     void sourceAboutToBeReset();
     void sourceReset();
     // Brings the rows shown in line with the sort, filter text and predicate asked for: at
@@ -115,6 +134,8 @@ private:
     std::function<bool(int)> m_predicate;
 
     std::shared_ptr<const Shown> m_shown; // null: every source row in the model's order
+    int m_limit = std::numeric_limits<int>::max(); // rows inserted so far after a large reset
+    bool m_filling = false; // queued for chunks (see FillQueue in the .cpp)
 
     // Bumped by each new pool task and by source resets: older results are dropped.
     std::shared_ptr<std::atomic<quint64>> m_generation = std::make_shared<std::atomic<quint64>>(0);

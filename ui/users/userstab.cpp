@@ -197,7 +197,7 @@ bool UsersTab::selectUser(const QString& externalId)
         return false;
     for (int pass = 0; pass < 2; ++pass) {
         // The model's row is the user's index: map it, no scan (a million users, issue 13).
-        const QModelIndex shown = m_proxy->mapFromSource(m_model->index(user, 0));
+        const QModelIndex shown = m_proxy->mapFromSourceRevealing(m_model->index(user, 0));
         if (shown.isValid()) {
             m_view->selectRow(shown.row());
             m_view->scrollTo(shown);
@@ -257,7 +257,7 @@ void UsersTab::updateCount()
 {
     const QLocale locale;
     const int total = m_model->rowCount();
-    const int shown = m_proxy->rowCount();
+    const int shown = m_proxy->allRowCount();
     m_count->setText(shown == total ? tr("%1 users").arg(locale.toString(total))
                                     : tr("%1 of %2 users").arg(locale.toString(shown), locale.toString(total)));
     if (m_proxy->filtering())
