@@ -93,7 +93,9 @@ bool waitFor(const std::function<bool()>& done, int timeoutMs)
     while (!done()) {
         if (t.elapsed() > timeoutMs)
             return false;
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+        // Sleeps until an event comes (the probes' timers wake it every 5 ms), like an idle
+        // window: a spinning GUI thread would take a core from the workers it waits for.
+        QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents);
     }
     return true;
 }
@@ -111,7 +113,7 @@ double settle(int ms)
     QElapsedTimer t;
     t.start();
     while (t.elapsed() < ms)
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+        QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents);
     return probe.worstMs();
 }
 
