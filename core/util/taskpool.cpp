@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <latch>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <memory>
 
 #ifdef Q_OS_LINUX
@@ -51,14 +53,23 @@ void lowerTaskPoolPriority()
         return; // once per process: a second round could park tasks behind busy threads
     pool->setExpiryTimeout(-1); // a thread made anew would not have the priority
     const int threads = pool->maxThreadCount();
-    // Each task blocks until all have started, so each runs on a thread of its own.
-    auto all = std::make_shared<std::latch>(threads);
+    // Each task blocks until all have started, so each runs on a thread of its own; for 2 s
+    // at most, so a busy pool (a task waiting on a task queued behind these) cannot deadlock.
+    struct Gate {
+        std::mutex mutex;
+        std::condition_variable arrived;
+        int waiting = 0;
+    };
+    auto gate = std::make_shared<Gate>();
     for (int i = 0; i < threads; ++i) {
-        pool->start([all] {
+        pool->start([gate, threads] {
             // The nice value is per thread on Linux (who = the calling thread's id).
             const int current = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
             setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), std::max(current, kTaskPoolNice));
-            all->arrive_and_wait();
+            std::unique_lock lock(gate->mutex);
+            if (++gate->waiting == threads)
+                gate->arrived.notify_all();
+            gate->arrived.wait_for(lock, std::chrono::seconds(2), [&] { return gate->waiting >= threads; });
         });
     }
 #endif
