@@ -147,9 +147,10 @@ void cgPass(RowMatrixF& x, const RowMatrixF& y, const Csr& rows, float reg, int 
         for (int64_t c = cb; c < ce && !control.canceled(); ++c) {
             const int64_t begin = bounds[static_cast<size_t>(c)];
             const int64_t end = bounds[static_cast<size_t>(c) + 1];
-            if (!kernels::cgSolveRowsAvx2(yty.data(), y.data(), half, f,
-                    rows.offsets.data(), rows.indices.data(), rows.values.data(), alpha, useValues, x.data(), begin,
-                    end, cgSteps))
+            if (!kernels::cgSolveRowsAvx512(yty.data(), y.data(), half, f, rows.offsets.data(),
+                    rows.indices.data(), rows.values.data(), alpha, useValues, x.data(), begin, end, cgSteps)
+                && !kernels::cgSolveRowsAvx2(yty.data(), y.data(), half, f, rows.offsets.data(),
+                    rows.indices.data(), rows.values.data(), alpha, useValues, x.data(), begin, end, cgSteps))
                 kernels::cgSolveRows(yty.data(), y.data(), f, rows.offsets.data(), rows.indices.data(),
                     rows.values.data(), alpha, useValues, x.data(), begin, end, cgSteps);
         }

@@ -38,4 +38,11 @@ bool cgSolveRowsAvx2(const float* yty, const float* y, const uint16_t* yHalf, in
     const int32_t* indices, const float* values, float alpha, bool useValues, float* x, int64_t begin, int64_t end,
     int cgSteps);
 
+// The same with AVX-512 (F, DQ, VL and F16C), for f = 32, 64 or 128: half the instructions
+// of the AVX2 kernel. Returns false, doing nothing, when the CPU or f does not fit.
+bool avx512Available();
+bool cgSolveRowsAvx512(const float* yty, const float* y, const uint16_t* yHalf, int f, const int64_t* offsets,
+    const int32_t* indices, const float* values, float alpha, bool useValues, float* x, int64_t begin, int64_t end,
+    int cgSteps);
+
 } // namespace recwb::cf::kernels

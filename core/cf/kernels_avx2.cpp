@@ -131,24 +131,9 @@ RECWB_AVX2 inline void symMatvec(const float* m, const float* v, float* out)
         _mm256_storeu_ps(out + 8 * j, acc[j]);
 }
 
-template <int Lines, typename T>
-RECWB_AVX2 inline void prefetchRow(const T* row)
-{
-    const char* p = reinterpret_cast<const char*>(row);
-#pragma GCC unroll 8
-    for (int l = 0; l < Lines; ++l)
-        _mm_prefetch(p + 64 * l, _MM_HINT_T0);
-}
-
-// The four items' weights from their dot products (values null: every value is 1).
-template <bool Residual>
-RECWB_AVX2 inline __m128 coefficients(__m128 dots, float alpha, const float* values)
-{
-    const __m128 one = _mm_set1_ps(1.0f);
-    const __m128 c = values ? _mm_fmadd_ps(_mm_set1_ps(alpha), _mm_loadu_ps(values), one) : _mm_set1_ps(1.0f + alpha);
-    const __m128 cm1 = _mm_sub_ps(c, one);
-    return Residual ? _mm_fnmadd_ps(cm1, dots, c) : _mm_mul_ps(cm1, dots);
-}
+#define RECWB_KERNEL RECWB_AVX2
+#include "cf/kernels_simd.inc"
+#undef RECWB_KERNEL
 
 // acc += sum over the row's items i of (a_i + b_i (y_i . v)) y_i, with a_i, b_i from the
 // confidence c_i: the residual pass uses (c_i, 1 - c_i), a CG step (0, c_i - 1). Four
@@ -213,52 +198,25 @@ RECWB_AVX2 void gatherPass(const T* y, const int32_t* idx, const float* values, 
         _mm256_storeu_ps(acc + 8 * j, sum[j]);
 }
 
-template <int V, typename T>
-RECWB_AVX2 void cgRows(const float* yty, const T* y, const int64_t* offsets, const int32_t* indices,
-    const float* values, float alpha, bool useValues, float* x, int64_t begin, int64_t end, int cgSteps)
-{
-    constexpr int F = 8 * V;
-    alignas(32) float r[F], p[F], ap[F];
-    for (int64_t u = begin; u < end; ++u) {
-        float* xu = x + u * F;
-        const int64_t o = offsets[u];
-        const int64_t n = offsets[u + 1] - o;
-        // r = Y^T C_u p_u - (YtY + Y^T (C_u - I) Y) x_u
-        symMatvec<V>(yty, xu, r);
-        for (int k = 0; k < F; ++k)
-            r[k] = -r[k];
-        gatherPass<V, true>(y, indices + o, values + o, n, alpha, useValues, xu, r);
-        for (int k = 0; k < F; ++k)
-            p[k] = r[k];
-        float rsold = dotV<V>(r, r);
-        if (rsold < 1e-20f)
-            continue;
-        for (int it = 0; it < cgSteps; ++it) {
-            symMatvec<V>(yty, p, ap);
-            gatherPass<V, false>(y, indices + o, values + o, n, alpha, useValues, p, ap);
-            if (!cgUpdate(xu, r, p, ap, F, rsold, dotV<V>))
-                break;
-        }
+template <int F>
+struct Ops {
+    static constexpr int V = F / 8;
+    RECWB_AVX2 static void symMatvec(const float* m, const float* v, float* out) { kernels::symMatvec<V>(m, v, out); }
+    RECWB_AVX2 static float dot(const float* a, const float* b) { return dotV<V>(a, b); }
+    template <bool Residual, typename T>
+    RECWB_AVX2 static void gatherPass(const T* y, const int32_t* idx, const float* values, int64_t n, float alpha,
+        bool useValues, const float* v, float* acc)
+    {
+        kernels::gatherPass<V, Residual>(y, idx, values, n, alpha, useValues, v, acc);
     }
-}
+};
 
 template <typename T>
-bool cgDispatch(const float* yty, const T* y, int f, const int64_t* offsets, const int32_t* indices,
-    const float* values, float alpha, bool useValues, float* x, int64_t begin, int64_t end, int cgSteps)
+RECWB_AVX2 [[gnu::flatten]] bool cgDispatch(const float* yty, const T* y, int f, const int64_t* offsets,
+    const int32_t* indices, const float* values, float alpha, bool useValues, float* x, int64_t begin, int64_t end,
+    int cgSteps)
 {
-    switch (f) {
-    case 32:
-        cgRows<4>(yty, y, offsets, indices, values, alpha, useValues, x, begin, end, cgSteps);
-        return true;
-    case 64:
-        cgRows<8>(yty, y, offsets, indices, values, alpha, useValues, x, begin, end, cgSteps);
-        return true;
-    case 128:
-        cgRows<16>(yty, y, offsets, indices, values, alpha, useValues, x, begin, end, cgSteps);
-        return true;
-    default:
-        return false;
-    }
+    return cgRowsWith<Ops>(f, yty, y, offsets, indices, values, alpha, useValues, x, begin, end, cgSteps);
 }
 
 } // namespace

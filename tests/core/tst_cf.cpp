@@ -293,8 +293,9 @@ private slots:
         }
     }
 
-    // The AVX2 conjugate-gradient kernel solves what the portable one solves, with the fixed
-    // side in f32 and in half precision (then against the rounded side), with and without values.
+    // The AVX2 and AVX-512 conjugate-gradient kernels solve what the portable one solves, with
+    // the fixed side in f32 and in half precision (then against the rounded side), with and
+    // without values. (The AVX-512 one only where the CPU has it; iALS then trains with it.)
     void cgKernelsAgree()
     {
         if (!kernels::halfAvailable())
@@ -337,6 +338,18 @@ private slots:
                                        .arg(useHalf)
                                        .arg((portable - fast).norm() / portable.norm())));
                     QVERIFY((portable - start).norm() > 1e-2f * start.norm()); // the solve did move
+                    if (kernels::avx512Available()) {
+                        RowMatrixF wide = start;
+                        QVERIFY(kernels::cgSolveRowsAvx512(yty.data(), y.data(), useHalf ? half.data() : nullptr,
+                            f, m.offsets.data(), m.indices.data(), m.values.data(), 2.0f, useValues, wide.data(), 0,
+                            m.numRows, 3));
+                        QVERIFY2((portable - wide).norm() <= 1e-4f * portable.norm(),
+                            qPrintable(QStringLiteral("AVX-512, f %1 values %2 half %3: relative difference %4")
+                                           .arg(f)
+                                           .arg(useValues)
+                                           .arg(useHalf)
+                                           .arg((portable - wide).norm() / portable.norm())));
+                    }
                 }
             }
     }
