@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <climits>
 #include <condition_variable>
+#include <limits>
 #include <mutex>
 #include <cstdlib>
 #include <cstring>
@@ -661,19 +662,47 @@ private:
     bool m_overflow = false;
 };
 
-// Reads the interactions of users [loId, hiId) into `arrays` from one end; returns the rows
-// read. Rows come in (user_id, item_id) order, the table's primary key, or its reverse.
-int64_t readPart(sqlite3* db, int64_t loId, int64_t hiId, const IdMap& users, const IdMap& items,
-    std::vector<int64_t>& rowCounts, InteractionArrays& arrays, InteractionArrays::End end, const TaskControl* control,
-    int64_t total)
+// Which users each reader takes. The front reader takes user ids upward and the back reader
+// downward, a whole user at a time, until they meet: the split follows how fast each one
+// runs (with a fixed split at the middle id, one reader sat idle for a second at 100M while
+// the other finished its half).
+class UserSplit {
+public:
+    // True when `end` may read user `id` (ids come in its order); false once the other
+    // reader has taken it, and then every later id too.
+    bool take(InteractionArrays::End end, int64_t id)
+    {
+        std::lock_guard lock(m_mutex);
+        if (end == InteractionArrays::End::Front) {
+            if (id >= m_backMin)
+                return false;
+            m_frontMax = id;
+            return true;
+        }
+        if (id <= m_frontMax)
+            return false;
+        m_backMin = id;
+        return true;
+    }
+
+private:
+    std::mutex m_mutex;
+    int64_t m_frontMax = std::numeric_limits<int64_t>::min(); // the highest id the front took
+    int64_t m_backMin = std::numeric_limits<int64_t>::max(); // the lowest id the back took
+};
+
+// Reads the interactions into `arrays` from one end, user by user as `split` allows; returns
+// the rows read. Rows come in (user_id, item_id) order, the table's primary key, or its reverse.
+// Stops when `control` is canceled; reports progress to it as a share of `expected` rows
+// when `report` is set.
+int64_t readPart(sqlite3* db, UserSplit& split, const IdMap& users, const IdMap& items,
+    std::vector<int64_t>& rowCounts, InteractionArrays& arrays, InteractionArrays::End end, const TaskControl& control,
+    bool report, int64_t expected)
 {
     const bool back = end == InteractionArrays::End::Back;
     sql::Statement st(db,
-        back ? "SELECT user_id, item_id, value, ts FROM interactions WHERE user_id >= ?1 AND user_id < ?2 "
-               "ORDER BY user_id DESC, item_id DESC"
-             : "SELECT user_id, item_id, value, ts FROM interactions WHERE user_id >= ?1 AND user_id < ?2 "
-               "ORDER BY user_id, item_id");
-    st.bind(1, loId).bind(2, hiId);
+        back ? "SELECT user_id, item_id, value, ts FROM interactions ORDER BY user_id DESC, item_id DESC"
+             : "SELECT user_id, item_id, value, ts FROM interactions ORDER BY user_id, item_id");
     Csr& m = arrays.csr();
     int32_t* const itemsOut = m.indices.data();
     float* const valuesOut = m.values.data();
@@ -683,24 +712,35 @@ int64_t readPart(sqlite3* db, int64_t loId, int64_t hiId, const IdMap& users, co
     int64_t pos = 0; // the next slot to write
     int64_t room = 0; // slots left in the current claim
     const int64_t step = back ? -1 : 1;
+    int64_t user = -1; // the database id of the user being read
+    int64_t* count = nullptr; // its row count
     while (st.step()) {
+        const int64_t id = st.int64(0);
+        if (id != user || !count) {
+            if (!split.take(end, id))
+                break;
+            user = id;
+            count = &rowCounts[static_cast<size_t>(users(id))];
+        }
         if (room == 0) {
             std::tie(pos, room) = arrays.claim(end, kChunk);
             if (room == 0)
                 throw Error(QStringLiteral("interactions changed while the workspace was being read"));
         }
-        ++rowCounts[static_cast<size_t>(users(st.int64(0)))];
+        ++*count;
         itemsOut[pos] = items(st.int64(1));
         valuesOut[pos] = static_cast<float>(st.real(2));
         timesOut[pos] = st.int64(3);
         pos += step;
         --room;
         ++n;
-        if (control && (n & 0xFFFFF) == 0) {
-            if (control->canceled())
+        if ((n & 0xFFFFF) == 0) {
+            if (control.canceled())
                 break;
-            control->progress(0.1 + 0.8 * 2.0 * static_cast<double>(n) / static_cast<double>(std::max<int64_t>(total, 1)),
-                QStringLiteral("Reading interactions"));
+            if (report)
+                control.progress(
+                    0.1 + 0.8 * std::min(1.0, static_cast<double>(n) / static_cast<double>(std::max<int64_t>(expected, 1))),
+                    QStringLiteral("Reading interactions"));
         }
     }
     arrays.finish(end, n);
@@ -712,7 +752,6 @@ int64_t readPart(sqlite3* db, int64_t loId, int64_t hiId, const IdMap& users, co
 Csr Workspace::readInteractions(int32_t numUsers, int32_t numItems, const std::vector<int32_t>& userIndex,
     const std::vector<int32_t>& itemIndex, const TaskControl& control, int64_t total) const
 {
-    const int64_t maxId = static_cast<int64_t>(userIndex.size());
     if (total < 0)
         total = sql::queryInt(m_db, "SELECT count(*) FROM interactions");
     Csr m;
@@ -725,8 +764,9 @@ Csr Workspace::readInteractions(int32_t numUsers, int32_t numItems, const std::v
     const IdMap users(userIndex);
     const IdMap items(itemIndex);
     InteractionArrays arrays(m, total);
-    // Two halves of the user ids, read in parallel on two connections (WAL lets readers run
-    // side by side); a large workspace reopens in about half the time on two cores.
+    // Read from both ends of the user ids in parallel on two connections (WAL lets readers
+    // run side by side), meeting wherever they meet; a large workspace reopens in about half
+    // the time on two cores.
     sqlite3* second = nullptr;
     if (total > 200'000 && !m_readOnly
         && sqlite3_open_v2(m_file.toUtf8().constData(), &second, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr)
@@ -737,20 +777,21 @@ Csr Workspace::readInteractions(int32_t numUsers, int32_t numItems, const std::v
     int64_t read = 0;
     if (second) {
         sqlite3_busy_timeout(second, 5000);
-        const int64_t mid = maxId / 2;
+        UserSplit split;
         std::exception_ptr error;
         int64_t readHigh = 0;
         std::thread worker([&] {
             try {
-                readHigh = readPart(second, mid, maxId, users, items, rowCounts, arrays, InteractionArrays::End::Back, nullptr,
-                    total);
+                readHigh = readPart(second, split, users, items, rowCounts, arrays, InteractionArrays::End::Back, control,
+                    false, total / 2);
             } catch (...) {
                 arrays.finish(InteractionArrays::End::Back, 0); // a waiting front reader must not wait for it
                 error = std::current_exception();
             }
         });
         try {
-            read = readPart(m_db, 0, mid, users, items, rowCounts, arrays, InteractionArrays::End::Front, &control, total);
+            read = readPart(
+                m_db, split, users, items, rowCounts, arrays, InteractionArrays::End::Front, control, true, total / 2);
         } catch (...) {
             arrays.finish(InteractionArrays::End::Front, 0); // a waiting back reader must not wait for it
             worker.join();
@@ -763,7 +804,8 @@ Csr Workspace::readInteractions(int32_t numUsers, int32_t numItems, const std::v
             std::rethrow_exception(error);
         read += readHigh;
     } else {
-        read = readPart(m_db, 0, maxId, users, items, rowCounts, arrays, InteractionArrays::End::Front, &control, total);
+        UserSplit all;
+        read = readPart(m_db, all, users, items, rowCounts, arrays, InteractionArrays::End::Front, control, true, total);
     }
     control.throwIfCanceled();
     if (read != total)
@@ -857,16 +899,20 @@ Dataset Workspace::load(const TaskControl& control) const
     control.progress(0.0, QStringLiteral("Reading catalog"));
     // A large workspace reads its catalog and users on a connection of their own while
     // the interactions are read (they need only the ids), and builds the id lookups there
-    // too: at 1M items and users that is about 5 s taken off the reopen.
-    const int64_t total = sql::queryInt(m_db, "SELECT count(*) FROM interactions");
+    // too: at 1M items and users that is about 5 s taken off the reopen. That reader starts
+    // first, so it also fills the second core while this thread counts the interactions
+    // (a scan of the whole table) and reads the ids. A small database is read on one connection.
+    constexpr qint64 kParallelBytes = 4 << 20; // about 150,000 interactions with their catalog
     sqlite3* catalogDb = nullptr;
-    if (!m_readOnly && total > 200'000
+    const int64_t bytes = sql::queryInt(m_db, "PRAGMA page_count") * sql::queryInt(m_db, "PRAGMA page_size");
+    if (!m_readOnly && bytes >= kParallelBytes
         && sqlite3_open_v2(m_file.toUtf8().constData(), &catalogDb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr)
             != SQLITE_OK) {
         sqlite3_close_v2(catalogDb);
         catalogDb = nullptr;
     }
     if (!catalogDb) {
+        const int64_t total = sql::queryInt(m_db, "SELECT count(*) FROM interactions");
         Dataset ds;
         std::vector<int32_t> itemIndex, userIndex;
         readCatalog(m_db, ds, itemIndex, userIndex);
@@ -881,15 +927,6 @@ Dataset Workspace::load(const TaskControl& control) const
     }
 
     sqlite3_busy_timeout(catalogDb, 5000);
-    std::vector<int32_t> itemIndex, userIndex;
-    int32_t numItems = 0, numUsers = 0;
-    try {
-        numItems = readIdIndex(m_db, "SELECT id FROM items ORDER BY id", itemIndex);
-        numUsers = readIdIndex(m_db, "SELECT id FROM users ORDER BY id", userIndex);
-    } catch (...) {
-        sqlite3_close_v2(catalogDb);
-        throw;
-    }
     Dataset catalog;
     std::vector<int32_t> catalogItemIndex, catalogUserIndex;
     std::exception_ptr catalogError;
@@ -901,17 +938,30 @@ Dataset Workspace::load(const TaskControl& control) const
             catalogError = std::current_exception();
         }
     });
+    const auto stopReader = [&] {
+        reader.join();
+        sqlite3_close_v2(catalogDb);
+    };
+    std::vector<int32_t> itemIndex, userIndex;
+    int32_t numItems = 0, numUsers = 0;
+    int64_t total = 0;
+    try {
+        total = sql::queryInt(m_db, "SELECT count(*) FROM interactions");
+        numItems = readIdIndex(m_db, "SELECT id FROM items ORDER BY id", itemIndex);
+        numUsers = readIdIndex(m_db, "SELECT id FROM users ORDER BY id", userIndex);
+    } catch (...) {
+        stopReader();
+        throw;
+    }
     Csr interactions;
     try {
         control.progress(0.1, QStringLiteral("Reading interactions"));
         interactions = readInteractions(numUsers, numItems, userIndex, itemIndex, control, total);
     } catch (...) {
-        reader.join();
-        sqlite3_close_v2(catalogDb);
+        stopReader();
         throw;
     }
-    reader.join();
-    sqlite3_close_v2(catalogDb);
+    stopReader();
     if (catalogError)
         std::rethrow_exception(catalogError);
     if (catalogItemIndex != itemIndex || catalogUserIndex != userIndex)
