@@ -17,6 +17,9 @@
 #                    Linux scheduling policy of the test server, and of the clients (the no-op
 #                    reference and recwb-cli alike), through `chrt`. SCHED_BATCH threads do not
 #                    preempt a running thread when they wake (docs/PERFORMANCE.md).
+#   SERVER_CPUS=LIST CLIENT_CPUS=LIST
+#                    CPUs (taskset -c) of the test server and of the clients, e.g. 1 and 0:
+#                    the server on its own core like the remote host it stands in for.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUNS="${1:-5}"
@@ -38,6 +41,10 @@ policy_prefix() { # other | batch: the words to put before a command
 }
 read -r -a server_sched <<< "$(policy_prefix "$SERVER_SCHED")"
 read -r -a client_sched <<< "$(policy_prefix "$CLIENT_SCHED")"
+SERVER_CPUS="${SERVER_CPUS:-}"
+CLIENT_CPUS="${CLIENT_CPUS:-}"
+[ -n "$SERVER_CPUS" ] && server_sched=(taskset -c "$SERVER_CPUS" "${server_sched[@]}")
+[ -n "$CLIENT_CPUS" ] && client_sched=(taskset -c "$CLIENT_CPUS" "${client_sched[@]}")
 CLI="$BUILD/app/recwb-cli"
 BEFORE="${RECWB_CLI_BEFORE:-}"
 SERVER="$BUILD/tests/server/recwb-llm-testserver"
@@ -65,7 +72,7 @@ for _ in $(seq 50); do grep -q listening "$WORK/server.log" && break; sleep 0.1;
 grep -q listening "$WORK/server.log" || { echo "bench-rerank: the test server did not start" >&2; cat "$WORK/server.log" >&2; exit 1; }
 
 echo "# $(date -u +%FT%TZ)  nproc $(nproc)  $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs)  load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# $RUNS runs, delay $DELAY ms, concurrency $CONCURRENCY, server nice $SERVER_NICE, server $SERVER_SCHED, clients $CLIENT_SCHED; ideal $(( CONCURRENCY * 1000 / DELAY )) users/s"
+echo "# $RUNS runs, delay $DELAY ms, concurrency $CONCURRENCY, server nice $SERVER_NICE, server $SERVER_SCHED, clients $CLIENT_SCHED, server cpus ${SERVER_CPUS:-all}, client cpus ${CLIENT_CPUS:-all}; ideal $(( CONCURRENCY * 1000 / DELAY )) users/s"
 for i in $(seq "$RUNS"); do
   "${client_sched[@]}" "$NOOP" -w "$WS" --endpoint bench --concurrency "$CONCURRENCY" > "$WORK/noop$i.json"
   if [ -n "$BEFORE" ]; then
