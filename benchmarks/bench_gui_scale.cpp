@@ -6,6 +6,10 @@
 //
 //   QT_QPA_PLATFORM=offscreen build/benchmarks/bench_gui_scale W.recwb [users-to-pick]
 //
+// With RECWB_GUI_TRACE=MS set, every top-level event delivery on the GUI thread that takes MS
+// milliseconds or more is printed (start time, duration, event type, receiver), to take a
+// stall apart.
+//
 // Make W with `recwb-cli generate --users 1000000 --items 1000000 --interactions N` and
 // `recwb-cli train -w W --model popularity` (the Users tab shows the candidates of a trained
 // model). docs/SCALE.md gives the figures.
@@ -23,6 +27,7 @@
 #include <QAbstractItemView>
 #include <QApplication>
 #include <QElapsedTimer>
+#include <QEvent>
 #include <QLabel>
 #include <QLineEdit>
 #include <QSettings>
@@ -85,6 +90,41 @@ private:
     std::thread m_thread;
 };
 
+// QApplication that times each top-level event delivery when RECWB_GUI_TRACE is set.
+class TracingApplication final : public QApplication {
+public:
+    TracingApplication(int& argc, char** argv)
+        : QApplication(argc, argv)
+    {
+        bool ok = false;
+        m_thresholdMs = qEnvironmentVariableIntValue("RECWB_GUI_TRACE", &ok);
+        m_trace = ok;
+        m_clock.start();
+    }
+    bool notify(QObject* receiver, QEvent* event) override
+    {
+        if (!m_trace || m_depth > 0)
+            return QApplication::notify(receiver, event);
+        const qint64 start = m_clock.nsecsElapsed();
+        const int type = event->type(); // the event may be gone after delivery
+        const QByteArray what = QByteArray(receiver->metaObject()->className()) + ' ' + receiver->objectName().toUtf8();
+        ++m_depth;
+        const bool result = QApplication::notify(receiver, event);
+        --m_depth;
+        const double ms = static_cast<double>(m_clock.nsecsElapsed() - start) / 1e6;
+        if (ms >= m_thresholdMs)
+            std::printf("  trace %10.1f ms  %6.1f ms  event %3d  %s\n", static_cast<double>(start) / 1e6, ms, type,
+                what.constData());
+        return result;
+    }
+
+private:
+    QElapsedTimer m_clock;
+    int m_thresholdMs = 0;
+    bool m_trace = false;
+    int m_depth = 0;
+};
+
 // Runs the event loop until done() or the timeout; false on timeout.
 bool waitFor(const std::function<bool()>& done, int timeoutMs)
 {
@@ -123,7 +163,7 @@ int main(int argc, char** argv)
 {
     if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
         qputenv("QT_QPA_PLATFORM", "offscreen");
-    QApplication app(argc, argv);
+    TracingApplication app(argc, argv);
     const QStringList args = app.arguments();
     if (args.size() < 2) {
         std::fprintf(stderr, "usage: bench_gui_scale W.recwb [users-to-pick]\n");

@@ -31,6 +31,7 @@
 #include <QProgressBar>
 #include <QProgressDialog>
 #include <QPushButton>
+#include <QPointer>
 #include <QSettings>
 #include <QSplitter>
 #include <QStackedWidget>
@@ -116,6 +117,13 @@ MainWindow::MainWindow(QSettings& settings, QWidget* parent)
 MainWindow::~MainWindow()
 {
     cancelIfRunning(m_loadFuture);
+    // The tabs and dialogs hold m_settings and may write to it as they go (a line edit that
+    // loses its focus), so they go first, while it lives; it then writes what is pending.
+    QList<QPointer<QWidget>> children;
+    for (QWidget* child : findChildren<QWidget*>(Qt::FindDirectChildrenOnly))
+        children << child;
+    for (const QPointer<QWidget>& child : children)
+        delete child.data();
 }
 
 int MainWindow::coldThreshold() const

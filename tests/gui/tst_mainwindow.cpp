@@ -15,6 +15,8 @@
 
 #include <QAbstractItemModelTester>
 #include <QComboBox>
+#include <QFile>
+#include <QFileInfo>
 #include <QLabel>
 #include <QLineEdit>
 #include <QSettings>
@@ -88,9 +90,53 @@ private slots:
         QVERIFY(counts);
         QVERIFY2(counts->text().contains(QStringLiteral("200 users")), qPrintable(counts->text()));
 
+        // Written by the window's settings thread; a window made later reads them.
+        const QString opened = window->workspacePath();
+        window.reset();
         AppSettings settings(*m_settings);
-        QCOMPARE(settings.lastWorkspace(), window->workspacePath());
-        QCOMPARE(settings.recentWorkspaces().value(0), window->workspacePath());
+        QCOMPARE(settings.lastWorkspace(), opened);
+        QCOMPARE(settings.recentWorkspaces().value(0), opened);
+    }
+
+    // AppSettings writes the file on a thread of its own: a write is read back at once from
+    // the same object, is on disk after flush() (the file's text, not QSettings' shared
+    // in-memory copy), survives into a new AppSettings, and a removal does too.
+    void settingsWrittenOffTheGuiThread()
+    {
+        const QString file = path("own-settings.ini");
+        QSettings qsettings(file, QSettings::IniFormat);
+        const QString workspace = path("demo.recwb");
+        {
+            AppSettings settings(qsettings);
+            settings.setString(u"import/lastFolder", QStringLiteral("/data/ml-1m"));
+            settings.setInteger(keys::kColdThreshold, 7);
+            settings.addRecentWorkspace(workspace);
+            QCOMPARE(settings.string(u"import/lastFolder"), QStringLiteral("/data/ml-1m"));
+            QCOMPARE(settings.coldThreshold(), 7);
+            QCOMPARE(settings.recentWorkspaces(), QStringList { QFileInfo(workspace).absoluteFilePath() });
+            settings.flush();
+            QFile text(file);
+            QVERIFY(text.open(QIODevice::ReadOnly));
+            const QByteArray onDisk = text.readAll();
+            QVERIFY2(onDisk.contains("lastFolder=/data/ml-1m"), onDisk.constData());
+            QVERIFY2(onDisk.contains("coldThreshold=7"), onDisk.constData());
+        }
+        {
+            AppSettings settings(qsettings);
+            QCOMPARE(settings.string(u"import/lastFolder"), QStringLiteral("/data/ml-1m"));
+            QCOMPARE(settings.coldThreshold(), 7);
+            QCOMPARE(settings.recentWorkspaces().size(), 1);
+            settings.clearRecentWorkspaces();
+            QVERIFY(settings.recentWorkspaces().isEmpty());
+        } // the destructor writes what is pending
+        QFile text(file);
+        QVERIFY(text.open(QIODevice::ReadOnly));
+        const QByteArray onDisk = text.readAll();
+        QVERIFY2(!onDisk.contains("recent"), onDisk.constData());
+        QVERIFY2(onDisk.contains("coldThreshold=7"), onDisk.constData());
+        AppSettings again(qsettings);
+        QVERIFY(again.recentWorkspaces().isEmpty());
+        QCOMPARE(again.coldThreshold(), 7);
     }
 
     void catalogFiltersByCategory_data()

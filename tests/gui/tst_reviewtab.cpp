@@ -196,6 +196,7 @@ private slots:
     {
         QVERIFY(m_queue > 0);
         m_tab->setReviewer(QStringLiteral("alice"));
+        m_settings->flush(); // written on the settings thread
         QCOMPARE(m_qsettings->value(QStringLiteral("review/reviewer")).toString(), QStringLiteral("alice"));
         auto* view = child<QTableView>(QStringLiteral("reviewItems"));
         view->setFocus();
