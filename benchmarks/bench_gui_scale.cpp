@@ -50,6 +50,7 @@
 #include <chrono>
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <random>
 
 using namespace recwb;
@@ -99,6 +100,85 @@ private:
     std::thread m_thread;
 };
 
+// The reference: a separate process that does nothing but sleep 5 ms at a time and records
+// the longest gap between its wake-ups. On this VM such a process alone can miss its wake-ups
+// by 30-55 ms while the GUI process reads a large workspace (the whole VM stalls, seen as
+// gaps at the same moments in both); a stall of the event loop is only the window's own when
+// it is longer than the reference's in the same interval.
+class ReferenceSleeper {
+public:
+    ReferenceSleeper()
+    {
+        void* shared = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (shared == MAP_FAILED)
+            return;
+        m_shared = new (shared) Shared;
+        m_pid = fork(); // before QApplication: no other thread exists yet
+        if (m_pid == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            timespec last {};
+            clock_gettime(CLOCK_MONOTONIC, &last);
+            while (!m_shared->stop.load()) {
+                const timespec nap { 0, 5'000'000 };
+                nanosleep(&nap, nullptr);
+                timespec now {};
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                const long long gap = (now.tv_sec - last.tv_sec) * 1'000'000'000LL + (now.tv_nsec - last.tv_nsec);
+                if (gap >= 20'000'000) {
+                    const int n = m_shared->gaps.load();
+                    if (n < 8192) {
+                        m_shared->gapEnd[n] = now.tv_sec * 1'000'000'000LL + now.tv_nsec;
+                        m_shared->gapStart[n] = m_shared->gapEnd[n] - gap;
+                        m_shared->gaps.store(n + 1);
+                    }
+                }
+                last = now;
+                long long worst = m_shared->worstNs.load();
+                while (gap > worst && !m_shared->worstNs.compare_exchange_weak(worst, gap)) { }
+            }
+            _exit(0);
+        }
+    }
+    ~ReferenceSleeper()
+    {
+        if (m_shared) {
+            m_shared->stop = true;
+            if (m_pid > 0)
+                waitpid(m_pid, nullptr, 0);
+            munmap(m_shared, sizeof(Shared));
+        }
+    }
+    // The longest overlap of one of the reference's gaps with [start, end] (CLOCK_MONOTONIC ns).
+    double overlapMs(long long start, long long end) const
+    {
+        long long best = 0;
+        const int n = m_shared ? m_shared->gaps.load() : 0;
+        for (int i = 0; i < n; ++i)
+            best = std::max(best, std::min(end, m_shared->gapEnd[i]) - std::max(start, m_shared->gapStart[i]));
+        return static_cast<double>(best) / 1e6;
+    }
+    // The worst gap since the last reset.
+    double worstMs() const { return m_shared ? static_cast<double>(m_shared->worstNs.load()) / 1e6 : 0; }
+    void reset()
+    {
+        if (m_shared)
+            m_shared->worstNs = 0;
+    }
+
+private:
+    struct Shared {
+        std::atomic<long long> worstNs { 0 };
+        std::atomic<bool> stop { false };
+        std::atomic<int> gaps { 0 }; // gaps of 20 ms or more, CLOCK_MONOTONIC ns, for the trace
+        long long gapStart[8192];
+        long long gapEnd[8192];
+    };
+    Shared* m_shared = nullptr;
+    pid_t m_pid = -1;
+};
+
+ReferenceSleeper* g_reference = nullptr;
+
 // QApplication that times each top-level event delivery when RECWB_GUI_TRACE is set.
 class TracingApplication final : public QApplication {
 public:
@@ -120,10 +200,15 @@ public:
                         onCpu = waiting = 0;
                     std::fclose(f);
                 }
+                timespec mono {};
+                clock_gettime(CLOCK_MONOTONIC, &mono);
+                const long long monoNs = mono.tv_sec * 1'000'000'000LL + mono.tv_nsec;
                 if (m_lastTick > 0 && now - m_lastTick >= 25'000'000)
-                    std::printf("  gap   %10.1f ms  %6.1f ms  since the last tick (on a CPU %.1f ms, waiting for one %.1f ms)\n",
+                    std::printf("  gap   %10.1f ms  %6.1f ms  since the last tick (on a CPU %.1f ms, waiting for one %.1f "
+                                "ms; the reference stalled %.1f ms of it)\n",
                         static_cast<double>(now) / 1e6, static_cast<double>(now - m_lastTick) / 1e6,
-                        static_cast<double>(onCpu - m_onCpu) / 1e6, static_cast<double>(waiting - m_waiting) / 1e6);
+                        static_cast<double>(onCpu - m_onCpu) / 1e6, static_cast<double>(waiting - m_waiting) / 1e6,
+                        g_reference ? g_reference->overlapMs(monoNs - (now - m_lastTick), monoNs) : 0.0);
                 m_lastTick = now;
                 m_onCpu = onCpu;
                 m_waiting = waiting;
@@ -173,64 +258,6 @@ bool waitFor(const std::function<bool()>& done, int timeoutMs)
     return true;
 }
 
-// The reference: a separate process that does nothing but sleep 5 ms at a time and records
-// the longest gap between its wake-ups. On this VM such a process alone can miss its wake-ups
-// by 30-55 ms while the GUI process reads a large workspace (the whole VM stalls, seen as
-// gaps at the same moments in both); a stall of the event loop is only the window's own when
-// it is longer than the reference's in the same interval.
-class ReferenceSleeper {
-public:
-    ReferenceSleeper()
-    {
-        void* shared = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        if (shared == MAP_FAILED)
-            return;
-        m_shared = new (shared) Shared;
-        m_pid = fork(); // before QApplication: no other thread exists yet
-        if (m_pid == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
-            timespec last {};
-            clock_gettime(CLOCK_MONOTONIC, &last);
-            while (!m_shared->stop.load()) {
-                const timespec nap { 0, 5'000'000 };
-                nanosleep(&nap, nullptr);
-                timespec now {};
-                clock_gettime(CLOCK_MONOTONIC, &now);
-                const long long gap = (now.tv_sec - last.tv_sec) * 1'000'000'000LL + (now.tv_nsec - last.tv_nsec);
-                last = now;
-                long long worst = m_shared->worstNs.load();
-                while (gap > worst && !m_shared->worstNs.compare_exchange_weak(worst, gap)) { }
-            }
-            _exit(0);
-        }
-    }
-    ~ReferenceSleeper()
-    {
-        if (m_shared) {
-            m_shared->stop = true;
-            if (m_pid > 0)
-                waitpid(m_pid, nullptr, 0);
-            munmap(m_shared, sizeof(Shared));
-        }
-    }
-    // The worst gap since the last reset.
-    double worstMs() const { return m_shared ? static_cast<double>(m_shared->worstNs.load()) / 1e6 : 0; }
-    void reset()
-    {
-        if (m_shared)
-            m_shared->worstNs = 0;
-    }
-
-private:
-    struct Shared {
-        std::atomic<long long> worstNs { 0 };
-        std::atomic<bool> stop { false };
-    };
-    Shared* m_shared = nullptr;
-    pid_t m_pid = -1;
-};
-
-ReferenceSleeper* g_reference = nullptr;
 
 // Prints a phase with the reference's worst gap since the previous report (or since the one
 // before, with `keepReference`, for a phase whose stall figure counts the previous phase too).
@@ -283,7 +310,9 @@ int main(int argc, char** argv)
     QElapsedTimer t;
     {
         StallProbe probe;
-        PostedProbe posted(&window);
+        std::optional<PostedProbe> posted;
+        if (!qEnvironmentVariableIsSet("RECWB_BENCH_NO_POSTED"))
+            posted.emplace(&window);
         bool loaded = false, listed = false;
         QObject::connect(&window, &MainWindow::workspaceLoaded, &window, [&] { loaded = true; });
         int lists = 0;
@@ -300,7 +329,7 @@ int main(int argc, char** argv)
         report("  then the model list", static_cast<double>(t.elapsed()), probe.worstMs());
         QCoreApplication::processEvents(); // the posted probe's last calls
         std::printf("%-40s worst delay of a call posted from another thread %8.1f ms\n", "  (open + model list)",
-            posted.worstMs());
+            posted ? posted->worstMs() : 0.0);
     }
     report("  then 2 s idle", 2000, settle(2000));
     const auto dataset = window.dataset();
