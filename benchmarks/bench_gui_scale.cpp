@@ -35,6 +35,7 @@
 #include <QSettings>
 #include <QTableView>
 #include <QTemporaryDir>
+#include <QThread>
 #include <QTimer>
 
 #include <csignal>
@@ -218,7 +219,7 @@ public:
     }
     bool notify(QObject* receiver, QEvent* event) override
     {
-        if (!m_trace || m_depth > 0)
+        if (!m_trace || m_depth > 0 || QThread::currentThread() != thread()) // the GUI thread's only
             return QApplication::notify(receiver, event);
         const qint64 start = m_clock.nsecsElapsed();
         const int type = event->type(); // the event may be gone after delivery
