@@ -4,7 +4,9 @@
 // typed and columns sorted in the Catalog and Users tabs. Not a Google Benchmark: each phase
 // runs once per invocation and prints its wall time and worst stall; run it several times.
 // Each line also gives the worst gap of a reference process that only sleeps 5 ms at a time
-// (see ReferenceSleeper): on this VM the whole machine can stall for 30-55 ms.
+// (see ReferenceSleeper): on this VM the whole machine can stall for 30-55 ms. "own" is the
+// worst gap of the event loop less the longest stall the reference had inside it, i.e. the
+// part of a stall that the machine does not explain.
 //
 //   QT_QPA_PLATFORM=offscreen build/benchmarks/bench_gui_scale W.recwb [users-to-pick]
 //
@@ -190,33 +192,41 @@ public:
         m_thresholdMs = qEnvironmentVariableIntValue("RECWB_GUI_TRACE", &ok);
         m_trace = ok;
         m_clock.start();
-        if (m_trace) { // and every gap of 25 ms or more between the ticks of a 5 ms timer
-            m_ticks.setInterval(5);
-            QObject::connect(&m_ticks, &QTimer::timeout, [this] {
-                const qint64 now = m_clock.nsecsElapsed();
-                // /proc/thread-self/schedstat: ns on a CPU, ns runnable but waiting for one
-                long long onCpu = 0, waiting = 0;
-                if (FILE* f = std::fopen("/proc/thread-self/schedstat", "r")) {
-                    if (std::fscanf(f, "%lld %lld", &onCpu, &waiting) != 2)
-                        onCpu = waiting = 0;
-                    std::fclose(f);
-                }
-                timespec mono {};
-                clock_gettime(CLOCK_MONOTONIC, &mono);
-                const long long monoNs = mono.tv_sec * 1'000'000'000LL + mono.tv_nsec;
-                if (m_lastTick > 0 && now - m_lastTick >= 25'000'000)
-                    std::printf("  gap   %10.1f ms  %6.1f ms  since the last tick (on a CPU %.1f ms, waiting for one %.1f "
-                                "ms; the reference stalled %.1f ms of it)\n",
-                        static_cast<double>(now) / 1e6, static_cast<double>(now - m_lastTick) / 1e6,
-                        static_cast<double>(onCpu - m_onCpu) / 1e6, static_cast<double>(waiting - m_waiting) / 1e6,
-                        g_reference ? g_reference->overlapMs(monoNs - (now - m_lastTick), monoNs) : 0.0);
-                m_lastTick = now;
-                m_onCpu = onCpu;
-                m_waiting = waiting;
-            });
-            m_ticks.start();
-        }
+        // Every gap between the ticks of a 5 ms timer, less the longest stall the reference
+        // process had inside it: the worst of these is the stall that is the window's own.
+        m_ticks.setInterval(5);
+        QObject::connect(&m_ticks, &QTimer::timeout, [this] {
+            const qint64 now = m_clock.nsecsElapsed();
+            const qint64 gap = m_lastTick > 0 ? now - m_lastTick : 0;
+            m_lastTick = now;
+            timespec mono {};
+            clock_gettime(CLOCK_MONOTONIC, &mono);
+            const long long monoNs = mono.tv_sec * 1'000'000'000LL + mono.tv_nsec;
+            const double gapMs = static_cast<double>(gap) / 1e6;
+            const double shared = gap >= 20'000'000 && g_reference ? g_reference->overlapMs(monoNs - gap, monoNs) : 0.0;
+            m_worstOwnMs = std::max(m_worstOwnMs, gapMs - shared);
+            if (!m_trace)
+                return;
+            // /proc/thread-self/schedstat: ns on a CPU, ns runnable but waiting for one
+            long long onCpu = 0, waiting = 0;
+            if (FILE* f = std::fopen("/proc/thread-self/schedstat", "r")) {
+                if (std::fscanf(f, "%lld %lld", &onCpu, &waiting) != 2)
+                    onCpu = waiting = 0;
+                std::fclose(f);
+            }
+            if (gap >= 25'000'000)
+                std::printf("  gap   %10.1f ms  %6.1f ms  since the last tick (on a CPU %.1f ms, waiting for one %.1f "
+                            "ms; the reference stalled %.1f ms of it)\n",
+                    static_cast<double>(now) / 1e6, gapMs, static_cast<double>(onCpu - m_onCpu) / 1e6,
+                    static_cast<double>(waiting - m_waiting) / 1e6, shared);
+            m_onCpu = onCpu;
+            m_waiting = waiting;
+        });
+        m_ticks.start();
     }
+    // The worst gap less what the reference stalled of it, since the last reset.
+    double worstOwnMs() const { return m_worstOwnMs; }
+    void resetOwn() { m_worstOwnMs = 0; }
     bool notify(QObject* receiver, QEvent* event) override
     {
         if (!m_trace || m_depth > 0 || QThread::currentThread() != thread()) // the GUI thread's only
@@ -239,6 +249,7 @@ private:
     QTimer m_ticks;
     qint64 m_lastTick = 0;
     long long m_onCpu = 0, m_waiting = 0;
+    double m_worstOwnMs = 0;
     int m_thresholdMs = 0;
     bool m_trace = false;
     int m_depth = 0;
@@ -261,14 +272,19 @@ bool waitFor(const std::function<bool()>& done, int timeoutMs)
 
 
 // Prints a phase with the reference's worst gap since the previous report (or since the one
-// before, with `keepReference`, for a phase whose stall figure counts the previous phase too).
+// before, with `keepReference`, for a phase whose stall figure counts the previous phase too),
+// and the worst stall that was the window's own (a gap less the reference's stall inside it).
 void report(const char* phase, double wallMs, double stallMs, bool keepReference = false)
 {
-    std::printf("%-40s wall %9.1f ms   worst stall %8.1f ms   reference %6.1f ms\n", phase, wallMs, stallMs,
-        g_reference ? g_reference->worstMs() : 0.0);
+    auto* app = static_cast<TracingApplication*>(QCoreApplication::instance());
+    std::printf("%-40s wall %9.1f ms   worst stall %8.1f ms   reference %6.1f ms   own %6.1f ms\n", phase, wallMs,
+        stallMs, g_reference ? g_reference->worstMs() : 0.0, app->worstOwnMs());
     std::fflush(stdout);
-    if (g_reference && !keepReference)
-        g_reference->reset();
+    if (!keepReference) {
+        if (g_reference)
+            g_reference->reset();
+        app->resetOwn();
+    }
 }
 
 // Lets the event loop run for `ms` (work posted by the previous step lands here).
@@ -303,6 +319,7 @@ int main(int argc, char** argv)
     MainWindow window(settings);
     window.resize(1280, 800);
     reference.reset();
+    app.resetOwn();
     window.show();
     // The empty window's first layout and paint (15-25 ms on this VM) are their own phase,
     // so they do not land in the open's figure below (the same whatever the workspace).
