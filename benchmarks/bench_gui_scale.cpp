@@ -26,6 +26,7 @@
 #include "users/candidatespanel.h"
 #include "users/usersmodel.h"
 #include "users/userstab.h"
+#include "util/hugepages.h"
 #include "util/stallprobe.h"
 
 #include <QAbstractItemView>
@@ -304,6 +305,7 @@ int main(int argc, char** argv)
 {
     if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
         qputenv("QT_QPA_PLATFORM", "offscreen");
+    recwb::restartWithHugePageHeap(argv); // as the app does, so the figures are the app's
     ReferenceSleeper reference; // forked first, while this process has one thread
     g_reference = &reference;
     TracingApplication app(argc, argv);

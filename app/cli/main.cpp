@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include "util/error.h"
+#include "util/hugepages.h"
 #include "util/inerttext.h"
 
 #include <QCoreApplication>
@@ -160,6 +161,7 @@ static void printUsage()
 
 int main(int argc, char** argv)
 {
+    recwb::restartWithHugePageHeap(argv); // before any thread: it may exec this program again
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("recwb-cli"));
     QCoreApplication::setOrganizationName(QStringLiteral("recwb"));

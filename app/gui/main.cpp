@@ -1,5 +1,6 @@
 #include "mainwindow.h"
 #include "screenshots.h"
+#include "util/hugepages.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -12,6 +13,7 @@
 
 int main(int argc, char* argv[])
 {
+    recwb::restartWithHugePageHeap(argv); // before any thread: it may exec this program again
     QApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("recwb"));
     QApplication::setOrganizationDomain(QStringLiteral("recwb.example.invalid"));

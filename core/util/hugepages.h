@@ -17,6 +17,17 @@ inline constexpr size_t kHugePageMinBytes = size_t { 16 } << 20;
 // "reading interactions" phase from 21.5 s to 15-17 s (docs/SCALE.md).
 void adviseHugePages(void* p, size_t bytes);
 
+// Starts this program again, once, with glibc's malloc asked to back its own heaps with
+// transparent huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1, glibc 2.35 and later: the
+// tunable is read only when a process starts, so there is no call that turns it on later).
+// A workspace's catalog is millions of small strings; on a VM where every 4 KiB page fault
+// is expensive, the catalog reader spent 43 % of its time growing the heap and faulting it
+// in (docs/SCALE.md). Call it first thing in main(), before any thread starts: it returns
+// (and the program goes on as it is) when the tunable is already set, when
+// RECWB_HEAP_HUGEPAGES=0, when the kernel's THP mode is "never", when this is not a glibc
+// Linux build, or when the exec fails. argv must end with a null pointer, as main's does.
+void restartWithHugePageHeap(char** argv);
+
 // v.resize(n), with a large new buffer advised for huge pages before anything touches it
 // (with a RawVector, nothing does until the caller writes the entries).
 template <typename T, typename A>

@@ -4,13 +4,17 @@
 #include "testllmserver.h"
 #include "testutil.h"
 
+#include <QDir>
+#include <QElapsedTimer>
 #include <QEventLoop>
 #include <QFile>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
 #include <QTcpServer>
+#include <QThread>
 #include <QTimer>
 
 using namespace recwb;
@@ -274,6 +278,91 @@ private slots:
         QVERIFY(none.code > 0);
         QVERIFY2(none.err.contains(QStringLiteral("no-such")), qPrintable(none.err));
         QVERIFY(!workspaceBytes().contains("sk-whatever-1234"));
+    }
+
+    // recwb-cli starts itself again, once, with glibc's heap on transparent huge pages
+    // (GLIBC_TUNABLES=glibc.malloc.hugetlb=1), unless told not to or already told how. Read
+    // from the running process's /proc/PID/environ, which shows the environment of its
+    // current image: set-key waits on standard input after it has opened the workspace, so
+    // by the time the workspace is among its open files, any restart has happened.
+    void restartsWithHugePageHeap()
+    {
+        if (!QFileInfo::exists(QStringLiteral("/proc/self/environ")))
+            QSKIP("no /proc here: the restart is Linux-only");
+        QFile thp(QStringLiteral("/sys/kernel/mm/transparent_hugepage/enabled"));
+        const bool thpUsable = thp.open(QIODevice::ReadOnly) && !thp.readAll().contains("[never]");
+        const Run a = add(QStringLiteral("heap-probe"), QStringLiteral("openai"), m_server.openAiBaseUrl(),
+            QStringLiteral("small-1"));
+        QVERIFY2(a.code == 0, qPrintable(a.err));
+
+        struct Case {
+            const char* what;
+            QByteArray marker; // RECWB_HEAP_HUGEPAGES given, empty for none
+            QByteArray tunables; // GLIBC_TUNABLES given, empty for none
+            QByteArray expectTunables; // in the running program, empty for none
+        };
+        const QByteArray on = "glibc.malloc.hugetlb=1";
+        const Case cases[] = {
+            { "plain start", {}, {}, thpUsable ? on : QByteArray() },
+            { "tunables of the caller's kept", {}, "glibc.malloc.tcache_count=7",
+                thpUsable ? "glibc.malloc.tcache_count=7:" + on : QByteArray("glibc.malloc.tcache_count=7") },
+            { "the caller's own choice stands", {}, "glibc.malloc.hugetlb=0", "glibc.malloc.hugetlb=0" },
+            { "opted out", "0", {}, {} },
+        };
+        const QString wsPath = QFileInfo(m_ws).canonicalFilePath();
+        for (const Case& c : cases) {
+            QProcess p;
+            QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+            env.remove(QStringLiteral("RECWB_HEAP_HUGEPAGES"));
+            env.remove(QStringLiteral("GLIBC_TUNABLES"));
+            if (!c.marker.isEmpty())
+                env.insert(QStringLiteral("RECWB_HEAP_HUGEPAGES"), QString::fromLatin1(c.marker));
+            if (!c.tunables.isEmpty())
+                env.insert(QStringLiteral("GLIBC_TUNABLES"), QString::fromLatin1(c.tunables));
+            p.setProcessEnvironment(env);
+            p.start(QStringLiteral(RECWB_CLI_PATH), ep(QStringLiteral("set-key"), { QStringLiteral("heap-probe") }));
+            QVERIFY(p.waitForStarted(10000));
+            const QString proc = QStringLiteral("/proc/%1").arg(p.processId());
+            const auto hasWorkspaceOpen = [&] {
+                const QDir fds(proc + QStringLiteral("/fd"));
+                for (const QFileInfo& fd : fds.entryInfoList(QDir::Files | QDir::System | QDir::NoDotAndDotDot))
+                    if (fd.symLinkTarget() == wsPath)
+                        return true;
+                return false;
+            };
+            QElapsedTimer waited;
+            waited.start();
+            while (!hasWorkspaceOpen() && p.state() == QProcess::Running && waited.elapsed() < test::scaledTimeout(20000))
+                QThread::msleep(10);
+            QVERIFY2(hasWorkspaceOpen(), c.what);
+            QFile environ(proc + QStringLiteral("/environ"));
+            QVERIFY(environ.open(QIODevice::ReadOnly));
+            const QByteArray raw = environ.readAll();
+            // glibc 2.36 parses GLIBC_TUNABLES in place and writes a NUL over each ':' it
+            // splits at, so the raw bytes of this image's variable are read back with ':'.
+            const qsizetype at = raw.indexOf(QByteArray("GLIBC_TUNABLES="));
+            QByteArray tunables;
+            if (at >= 0 && (at == 0 || raw.at(at - 1) == '\0')) {
+                tunables = raw.mid(at + 15, c.expectTunables.size());
+                tunables.replace('\0', ':');
+                QVERIFY2(raw.size() == at + 15 + tunables.size() || raw.at(at + 15 + tunables.size()) == '\0', c.what);
+            }
+            QVERIFY2(tunables == c.expectTunables, qPrintable(QStringLiteral("%1: GLIBC_TUNABLES=%2")
+                                                                 .arg(QLatin1String(c.what), QString::fromLatin1(tunables))));
+            const qsizetype markerAt = raw.indexOf(QByteArray("RECWB_HEAP_HUGEPAGES="));
+            const bool hasMarker = markerAt == 0 || (markerAt > 0 && raw.at(markerAt - 1) == '\0');
+            const QByteArray marker = hasMarker ? raw.mid(markerAt + 21).split('\0').value(0) : QByteArray();
+            const bool restarted = c.marker.isEmpty() && !c.tunables.contains("hugetlb") && thpUsable;
+            QVERIFY2(hasMarker == (restarted || !c.marker.isEmpty()), c.what);
+            if (restarted)
+                QCOMPARE(marker, QByteArray("1"));
+            // The program goes on as usual after it: an empty key is refused, nothing stored.
+            p.write("\n");
+            p.closeWriteChannel();
+            QVERIFY(p.waitForFinished(test::scaledTimeout(20000)));
+            QVERIFY2(p.exitCode() > 0, c.what);
+            QVERIFY2(p.readAllStandardError().contains("no key on standard input"), c.what);
+        }
     }
 
     // set-key stores the key in the OS keychain and records only the entry name; without a
