@@ -17,7 +17,69 @@ bool Csr::contains(int32_t r, int32_t c) const
 size_t Csr::memoryBytes() const
 {
     return offsets.capacity() * sizeof(int64_t) + indices.capacity() * sizeof(int32_t)
-        + values.capacity() * sizeof(float) + timestamps.capacity() * sizeof(int64_t);
+        + values.capacity() * sizeof(float) + timestamps.memoryBytes();
+}
+
+void TimeColumn::push_back(int64_t t)
+{
+    if (!m_wide.empty()) {
+        m_wide.push_back(t);
+        return;
+    }
+    if (m_narrow.empty())
+        m_base = t;
+    if (fits(m_base, t)) {
+        m_narrow.push_back(static_cast<int32_t>(t - m_base));
+        return;
+    }
+    // Widen: every entry so far, then this one, as 64-bit values.
+    m_wide.reserve(std::max(m_narrow.capacity(), m_narrow.size() + 1));
+    for (const int32_t d : m_narrow)
+        m_wide.push_back(m_base + d);
+    m_wide.push_back(t);
+    RawVector<int32_t>().swap(m_narrow);
+}
+
+void TimeColumn::reserve(size_t n)
+{
+    if (m_wide.empty())
+        m_narrow.reserve(n);
+    else
+        m_wide.reserve(n);
+}
+
+void TimeColumn::shrink_to_fit()
+{
+    m_narrow.shrink_to_fit();
+    m_wide.shrink_to_fit();
+}
+
+void TimeColumn::clear()
+{
+    RawVector<int32_t>().swap(m_narrow);
+    RawVector<int64_t>().swap(m_wide);
+    m_base = 0;
+}
+
+void TimeColumn::resizeNarrow(int64_t base, size_t n)
+{
+    clear();
+    m_base = base;
+    resizeLarge(m_narrow, n);
+}
+
+void TimeColumn::resizeWide(size_t n)
+{
+    clear();
+    resizeLarge(m_wide, n);
+}
+
+void TimeColumn::resizeLike(const TimeColumn& other, size_t n)
+{
+    if (other.isNarrow())
+        resizeNarrow(other.m_base, n);
+    else
+        resizeWide(n);
 }
 
 Csr Csr::transposed(bool keepTimestamps) const
@@ -34,7 +96,7 @@ Csr Csr::transposed(bool keepTimestamps) const
     resizeLarge(t.values, values.size());
     const bool ts = keepTimestamps && !timestamps.empty();
     if (ts)
-        resizeLarge(t.timestamps, timestamps.size());
+        t.timestamps.resizeLike(timestamps, timestamps.size());
     // The scatter is the cost (a random write per entry). From a million entries it runs
     // on every core, each thread owning a range of columns with an equal share of the
     // entries; every thread reads all rows but writes only its own columns, so the result
@@ -68,7 +130,7 @@ Csr Csr::transposed(bool keepTimestamps) const
                         t.indices[dst] = r;
                         t.values[dst] = values[k];
                         if (ts)
-                            t.timestamps[dst] = timestamps[k];
+                            t.timestamps.copyEntry(static_cast<size_t>(dst), timestamps, static_cast<size_t>(k));
                     }
                 }
             }

@@ -9,6 +9,7 @@
 #include <QJsonDocument>
 #include <QUrl>
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <condition_variable>
@@ -697,7 +698,7 @@ private:
 // when `report` is set.
 int64_t readPart(sqlite3* db, UserSplit& split, const IdMap& users, const IdMap& items,
     std::vector<int64_t>& rowCounts, InteractionArrays& arrays, InteractionArrays::End end, const TaskControl& control,
-    bool report, int64_t expected)
+    bool report, int64_t expected, std::atomic<bool>& timesOverflow)
 {
     const bool back = end == InteractionArrays::End::Back;
     sql::Statement st(db,
@@ -706,7 +707,10 @@ int64_t readPart(sqlite3* db, UserSplit& split, const IdMap& users, const IdMap&
     Csr& m = arrays.csr();
     int32_t* const itemsOut = m.indices.data();
     float* const valuesOut = m.values.data();
-    int64_t* const timesOut = m.timestamps.data();
+    // Timestamps go in as 32-bit offsets from the column's base; one too far from it is
+    // flagged, and the caller reads them all again as 64-bit values.
+    int32_t* const timesOut = m.timestamps.narrowData();
+    const int64_t timeBase = m.timestamps.base();
     constexpr int64_t kChunk = 1 << 16;
     int64_t n = 0;
     int64_t pos = 0; // the next slot to write
@@ -730,7 +734,13 @@ int64_t readPart(sqlite3* db, UserSplit& split, const IdMap& users, const IdMap&
         ++*count;
         itemsOut[pos] = items(st.int64(1));
         valuesOut[pos] = static_cast<float>(st.real(2));
-        timesOut[pos] = st.int64(3);
+        const int64_t t = st.int64(3);
+        if (TimeColumn::fits(timeBase, t)) [[likely]] {
+            timesOut[pos] = static_cast<int32_t>(t - timeBase);
+        } else {
+            timesOut[pos] = 0;
+            timesOverflow.store(true, std::memory_order_relaxed);
+        }
         pos += step;
         --room;
         ++n;
@@ -759,7 +769,15 @@ Csr Workspace::readInteractions(int32_t numUsers, int32_t numItems, const std::v
     m.numCols = numItems;
     resizeLarge(m.indices, static_cast<size_t>(total));
     resizeLarge(m.values, static_cast<size_t>(total));
-    resizeLarge(m.timestamps, static_cast<size_t>(total));
+    // The narrow timestamps' base: the first row's, so any data within 68 years of it fits.
+    int64_t timeBase = 0;
+    {
+        sql::Statement first(m_db, "SELECT ts FROM interactions ORDER BY user_id, item_id LIMIT 1");
+        if (first.step())
+            timeBase = first.int64(0);
+    }
+    m.timestamps.resizeNarrow(timeBase, static_cast<size_t>(total));
+    std::atomic<bool> timesOverflow { false };
     std::vector<int64_t> rowCounts(static_cast<size_t>(numUsers), 0);
     const IdMap users(userIndex);
     const IdMap items(itemIndex);
@@ -783,15 +801,15 @@ Csr Workspace::readInteractions(int32_t numUsers, int32_t numItems, const std::v
         std::thread worker([&] {
             try {
                 readHigh = readPart(second, split, users, items, rowCounts, arrays, InteractionArrays::End::Back, control,
-                    false, total / 2);
+                    false, total / 2, timesOverflow);
             } catch (...) {
                 arrays.finish(InteractionArrays::End::Back, 0); // a waiting front reader must not wait for it
                 error = std::current_exception();
             }
         });
         try {
-            read = readPart(
-                m_db, split, users, items, rowCounts, arrays, InteractionArrays::End::Front, control, true, total / 2);
+            read = readPart(m_db, split, users, items, rowCounts, arrays, InteractionArrays::End::Front, control, true,
+                total / 2, timesOverflow);
         } catch (...) {
             arrays.finish(InteractionArrays::End::Front, 0); // a waiting back reader must not wait for it
             worker.join();
@@ -805,11 +823,29 @@ Csr Workspace::readInteractions(int32_t numUsers, int32_t numItems, const std::v
         read += readHigh;
     } else {
         UserSplit all;
-        read = readPart(m_db, all, users, items, rowCounts, arrays, InteractionArrays::End::Front, control, true, total);
+        read = readPart(
+            m_db, all, users, items, rowCounts, arrays, InteractionArrays::End::Front, control, true, total, timesOverflow);
     }
     control.throwIfCanceled();
     if (read != total)
         throw Error(QStringLiteral("%1: interactions changed while the workspace was being read").arg(m_path));
+    if (timesOverflow.load()) {
+        // Timestamps more than 68 years apart (or milliseconds over more than 24 days): read
+        // them again, in the arrays' order, as 64-bit values.
+        m.timestamps.resizeWide(static_cast<size_t>(total));
+        int64_t* const wide = m.timestamps.wideData();
+        sql::Statement st(m_db, "SELECT ts FROM interactions ORDER BY user_id, item_id");
+        int64_t k = 0;
+        while (st.step()) {
+            if (k == total)
+                throw Error(QStringLiteral("%1: interactions changed while the workspace was being read").arg(m_path));
+            wide[k++] = st.int64(0);
+            if ((k & 0xFFFFF) == 0)
+                control.throwIfCanceled();
+        }
+        if (k != total)
+            throw Error(QStringLiteral("%1: interactions changed while the workspace was being read").arg(m_path));
+    }
     m.offsets.assign(static_cast<size_t>(numUsers) + 1, 0);
     for (int32_t u = 0; u < numUsers; ++u)
         m.offsets[static_cast<size_t>(u) + 1] = m.offsets[static_cast<size_t>(u)] + rowCounts[static_cast<size_t>(u)];

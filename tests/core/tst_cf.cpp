@@ -113,6 +113,41 @@ private slots:
         }
     }
 
+    // Timestamps stay 32-bit while they lie within 2^31 of the first one and widen to 64 bits
+    // (every earlier one kept) at the first that does not; a transpose keeps either form.
+    void timestampsWidenWhenNeeded()
+    {
+        CsrBuilder narrow(2, 3, true);
+        narrow.add(0, 0, 1, 1'600'000'000);
+        narrow.add(0, 2, 1, int64_t { 1'600'000'000 } - 2'000'000'000); // 1969: still within 2^31 s
+        narrow.add(1, 1, 1, int64_t { 1'600'000'000 } + 2'000'000'000);
+        const Csr n = narrow.finish();
+        QVERIFY(n.timestamps.isNarrow());
+        QCOMPARE(n.rowTimestamps(0)[1], int64_t { -400'000'000 });
+        QCOMPARE(n.rowTimestamps(1)[0], int64_t { 3'600'000'000 });
+
+        const std::vector<int64_t> times { 1'600'000'000, 1'600'000'001, 1'600'000'000'123, -5, 7 };
+        CsrBuilder wide(3, 4, true);
+        wide.add(0, 1, 1, times[0]);
+        wide.add(0, 3, 1, times[1]);
+        wide.add(1, 0, 1, times[2]); // milliseconds: too far from the first
+        wide.add(2, 2, 1, times[3]);
+        wide.add(2, 3, 1, times[4]);
+        const Csr w = wide.finish();
+        QVERIFY(!w.timestamps.isNarrow());
+        QCOMPARE(w.timestamps.size(), times.size());
+        QCOMPARE(std::vector<int64_t>(w.timestamps.begin(), w.timestamps.end()), times);
+        const Csr t = w.transposed(true);
+        QVERIFY(!t.timestamps.isNarrow());
+        QCOMPARE(t.rowTimestamps(0)[0], times[2]); // item 0: user 1
+        QCOMPARE(t.rowTimestamps(3)[0], times[1]); // item 3: users 0, 2
+        QCOMPARE(t.rowTimestamps(3)[1], times[4]);
+        const Csr tn = n.transposed(true);
+        QVERIFY(tn.timestamps.isNarrow());
+        QCOMPARE(tn.rowTimestamps(2)[0], int64_t { -400'000'000 });
+        QVERIFY(n.transposed(false).timestamps.empty());
+    }
+
     void itemKnnHandComputed()
     {
         // Users: u0 {0,1}, u1 {0,1,2}, u2 {2}. |U0|=2, |U1|=2, |U2|=2, co(0,1)=2, co(1,2)=1.

@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include <QFile>
+#include <algorithm>
 #include <sqlite3.h>
 
 using namespace recwb;
@@ -261,6 +262,51 @@ private slots:
             ++checked;
         }
         QVERIFY(checked > 2500);
+    }
+
+    // Timestamps are held as 32-bit offsets from the first row's when they all lie within
+    // 68 years of it, and as 64-bit values otherwise (here milliseconds and one far past):
+    // either way every one reads back exactly, on both halves of the parallel read.
+    void timestampsNarrowAndWide()
+    {
+        const QString p = path("times.recwb");
+        auto ws = Workspace::open(p, Workspace::Mode::CreateOrOpen);
+        GeneratorConfig cfg;
+        cfg.users = 3000;
+        cfg.items = 1500;
+        cfg.interactions = 260'000;
+        generateIntoWorkspace(*ws, cfg);
+        const auto check = [&](bool narrow) {
+            const Dataset ds = ws->load();
+            QCOMPARE(ds.userItems.timestamps.isNarrow(), narrow);
+            QCOMPARE(ds.userItems.timestamps.size(), static_cast<size_t>(ds.numInteractions()));
+            sql::Statement st(ws->db(),
+                "SELECT u.external_id, it.external_id, i.ts FROM interactions i JOIN users u ON u.id = i.user_id "
+                "JOIN items it ON it.id = i.item_id");
+            int64_t rows = 0;
+            while (st.step()) {
+                const int32_t u = ds.userIndex(st.text(0));
+                const int32_t item = ds.itemIndex(st.text(1));
+                const auto row = ds.userItems.row(u);
+                const auto at = std::lower_bound(row.begin(), row.end(), item);
+                QVERIFY(at != row.end() && *at == item);
+                const int64_t got = ds.userItems.rowTimestamps(u)[static_cast<size_t>(at - row.begin())];
+                if (got != st.int64(2))
+                    QFAIL(qPrintable(QStringLiteral("user %1 item %2: %3, stored %4")
+                                         .arg(st.text(0), st.text(1))
+                                         .arg(got)
+                                         .arg(st.int64(2))));
+                ++rows;
+            }
+            QCOMPARE(rows, ds.numInteractions());
+        };
+        check(true);
+        // Milliseconds on the first users, seconds elsewhere, one timestamp before 1900.
+        sql::exec(ws->db(), "UPDATE interactions SET ts = ts * 1000 + (item_id % 1000) WHERE user_id <= 40");
+        sql::exec(ws->db(), "UPDATE interactions SET ts = -2300000000 WHERE user_id = (SELECT max(user_id) FROM "
+                            "interactions) AND item_id = (SELECT max(item_id) FROM interactions WHERE user_id = "
+                            "(SELECT max(user_id) FROM interactions))");
+        check(false);
     }
 
     void missingFile()
