@@ -42,6 +42,18 @@ private:
         QCOMPARE(report.usersAdded, 2);
     }
 
+    // 260,000 generated interactions: above the size from which a load reads on two connections.
+    std::unique_ptr<Workspace> largeWorkspace(const char* name) const
+    {
+        auto ws = Workspace::open(path(name), Workspace::Mode::CreateOrOpen);
+        GeneratorConfig cfg;
+        cfg.users = 3000;
+        cfg.items = 1500;
+        cfg.interactions = 260'000;
+        generateIntoWorkspace(*ws, cfg);
+        return ws;
+    }
+
 private slots:
     void roundTrip()
     {
@@ -232,13 +244,7 @@ private slots:
     void largeLoadReadsBothHalvesExactly()
     {
         // Above 200,000 interactions the load reads two user-id halves on two connections.
-        const QString p = path("large.recwb");
-        auto ws = Workspace::open(p, Workspace::Mode::CreateOrOpen);
-        GeneratorConfig cfg;
-        cfg.users = 3000;
-        cfg.items = 1500;
-        cfg.interactions = 260'000;
-        generateIntoWorkspace(*ws, cfg);
+        auto ws = largeWorkspace("large.recwb");
         const Dataset ds = ws->load();
         QCOMPARE(ds.numInteractions(), ws->summary().interactions);
         QVERIFY(ds.numInteractions() > 200'000);
@@ -269,13 +275,7 @@ private slots:
     // either way every one reads back exactly, on both halves of the parallel read.
     void timestampsNarrowAndWide()
     {
-        const QString p = path("times.recwb");
-        auto ws = Workspace::open(p, Workspace::Mode::CreateOrOpen);
-        GeneratorConfig cfg;
-        cfg.users = 3000;
-        cfg.items = 1500;
-        cfg.interactions = 260'000;
-        generateIntoWorkspace(*ws, cfg);
+        auto ws = largeWorkspace("times.recwb");
         const auto check = [&](bool narrow) {
             const Dataset ds = ws->load();
             QCOMPARE(ds.userItems.timestamps.isNarrow(), narrow);
