@@ -827,8 +827,11 @@ Csr Workspace::readInteractions(int32_t numUsers, int32_t numItems, const std::v
             m_db, all, users, items, rowCounts, arrays, InteractionArrays::End::Front, control, true, total, timesOverflow);
     }
     control.throwIfCanceled();
+    const auto changed = [this] {
+        return Error(QStringLiteral("%1: interactions changed while the workspace was being read").arg(m_path));
+    };
     if (read != total)
-        throw Error(QStringLiteral("%1: interactions changed while the workspace was being read").arg(m_path));
+        throw changed();
     if (timesOverflow.load()) {
         // Timestamps more than 68 years apart (or milliseconds over more than 24 days): read
         // them again, in the arrays' order, as 64-bit values.
@@ -836,15 +839,15 @@ Csr Workspace::readInteractions(int32_t numUsers, int32_t numItems, const std::v
         int64_t* const wide = m.timestamps.wideData();
         sql::Statement st(m_db, "SELECT ts FROM interactions ORDER BY user_id, item_id");
         int64_t k = 0;
-        while (st.step()) {
+        for (; st.step(); ++k) {
             if (k == total)
-                throw Error(QStringLiteral("%1: interactions changed while the workspace was being read").arg(m_path));
-            wide[k++] = st.int64(0);
+                throw changed();
+            wide[k] = st.int64(0);
             if ((k & 0xFFFFF) == 0)
                 control.throwIfCanceled();
         }
         if (k != total)
-            throw Error(QStringLiteral("%1: interactions changed while the workspace was being read").arg(m_path));
+            throw changed();
     }
     m.offsets.assign(static_cast<size_t>(numUsers) + 1, 0);
     for (int32_t u = 0; u < numUsers; ++u)
