@@ -71,6 +71,12 @@ pipeline::RerankReply awaitRerank(pipeline::RerankService& service, pipeline::Re
             if (id == job && printer && total > 1)
                 printer(static_cast<double>(done) / total, QStringLiteral("reranked %1 of %2").arg(done).arg(total));
         });
+    const QMetaObject::Connection paused = QObject::connect(&service, &pipeline::RerankService::jobPaused, &loop,
+        [&job](quint64 id, const QString& why) {
+            if (id == job)
+                err(why.isEmpty() ? QStringLiteral("\ngoing on after the circuit breaker pause")
+                                  : QStringLiteral("\npaused: ") + why);
+        });
     const QMetaObject::Connection finished = QObject::connect(&service, &pipeline::RerankService::jobFinished, &loop,
         [&](quint64 id, const pipeline::RerankReply& r) {
             if (id != job)
@@ -92,6 +98,7 @@ pipeline::RerankReply awaitRerank(pipeline::RerankService& service, pipeline::Re
         ::sigaction(SIGINT, &previous, nullptr);
     }
     QObject::disconnect(progress);
+    QObject::disconnect(paused);
     QObject::disconnect(finished);
     return reply;
 }
@@ -1118,6 +1125,10 @@ const Registrar rerankCommand { Command {
             QStringLiteral("Spending cap in USD: no call is made that could take the run past it (its worst case is "
                            "reserved first); users past the cap keep the CF order."),
             QStringLiteral("usd") });
+        p.addOption({ QStringLiteral("breaker-probes"),
+            QStringLiteral("At an open circuit breaker the run pauses for its probe instead of giving the users the CF "
+                           "order, until this many probes in a row have failed (default 3; 0 = never wait)."),
+            QStringLiteral("n") });
         p.addOption({ QStringLiteral("yes"),
             QStringLiteral("Run even when the projected calls or cost exceed the confirmation ceiling "
                            "(--ceiling-calls, --ceiling-usd).") });
@@ -1205,6 +1216,14 @@ const Registrar rerankCommand { Command {
             if (!ok || !std::isfinite(cap) || cap < 0)
                 throw UsageError(QStringLiteral("--max-cost: \"%1\" is not an amount in USD >= 0").arg(p.value(QStringLiteral("max-cost"))));
             options.maxCostUsd = cap;
+        }
+        if (p.isSet(QStringLiteral("breaker-probes"))) {
+            bool ok = false;
+            const int n = p.value(QStringLiteral("breaker-probes")).toInt(&ok);
+            if (!ok || n < 0 || n > 1000)
+                throw UsageError(QStringLiteral("--breaker-probes: \"%1\" is not a whole number from 0 to 1000")
+                                     .arg(p.value(QStringLiteral("breaker-probes"))));
+            options.breakerProbes = n;
         }
         options.extraParams = { { QStringLiteral("cf_model"), model->algorithm() },
             { QStringLiteral("cf_model_source"), note } };

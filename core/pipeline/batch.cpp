@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace recwb::pipeline {
 namespace {
@@ -81,9 +82,17 @@ BatchReranker::BatchReranker(PipelineContext& ctx, rerank::LlmClient& client, Ba
     , m_options(std::move(options))
     , m_flushTimer(new QTimer(this))
 {
+    m_breakerTimer = new QTimer(this);
     m_flushTimer->setSingleShot(true);
     m_flushTimer->setInterval(kFlushMs);
     connect(m_flushTimer, &QTimer::timeout, this, &BatchReranker::flushWrites);
+    m_breakerTimer->setSingleShot(true);
+    connect(m_breakerTimer, &QTimer::timeout, this, &BatchReranker::retryBreakerWaiting);
+    // A probe settled (closed: go on; open again: wait for the next cooldown).
+    connect(&m_client, &rerank::LlmClient::circuitChanged, this, [this](const QString& name) {
+        if (!m_breakerWaiting.empty() && !m_tiers.empty() && name == m_tiers.back().profile.name)
+            retryBreakerWaiting();
+    });
 }
 
 struct BatchReranker::Prepared {
@@ -365,6 +374,7 @@ void BatchReranker::cancel()
         if (j.call)
             j.call->cancel(); // finished(Canceled) follows from the event loop
     retryBudgetWaiting(); // drops the jobs waiting for budget
+    retryBreakerWaiting(); // and those waiting at a circuit breaker
     QTimer::singleShot(0, this, &BatchReranker::maybeFinish);
 }
 
@@ -413,6 +423,82 @@ void BatchReranker::retryBudgetWaiting()
         if (sendTier(index))
             complete(index);
     }
+}
+
+// A job about to be sent to (or just refused by) its last tier: when that endpoint's breaker
+// refuses calls and its probes have not failed options.breakerProbes times in a row, the job
+// waits, holding its slot, for the probe.
+bool BatchReranker::holdAtBreaker(size_t index, bool refused)
+{
+    Job& job = m_jobs[index];
+    if (m_canceled || m_options.breakerProbes <= 0 || m_jobs.size() < 2
+        || job.tier + 1 < static_cast<int>(m_tiers.size()))
+        return false;
+    const QString& name = m_tiers[static_cast<size_t>(job.tier)].profile.name;
+    const qint64 refusedFor = m_client.refusedForMs(name);
+    if (refusedFor == 0 && !refused)
+        return false; // it would be sent (as the probe, when the cooldown is over)
+    const int failedProbes = m_client.failedProbes(name);
+    if (failedProbes >= m_options.breakerProbes) {
+        m_breakerGaveUp = true; // the endpoint looks down: the users meeting it keep the CF order
+        return false;
+    }
+    const bool first = m_breakerWaiting.empty();
+    if (first)
+        m_breakerPause.start();
+    m_breakerWaiting.push_back(index);
+    job.waitedAtBreaker = true;
+    ++m_active;
+    // Until the cooldown is over. A probe in flight is waited for through circuitChanged(),
+    // and looked at again each second (a probe canceled by its own job changes no state).
+    const qint64 wait = refusedFor >= 0 ? refusedFor + 1 : 1000;
+    if (first || !m_breakerTimer->isActive() || m_breakerTimer->remainingTime() > wait)
+        m_breakerTimer->start(static_cast<int>(std::min<qint64>(wait, std::numeric_limits<int>::max())));
+    if (first)
+        emit paused(refusedFor > 0
+                ? QStringLiteral("endpoint '%1': circuit breaker open; waiting %2 s for its probe (%3 of %4 probes "
+                                 "failed so far)")
+                      .arg(name)
+                      .arg(static_cast<double>(refusedFor) / 1000.0, 0, 'f', 1)
+                      .arg(failedProbes)
+                      .arg(m_options.breakerProbes)
+                : QStringLiteral("endpoint '%1': circuit breaker half-open; waiting for its probe (%2 of %3 probes "
+                                 "failed so far)")
+                      .arg(name)
+                      .arg(failedProbes)
+                      .arg(m_options.breakerProbes));
+    return true;
+}
+
+// The breaker may be probed, has closed or opened again, the run's patience is spent, or the
+// run was canceled: the waiting jobs go again, in order (the first may be the probe; the rest
+// wait again while it is in flight).
+void BatchReranker::retryBreakerWaiting()
+{
+    if (m_breakerWaiting.empty())
+        return;
+    m_breakerTimer->stop();
+    m_breakerWaitedMs += m_breakerPause.elapsed();
+    std::vector<size_t> waiting;
+    waiting.swap(m_breakerWaiting);
+    for (const size_t index : waiting) {
+        --m_active;
+        if (m_canceled) {
+            m_jobs[index].prepared.reset(); // unfinished: not reported
+            continue;
+        }
+        try {
+            if (sendTier(index))
+                complete(index);
+        } catch (const Error& e) {
+            fail(e.message());
+            break;
+        }
+    }
+    if (m_breakerWaiting.empty())
+        emit paused(QString());
+    pump();
+    maybeFinish();
 }
 
 void BatchReranker::pump()
@@ -518,6 +604,8 @@ bool BatchReranker::sendTier(size_t index)
         applyBatchAnswer(index);
         return true;
     }
+    if (holdAtBreaker(index, false))
+        return false;
     const Budget budget = reserveBudget(job, m_tiers[static_cast<size_t>(job.tier)]);
     if (budget == Budget::Wait) { // holds its concurrency slot until a call in flight settles
         ++m_active;
@@ -585,6 +673,12 @@ void BatchReranker::onAnswer(size_t index, const rerank::ChatResponse& response)
         job.prepared.reset(); // unfinished: not reported
         retryBudgetWaiting(); // drops them
         maybeFinish();
+        return;
+    }
+    // Refused by a breaker that opened while the call waited in the client's queue.
+    if (response.status == rerank::CallStatus::CircuitOpen && holdAtBreaker(index, true)) {
+        retryBudgetWaiting();
+        pump();
         return;
     }
     const double llmMs = static_cast<double>(job.clock.nsecsElapsed()) / 1e6;
@@ -741,6 +835,15 @@ void BatchReranker::finalize()
             QJsonObject { { QStringLiteral("max_usd"), *m_options.maxCostUsd }, { QStringLiteral("spent_usd"), m_spentUsd },
                 { QStringLiteral("exhausted"), m_budgetExhausted }, { QStringLiteral("calls_not_made"), m_budgetStopped } });
     m_report.summary.insert(QStringLiteral("jobs"), m_report.total);
+    if (m_options.breakerProbes > 0 && m_jobs.size() > 1) {
+        int waited = 0;
+        for (const Job& j : m_jobs)
+            waited += j.waitedAtBreaker;
+        m_report.summary.insert(QStringLiteral("breaker_wait"),
+            QJsonObject { { QStringLiteral("max_failed_probes"), m_options.breakerProbes },
+                { QStringLiteral("waited_ms"), static_cast<double>(m_breakerWaitedMs) },
+                { QStringLiteral("users_waited"), waited }, { QStringLiteral("gave_up"), m_breakerGaveUp } });
+    }
 
     if (m_options.probeOrders >= 2) {
         // Group the finished orders by user (jobs of one user are adjacent).

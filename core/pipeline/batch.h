@@ -76,6 +76,15 @@ struct BatchOptions {
     // Needs a single endpoint.
     std::shared_ptr<const QHash<QString, BatchAnswer>> batchAnswers;
     double priceScale = 1.0; // 0.5: calls priced at the batch rate
+    // A run over several users pauses at an open circuit breaker of its last tier: the users
+    // that meet it wait, holding their slots, for the breaker's probe (and go on once it
+    // closes) instead of keeping the CF order at once, so a short outage does not turn a
+    // cohort into CF order. It waits while the endpoint's probes have failed fewer than this
+    // many times in a row (the count is the client's, so it holds across the jobs of one
+    // service: an endpoint found down is not waited for again until it answers); then the
+    // users meeting the breaker keep the CF order (circuit_open). With the default 30 s
+    // cooldown, 3 is at most 90 s. 0 = never wait. A single user's rerank never waits.
+    int breakerProbes = 3;
 };
 
 struct ProbeReport {
@@ -123,6 +132,9 @@ public:
 
 signals:
     void progress(int done, int total);
+    // The run pauses at an open circuit breaker (why says which endpoint and for how long),
+    // or goes on (why is empty).
+    void paused(const QString& why);
     void finished();
 
 private:
@@ -142,6 +154,7 @@ private:
         QString prepError; // prepareUser() threw this on the pool; reported when the job is launched
         QString firstKey; // the response-cache key for tier 0, computed with the preparation
         QJsonObject row; // the stored result row, built with the outcome on m_worker
+        bool waitedAtBreaker = false;
     };
     struct Prepared; // a preparation's result, on its way back from the pool
     struct Finished; // a finished answer, on its way back from m_worker
@@ -198,6 +211,15 @@ private:
     enum class Budget { Reserved, Wait, Refused };
     Budget reserveBudget(Job& job, const TierInfo& tier);
     void retryBudgetWaiting();
+    // Circuit breaker pauses (options.breakerProbes): jobs whose last tier's breaker refuses
+    // them wait here, holding their slots, until it may be probed or has closed.
+    bool holdAtBreaker(size_t index, bool refused); // true when the job now waits
+    void retryBreakerWaiting();
+    std::vector<size_t> m_breakerWaiting;
+    QTimer* m_breakerTimer = nullptr; // the end of the breaker's cooldown
+    QElapsedTimer m_breakerPause; // running while jobs wait at the breaker
+    qint64 m_breakerWaitedMs = 0; // finished pauses
+    bool m_breakerGaveUp = false; // a user met the breaker after its probes had failed breakerProbes times
     // Result rows waiting for flushWrites() (user db id, row): written in one transaction a
     // few times a second rather than committed per user on the thread that feeds the network.
     std::vector<std::pair<qint64, QJsonObject>> m_pendingRows;

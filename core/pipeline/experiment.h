@@ -381,6 +381,9 @@ signals:
     void projected(const recwb::pipeline::ExperimentProjection& projection); // before any call
     void started(qint64 experimentId, int resumedRows);
     void progress(int done, int total); // user x arm x repeat rows
+    // A job pauses at an open circuit breaker (why names the endpoint and the wait), or
+    // goes on (why is empty).
+    void paused(const QString& why);
     void finished(const recwb::pipeline::ExperimentResult& result);
     void failed(const QString& message); // refused (cap), bad spec, or a failed job
 

@@ -232,6 +232,10 @@ ExperimentRun::ExperimentRun(
     m_pool->setMaxThreadCount(1); // preparation, chunk writes and the summary, in order
     m_pool->setExpiryTimeout(-1); // one thread for the run's connection (Writer)
     connect(&m_service, &RerankService::jobFinished, this, &ExperimentRun::onJobFinished);
+    connect(&m_service, &RerankService::jobPaused, this, [this](quint64 job, const QString& why) {
+        if (m_jobs.contains(job))
+            emit paused(why);
+    });
 }
 
 ExperimentRun::~ExperimentRun()

@@ -70,6 +70,9 @@ public:
             QObject::connect(batch, &BatchReranker::progress, this, [this, id](int done, int total) {
                 post([id, done, total](RerankService* s) { emit s->jobProgress(id, done, total); });
             });
+            QObject::connect(batch, &BatchReranker::paused, this, [this, id](const QString& why) {
+                post([id, why](RerankService* s) { emit s->jobPaused(id, why); });
+            });
             QObject::connect(batch, &BatchReranker::finished, this, [this, id] { finish(id); });
             m_jobs.emplace(id, std::move(job));
             if (r.whatIf)

@@ -90,6 +90,9 @@ public:
 
 signals:
     void jobProgress(quint64 job, int done, int total);
+    // The job pauses at an open circuit breaker (why names the endpoint and the wait), or
+    // goes on (why is empty). BatchOptions::breakerProbes.
+    void jobPaused(quint64 job, const QString& why);
     void jobFinished(quint64 job, const recwb::pipeline::RerankReply& reply);
     void openFailed(const QString& path, const QString& message);
 

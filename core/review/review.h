@@ -240,6 +240,8 @@ private:
     pipeline::ExperimentRun* m_experiment = nullptr;
     std::shared_ptr<Material> m_material; // real cold users: prepared before the rerank
     quint64 m_job = 0;
+    int m_jobDone = 0; // the job's last progress (a pause is reported at it)
+    int m_jobTotal = 0;
     quint64 m_generation = 0;
     bool m_running = false;
     bool m_canceled = false;

@@ -168,8 +168,15 @@ QueueBuilder::QueueBuilder(
     , m_dataset(std::move(dataset))
 {
     connect(&m_service, &pipeline::RerankService::jobProgress, this, [this](quint64 job, int done, int total) {
-        if (job == m_job && m_running)
+        if (job == m_job && m_running) {
+            m_jobDone = done;
+            m_jobTotal = total;
             emit progress(done, total, tr("Reranking"));
+        }
+    });
+    connect(&m_service, &pipeline::RerankService::jobPaused, this, [this](quint64 job, const QString& why) {
+        if (job == m_job && m_running)
+            emit progress(m_jobDone, m_jobTotal, why.isEmpty() ? tr("Reranking") : tr("Paused: %1").arg(why));
     });
     connect(&m_service, &pipeline::RerankService::jobFinished, this,
         [this](quint64 job, const pipeline::RerankReply& reply) {
@@ -284,6 +291,8 @@ void QueueBuilder::start(QueueSpec spec, pipeline::ExperimentRunOptions options)
         r.options.storeRun = false;
         if (m_options.maxCostUsd)
             r.options.maxCostUsd = m_options.maxCostUsd;
+        m_jobDone = 0;
+        m_jobTotal = static_cast<int>(r.users.size());
         m_job = m_service.submit(std::move(r));
     });
     watcher->setFuture(

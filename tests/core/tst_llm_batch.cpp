@@ -52,14 +52,17 @@ private:
         pipeline::BatchReport report;
         int progressEvents = 0;
         int lastDone = 0;
+        QStringList pauses; // BatchReranker::paused(), in order
     };
+    rerank::LlmClientConfig m_clientConfig; // the client runBatch() makes
     Run runBatch(const pipeline::BatchOptions& options, const std::vector<int32_t>& users,
         const std::function<void(pipeline::BatchReranker&, int)>& onProgress = {})
     {
         pipeline::PipelineContext ctx(*m_ws, m_ds, *m_cf);
-        rerank::LlmClient client;
+        rerank::LlmClient client(m_clientConfig);
         pipeline::BatchReranker batch(ctx, client, options);
         Run run;
+        connect(&batch, &pipeline::BatchReranker::paused, &batch, [&](const QString& why) { run.pauses.append(why); });
         QEventLoop loop;
         connect(&batch, &pipeline::BatchReranker::finished, &loop, &QEventLoop::quit);
         connect(&batch, &pipeline::BatchReranker::progress, &batch, [&](int done, int) {
@@ -275,7 +278,7 @@ private slots:
     }
 
     // A model that answers past the deadline: each user times out and keeps the CF order;
-    // after five consecutive failures the circuit opens and the rest fall back at once,
+    // after five consecutive failures the circuit opens and (breakerProbes = 0) the rest fall back at once,
     // without a request. The report groups the reasons by what went wrong.
     void timeoutThenOpenCircuitFallBack()
     {
@@ -285,6 +288,7 @@ private slots:
         rerank::store::upsertEndpoint(*m_ws, slow);
         pipeline::BatchOptions options;
         options.cascade = { QStringLiteral("slow") };
+        options.breakerProbes = 0; // the users meeting the open breaker do not wait for its probe
         const auto users = usersWhere([this](int32_t u) { return !m_ds.isCold(u); }, 8);
         const pipeline::BatchReport r = runBatch(options, users).report;
         QCOMPARE(r.outcomes.size(), size_t(8));
@@ -305,6 +309,95 @@ private slots:
         QCOMPARE(reasons[QStringLiteral("call failed: timeout")][QStringLiteral("users")].toInt(), 5);
         QCOMPARE(reasons[QStringLiteral("call failed: circuit_open")][QStringLiteral("users")].toInt(), 3);
         QCOMPARE(r.summary[QStringLiteral("fallbacks")].toInt(), 8);
+    }
+
+    // A short outage: five failed calls open the breaker; the run pauses instead of giving
+    // the remaining users the CF order, probes after the cooldown (the probe fails: the sixth
+    // 503), waits again, and the second probe closes the breaker. Every user after the outage
+    // is answered by the LLM; none keeps the CF order for an open circuit.
+    void shortOutagePausesTheRun()
+    {
+        rerank::EndpointProfile e = endpoint(QStringLiteral("flaky"), QStringLiteral("flaky-model"), 0.1, 0.025, 0.4, 1);
+        e.maxRetries = 0;
+        rerank::store::upsertEndpoint(*m_ws, e);
+        m_clientConfig = {};
+        m_clientConfig.circuitCooldownMs = 300;
+        pipeline::BatchOptions options;
+        options.cascade = { QStringLiteral("flaky") };
+        options.bypassCache = true;
+        const auto users = usersWhere([this](int32_t u) { return !m_ds.isCold(u); }, 12);
+        m_server.resetCounters();
+        m_server.setFault(QStringLiteral("http503"), 6);
+        QElapsedTimer clock;
+        clock.start();
+        const Run run = runBatch(options, users);
+        const qint64 ms = clock.elapsed();
+        m_clientConfig = {};
+        m_server.clearFault();
+        const pipeline::BatchReport& r = run.report;
+        QVERIFY2(r.error.isEmpty(), qPrintable(r.error));
+        QCOMPARE(r.outcomes.size(), size_t(12));
+        int failed = 0, open = 0, llm = 0;
+        for (const auto& o : r.outcomes) {
+            QCOMPARE(o.result.items.size(), 10);
+            if (!o.fallback()) {
+                ++llm;
+                continue;
+            }
+            failed += o.result.fallbackReason.contains(QStringLiteral("http_error"));
+            open += o.result.fallbackReason.contains(QStringLiteral("circuit_open"));
+        }
+        QCOMPARE(open, 0);
+        QCOMPARE(failed, 6); // five to open the breaker, one failed probe
+        QCOMPARE(llm, 6);
+        QCOMPARE(m_server.requestCount(QString::fromLatin1(kPath)), 12); // nothing sent while it was open
+        const QJsonObject wait = r.summary[QStringLiteral("breaker_wait")].toObject();
+        QVERIFY2(wait[QStringLiteral("waited_ms")].toDouble() >= 550, qPrintable(QString::number(wait[QStringLiteral("waited_ms")].toDouble())));
+        QVERIFY(ms >= 600); // two cooldowns
+        QVERIFY(wait[QStringLiteral("users_waited")].toInt() >= 2);
+        QVERIFY(!wait[QStringLiteral("gave_up")].toBool());
+        // The pauses are announced and their end too.
+        QVERIFY(!run.pauses.isEmpty());
+        QVERIFY2(run.pauses.front().contains(QStringLiteral("'flaky'")), qPrintable(run.pauses.front()));
+        QVERIFY(run.pauses.back().isEmpty());
+    }
+
+    // An endpoint that stays down: the run waits at its breaker through three failed probes
+    // (BatchOptions::breakerProbes), then the rest keep the CF order (circuit_open) at once,
+    // each with its reason.
+    void breakerWaitIsBounded()
+    {
+        rerank::EndpointProfile e = endpoint(QStringLiteral("down"), QStringLiteral("down-model"), 0.1, 0.025, 0.4, 1);
+        e.maxRetries = 0;
+        rerank::store::upsertEndpoint(*m_ws, e);
+        m_clientConfig = {};
+        m_clientConfig.circuitCooldownMs = 200;
+        pipeline::BatchOptions options;
+        options.cascade = { QStringLiteral("down") };
+        options.bypassCache = true;
+        const auto users = usersWhere([this](int32_t u) { return !m_ds.isCold(u); }, 20);
+        m_server.resetCounters();
+        m_server.setFault(QStringLiteral("http503"));
+        const Run run = runBatch(options, users);
+        m_clientConfig = {};
+        m_server.clearFault();
+        const pipeline::BatchReport& r = run.report;
+        QCOMPARE(r.outcomes.size(), size_t(20));
+        int open = 0;
+        for (const auto& o : r.outcomes) {
+            QVERIFY(o.fallback());
+            QCOMPARE(o.result.items.size(), 10);
+            open += o.result.fallbackReason.contains(QStringLiteral("circuit_open"));
+        }
+        // Five to open the breaker, three probes; one more only if a cooldown ends before the
+        // remaining users have all been refused.
+        const int sent = m_server.requestCount(QString::fromLatin1(kPath));
+        QVERIFY2(sent >= 8 && sent <= 10, qPrintable(QString::number(sent)));
+        QCOMPARE(open, 20 - sent);
+        const QJsonObject wait = r.summary[QStringLiteral("breaker_wait")].toObject();
+        QVERIFY(wait[QStringLiteral("gave_up")].toBool());
+        QCOMPARE(wait[QStringLiteral("max_failed_probes")].toInt(), 3);
+        QVERIFY2(wait[QStringLiteral("waited_ms")].toDouble() >= 590, qPrintable(QString::number(wait[QStringLiteral("waited_ms")].toDouble())));
     }
 
     // A spending cap: each call's worst case (prompt estimate + 25 % at the input price, the

@@ -74,10 +74,10 @@ private slots:
         e.prices.output = 0.4;
         rerank::store::upsertEndpoint(*ws, e);
         m_server.resetCounters();
-        m_server.setMixOutage(users / 2, 40);
+        m_server.setMixOutage(users / 2, 0, 1000); // a second of 503s from the 500th request
 
         rerank::LlmClientConfig clientConfig;
-        clientConfig.circuitCooldownMs = 300;
+        clientConfig.circuitCooldownMs = 600;
         clientConfig.backoffBaseMs = 50;
         clientConfig.backoffCapMs = 400;
         rerank::LlmClient client(clientConfig);
@@ -153,12 +153,20 @@ private slots:
         QVERIFY(m_server.faultCount(QStringLiteral("http429")) > 0);
         QVERIFY(m_server.faultCount(QStringLiteral("delay")) > 0);
         QVERIFY(m_server.faultCount(QStringLiteral("close")) > 0);
-        // Retries carry most users through the random faults; the rest (mostly while the
-        // breaker is open) keep the CF order, each with its reason.
+        // Retries carry most users through the random faults; the rest keep the CF order,
+        // each with its reason.
         // How many users fall into the breaker's open window depends on how fast the machine
         // gets through them; of the users that were sent, retries must carry most.
         const int sent = users - reasons.value(QStringLiteral("circuit open"));
         QVERIFY2(sent > 0 && llm > sent / 2, "retries should carry most users through the random faults");
+        // The run waits at the open breaker instead of giving users the CF order; it gives
+        // up only after three failed probes in a row (not expected from a one-second outage).
+        const QJsonObject wait = r.summary[QStringLiteral("breaker_wait")].toObject();
+        qInfo("breaker: %d users waited %.0f ms in all; gave up: %s", wait[QStringLiteral("users_waited")].toInt(),
+            wait[QStringLiteral("waited_ms")].toDouble(), wait[QStringLiteral("gave_up")].toBool() ? "yes" : "no");
+        QVERIFY(wait[QStringLiteral("users_waited")].toInt() > 0);
+        QVERIFY2(reasons.value(QStringLiteral("circuit open")) == 0 || wait[QStringLiteral("gave_up")].toBool(),
+            "users kept the CF order at an open breaker the run was still waiting for");
         QVERIFY2(sawOpen, "the outage should open the circuit breaker");
         QVERIFY2(closedAfterOpen, "the breaker should close again after the outage");
         QVERIFY2(peakRssMb() < 1500, "memory should stay bounded");

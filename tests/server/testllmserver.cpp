@@ -113,6 +113,7 @@ void TestLlmServer::resetCounters()
     m_last.clear();
     m_all.clear();
     m_total = 0;
+    m_outageClock.invalidate();
     m_maxInFlight = m_inFlight; // answers still pending from earlier requests stay counted
     m_pathMaxInFlight = m_pathInFlight;
 }
@@ -258,7 +259,10 @@ bool TestLlmServer::handleRequest(const QHttpServerRequest& request, QTcpSocket*
             m_mixRng.seed(seed);
         }
         const int draw = static_cast<int>(std::uniform_int_distribution<int>(0, 99)(m_mixRng));
-        if (m_total >= m_outageFirst && m_total < m_outageFirst + m_outageCount)
+        if (m_outageMs > 0 && m_total >= m_outageFirst && !m_outageClock.isValid())
+            m_outageClock.start();
+        if (m_outageMs > 0 ? m_outageClock.isValid() && m_outageClock.elapsed() < m_outageMs
+                           : m_total >= m_outageFirst && m_total < m_outageFirst + m_outageCount)
             fault = QStringLiteral("http503");
         else if (draw < 10)
             fault = QStringLiteral("http429:1");

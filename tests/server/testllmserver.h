@@ -80,11 +80,14 @@ public:
     void clearFault() { setFault(QString()); }
     void setHugeBytes(qint64 bytes) { m_hugeBytes = bytes; }
     // mix: the requests numbered [first, first + count) (1-based, counted since the last
-    // resetCounters) all fail with 503.
-    void setMixOutage(int first, int count)
+    // resetCounters) all fail with 503. With ms > 0 the outage is a time instead: from
+    // request number first on, every request in the next ms milliseconds fails with 503.
+    void setMixOutage(int first, int count, qint64 ms = 0)
     {
         m_outageFirst = first;
         m_outageCount = count;
+        m_outageMs = ms;
+        m_outageClock.invalidate();
     }
 
     // Batches end (completed / ended) at the first status poll that is at least the polls-th
@@ -168,6 +171,8 @@ private:
     quint32 m_mixSeed = 0;
     int m_outageFirst = 0;
     int m_outageCount = 0;
+    qint64 m_outageMs = 0;
+    QElapsedTimer m_outageClock; // started by request number m_outageFirst (a timed outage)
     QHash<QString, int> m_pathCounts;
     QHash<QString, int> m_faultCounts;
     QHash<QString, RecordedRequest> m_last;

@@ -899,6 +899,10 @@ bool ExperimentsTab::run()
             m_progress->setValue(done);
             m_progress->setFormat(tr("%1 / %2").arg(done).arg(total));
         });
+        connect(m_run.get(), &pipeline::ExperimentRun::paused, this, [this](const QString& why) {
+            setStatus(why.isEmpty() ? tr("Experiment %1 running…").arg(m_run->experimentId())
+                                    : tr("Paused: %1. Cancel to stop; the finished users are kept.").arg(why));
+        });
         connect(m_run.get(), &pipeline::ExperimentRun::finished, this, [this](const pipeline::ExperimentResult& r) {
             setRunning(false);
             showResult(r);

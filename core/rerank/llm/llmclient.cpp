@@ -130,6 +130,21 @@ LlmClient::CircuitState LlmClient::circuitState(const QString& endpointName) con
     return it->circuit;
 }
 
+qint64 LlmClient::refusedForMs(const QString& endpointName) const
+{
+    const auto it = m_endpoints.constFind(endpointName);
+    if (it == m_endpoints.cend() || it->circuit == CircuitState::Closed)
+        return 0;
+    if (it->circuit == CircuitState::Open)
+        return std::max<qint64>(0, it->openUntilMs - m_monotonic.elapsed());
+    return it->probeInFlight ? -1 : 0;
+}
+
+int LlmClient::failedProbes(const QString& endpointName) const
+{
+    return m_endpoints.value(endpointName).failedProbes;
+}
+
 int LlmClient::inFlight(const QString& endpointName) const
 {
     return m_endpoints.value(endpointName).active;
@@ -512,9 +527,12 @@ void LlmClient::finish(LlmCall* call, ChatResponse response, Outcome outcome)
             if (ep.circuit != CircuitState::Closed)
                 qCInfo(lcLlm).noquote() << QStringLiteral("endpoint '%1': circuit closed").arg(name);
             ep.consecutiveFailures = 0;
+            ep.failedProbes = 0;
             setCircuit(ep, name, CircuitState::Closed);
         } else if (outcome == Outcome::Failure) {
             ++ep.consecutiveFailures;
+            if (call->m_isProbe)
+                ++ep.failedProbes;
             const bool trip = call->m_isProbe
                 || (ep.circuit == CircuitState::Closed && ep.consecutiveFailures >= std::max(1, m_config.circuitFailureThreshold));
             if (trip) {

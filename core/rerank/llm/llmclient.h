@@ -103,6 +103,13 @@ public:
     void setConfig(const LlmClientConfig& config) { m_config = config; }
 
     CircuitState circuitState(const QString& endpointName) const;
+    // How long a call to this endpoint would be refused from now, in ms: 0 when it would be
+    // sent (the breaker closed, or open with its cooldown over: the call goes as the probe);
+    // the rest of the cooldown while it is open; -1 while a half-open probe is in flight
+    // (until it settles and circuitChanged() says how).
+    qint64 refusedForMs(const QString& endpointName) const;
+    // Probes that failed in a row since the endpoint last answered (0 after any success).
+    int failedProbes(const QString& endpointName) const;
     int inFlight(const QString& endpointName) const;
     int queued(const QString& endpointName) const;
 
@@ -124,6 +131,7 @@ private:
         CircuitState circuit = CircuitState::Closed;
         qint64 openUntilMs = 0; // m_monotonic time
         bool probeInFlight = false;
+        int failedProbes = 0; // in a row, since the last success
         bool pumping = false;
     };
     enum class Outcome { Success, Failure, Neutral };
