@@ -83,6 +83,7 @@ BatchReranker::BatchReranker(PipelineContext& ctx, rerank::LlmClient& client, Ba
     , m_flushTimer(new QTimer(this))
 {
     m_breakerTimer = new QTimer(this);
+    m_breakerTimer->setTimerType(Qt::PreciseTimer); // a coarse timer may fire 5 % (1.5 s of 30) early
     m_flushTimer->setSingleShot(true);
     m_flushTimer->setInterval(kFlushMs);
     connect(m_flushTimer, &QTimer::timeout, this, &BatchReranker::flushWrites);
@@ -454,7 +455,11 @@ bool BatchReranker::holdAtBreaker(size_t index, bool refused)
     const qint64 wait = refusedFor >= 0 ? refusedFor + 1 : 1000;
     if (first || !m_breakerTimer->isActive() || m_breakerTimer->remainingTime() > wait)
         m_breakerTimer->start(static_cast<int>(std::min<qint64>(wait, std::numeric_limits<int>::max())));
-    if (first)
+    // Announced once per state of the breaker (open after N failed probes, or half-open),
+    // not at each look.
+    const QString state = (refusedFor > 0 ? QStringLiteral("open/") : QStringLiteral("half-open/")) + QString::number(failedProbes);
+    if (state != m_breakerAnnounced) {
+        m_breakerAnnounced = state;
         emit paused(refusedFor > 0
                 ? QStringLiteral("endpoint '%1': circuit breaker open; waiting %2 s for its probe (%3 of %4 probes "
                                  "failed so far)")
@@ -467,6 +472,7 @@ bool BatchReranker::holdAtBreaker(size_t index, bool refused)
                       .arg(name)
                       .arg(failedProbes)
                       .arg(m_options.breakerProbes));
+    }
     return true;
 }
 
@@ -495,8 +501,10 @@ void BatchReranker::retryBreakerWaiting()
             break;
         }
     }
-    if (m_breakerWaiting.empty())
+    if (m_breakerWaiting.empty() && !m_breakerAnnounced.isEmpty()) {
+        m_breakerAnnounced.clear();
         emit paused(QString());
+    }
     pump();
     maybeFinish();
 }

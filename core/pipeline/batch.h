@@ -219,6 +219,7 @@ private:
     QTimer* m_breakerTimer = nullptr; // the end of the breaker's cooldown
     QElapsedTimer m_breakerPause; // running while jobs wait at the breaker
     qint64 m_breakerWaitedMs = 0; // finished pauses
+    QString m_breakerAnnounced; // the breaker state last announced by paused(); empty: not paused
     bool m_breakerGaveUp = false; // a user met the breaker after its probes had failed breakerProbes times
     // Result rows waiting for flushWrites() (user db id, row): written in one transaction a
     // few times a second rather than committed per user on the thread that feeds the network.
