@@ -11,6 +11,7 @@
 #include <QSet>
 #include <QSysInfo>
 #include <QThreadPool>
+#include <QTime>
 #include <QTimer>
 
 #include <algorithm>
@@ -461,10 +462,11 @@ bool BatchReranker::holdAtBreaker(size_t index, bool refused)
     if (state != m_breakerAnnounced) {
         m_breakerAnnounced = state;
         emit paused(refusedFor > 0
-                ? QStringLiteral("endpoint '%1': circuit breaker open; waiting %2 s for its probe (%3 of %4 probes "
-                                 "failed so far)")
+                ? QStringLiteral("endpoint '%1': circuit breaker open; waiting %2 s (until %3) for its probe (%4 of %5 "
+                                 "probes failed so far)")
                       .arg(name)
                       .arg(static_cast<double>(refusedFor) / 1000.0, 0, 'f', 1)
+                      .arg(QTime::currentTime().addMSecs(static_cast<int>(refusedFor)).toString(QStringLiteral("HH:mm:ss")))
                       .arg(failedProbes)
                       .arg(m_options.breakerProbes)
                 : QStringLiteral("endpoint '%1': circuit breaker half-open; waiting for its probe (%2 of %3 probes "

@@ -101,6 +101,9 @@ private slots:
             e.prices.cachedInput = 0.1;
             e.prices.output = 1.6;
             rerank::store::upsertEndpoint(*ws, e);
+            e.name = QStringLiteral("down"); // answers every call with 503 (its own circuit breaker)
+            e.model = QStringLiteral("gpt-test[[fault:http503]]");
+            rerank::store::upsertEndpoint(*ws, e);
         }
         m_settings = std::make_unique<QSettings>(m_dir.filePath(QStringLiteral("settings.ini")), QSettings::IniFormat);
         m_window = std::make_unique<MainWindow>(*m_settings);
@@ -325,6 +328,35 @@ private slots:
         QVERIFY(m_server.requestCount() < r.users.size());
         QVERIFY(text(QStringLiteral("experimentStatus")).contains(QStringLiteral("canceled")));
         QVERIFY(child<QPushButton>(QStringLiteral("experimentRun"))->isEnabled());
+        child<QSpinBox>(QStringLiteral("experimentSample"))->setValue(0);
+    }
+
+    // An endpoint that is down: five failed calls open its breaker, and the run pauses for
+    // the probe instead of giving the rest of the cohort the CF order; the status line says
+    // so and which endpoint. Cancel still works while it waits.
+    void pausesAtAnOpenBreaker()
+    {
+        setArm(0, QStringLiteral("A"), QStringLiteral("cf=ease"));
+        setArm(1, QStringLiteral("B"), QStringLiteral("cf=ease,rerank=down"));
+        child<QSpinBox>(QStringLiteral("experimentSample"))->setValue(64);
+        child<QLineEdit>(QStringLiteral("experimentKs"))->setText(QStringLiteral("10"));
+        QVERIFY(waitProjection());
+        m_server.resetCounters();
+        QSignalSpy finished(tab(), &ExperimentsTab::experimentFinished);
+        QVERIFY(tab()->run());
+        QTRY_VERIFY_WITH_TIMEOUT(text(QStringLiteral("experimentStatus")).startsWith(QStringLiteral("Paused:")), 60000);
+        const QString status = text(QStringLiteral("experimentStatus"));
+        QVERIFY2(status.contains(QStringLiteral("'down'")) && status.contains(QStringLiteral("circuit breaker open")),
+            qPrintable(status));
+        const int sent = m_server.requestCount();
+        QTest::qWait(300);
+        QCOMPARE(m_server.requestCount(), sent); // nothing is sent while it waits
+        if (const QString dir = qEnvironmentVariable("RECWB_SCREENSHOT_DIR"); !dir.isEmpty())
+            m_window->grab().save(dir + QStringLiteral("/experiments-paused.png"));
+        child<QPushButton>(QStringLiteral("experimentCancel"))->click();
+        QVERIFY2(finished.wait(60000), qPrintable(text(QStringLiteral("experimentStatus"))));
+        QCOMPARE(tab()->result()->status, QStringLiteral("canceled"));
+        QVERIFY(text(QStringLiteral("experimentStatus")).contains(QStringLiteral("canceled")));
         child<QSpinBox>(QStringLiteral("experimentSample"))->setValue(0);
     }
 
