@@ -196,6 +196,9 @@ void BatchReranker::begin(const std::vector<int32_t>& users, int distinctUsers)
     m_concurrency = m_options.concurrency > 0 ? m_options.concurrency : std::max(1, m_tiers.front().profile.maxConcurrent);
 
     m_jobs.clear();
+    m_breakerWaitedMs = 0;
+    m_breakerGaveUp = false;
+    m_breakerAnnounced.clear();
     const int orders = m_options.probeOrders >= 2 ? m_options.probeOrders : 1;
     for (const int32_t u : users) {
         for (int o = 0; o < orders; ++o) {
@@ -495,18 +498,22 @@ void BatchReranker::retryBreakerWaiting()
             m_jobs[index].prepared.reset(); // unfinished: not reported
             continue;
         }
+        // The LLM stage's time starts again here: the pause is reported as breaker_wait,
+        // not as the endpoint's latency.
+        m_jobs[index].clock.start();
         try {
             if (sendTier(index))
                 complete(index);
         } catch (const Error& e) {
-            fail(e.message());
-            break;
+            fail(e.message()); // cancels: the rest of the loop drops the jobs still held
         }
     }
     if (m_breakerWaiting.empty() && !m_breakerAnnounced.isEmpty()) {
         m_breakerAnnounced.clear();
         emit paused(QString());
     }
+    if (m_canceled)
+        return; // cancel() finishes the run from the event loop, never from inside itself
     pump();
     maybeFinish();
 }

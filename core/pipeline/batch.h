@@ -83,7 +83,9 @@ struct BatchOptions {
     // many times in a row (the count is the client's, so it holds across the jobs of one
     // service: an endpoint found down is not waited for again until it answers); then the
     // users meeting the breaker keep the CF order (circuit_open). With the default 30 s
-    // cooldown, 3 is at most 90 s. 0 = never wait. A single user's rerank never waits.
+    // cooldown, 3 is about 90 s plus the probes' own time (each up to the endpoint's
+    // timeout). A probe that ends neither way (a quota 429, say) counts as failed. The pause
+    // is not counted as LLM-stage latency. 0 = never wait. A single user's rerank never waits.
     int breakerProbes = 3;
 };
 

@@ -445,6 +445,23 @@ private slots:
         QVERIFY(run(client, p, rerankRequest(), r));
         QCOMPARE(r.status, CallStatus::HttpError);
         QCOMPARE(client.circuitState(p.name), LlmClient::CircuitState::Open);
+        QCOMPARE(client.failedProbes(p.name), 1); // what a waiting batch counts (BatchOptions::breakerProbes)
+        QVERIFY(client.refusedForMs(p.name) > 0);
+
+        // A probe answered "quota exhausted" leaves the breaker half-open but counts as failed;
+        // a probe that succeeds closes it and clears the count.
+        QTest::qWait(450);
+        QCOMPARE(client.refusedForMs(p.name), 0); // the next call goes as the probe
+        m_server.setFault(QStringLiteral("quota429"));
+        QVERIFY(run(client, p, rerankRequest(), r));
+        QCOMPARE(client.failedProbes(p.name), 2);
+        m_server.setFault(QStringLiteral("good"));
+        QVERIFY(run(client, p, rerankRequest(), r));
+        QCOMPARE(r.status, CallStatus::Ok);
+        QCOMPARE(client.circuitState(p.name), LlmClient::CircuitState::Closed);
+        QCOMPARE(client.failedProbes(p.name), 0);
+        QCOMPARE(client.refusedForMs(p.name), 0);
+        m_server.clearFault();
     }
 
     void concurrencyLimit()

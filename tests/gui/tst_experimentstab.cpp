@@ -348,6 +348,7 @@ private slots:
         const QString status = text(QStringLiteral("experimentStatus"));
         QVERIFY2(status.contains(QStringLiteral("'down'")) && status.contains(QStringLiteral("circuit breaker open")),
             qPrintable(status));
+        QTest::qWait(200); // requests sent just before the breaker opened reach the server
         const int sent = m_server.requestCount();
         QTest::qWait(300);
         QCOMPARE(m_server.requestCount(), sent); // nothing is sent while it waits

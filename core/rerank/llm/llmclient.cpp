@@ -521,8 +521,14 @@ void LlmClient::finish(LlmCall* call, ChatResponse response, Outcome outcome)
         Endpoint& ep = *it;
         --ep.active;
         call->m_holdsSlot = false;
-        if (call->m_isProbe)
+        if (call->m_isProbe) {
             ep.probeInFlight = false;
+            // A probe that ends neither way (a quota 429, an answer too large, a refused key)
+            // leaves the breaker half-open, but tells a waiting batch nothing good: it counts
+            // as a failed probe. One canceled by its own caller says nothing of the endpoint.
+            if (outcome == Outcome::Neutral && response.status != CallStatus::Canceled)
+                ++ep.failedProbes;
+        }
         if (outcome == Outcome::Success) {
             if (ep.circuit != CircuitState::Closed)
                 qCInfo(lcLlm).noquote() << QStringLiteral("endpoint '%1': circuit closed").arg(name);
