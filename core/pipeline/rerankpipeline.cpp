@@ -506,6 +506,23 @@ bool applyAnswer(PipelineContext& ctx, PreparedUser& p, const rerank::EndpointPr
     return t.usable;
 }
 
+void warmUpStages(PipelineContext& ctx, const rerank::PromptTemplate& tmpl)
+{
+    if (ctx.dataset().items.empty())
+        return;
+    try {
+        (void)rerank::renderPrompt(tmpl, rerank::PromptVariables {});
+        const rerank::Candidate c { 0, QStringLiteral("warm-up"), 0.0, 1 };
+        rerank::RerankResult r = rerank::parseAnswer(
+            QStringLiteral(R"({"recommendations":[{"item_id":"warm-up","rank":1,"score":0.9,)"
+                           R"("explanation":"Because you watched \"Heat\" (1995) and liked its genre."}]})"),
+            rerank::FinishReason::Ok, std::span(&c, 1), 1);
+        ctx.faithfulness().annotate(r, rerank::ClaimContext { {}, {}, std::span(&c, 1) });
+    } catch (const Error&) {
+        // the first user meets it again and reports it
+    }
+}
+
 RerankOutcome finishOutcome(PipelineContext& ctx, PreparedUser&& p)
 {
     if (p.outcome.result.pickedCount() > 0) {

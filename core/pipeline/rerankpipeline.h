@@ -205,4 +205,11 @@ bool answerToCache(const rerank::ChatResponse& response, bool usable, bool cache
 // titles and the stage timings on the result; call once when the user is done.
 RerankOutcome finishOutcome(PipelineContext& ctx, PreparedUser&& p);
 
+// Render, parse and the faithfulness check once with placeholder data, on the calling thread,
+// so that what each does only once per process or thread (compiling its expressions, the answer
+// schema, the thread's first heap pages) is not timed as the first user's stages. Touches
+// neither the Workspace nor the cache; may run on the preparation thread once the context's
+// faithfulness() index exists. Errors are left for the first user to report.
+void warmUpStages(PipelineContext& ctx, const rerank::PromptTemplate& tmpl);
+
 } // namespace recwb::pipeline

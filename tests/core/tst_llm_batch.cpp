@@ -474,6 +474,42 @@ private slots:
         }
     }
 
+    // The run's warm-up (render, parse and the faithfulness check once with placeholder data,
+    // ahead of the first user) writes nothing, sends nothing, and leaves a template error for
+    // the users to report, as before.
+    void warmUpTouchesNothing()
+    {
+        const QString path = m_dir.filePath(QStringLiteral("batch.recwb"));
+        pipeline::PipelineContext ctx(*m_ws, m_ds, *m_cf);
+        const rerank::PromptTemplate listwise = ctx.promptTemplate(QStringLiteral("listwise"));
+        ctx.faithfulness(); // as BatchReranker::start() does before it (indexed once)
+        const QByteArray before = test::workspaceFileBytes(path);
+        const int requests = m_server.requestCount(QString::fromLatin1(kPath));
+        pipeline::warmUpStages(ctx, listwise);
+        const rerank::PromptTemplate broken { QStringLiteral("broken"), 1,
+            QStringLiteral("{{! user }}\nline2\n  {{#candidates}}\n{{title}}\n") };
+        pipeline::warmUpStages(ctx, broken); // must not throw
+        QCOMPARE(test::workspaceFileBytes(path), before);
+        QCOMPARE(m_server.requestCount(QString::fromLatin1(kPath)), requests);
+
+        // A run with that template is still refused with the template's own error, by name
+        // and line, before anything is sent.
+        pipeline::BatchOptions options;
+        options.cascade = { QStringLiteral("small") };
+        options.draft = broken;
+        const auto users = usersWhere([this](int32_t u) { return !m_ds.isCold(u); }, 4);
+        QString error;
+        try {
+            const pipeline::BatchReport r = runBatch(options, users).report;
+            error = r.error;
+        } catch (const Error& e) {
+            error = e.message();
+        }
+        QVERIFY2(error.contains(QStringLiteral("broken@1 line 3")) && error.contains(QStringLiteral("unclosed section")),
+            qPrintable(error));
+        QCOMPARE(m_server.requestCount(QString::fromLatin1(kPath)), requests);
+    }
+
     // Selective routing: cold users and marked high-value users go to the LLM; warm users
     // keep the CF order when CF is confident, and nothing is sent for them.
     void selectiveRoutingSendsOnlyChosenUsers()
