@@ -100,6 +100,20 @@ pipeline::RerankReply awaitRerank(pipeline::RerankService& service, pipeline::Re
     QObject::disconnect(progress);
     QObject::disconnect(paused);
     QObject::disconnect(finished);
+    // The last pause line only says the run went on; say when it went on because it gave up.
+    const QJsonObject wait = reply.report.summary.value(QStringLiteral("breaker_wait")).toObject();
+    if (wait.value(QStringLiteral("gave_up")).toBool()) {
+        int open = 0;
+        for (const pipeline::RerankOutcome& o : reply.report.outcomes)
+            open += o.result.fallbackReason.contains(QStringLiteral("circuit_open"));
+        const int probes = wait.value(QStringLiteral("max_failed_probes")).toInt();
+        err(QStringLiteral("\ncircuit breaker: gave up waiting after %1 failed %2 in a row (%3 s of pauses); %4 users "
+                           "kept the CF order without a call (fallback reason circuit_open)")
+                .arg(probes)
+                .arg(probes == 1 ? QStringLiteral("probe") : QStringLiteral("probes"))
+                .arg(wait.value(QStringLiteral("waited_ms")).toDouble() / 1000.0, 0, 'f', 1)
+                .arg(open));
+    }
     return reply;
 }
 

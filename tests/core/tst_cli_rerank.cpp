@@ -545,6 +545,38 @@ private slots:
             QCOMPARE(items[i].toObject().value(QStringLiteral("cf_rank")).toInt(), i + 1);
     }
 
+    // A cohort against an endpoint that stays down: the run pauses at the open breaker, probes
+    // once (--breaker-probes 1, after the 30 s cooldown), gives up, and says so on stderr with
+    // the number of users that kept the CF order; the rest of the run is not lost.
+    void cohortGivesUpAtTheBreakerAndSaysSo()
+    {
+        const Run add = cli({ QStringLiteral("endpoints"), QStringLiteral("add"), QStringLiteral("-w"), m_ws,
+            QStringLiteral("--name"), QStringLiteral("down"), QStringLiteral("--kind"), QStringLiteral("openai"),
+            QStringLiteral("--base-url"), QStringLiteral("http://127.0.0.1:1/v1"), QStringLiteral("--model"),
+            QStringLiteral("m"), QStringLiteral("--key-env"), QStringLiteral("RECWB_TEST_FAKE_KEY"),
+            QStringLiteral("--timeout-ms"), QStringLiteral("5000"), QStringLiteral("--max-concurrent"), QStringLiteral("2") });
+        QVERIFY2(add.code == 0, qPrintable(add.err));
+        const Run r = cli({ QStringLiteral("rerank"), QStringLiteral("-w"), m_ws, QStringLiteral("--cohort"),
+            QStringLiteral("warm"), QStringLiteral("--limit"), QStringLiteral("16"), QStringLiteral("--endpoint"),
+            QStringLiteral("down"), QStringLiteral("--breaker-probes"), QStringLiteral("1"), QStringLiteral("--yes"),
+            QStringLiteral("--json") });
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QVERIFY2(r.err.contains(QStringLiteral("paused: endpoint 'down': circuit breaker open")), qPrintable(r.err));
+        const QJsonObject o = jsonOf(r);
+        const QJsonObject wait = o.value(QStringLiteral("summary")).toObject().value(QStringLiteral("breaker_wait")).toObject();
+        QVERIFY(wait.value(QStringLiteral("gave_up")).toBool());
+        QVERIFY(wait.value(QStringLiteral("waited_ms")).toDouble() >= 25000);
+        int open = 0;
+        const QJsonArray users = o.value(QStringLiteral("users")).toArray();
+        QCOMPARE(users.size(), 16);
+        for (const QJsonValue& u : users)
+            open += u.toObject().value(QStringLiteral("fallback_reason")).toString().contains(QStringLiteral("circuit_open"));
+        QVERIFY2(open > 0, "some users should have met the open breaker after the run gave up");
+        const QString line = QStringLiteral("circuit breaker: gave up waiting after 1 failed probe in a row");
+        QVERIFY2(r.err.contains(line), qPrintable(r.err));
+        QVERIFY2(r.err.contains(QStringLiteral("; %1 users kept the CF order without a call").arg(open)), qPrintable(r.err));
+    }
+
     // Issue 12 item 4: out-of-range values are refused before any work, with exit code 2
     // and a message naming the option; nothing is stored.
     void outOfRangeValuesExit2_data()
