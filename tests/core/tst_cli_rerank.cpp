@@ -51,6 +51,17 @@ private:
         return QString::fromUtf8(QJsonDocument(QJsonArray { v }).toJson(QJsonDocument::Compact));
     }
 
+    // An OpenAI-kind endpoint on port 1, where nothing listens: every call fails at connect.
+    Run addEndpointListeningNowhere(const QString& name, const QStringList& extra = {})
+    {
+        return cli(QStringList { QStringLiteral("endpoints"), QStringLiteral("add"), QStringLiteral("-w"), m_ws,
+                       QStringLiteral("--name"), name, QStringLiteral("--kind"), QStringLiteral("openai"),
+                       QStringLiteral("--base-url"), QStringLiteral("http://127.0.0.1:1/v1"), QStringLiteral("--model"),
+                       QStringLiteral("m"), QStringLiteral("--key-env"), QStringLiteral("RECWB_TEST_FAKE_KEY"),
+                       QStringLiteral("--timeout-ms"), QStringLiteral("5000") }
+            + extra);
+    }
+
 private slots:
     void initTestCase()
     {
@@ -525,11 +536,7 @@ private slots:
 
     void deadEndpointFallsBackToCfOrder()
     {
-        const Run add = cli({ QStringLiteral("endpoints"), QStringLiteral("add"), QStringLiteral("-w"), m_ws,
-            QStringLiteral("--name"), QStringLiteral("dead"), QStringLiteral("--kind"), QStringLiteral("openai"),
-            QStringLiteral("--base-url"), QStringLiteral("http://127.0.0.1:1/v1"), QStringLiteral("--model"),
-            QStringLiteral("m"), QStringLiteral("--key-env"), QStringLiteral("RECWB_TEST_FAKE_KEY"),
-            QStringLiteral("--timeout-ms"), QStringLiteral("5000") });
+        const Run add = addEndpointListeningNowhere(QStringLiteral("dead"));
         QVERIFY2(add.code == 0, qPrintable(add.err));
         const Run r = cli({ QStringLiteral("rerank"), QStringLiteral("-w"), m_ws, QStringLiteral("--user"), m_user,
             QStringLiteral("--endpoint"), QStringLiteral("dead"), QStringLiteral("--json") });
@@ -550,11 +557,7 @@ private slots:
     // the number of users that kept the CF order; the rest of the run is not lost.
     void cohortGivesUpAtTheBreakerAndSaysSo()
     {
-        const Run add = cli({ QStringLiteral("endpoints"), QStringLiteral("add"), QStringLiteral("-w"), m_ws,
-            QStringLiteral("--name"), QStringLiteral("down"), QStringLiteral("--kind"), QStringLiteral("openai"),
-            QStringLiteral("--base-url"), QStringLiteral("http://127.0.0.1:1/v1"), QStringLiteral("--model"),
-            QStringLiteral("m"), QStringLiteral("--key-env"), QStringLiteral("RECWB_TEST_FAKE_KEY"),
-            QStringLiteral("--timeout-ms"), QStringLiteral("5000"), QStringLiteral("--max-concurrent"), QStringLiteral("2") });
+        const Run add = addEndpointListeningNowhere(QStringLiteral("down"), { QStringLiteral("--max-concurrent"), QStringLiteral("2") });
         QVERIFY2(add.code == 0, qPrintable(add.err));
         const Run r = cli({ QStringLiteral("rerank"), QStringLiteral("-w"), m_ws, QStringLiteral("--cohort"),
             QStringLiteral("warm"), QStringLiteral("--limit"), QStringLiteral("16"), QStringLiteral("--endpoint"),
