@@ -107,12 +107,13 @@ pipeline::RerankReply awaitRerank(pipeline::RerankService& service, pipeline::Re
         for (const pipeline::RerankOutcome& o : reply.report.outcomes)
             open += o.result.fallbackReason.contains(QStringLiteral("circuit_open"));
         const int probes = wait.value(QStringLiteral("max_failed_probes")).toInt();
-        err(QStringLiteral("\ncircuit breaker: gave up waiting after %1 failed %2 in a row (%3 s of pauses); %4 users "
-                           "kept the CF order without a call (fallback reason circuit_open)")
+        err(QStringLiteral("\ncircuit breaker: gave up waiting once %1 %2 had failed in a row (--breaker-probes; %3 s of "
+                           "pauses); %4 %5 the CF order (fallback reason circuit_open)")
                 .arg(probes)
                 .arg(probes == 1 ? QStringLiteral("probe") : QStringLiteral("probes"))
                 .arg(wait.value(QStringLiteral("waited_ms")).toDouble() / 1000.0, 0, 'f', 1)
-                .arg(open));
+                .arg(open)
+                .arg(open == 1 ? QStringLiteral("user kept") : QStringLiteral("users kept")));
     }
     return reply;
 }

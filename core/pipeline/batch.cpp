@@ -316,12 +316,20 @@ void BatchReranker::begin(const std::vector<int32_t>& users, int distinctUsers)
         if (!m_worker) {
             m_worker = std::make_unique<QThreadPool>();
             m_worker->setMaxThreadCount(1); // in order; the other core serves the calls
+            // Kept for the whole run, also through a 30 s breaker pause or a budget wait: a new
+            // thread would pay the warm-up's one-time costs (its compiled templates, its first
+            // heap pages) again in some user's stages.
+            m_worker->setExpiryTimeout(-1);
             m_worker->setObjectName(QStringLiteral("recwb-rerank-worker"));
         }
         m_prepCanceled = false;
         m_ctx.faithfulness(); // indexed here: the finishing thread only reads it
         // Once per run, ahead of the first user: one-time costs are not that user's latency.
-        m_worker->start([ctx = &m_ctx, tmpl = m_prompt] { warmUpStages(*ctx, tmpl); });
+        m_worker->start([ctx = &m_ctx, tmpl = m_prompt, cold = m_coldPrompt] {
+            warmUpStages(*ctx, tmpl);
+            if (cold.text != tmpl.text)
+                warmUpStages(*ctx, cold); // templates are compiled per thread and per text
+        });
     } else {
         if (m_worker)
             m_worker->waitForDone();

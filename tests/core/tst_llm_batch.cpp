@@ -475,8 +475,9 @@ private slots:
     }
 
     // The run's warm-up (render, parse and the faithfulness check once with placeholder data,
-    // ahead of the first user) writes nothing, sends nothing, and leaves a template error for
-    // the users to report, as before.
+    // ahead of the first user) writes nothing, sends nothing, and swallows a template error
+    // (the run reports it for the users, as before); in a run with a cold-start template of its
+    // own (both are warmed), every user still gets exactly one call and its own template.
     void warmUpTouchesNothing()
     {
         const QString path = m_dir.filePath(QStringLiteral("batch.recwb"));
@@ -492,22 +493,22 @@ private slots:
         QCOMPARE(test::workspaceFileBytes(path), before);
         QCOMPARE(m_server.requestCount(QString::fromLatin1(kPath)), requests);
 
-        // A run with that template is still refused with the template's own error, by name
-        // and line, before anything is sent.
         pipeline::BatchOptions options;
         options.cascade = { QStringLiteral("small") };
-        options.draft = broken;
-        const auto users = usersWhere([this](int32_t u) { return !m_ds.isCold(u); }, 4);
-        QString error;
-        try {
-            const pipeline::BatchReport r = runBatch(options, users).report;
-            error = r.error;
-        } catch (const Error& e) {
-            error = e.message();
+        options.coldPrompt = QStringLiteral("coldstart");
+        options.storeRun = false;
+        std::vector<int32_t> users = usersWhere([this](int32_t u) { return m_ds.isCold(u); }, 3);
+        const auto warm = usersWhere([this](int32_t u) { return !m_ds.isCold(u); }, 5);
+        users.insert(users.end(), warm.begin(), warm.end());
+        const pipeline::BatchReport r = runBatch(options, users).report;
+        QVERIFY2(r.error.isEmpty(), qPrintable(r.error));
+        QCOMPARE(r.outcomes.size(), size_t(8));
+        QCOMPARE(m_server.requestCount(QString::fromLatin1(kPath)), requests + 8);
+        for (const pipeline::RerankOutcome& o : r.outcomes) {
+            QVERIFY2(!o.fallback(), qPrintable(o.result.fallbackReason));
+            QVERIFY2(o.templateRef.startsWith(o.coldStart ? QStringLiteral("coldstart") : QStringLiteral("listwise")),
+                qPrintable(o.templateRef));
         }
-        QVERIFY2(error.contains(QStringLiteral("broken@1 line 3")) && error.contains(QStringLiteral("unclosed section")),
-            qPrintable(error));
-        QCOMPARE(m_server.requestCount(QString::fromLatin1(kPath)), requests);
     }
 
     // Selective routing: cold users and marked high-value users go to the LLM; warm users
