@@ -101,11 +101,15 @@ pipeline::RerankReply awaitRerank(pipeline::RerankService& service, pipeline::Re
     QObject::disconnect(paused);
     QObject::disconnect(finished);
     // The last pause line only says the run went on; say when it went on because it gave up.
-    const QJsonObject wait = reply.report.summary.value(QStringLiteral("breaker_wait")).toObject();
+    const QJsonObject& summary = reply.report.summary;
+    const QJsonObject wait = summary.value(QStringLiteral("breaker_wait")).toObject();
     if (wait.value(QStringLiteral("gave_up")).toBool()) {
-        int open = 0;
-        for (const pipeline::RerankOutcome& o : reply.report.outcomes)
-            open += o.result.fallbackReason.contains(QStringLiteral("circuit_open"));
+        const int open = summary.value(QStringLiteral("fallback_reasons"))
+                             .toObject()
+                             .value(QStringLiteral("call failed: circuit_open"))
+                             .toObject()
+                             .value(QStringLiteral("users"))
+                             .toInt();
         const int probes = wait.value(QStringLiteral("max_failed_probes")).toInt();
         err(QStringLiteral("\ncircuit breaker: gave up waiting once %1 %2 had failed in a row (--breaker-probes; %3 s of "
                            "pauses); %4 %5 the CF order (fallback reason circuit_open)")
